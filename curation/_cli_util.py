@@ -1,0 +1,77 @@
+"""Shared CLI plumbing: the workspace options and a lazily loaded command group."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+
+import click
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported only when invoked, so ``--help`` stays instant.
+
+    ``lazy`` maps a command name to ``"module:attribute"``; ``short_help`` gives the
+    one-line description shown in the group's help without importing the module.
+    """
+
+    def __init__(self, *args, lazy: dict[str, str] | None = None, short: dict[str, str] | None = None, **kw):
+        super().__init__(*args, **kw)
+        self.lazy = dict(lazy or {})
+        self.short = dict(short or {})
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
+
+    def get_command(self, ctx, name):
+        if name in self.lazy:
+            mod, attr = self.lazy[name].split(":")
+            return getattr(importlib.import_module(mod), attr)
+        return super().get_command(ctx, name)
+
+    def invoke(self, ctx):
+        from curation.errors import CurateError
+        from curation.workspace import WorkspaceError
+
+        try:
+            return super().invoke(ctx)
+        except (CurateError, WorkspaceError) as e:
+            # One clear line, exit status 1; the library already rolled back whatever it started.
+            raise click.ClickException(str(e)) from None
+
+    def format_commands(self, ctx, formatter):
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in self.lazy:
+                rows.append((name, self.short.get(name, "")))
+            else:
+                cmd = super().get_command(ctx, name)
+                if cmd is not None and not cmd.hidden:
+                    rows.append((name, cmd.get_short_help_str(80)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def workspace_options(f):
+    """Add ``--workspace/-w`` and ``--db`` to a command; it receives ``ws`` (an opened Workspace)."""
+
+    @click.option(
+        "-w",
+        "--workspace",
+        type=click.Path(file_okay=False),
+        envvar="CURATE_WORKSPACE",
+        help="Workspace folder (default: $CURATE_WORKSPACE, else the current folder).",
+    )
+    @click.option(
+        "--db",
+        envvar="CURATE_DB_URL",
+        help="Database URL overriding curate.toml, e.g. postgresql+psycopg://user@host/db ($CURATE_DB_URL).",
+    )
+    @functools.wraps(f)
+    def wrapper(*args, workspace, db, **kwargs):
+        from curation.workspace import load
+
+        return f(*args, ws=load(workspace, db=db), **kwargs)
+
+    return wrapper

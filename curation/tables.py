@@ -1,0 +1,65 @@
+"""Reading user manifests: CSV, JSONL or Parquet, with one clear error per problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from curation.errors import CurateError
+
+FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def read_table(path: str | Path, required: list[str], optional: list[str] = ()) -> pd.DataFrame:
+    """Read a manifest into a DataFrame of the required and optional columns.
+
+    Rows keep their file order; ``df.attrs["row_numbers"]`` is not needed because row
+    ``i`` of the frame is row ``i + 1`` of the file (header excluded).
+
+    Raises:
+        CurateError: missing/unreadable file, unknown format, empty or header-only file,
+            or a missing required column, each naming the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CurateError(f"{path}: file not found.")
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise CurateError(f"{path}: unknown format {path.suffix!r}; use .csv, .jsonl or .parquet.")
+    try:
+        if fmt == "csv":
+            df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        elif fmt == "jsonl":
+            df = pd.read_json(path, lines=True, dtype=False)
+        else:
+            df = pd.read_parquet(path)
+    except pd.errors.EmptyDataError:
+        raise CurateError(f"{path}: the file is empty.") from None
+    except (ValueError, OSError, UnicodeDecodeError) as e:
+        raise CurateError(f"{path}: cannot be read as {fmt}: {e}") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise CurateError(
+            f"{path}: missing required column(s) {missing}; found {list(df.columns)}. Required: {required}."
+        )
+    if len(df) == 0:
+        raise CurateError(f"{path}: no rows (only a header).")
+    for c in optional:
+        if c not in df.columns:
+            df[c] = None
+    return df
+
+
+def cell(value) -> str | None:
+    """A manifest cell as a stripped string, or None when empty/missing."""
+    if value is None:
+        return None
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    s = str(value).strip()
+    return s or None

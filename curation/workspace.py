@@ -1,0 +1,237 @@
+"""The workspace: a folder with ``curate.toml`` and, by default, the SQLite store.
+
+Every command finds its workspace from ``--workspace/-w``, else ``CURATE_WORKSPACE``,
+else the current folder. ``--db`` / ``CURATE_DB_URL`` override the configured
+database URL (e.g. PostgreSQL for teams); the URL may carry a password, so it is
+only ever shown redacted.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+import tomli_w
+
+CONFIG_NAME = "curate.toml"
+DEFAULT_DB_NAME = "curate.db"
+
+
+class WorkspaceError(Exception):
+    """A workspace that is missing or whose config is invalid; the message says which and why."""
+
+
+@dataclass
+class RubricAxis:
+    """One Likert axis as annotators see it."""
+
+    name: str
+    title: str
+    question: str
+    low: str  # anchor for 1
+    high: str  # anchor for 5
+
+    def __post_init__(self) -> None:
+        for f in ("name", "title", "question", "low", "high"):
+            if not str(getattr(self, f)).strip():
+                raise WorkspaceError(f"rubric axis {self.name!r}: `{f}` must not be empty.")
+
+
+def default_rubric() -> dict[str, RubricAxis]:
+    return {
+        "alignment": RubricAxis(
+            name="alignment",
+            title="Motion-video alignment",
+            question="Do the lips, head and body move in sync with the audio?",
+            low="1 = no visible sync: mouth moves at random or not at all",
+            high="5 = perfect sync: every syllable and beat matches the motion",
+        ),
+        "fidelity": RubricAxis(
+            name="fidelity",
+            title="Portrait fidelity",
+            question="Is the face natural and well rendered (expression, identity, artefacts)?",
+            low="1 = broken: distorted face, flicker, identity lost",
+            high="5 = indistinguishable from a real recording",
+        ),
+    }
+
+
+@dataclass
+class NormalizeConfig:
+    """The common format every candidate is brought to before rating."""
+
+    fps: float = 25.0  # frames per second of normalised candidates
+    width: int = 512  # output width in pixels
+    height: int = 512  # output height in pixels
+    max_seconds: float = 10.0  # cap on candidate length (the shorter of audio and video is used below it)
+
+    def __post_init__(self) -> None:
+        if self.fps <= 0:
+            raise WorkspaceError(f"normalize.fps must be > 0. Got {self.fps}.")
+        if self.width <= 0 or self.height <= 0 or self.width % 2 or self.height % 2:
+            raise WorkspaceError(
+                f"normalize.width/height must be positive and even (H.264). Got {self.width}x{self.height}."
+            )
+        if self.max_seconds <= 0:
+            raise WorkspaceError(f"normalize.max_seconds must be > 0. Got {self.max_seconds}.")
+
+
+@dataclass
+class WorkspaceConfig:
+    """Everything in ``curate.toml``.
+
+    Store:
+        database_url: SQLAlchemy URL; relative SQLite paths are relative to the workspace.
+    Media:
+        media_roots: folders that manifest paths may point into (relative to the workspace).
+    Annotation:
+        overlap: k, how many annotators rate each clip.
+        lease_minutes: how long a handed-out clip stays reserved for its annotator.
+        rubric: the text of the two Likert axes.
+    Generation:
+        normalize: the common output format.
+        generators: per-method settings (checkout, python, weights, extra args), free-form tables.
+    """
+
+    database_url: str = f"sqlite:///{DEFAULT_DB_NAME}"
+    media_roots: list[str] = field(default_factory=lambda: ["."])
+    overlap: int = 3
+    lease_minutes: float = 30.0
+    rubric: dict[str, RubricAxis] = field(default_factory=default_rubric)
+    normalize: NormalizeConfig = field(default_factory=NormalizeConfig)
+    generators: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.overlap, int) or self.overlap < 1:
+            raise WorkspaceError(f"annotation.overlap must be an integer >= 1. Got {self.overlap!r}.")
+        if self.lease_minutes <= 0:
+            raise WorkspaceError(f"annotation.lease_minutes must be > 0. Got {self.lease_minutes}.")
+        if set(self.rubric) != {"alignment", "fidelity"}:
+            raise WorkspaceError(f"rubric must define exactly `alignment` and `fidelity`. Got {sorted(self.rubric)}.")
+        if not self.media_roots:
+            raise WorkspaceError("media.roots must list at least one folder.")
+
+    def to_toml(self) -> dict[str, Any]:
+        return {
+            "store": {"database_url": self.database_url},
+            "media": {"roots": list(self.media_roots)},
+            "annotation": {"overlap": self.overlap, "lease_minutes": self.lease_minutes},
+            "rubric": {k: {f: v for f, v in asdict(ax).items() if f != "name"} for k, ax in self.rubric.items()},
+            "normalize": asdict(self.normalize),
+            "generators": self.generators,
+        }
+
+    @classmethod
+    def from_toml(cls, data: dict[str, Any], source: str = CONFIG_NAME) -> WorkspaceConfig:
+        known = {"store", "media", "annotation", "rubric", "normalize", "generators"}
+        unknown = set(data) - known
+        if unknown:
+            raise WorkspaceError(f"{source}: unknown section(s) {sorted(unknown)}; known: {sorted(known)}.")
+        try:
+            ann = data.get("annotation", {})
+            rubric = default_rubric()
+            for name, ax in data.get("rubric", {}).items():
+                rubric[name] = RubricAxis(name=name, **ax)
+            return cls(
+                database_url=data.get("store", {}).get("database_url", cls.database_url),
+                media_roots=list(data.get("media", {}).get("roots", ["."])),
+                overlap=ann.get("overlap", 3),
+                lease_minutes=float(ann.get("lease_minutes", 30.0)),
+                rubric=rubric,
+                normalize=NormalizeConfig(**data.get("normalize", {})),
+                generators=dict(data.get("generators", {})),
+            )
+        except TypeError as e:  # unknown key inside a section
+            raise WorkspaceError(f"{source}: {e}") from None
+
+
+@dataclass
+class Workspace:
+    """An opened workspace folder and its config."""
+
+    root: Path
+    config: WorkspaceConfig
+    db_override: str | None = None
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / CONFIG_NAME
+
+    @property
+    def database_url(self) -> str:
+        url = self.db_override or self.config.database_url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            url = prefix + str((self.root / url[len(prefix):]).resolve())
+        return url
+
+    @property
+    def media_roots(self) -> list[Path]:
+        return [(self.root / r).resolve() for r in self.config.media_roots]
+
+    def path(self, *parts: str) -> Path:
+        """A folder or file inside the workspace (e.g. ``ws.path("media", "candidates")``)."""
+        return self.root.joinpath(*parts)
+
+    def open_store(self):
+        from storage import open_store
+
+        return open_store(self.database_url)
+
+
+def resolve_root(workspace: str | os.PathLike | None) -> Path:
+    """The workspace folder from the flag, else ``CURATE_WORKSPACE``, else the current folder."""
+    return Path(workspace or os.environ.get("CURATE_WORKSPACE") or ".").resolve()
+
+
+def load(workspace: str | os.PathLike | None = None, db: str | None = None) -> Workspace:
+    """Open an existing workspace, or raise :class:`WorkspaceError` saying how to make one."""
+    root = resolve_root(workspace)
+    cfg_path = root / CONFIG_NAME
+    if not cfg_path.is_file():
+        raise WorkspaceError(
+            f"No workspace at {root} (no {CONFIG_NAME}). Create one with `curate init {root}`, "
+            "or point at one with --workspace DIR or CURATE_WORKSPACE."
+        )
+    try:
+        data = tomllib.loads(cfg_path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise WorkspaceError(f"{cfg_path}: invalid TOML: {e}") from None
+    cfg = WorkspaceConfig.from_toml(data, source=str(cfg_path))
+    return Workspace(root=root, config=cfg, db_override=db or os.environ.get("CURATE_DB_URL") or None)
+
+
+def init(directory: str | os.PathLike, db: str | None = None, overlap: int = 3) -> Workspace:
+    """Create a workspace (config, media folders, migrated store); an existing one is left as it is."""
+    root = Path(directory).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    cfg_path = root / CONFIG_NAME
+    if not cfg_path.exists():
+        cfg = WorkspaceConfig(overlap=overlap)
+        tmp = cfg_path.with_name(cfg_path.name + ".tmp")
+        tmp.write_text(_HEADER + tomli_w.dumps(cfg.to_toml()))
+        tmp.replace(cfg_path)
+    for sub in ("media", "manifests", "exports", "logs"):
+        (root / sub).mkdir(exist_ok=True)
+    ws = load(root, db=db)
+    ws.open_store().dispose()
+    return ws
+
+
+_HEADER = """\
+# portrait-curate workspace. Edit freely; `curate` validates this file on every command.
+# store.database_url: SQLAlchemy URL (relative sqlite paths are inside this folder);
+#   override per command with --db URL or CURATE_DB_URL (e.g. postgresql+psycopg://user@host/db).
+# media.roots: folders manifests may point into; paths outside them are refused.
+# annotation.overlap: how many annotators rate each clip (k).
+# generators.<method>: checkout, python, weights, extra_args for each baseline (see `curate generators check`).
+
+"""

@@ -1,0 +1,101 @@
+"""Shared fixtures: workspaces on a real SQLite file and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+PG_ADMIN_URL = os.environ.get("CURATE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REQUIRE_PG = os.environ.get("CURATE_REQUIRE_POSTGRES") == "1"
+
+
+def _pg_reachable() -> str | None:
+    """None when the server answers, else the reason."""
+    try:
+        from sqlalchemy import create_engine, text
+
+        eng = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with eng.connect() as c:
+            c.execute(text("SELECT 1"))
+        eng.dispose()
+        return None
+    except Exception as e:  # driver missing, server down, auth refused
+        return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(e).__name__}: {str(e).splitlines()[0]}"
+
+
+@pytest.fixture(scope="session")
+def pg_available() -> None:
+    reason = _pg_reachable()
+    if reason:
+        if REQUIRE_PG:
+            pytest.fail(reason + " (CURATE_REQUIRE_POSTGRES=1 makes this a failure)")
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def pg_url(pg_available) -> str:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"curate_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path) -> str:
+    """The same test on a real SQLite file and on a real PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def workspace(tmp_path, db_url):
+    """An initialised workspace (SQLite or PostgreSQL store) in a temp folder."""
+    from curation.workspace import init
+
+    return init(tmp_path / "ws", db=db_url)
+
+
+@pytest.fixture
+def sqlite_workspace(tmp_path):
+    """An initialised workspace with its default embedded SQLite store."""
+    from curation.workspace import init
+
+    return init(tmp_path / "ws")
+
+
+@pytest.fixture
+def sample_manifest(workspace):
+    """Three sample clips (png + wav) ingested into ``workspace``; returns the manifest path."""
+    from curation.ingest import ingest_manifest
+    from curation.sample import make_sample_clips
+
+    manifest = make_sample_clips(workspace.path("media", "sample"), n=3, seconds=1.0, size=64)
+    ingest_manifest(workspace, manifest)
+    return manifest
+
+
+@pytest.fixture
+def cli():
+    """Run ``curate`` in-process: ``cli("status", "--json")`` returns click's Result."""
+    from click.testing import CliRunner
+
+    from curation.cli import cli as group
+
+    runner = CliRunner()
+
+    def run(*args, input=None):
+        return runner.invoke(group, [str(a) for a in args], input=input, catch_exceptions=False)
+
+    return run
