@@ -21,8 +21,8 @@ COMMANDS = {
     "generators": "generators.cli:generators_group",
     "annotate": "annotate_app.cli:annotate_cmd",
     "annotators": "annotate_app.cli:annotators_group",
-    "gold": "annotate_app.cli:gold_group",
-    "stats": "annotate_app.cli:stats_cmd",
+    "gold": "annotate_app.gold_cli:gold_group",
+    "stats": "annotate_app.stats_cli:stats_cmd",
     "labelstudio": "annotate_app.labelstudio_cli:labelstudio_group",
     "train-dpo": "trainer.cli:train_dpo_cmd",
 }
