@@ -1,0 +1,143 @@
+"""Property-based tests of the importers against a tiny reference model of what they must do."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from curation.errors import CurateError
+from curation.imports import import_ratings, parse_score
+from curation.ingest import ingest_manifest
+from curation.workspace import load
+from storage import Annotator, Candidate, CandidateStatus, Clip, Rating
+
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+CANDIDATES = ["c1:a", "c1:b", "c2:a"]
+
+
+@given(st.integers(1, 5), st.sampled_from([int, str, float, lambda v: f" {v} "]))
+def test_parse_score_accepts_every_form_of_1_to_5(v, form):
+    assert parse_score(form(v), "f") == v
+
+
+@given(
+    st.one_of(
+        st.integers().filter(lambda v: not 1 <= v <= 5),
+        st.floats(allow_nan=True).filter(lambda v: v != v or v != int(v) if v == v and abs(v) < 1e15 else True),
+        st.text().filter(lambda t: t.strip() not in {"1", "2", "3", "4", "5"}),
+    )
+)
+def test_parse_score_rejects_everything_else(v):
+    try:
+        f = float(v)
+        if f == f and f in (1.0, 2.0, 3.0, 4.0, 5.0):
+            return  # e.g. the text "1.0" or "+3" is a valid score
+    except (TypeError, ValueError, OverflowError):
+        pass
+    with pytest.raises(CurateError):
+        parse_score(v, "f")
+
+
+@pytest.fixture(scope="module")
+def template_db(tmp_path_factory):
+    """A store with two clips and three ready candidates, copied fresh for each example."""
+    root = tmp_path_factory.mktemp("tpl")
+    from curation.workspace import init
+
+    ws = init(root / "ws")
+    store = ws.open_store()
+    with store.session() as s:
+        for cid in ("c1", "c2"):
+            s.add(Clip(clip_id=cid, image_path="/i", image_sha256="0" * 64, image_width=1, image_height=1,
+                       audio_path="/a", audio_sha256="1" * 64, audio_duration=1.0))
+        s.flush()
+        clips = {c.clip_id: c.id for c in s.scalars(select(Clip))}
+        for cand in CANDIDATES:
+            clip, method = cand.split(":")
+            s.add(Candidate(candidate_id=cand, clip_pk=clips[clip], method=method, status=CandidateStatus.ready))
+    store.dispose()
+    return ws.root / "curate.db", ws.root
+
+
+def _fresh(template_db, tmp_path):
+    db, root = template_db
+    copy = tmp_path / f"{uuid.uuid4().hex}.db"
+    shutil.copy(db, copy)
+    return load(root, db=f"sqlite:///{copy}")
+
+
+score = st.one_of(st.integers(0, 6), st.sampled_from(["3", "x", "2.5", ""]))
+row = st.tuples(st.sampled_from(CANDIDATES + ["c9:z"]), st.sampled_from(["ann", "bob", "cy"]), score, score)
+
+
+def _first_bad_row(rows) -> int | None:
+    """The reference model: the 1-based index of the first row the importer must refuse, or None."""
+    seen = set()
+    for i, (cand, ann, a, f) in enumerate(rows, 1):
+        if cand not in CANDIDATES:
+            return i
+        for v in (a, f):
+            if str(v).strip() not in {"1", "2", "3", "4", "5"}:
+                return i
+        if (cand, ann) in seen:
+            return i
+        seen.add((cand, ann))
+    return None
+
+
+@SETTINGS
+@given(rows=st.lists(row, min_size=1, max_size=8))
+def test_import_ratings_stores_all_or_nothing(template_db, tmp_path, rows):
+    ws = _fresh(template_db, tmp_path)
+    path = tmp_path / f"{uuid.uuid4().hex}.csv"
+    pd.DataFrame(rows, columns=["candidate_id", "annotator_id", "alignment", "fidelity"]).to_csv(path, index=False)
+    bad = _first_bad_row(rows)
+    store = ws.open_store()
+    try:
+        if bad is not None:
+            with pytest.raises(CurateError) as e:
+                import_ratings(ws, path)
+            assert f"row {bad}" in str(e.value)
+            with store.session() as s:
+                assert s.scalars(select(Rating)).all() == [] and s.scalars(select(Annotator)).all() == []
+        else:
+            assert import_ratings(ws, path).added == len(rows)
+            with store.session() as s:
+                got = {
+                    (c.candidate_id, a.name, r.alignment, r.fidelity)
+                    for r, c, a in s.execute(select(Rating, Candidate, Annotator).join(Candidate).join(Annotator))
+                }
+            assert got == {(c, a, int(x), int(y)) for c, a, x, y in rows}
+    finally:
+        store.dispose()
+
+
+clip_ids = st.lists(
+    st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12).filter(lambda t: t.strip() == t and t not in ("c1", "c2")),
+    min_size=1, max_size=4, unique=True,
+)
+
+
+@SETTINGS
+@given(ids=clip_ids)
+def test_ingest_round_trips_any_clip_id_through_csv(template_db, tmp_path, ids):
+    """Commas, quotes and unicode in clip ids survive the CSV reader exactly."""
+    from curation.sample import make_sample_clips
+
+    ws = _fresh(template_db, tmp_path)
+    media = ws.root / "media" / "prop"
+    if not (media / "sample-001.png").exists():
+        make_sample_clips(media, n=1, seconds=0.3, size=16)
+    path = media / f"{uuid.uuid4().hex}.csv"
+    pd.DataFrame({"clip_id": ids, "image": "sample-001.png", "audio": "sample-001.wav"}).to_csv(path, index=False)
+    assert ingest_manifest(ws, path).added == len(ids)
+    store = ws.open_store()
+    with store.session() as s:
+        assert set(s.scalars(select(Clip.clip_id))) == set(ids) | {"c1", "c2"}
+    store.dispose()
