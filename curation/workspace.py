@@ -110,6 +110,8 @@ class WorkspaceConfig:
     generators: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.database_url, str) or "://" not in self.database_url:
+            raise WorkspaceError(f"store.database_url must be a SQLAlchemy URL string. Got {self.database_url!r}.")
         if not isinstance(self.overlap, int) or self.overlap < 1:
             raise WorkspaceError(f"annotation.overlap must be an integer >= 1. Got {self.overlap!r}.")
         if self.lease_minutes <= 0:
@@ -150,6 +152,8 @@ class WorkspaceConfig:
                 generators=dict(data.get("generators", {})),
             )
         except TypeError as e:  # unknown key inside a section
+            raise WorkspaceError(f"{source}: {e}") from None
+        except WorkspaceError as e:
             raise WorkspaceError(f"{source}: {e}") from None
 
 
