@@ -20,7 +20,9 @@ def init_cmd(directory: str, db: str | None, overlap: int) -> None:
     Writes curate.toml (database URL, media roots, rubric text, overlap k,
     generator settings), makes media/, manifests/, exports/, logs/, and creates
     and migrates the store (SQLite file curate.db unless --db is given).
-    Running it again on an existing workspace only applies pending migrations.
+    --db URL is written to curate.toml unless it carries a password (secrets
+    stay in the environment: pass it as CURATE_DB_URL). Running it again on an
+    existing workspace only applies pending migrations.
     """
     from curation.workspace import init
     from storage import redact
@@ -28,6 +30,9 @@ def init_cmd(directory: str, db: str | None, overlap: int) -> None:
     ws = init(directory, db=db, overlap=overlap)
     click.echo(f"workspace: {ws.root}")
     click.echo(f"store:     {redact(ws.database_url)}")
+    if db and ws.config.database_url != db:
+        click.echo("note:      the URL carries a password, so it was not written to curate.toml;\n"
+                   "           keep passing it with --db or CURATE_DB_URL (or use ~/.pgpass).")
     click.echo(f"next:      curate -w {ws.root} ingest clips.csv")
 
 

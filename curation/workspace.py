@@ -220,6 +220,8 @@ def init(directory: str | os.PathLike, db: str | None = None, overlap: int = 3) 
     cfg_path = root / CONFIG_NAME
     if not cfg_path.exists():
         cfg = WorkspaceConfig(overlap=overlap)
+        if db and not _has_password(db):
+            cfg.database_url = db  # persisted; a URL with a password stays in the environment only
         tmp = cfg_path.with_name(cfg_path.name + ".tmp")
         tmp.write_text(_HEADER + tomli_w.dumps(cfg.to_toml()))
         tmp.replace(cfg_path)
@@ -228,6 +230,12 @@ def init(directory: str | os.PathLike, db: str | None = None, overlap: int = 3) 
     ws = load(root, db=db)
     ws.open_store().dispose()
     return ws
+
+
+def _has_password(url: str) -> bool:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).password is not None
 
 
 _HEADER = """\

@@ -134,3 +134,25 @@ def test_invalid_config_is_reported(tmp_path, cli, bad):
     r = cli("status", "-w", ws)
     assert r.exit_code == 1
     assert f"Error: {ws / 'curate.toml'}: " in r.output
+
+
+def test_init_persists_a_passwordless_db_url(tmp_path, cli, monkeypatch):
+    monkeypatch.delenv("CURATE_DB_URL", raising=False)
+    url = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    cli("init", tmp_path / "a", "--db", url)
+    assert url in (tmp_path / "a" / "curate.toml").read_text()
+    assert (tmp_path / "elsewhere.db").is_file()
+
+
+@pytest.mark.postgres
+def test_a_db_password_is_never_written_or_printed(tmp_path, cli, pg_url, monkeypatch):
+    """The server trusts local connections, so any password works: check where it ends up."""
+    monkeypatch.delenv("CURATE_DB_URL", raising=False)
+    secret_url = pg_url.replace("postgres@", "postgres:s3cr3t-pw@", 1)
+    assert "s3cr3t-pw" in secret_url
+    r = cli("-vv", "init", tmp_path / "b", "--db", secret_url)
+    assert r.exit_code == 0, r.output
+    assert "s3cr3t-pw" not in r.output and "was not written to curate.toml" in r.output
+    assert "s3cr3t-pw" not in (tmp_path / "b" / "curate.toml").read_text()
+    r = cli("status", "-w", tmp_path / "b", "--db", secret_url)
+    assert r.exit_code == 0 and "s3cr3t-pw" not in r.output and "***" in r.output
