@@ -1,0 +1,288 @@
+"""Handing out clips: k annotators per clip, leases that expire, resume, gold mixed in.
+
+The unit of work is a clip (its ready candidates). Rules:
+- an annotator never gets a clip twice (UNIQUE(clip_pk, annotator_pk) on assignments);
+- a non-gold clip is open while ``done + live leases < k``; an expired lease frees its slot;
+- gold clips have no cap: every annotator should meet them, that is what makes gold accuracy;
+- an annotator with a leased clip gets that clip back (resume) before anything new.
+
+Concurrency: on SQLite every transaction starts with BEGIN IMMEDIATE, so hand-outs are
+serialised. On PostgreSQL the annotator's row is locked (one hand-out per annotator at a
+time) and the chosen ``clip_progress`` row is taken with ``FOR UPDATE SKIP LOCKED``; the
+capacity is re-counted in a fresh statement after the lock, which under READ COMMITTED
+sees every lease committed before it.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import Boolean, DateTime, bindparam, text
+from sqlalchemy.orm import Session
+
+from annotate_app._tx import in_transaction
+from storage import Assignment, AssignmentStatus, Store
+from storage.models_annotate import ClipProgress  # noqa: F401  (registers the table with the ORM)
+
+_TS = DateTime(timezone=True)
+RATEABLE = ("ready", "flagged")  # a flagged candidate stays in front of the remaining annotators
+LABELS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+@dataclass(frozen=True)
+class AssignConfig:
+    """How clips are handed out.
+
+    Args:
+        overlap: k, annotators per non-gold clip (``annotation.overlap`` in curate.toml).
+        lease_minutes: a handed-out clip is reserved this long, then returns to the pool.
+        gold_rate: probability that a hand-out tries a gold clip first (0 = never, 1 = always).
+        max_skips: clips passed over after losing a race (PostgreSQL) before giving up this round.
+    """
+
+    overlap: int = 3
+    lease_minutes: float = 30.0
+    gold_rate: float = 0.05
+    max_skips: int = 50
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.overlap, int) or self.overlap < 1:
+            raise ValueError(f"overlap must be an integer >= 1. Got {self.overlap!r}.")
+        if self.lease_minutes <= 0:
+            raise ValueError(f"lease_minutes must be > 0. Got {self.lease_minutes}.")
+        if not 0.0 <= self.gold_rate <= 1.0:
+            raise ValueError(f"gold_rate must be in [0, 1]. Got {self.gold_rate}.")
+        if self.max_skips < 1:
+            raise ValueError(f"max_skips must be >= 1. Got {self.max_skips}.")
+
+    @classmethod
+    def from_workspace(cls, ws, **overrides) -> AssignConfig:
+        return cls(overlap=ws.config.overlap, lease_minutes=ws.config.lease_minutes, **overrides)
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A clip reserved for one annotator."""
+
+    assignment_id: int
+    clip_pk: int
+    order_seed: int
+    lease_expires_at: datetime
+    resumed: bool  # True when the annotator already held this clip
+
+
+def _utc(now: datetime | None) -> datetime:
+    return now if now is not None else datetime.now(timezone.utc)
+
+
+# New clips get a progress row lazily; clips only ever gain ids, so "above the highest row" is cheap.
+SYNC_PROGRESS = text("""
+INSERT INTO clip_progress (clip_pk, n_done)
+SELECT c.id, 0 FROM clips c
+WHERE c.id > (SELECT COALESCE(MAX(clip_pk), 0) FROM clip_progress)
+ON CONFLICT DO NOTHING
+""")
+
+LOCK_ANNOTATOR = text("SELECT id FROM annotators WHERE id = :me FOR UPDATE")
+
+MY_LEASE = text("""
+SELECT a.id, a.clip_pk, a.order_seed, a.lease_expires_at, cl.is_gold
+FROM assignments a JOIN clips cl ON cl.id = a.clip_pk
+WHERE a.annotator_pk = :me AND a.status = 'leased'
+ORDER BY a.leased_at, a.id
+LIMIT 1
+""")
+
+# Slots taken on a clip by others: finished ratings plus unexpired leases.
+TAKEN = text("""
+SELECT q.n_done + (SELECT COUNT(*) FROM assignments a
+                   WHERE a.clip_pk = q.clip_pk AND a.status = 'leased'
+                     AND a.lease_expires_at > :now AND a.annotator_pk <> :me)
+FROM clip_progress q WHERE q.clip_pk = :clip
+""").bindparams(bindparam("now", type_=_TS))
+
+_HAS_RATEABLE = (
+    "EXISTS (SELECT 1 FROM candidates cd WHERE cd.clip_pk = {clip} AND cd.status IN ('ready', 'flagged'))"
+)
+_NOT_MINE = "NOT EXISTS (SELECT 1 FROM assignments m WHERE m.clip_pk = {clip} AND m.annotator_pk = :me)"
+
+# Depth first (clips closest to k first) so complete clips, and agreement figures, appear early.
+# The (n_done, clip_pk) index makes this a range scan over open clips only.
+_PICK_OPEN_SQL = f"""
+SELECT q.clip_pk
+FROM clip_progress q JOIN clips c ON c.id = q.clip_pk
+WHERE q.n_done < :k
+  AND c.is_gold = :false
+  AND q.clip_pk NOT IN :skip
+  AND {_NOT_MINE.format(clip="q.clip_pk")}
+  AND {_HAS_RATEABLE.format(clip="q.clip_pk")}
+  AND q.n_done + (SELECT COUNT(*) FROM assignments a
+                  WHERE a.clip_pk = q.clip_pk AND a.status = 'leased' AND a.lease_expires_at > :now) < :k
+ORDER BY q.n_done DESC, q.clip_pk DESC
+LIMIT 1
+"""
+
+
+def _pick_open_stmt(suffix: str):
+    return text(_PICK_OPEN_SQL + suffix).bindparams(
+        bindparam("now", type_=_TS), bindparam("false", value=False, type_=Boolean), bindparam("skip", expanding=True)
+    )
+
+
+# PostgreSQL: concurrent hand-outs skip a clip another transaction is leasing instead of queueing on it.
+PICK_OPEN = {"postgresql": _pick_open_stmt(" FOR UPDATE OF q SKIP LOCKED"), "sqlite": _pick_open_stmt("")}
+
+PICK_GOLD = text(f"""
+SELECT c.id FROM clips c
+WHERE c.is_gold = :true
+  AND {_NOT_MINE.format(clip="c.id")}
+  AND {_HAS_RATEABLE.format(clip="c.id")}
+ORDER BY c.id
+LIMIT 1
+""").bindparams(bindparam("true", value=True, type_=Boolean))
+
+
+def _pick_open(s: Session, me: int, cfg: AssignConfig, now: datetime) -> int | None:
+    pg = s.get_bind().dialect.name == "postgresql"
+    stmt = PICK_OPEN["postgresql" if pg else "sqlite"]
+    skip = [-1]  # an empty IN () is not portable
+    for _ in range(cfg.max_skips):
+        clip = s.scalar(stmt, {"me": me, "k": cfg.overlap, "now": now, "skip": skip})
+        if clip is None:
+            return None
+        if not pg:
+            return clip
+        # We hold the row lock now; a fresh statement sees leases committed before we got it.
+        if s.scalar(TAKEN, {"me": me, "now": now, "clip": clip}) < cfg.overlap:
+            return clip
+        skip.append(clip)
+    return None
+
+
+def _lease(s: Session, me: int, clip: int, cfg: AssignConfig, now: datetime) -> Lease:
+    a = Assignment(
+        clip_pk=clip,
+        annotator_pk=me,
+        status=AssignmentStatus.leased,
+        order_seed=secrets.randbits(31),
+        leased_at=now,
+        lease_expires_at=now + timedelta(minutes=cfg.lease_minutes),
+    )
+    s.add(a)
+    s.flush()
+    return Lease(a.id, clip, a.order_seed, a.lease_expires_at, resumed=False)
+
+
+def _resume(s: Session, me: int, cfg: AssignConfig, now: datetime) -> Lease | None:
+    """The annotator's own leased clip, renewed; an expired one whose slot was taken is released."""
+    while (row := s.execute(MY_LEASE, {"me": me}).first()) is not None:
+        aid, clip, seed, expires, is_gold = row
+        a = s.get(Assignment, aid)
+        if is_gold or s.scalar(TAKEN, {"me": me, "now": now, "clip": clip}) < cfg.overlap:
+            a.lease_expires_at = now + timedelta(minutes=cfg.lease_minutes)
+            return Lease(aid, clip, seed, a.lease_expires_at, resumed=True)
+        a.status = AssignmentStatus.released  # others filled the clip while this lease lay expired
+        s.flush()
+    return None
+
+
+def _next_in_tx(s: Session, me: int, cfg: AssignConfig, now: datetime, rng: random.Random) -> Lease | None:
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(LOCK_ANNOTATOR, {"me": me})
+    lease = _resume(s, me, cfg, now)
+    if lease is not None:
+        return lease
+    s.execute(SYNC_PROGRESS)
+    gold_first = rng.random() < cfg.gold_rate
+    for kind in ("gold", "open") if gold_first else ("open", "gold"):
+        clip = s.scalar(PICK_GOLD, {"me": me}) if kind == "gold" else _pick_open(s, me, cfg, now)
+        if clip is not None:
+            return _lease(s, me, clip, cfg, now)
+    return None
+
+
+def next_clip(
+    store: Store, annotator_pk: int, cfg: AssignConfig, *, now: datetime | None = None, rng: random.Random | None = None
+) -> Lease | None:
+    """The clip this annotator should rate now (resumed or newly leased), or None when nothing is left."""
+    now, rng = _utc(now), rng or random.Random()
+    return in_transaction(store, lambda s: _next_in_tx(s, annotator_pk, cfg, now, rng))
+
+
+def release(store: Store, annotator_pk: int, assignment_id: int) -> bool:
+    """Give a leased clip back to the pool (e.g. "skip"); True when a lease was released."""
+    def tx(s: Session) -> bool:
+        a = s.get(Assignment, assignment_id)
+        if a is None or a.annotator_pk != annotator_pk or a.status != AssignmentStatus.leased:
+            return False
+        a.status = AssignmentStatus.released
+        return True
+
+    return in_transaction(store, tx)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One candidate as the annotator sees it: a letter and a video, never the method."""
+
+    label: str
+    candidate_pk: int
+    video_path: str
+
+
+@dataclass(frozen=True)
+class ClipView:
+    assignment_id: int
+    clip_id: str
+    image_path: str
+    status: str
+    slots: tuple[Slot, ...] = field(default_factory=tuple)
+
+
+CLIP_VIEW = text("""
+SELECT a.id, a.status, a.order_seed, cl.clip_id, cl.image_path
+FROM assignments a JOIN clips cl ON cl.id = a.clip_pk
+WHERE a.id = :aid AND a.annotator_pk = :me
+""")
+RATEABLE_CANDIDATES = text("""
+SELECT cd.id, cd.video_path FROM candidates cd
+WHERE cd.clip_pk = (SELECT clip_pk FROM assignments WHERE id = :aid)
+  AND cd.status IN ('ready', 'flagged') AND cd.video_path IS NOT NULL
+ORDER BY cd.id
+""")
+
+
+def blind_order(candidates: list[tuple[int, str]], seed: int) -> tuple[Slot, ...]:
+    """Candidates shuffled by the assignment's seed and labelled A, B, C... (stable across reloads)."""
+    order = sorted(candidates)
+    random.Random(seed).shuffle(order)
+    return tuple(Slot(LABELS[i % 26] + ("" if i < 26 else str(i // 26)), pk, path) for i, (pk, path) in enumerate(order))
+
+
+def clip_view(store: Store, annotator_pk: int, assignment_id: int) -> ClipView | None:
+    """What the clip page shows for one of *this annotator's* assignments; None for anyone else's."""
+    with store.session() as s:
+        row = s.execute(CLIP_VIEW, {"aid": assignment_id, "me": annotator_pk}).first()
+        if row is None:
+            return None
+        aid, status, seed, clip_id, image = row
+        cands = [(pk, path) for pk, path in s.execute(RATEABLE_CANDIDATES, {"aid": aid})]
+    return ClipView(aid, clip_id, image, str(getattr(status, "value", status)), blind_order(cands, seed))
+
+
+PROGRESS = text("""
+SELECT (SELECT COUNT(*) FROM assignments WHERE annotator_pk = :me AND status = 'done') AS mine,
+       (SELECT COUNT(*) FROM clip_progress q JOIN clips c ON c.id = q.clip_pk
+        WHERE q.n_done >= :k AND c.is_gold = :false) AS complete,
+       (SELECT COUNT(*) FROM clips WHERE is_gold = :false) AS clips
+""").bindparams(bindparam("false", value=False, type_=Boolean))
+
+
+def progress(store: Store, annotator_pk: int, overlap: int) -> dict[str, int]:
+    """``mine`` (clips this annotator finished), ``complete`` (non-gold clips with k ratings) and ``clips``."""
+    with store.session() as s:
+        row = s.execute(PROGRESS, {"me": annotator_pk, "k": overlap}).mappings().one()
+    return dict(row)

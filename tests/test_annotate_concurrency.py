@@ -1,0 +1,68 @@
+"""20 simulated annotators handing out and submitting at once, on SQLite and PostgreSQL.
+
+Each worker loops next_clip -> submit (twice at the same instant, like a double click)
+until the pool is dry. Afterwards every clip must have exactly k done assignments, every
+rating must exist exactly once, and no worker may have seen an exception (a "database
+is locked" included).
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import func, select
+
+from annotate_app.assign import AssignConfig, clip_view, next_clip
+from annotate_app.submit import CandidateScore, submit_clip
+from storage import Assignment, AssignmentStatus, Rating
+from tests.fixtures.annotate_data import add_clips, add_people
+
+WORKERS, CLIPS, K, METHODS = 20, 24, 3, ("m1", "m2", "m3")
+
+
+def _worker(store, me, cfg, results):
+    while (lease := next_clip(store, me, cfg)) is not None:
+        view = clip_view(store, me, lease.assignment_id)
+        scores = [CandidateScore(sl.candidate_pk, 1 + (me + i) % 5, 1 + i % 5, seconds_watched=2.0)
+                  for i, sl in enumerate(view.slots)]
+        gate = threading.Barrier(2)
+        out = []
+
+        def click():
+            gate.wait()
+            out.append(submit_clip(store, me, lease.assignment_id, scores))
+
+        twins = [threading.Thread(target=click) for _ in range(2)]
+        for t in twins:
+            t.start()
+        for t in twins:
+            t.join(timeout=60)
+        results.append((me, lease.clip_pk, sorted((r.stored, r.already) for r in out)))
+
+
+def test_twenty_annotators_at_once(workspace):
+    store = workspace.open_store()
+    try:
+        add_clips(store, CLIPS, methods=METHODS)
+        people = add_people(store, WORKERS)
+        cfg = AssignConfig(overlap=K, gold_rate=0.0)
+        results: list = []
+        with ThreadPoolExecutor(WORKERS) as pool:
+            futures = [pool.submit(_worker, store, me, cfg, results) for me in people]
+            errors = [f.exception(timeout=90) for f in futures]
+        assert errors == [None] * WORKERS
+        # every double click: one submit stored 3 ratings, its twin was a no-op
+        assert {tuple(map(tuple, r[2])) for r in results} == {((0, True), (3, False))}
+        assert len(results) == CLIPS * K
+        per_clip = {}
+        for me, clip, _ in results:
+            per_clip.setdefault(clip, set()).add(me)
+        assert all(len(who) == K for who in per_clip.values()) and len(per_clip) == CLIPS
+        with store.session() as s:
+            assert s.scalar(select(func.count()).select_from(Rating)) == CLIPS * K * len(METHODS)
+            done = s.scalar(select(func.count()).where(Assignment.status == AssignmentStatus.done))
+            assert done == CLIPS * K
+    finally:
+        store.dispose()
