@@ -1,0 +1,138 @@
+"""``curate stats``: the dashboard's figures on the terminal. pandas and krippendorff load only inside the command."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from curation._cli_util import workspace_options
+
+
+def format_table(headers: list[str], rows: list[list]) -> str:
+    """A plain left-aligned text table; None prints as "-"."""
+    cells = [[("-" if v is None else str(v)) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    line = lambda r: "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in cells])
+
+
+def _ms(s: dict) -> str:
+    """mean±std of one summarize() dict."""
+    if s["mean"] is None:
+        return "-"
+    return f"{s['mean']:.2f}" + (f"±{s['std']:.2f}" if s["std"] is not None else "")
+
+
+def _counts(s: dict) -> str:
+    return "/".join(str(s["counts"][str(v)]) for v in range(1, 6))
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{x:.1%}"
+
+
+def print_report(st: dict) -> None:
+    p = st["progress"]
+    click.echo(f"ratings      {st['ratings']}")
+    click.echo(f"progress     {p['ratings_done_toward_overlap']}/{p['ratings_needed']} ratings toward k={p['overlap']} "
+               f"({_pct(p['progress'])}); clips {p['clips_complete']} complete, {p['clips_in_progress']} in progress, "
+               f"{p['clips_not_started']} not started")
+    tp = st["throughput"]["overall"]
+    click.echo(f"throughput   {tp['ratings_per_hour'] or '-'} ratings/hour over {tp['active_hours']} active hours")
+    o = st["over_assigned"]
+    click.echo(f"over k       {o['over_assigned']} of {o['candidates_rated']} rated candidates ({_pct(o['share'])}) "
+               f"have more than k={o['overlap']} ratings; {o['extra_ratings']} extra ratings")
+
+    click.echo("\nagreement (Krippendorff's alpha, ordinal; units = candidates" +
+               (")" if st["agreement"]["gold_included"] else ", gold clips left out)"))
+    click.echo(format_table(["axis", "alpha", "reading", "units", "annotators", "note"], [
+        [ax, a["alpha"], a["interpretation"], a["units"], a["annotators"], a["reason"]]
+        for ax in ("alignment", "fidelity", "composite") for a in [st["agreement"][ax]]]))
+
+    gold = {g["annotator_id"]: g for g in st["gold"]["annotators"]}
+    rate = {t["annotator_id"]: t for t in st["throughput"]["annotators"]}
+    click.echo("\nannotators (gold = ratings within the expected ranges / gold ratings)")
+    click.echo(format_table(
+        ["annotator", "role", "ratings", "clips", "leased", "done", "per hour", "gold", "gold acc", "check"], [
+            [a["annotator_id"], a["role"], a["ratings"], a["clips_rated"], a["assignments_leased"],
+             a["assignments_done"], rate.get(a["annotator_id"], {}).get("ratings_per_hour"),
+             f"{g['passed']}/{g['gold_ratings']}" if g else None, _pct(g["accuracy"]) if g else None,
+             ("LOW" if g["below_threshold"] else "ok") if g else None]
+            for a in st["annotators"] for g in [gold.get(a["annotator_id"])]]))
+
+    for title, key in (("scores by annotator", "scores_by_annotator"), ("scores by method", "scores_by_method")):
+        click.echo(f"\n{title} (mean±std, then counts of 1/2/3/4/5)")
+        heads = ["name", "n", "alignment", "1/2/3/4/5", "fidelity", "1/2/3/4/5", "composite"]
+        rows = [[name, d["alignment"]["n"], _ms(d["alignment"]), _counts(d["alignment"]), _ms(d["fidelity"]),
+                 _counts(d["fidelity"]), _ms(d["composite"]) if "composite" in d else None]
+                for name, d in st[key].items()]
+        click.echo(format_table(heads, rows))
+
+    click.echo(f"\nflagged videos: {st['flagged']['candidates']} candidate(s) marked broken")
+    if st["flagged"]["items"]:
+        click.echo(format_table(["candidate", "method", "flagged by", "ratings", "comments"], [
+            [f["candidate_id"], f["method"], f["flagged_by"], f["ratings"], "; ".join(f["comments"])[:60]]
+            for f in st["flagged"]["items"]]))
+    if o["items"]:
+        click.echo("\ncandidates with more than k ratings")
+        click.echo(format_table(["candidate", "method", "ratings"],
+                                [[i["candidate_id"], i["method"], i["ratings"]] for i in o["items"]]))
+    open_clips = [c for c in st["clips"] if not c["complete"]]
+    if open_clips:
+        click.echo("\nclips not complete yet (least complete first)")
+        click.echo(format_table(["clip", "gold", "candidates", "ratings", "annotators", "min/candidate", "progress"], [
+            [c["clip_id"], "yes" if c["is_gold"] else "", c["candidates"], c["ratings"], c["annotators"],
+             c["min_ratings"], _pct(c["progress"])] for c in open_clips]))
+
+
+@click.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (keys below).")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=0),
+              help="Longest list printed (clips, flagged, over-assigned); 0 = all.")
+@click.option("--idle-gap-minutes", default=30.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="A pause longer than this between two ratings is a break, not work time.")
+@click.option("--min-gold-accuracy", default=0.8, show_default=True, type=click.FloatRange(0, 1),
+              help="Annotators below this gold accuracy are marked LOW.")
+@click.option("--include-gold-in-alpha", is_flag=True, help="Count gold clips in Krippendorff's alpha too.")
+@workspace_options
+def stats_cmd(as_json: bool, limit: int, idle_gap_minutes: float, min_gold_accuracy: float,
+              include_gold_in_alpha: bool, ws) -> None:
+    """Progress, throughput, score distributions, agreement, gold accuracy, flags.
+
+    The same figures as the app's admin dashboard. k is `overlap` in curate.toml.
+
+    \b
+    --json keys (docs/stats.md has every field):
+      progress             ratings done toward k per ready candidate; clip states
+      clips                per clip: candidates, ratings, annotators, min_ratings,
+                           progress, complete (least complete first, --limit)
+      annotators           per annotator: ratings, clips_rated, assignments_*,
+                           first/last_rating_at
+      throughput           overall and per annotator: ratings_per_hour,
+                           active_hours, median_seconds_per_rating
+      scores_by_annotator  {name: {alignment|fidelity: {n, counts, mean, std}}}
+      scores_by_method     {method: {alignment|fidelity|composite: {...}, candidates}}
+      agreement            {alignment|fidelity|composite: {alpha, units,
+                           annotators, interpretation, reason}} (ordinal alpha;
+                           alpha is null with a reason when it cannot be computed)
+      gold                 answers, gold_clips, per annotator: gold_ratings,
+                           passed, accuracy, below_threshold
+      flagged              candidates marked broken: flagged_by, ratings, comments
+      over_assigned        candidates with more than k ratings: count, share,
+                           extra_ratings, items
+    Example:  curate stats --json | jq .agreement.alignment.alpha
+    """
+    from annotate_app.stats import StatsConfig, compute_stats
+
+    cfg = StatsConfig(overlap=ws.config.overlap, idle_gap_minutes=idle_gap_minutes, min_gold_accuracy=min_gold_accuracy,
+                      alpha_include_gold=include_gold_in_alpha, max_rows=limit)
+    store = ws.open_store()
+    try:
+        st = compute_stats(store, ws.config.overlap, cfg)
+    finally:
+        store.dispose()
+    if as_json:
+        click.echo(json.dumps(st))
+    else:
+        print_report(st)
