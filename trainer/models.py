@@ -1,0 +1,221 @@
+"""Denoisers and VAEs from local diffusers folders, one adapter per model kind, and the reference policy.
+
+A ``Denoiser`` adapter runs a model on ``x_t`` (N, C, T, H, W), timesteps (N,) and the batch's ``cond`` dict (see
+``trainer/data.py``): Wan takes the 5-D video directly; a UNet2D gets the frames folded into the batch. Conditioning
+keys a model does not use are ignored, so the next issue's audio module can add keys without touching the loop.
+
+Reference policy (``cfg.reference``): ``lora`` adds a LoRA (B initialised to zero) and takes the reference from the
+same weights with the adapter disabled, so there is no second model in memory; ``frozen_copy`` trains every weight
+and keeps a frozen deep copy as the reference.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import torch
+from torch import nn
+
+from trainer.dpo_config import DiffusionDPOConfig
+
+LORA_ADAPTER = "default"
+LORA_WEIGHTS = "pytorch_lora_weights.safetensors"
+
+
+class Denoiser(Protocol):
+    """Runs one model kind on a batch. ``module`` may be wrapped (DDP); adapters only call it."""
+
+    kind: str
+
+    def __call__(self, module: nn.Module, x_t: torch.Tensor, timesteps: torch.Tensor, cond: dict) -> torch.Tensor:
+        ...
+
+    def text_dim(self, module: nn.Module) -> int:
+        ...
+
+
+class WanDenoiser:
+    """``WanTransformer3DModel``: (N, C, T, H, W) in and out; optional ``image_embeds`` for I2V-style models."""
+
+    kind = "wan"
+
+    def __call__(self, module, x_t, timesteps, cond):
+        extra = {}
+        if cond.get("image_embeds") is not None and _config(module).get("image_dim"):
+            extra["encoder_hidden_states_image"] = cond["image_embeds"]
+        out = module(hidden_states=x_t, timestep=timesteps, encoder_hidden_states=cond["encoder_hidden_states"],
+                     return_dict=False, **extra)
+        return out[0]
+
+    def text_dim(self, module):
+        return int(_config(module)["text_dim"])
+
+
+class UNetDenoiser:
+    """``UNet2DConditionModel`` on video: frames are folded into the batch, (N, C, T, H, W) -> (N*T, C, H, W)."""
+
+    kind = "unet"
+
+    def __call__(self, module, x_t, timesteps, cond):
+        n, c, t, h, w = x_t.shape
+        frames = x_t.permute(0, 2, 1, 3, 4).reshape(n * t, c, h, w)  # (N*T, C, H, W)
+        ehs = cond["encoder_hidden_states"].repeat_interleave(t, dim=0)  # (N*T, L, D)
+        out = module(frames, timesteps.repeat_interleave(t), encoder_hidden_states=ehs, return_dict=False)[0]
+        return out.reshape(n, t, -1, h, w).permute(0, 2, 1, 3, 4)  # (N, C, T, H, W)
+
+    def text_dim(self, module):
+        return int(_config(module)["cross_attention_dim"])
+
+
+DENOISERS: dict[str, type] = {"wan": WanDenoiser, "unet": UNetDenoiser}
+
+
+def make_denoiser(kind: str) -> Denoiser:
+    if kind not in DENOISERS:
+        raise ValueError(f"model_kind must be one of {sorted(DENOISERS)}. Got {kind!r}.")
+    return DENOISERS[kind]()
+
+
+def load_denoiser(kind: str, path: str | Path, dtype: torch.dtype = torch.float32) -> nn.Module:
+    """``WanTransformer3DModel`` or ``UNet2DConditionModel`` from a local diffusers folder (nothing downloaded)."""
+    from diffusers import UNet2DConditionModel, WanTransformer3DModel
+
+    cls = {"wan": WanTransformer3DModel, "unet": UNet2DConditionModel}[kind]
+    return cls.from_pretrained(_local(path, f"{kind} denoiser"), local_files_only=True, torch_dtype=dtype)
+
+
+def load_vae(kind: str, path: str | Path, dtype: torch.dtype = torch.float32) -> nn.Module:
+    """``AutoencoderKLWan`` (wan) or ``AutoencoderKL`` (unet) from a local diffusers folder, in eval mode."""
+    from diffusers import AutoencoderKL, AutoencoderKLWan
+
+    cls = {"wan": AutoencoderKLWan, "unet": AutoencoderKL}[kind]
+    vae = cls.from_pretrained(_local(path, f"{kind} VAE"), local_files_only=True, torch_dtype=dtype)
+    return vae.eval().requires_grad_(False)
+
+
+@dataclass
+class Policy:
+    """The trainable model and how to get reference predictions from it."""
+
+    model: nn.Module  # trainable; the loop may wrap it for DDP
+    reference: nn.Module | None  # frozen deep copy, or None when the reference is the LoRA-disabled base
+    lora: bool
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+    @contextlib.contextmanager
+    def reference_model(self, unwrapped: nn.Module):
+        """Yields the module that gives reference predictions; with LoRA, the policy with its adapter off."""
+        if self.reference is not None:
+            yield self.reference
+            return
+        unwrapped.disable_adapters()
+        try:
+            yield unwrapped
+        finally:
+            # peft's enable re-marks the adapter trainable, which disable unmarked
+            unwrapped.enable_adapters()
+
+
+def build_policy(model: nn.Module, cfg: DiffusionDPOConfig) -> Policy:
+    """Add a LoRA or unfreeze everything, and build the reference policy when ``cfg.mode == 'dpo'``.
+
+    Call after seeding: LoRA's A matrices are drawn from the global RNG (B starts at zero, so the policy equals
+    the reference at step 0 and the first DPO loss is exactly ln 2).
+    """
+    if cfg.uses_lora:
+        from peft import LoraConfig
+
+        model.requires_grad_(False)
+        model.add_adapter(LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, target_modules=list(cfg.lora_targets),
+                                     init_lora_weights="gaussian"), adapter_name=LORA_ADAPTER)
+        if not any(p.requires_grad for p in model.parameters()):
+            raise ValueError(f"No module matched lora_targets {cfg.lora_targets}.")
+        reference = None
+    else:
+        model.requires_grad_(True)
+        reference = _frozen_copy(model) if cfg.uses_reference else None
+    if cfg.gradient_checkpointing:
+        # Wan skips checkpointing when grad is off, so the reference forward pays nothing for it
+        model.enable_gradient_checkpointing()
+    model.train()
+    return Policy(model=model, reference=reference, lora=cfg.uses_lora)
+
+
+def trainable_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The trained weights by parameter name: the LoRA layers, or every weight for a full fine-tune."""
+    return {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def load_trainable_state_dict(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    params = dict(model.named_parameters())
+    missing = sorted(n for n, p in params.items() if p.requires_grad and n not in state)
+    unknown = sorted(set(state) - set(params))
+    if missing or unknown:
+        raise ValueError(f"Checkpoint does not match the model: missing {missing[:5]}, unexpected {unknown[:5]}.")
+    with torch.no_grad():
+        for name, value in state.items():
+            params[name].copy_(value)
+
+
+def save_trained(model: nn.Module, out_dir: Path, lora: bool) -> Path:
+    """Save for ``from_pretrained``: the LoRA adapter (``load_lora_adapter(dir, prefix=None)``) or the whole model.
+
+    Returns the folder written: ``out_dir/lora`` (``pytorch_lora_weights.safetensors``, peft config in its
+    metadata) or ``out_dir/denoiser`` (``config.json`` + safetensors).
+    """
+    if lora:
+        target = out_dir / "lora"
+        with _quiet_diffusers():  # save_lora_adapter calls .to(dtype=None), which makes Wan warn about fp32 modules
+            model.save_lora_adapter(str(target), adapter_name=LORA_ADAPTER, safe_serialization=True,
+                                    weight_name=LORA_WEIGHTS)
+    else:
+        target = out_dir / "denoiser"
+        model.save_pretrained(str(target), safe_serialization=True)
+    return target
+
+
+def load_trained(kind: str, base_path: str | Path, trained_dir: str | Path) -> nn.Module:
+    """Load what :func:`save_trained` wrote: the full model, or the base with the LoRA adapter applied."""
+    trained_dir = Path(trained_dir)
+    if (trained_dir / "lora").is_dir():
+        model = load_denoiser(kind, base_path)
+        model.load_lora_adapter(str(trained_dir / "lora"), prefix=None, adapter_name=LORA_ADAPTER,
+                                weight_name=LORA_WEIGHTS)
+        return model
+    return load_denoiser(kind, trained_dir / "denoiser")
+
+
+@contextlib.contextmanager
+def _quiet_diffusers():
+    from diffusers.utils import logging as dlog
+
+    level = dlog.get_verbosity()
+    dlog.set_verbosity_error()
+    try:
+        yield
+    finally:
+        dlog.set_verbosity(level)
+
+
+def _frozen_copy(model: nn.Module) -> nn.Module:
+    ref = copy.deepcopy(model)
+    return ref.eval().requires_grad_(False)
+
+
+def _config(module: nn.Module) -> dict:
+    inner = getattr(module, "module", module)  # DDP keeps the model in .module
+    return dict(inner.config)
+
+
+def _local(path: str | Path, what: str) -> str:
+    p = Path(path).expanduser()
+    if not str(path) or not (p / "config.json").is_file():
+        raise FileNotFoundError(f"{what}: {p} is not a local diffusers folder (no config.json). "
+                                "Pass the folder written by save_pretrained (nothing is downloaded).")
+    return str(p)
