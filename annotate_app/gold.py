@@ -102,9 +102,16 @@ def _find(s: Session, spec: GoldSpec, what: str) -> Candidate:
     return cand
 
 
-def _apply(s: Session, spec: GoldSpec, what: str) -> str:
-    """Insert or update one answer; returns "added", "updated" or "unchanged"."""
+def _apply(s: Session, spec: GoldSpec, what: str, seen: dict[int, str] | None = None) -> str:
+    """Insert or update one answer; returns "added", "updated" or "unchanged".
+
+    ``seen`` (candidate pk -> where) catches one file naming a candidate twice, by id and by method.
+    """
     cand = _find(s, spec, what)
+    if seen is not None:
+        if cand.id in seen:
+            raise CurateError(f"{what}: candidate {cand.candidate_id!r} already given at {seen[cand.id]}.")
+        seen[cand.id] = what
     new = dict(alignment_min=spec.alignment.lo, alignment_max=spec.alignment.hi,
                fidelity_min=spec.fidelity.lo, fidelity_max=spec.fidelity.hi, note=spec.note)
     cand.clip.is_gold = True
@@ -184,23 +191,19 @@ def import_gold(store: Store, path: str | Path) -> ImportReport:
     path = Path(path)
     df = read_table(path, IMPORT_REQUIRED, IMPORT_OPTIONAL)
     report = ImportReport()
-    seen: dict[tuple[str, str], int] = {}
+    seen: dict[int, str] = {}
     with store.session() as s:
         for i, rec in enumerate(df.to_dict("records"), 1):
             clip_id, cand = cell(rec["clip_id"]), cell(rec["candidate_id"])
             for col, v in (("clip_id", clip_id), ("candidate_id", cand)):
                 if v is None:
                     raise CurateError(f"{where(path, i, col)}: empty {col}.")
-            if (clip_id, cand) in seen:
-                raise CurateError(f"{where(path, i, 'candidate_id')}: {cand!r} repeats row {seen[(clip_id, cand)]}.")
-            seen[(clip_id, cand)] = i
             ranges = {axis: _row_range(rec, axis, path, i) for axis in AXES}
             if all(r == ANY for r in ranges.values()):
                 raise CurateError(f"{where(path, i)}: no range given; set alignment_* or fidelity_* columns.")
             spec = GoldSpec(clip_id, cand, ranges["alignment"], ranges["fidelity"], cell(rec.get("note")))
-            outcome = _apply(s, spec, where(path, i, "candidate_id"))
+            outcome = _apply(s, spec, where(path, i, "candidate_id"), seen)
             setattr(report, outcome, getattr(report, outcome) + 1)
-            s.flush()  # two rows naming one candidate by id and by method meet the unique constraint here
     return report
 
 

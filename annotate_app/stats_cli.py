@@ -39,7 +39,9 @@ def print_report(st: dict) -> None:
                f"({_pct(p['progress'])}); clips {p['clips_complete']} complete, {p['clips_in_progress']} in progress, "
                f"{p['clips_not_started']} not started")
     tp = st["throughput"]["overall"]
-    click.echo(f"throughput   {tp['ratings_per_hour'] or '-'} ratings/hour over {tp['active_hours']} active hours")
+    skipped = ", ".join(tp["skipped_sources"])
+    click.echo(f"throughput   {tp['ratings_per_hour'] or '-'} ratings/hour over {tp['active_hours']} active hours"
+               + (f" (ratings from {skipped} carry no rating time: not counted)" if skipped else ""))
     o = st["over_assigned"]
     click.echo(f"over k       {o['over_assigned']} of {o['candidates_rated']} rated candidates ({_pct(o['share'])}) "
                f"have more than k={o['overlap']} ratings; {o['extra_ratings']} extra ratings")
