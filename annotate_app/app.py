@@ -1,0 +1,26 @@
+"""The annotation app (Streamlit). Started by ``curate annotate``; thin: sign-in, then pages."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from annotate_app import clip_page, dashboard, signin
+
+st.set_page_config(page_title="Rate clips", layout="wide")
+
+
+def main() -> None:
+    account = signin.current_account()
+    if account is None:
+        st.navigation([st.Page(signin.render, title="Sign in", url_path="signin")], position="hidden").run()
+        return
+    pages = [st.Page(clip_page.render, title="Rate clips", url_path="rate", default=True)]
+    if account.is_admin:
+        pages.append(st.Page(dashboard.render, title="Dashboard", url_path="dashboard"))
+    with st.sidebar:
+        st.write(f"Signed in as **{account.name}**")
+        st.button("Sign out", on_click=signin.sign_out)
+    st.navigation(pages).run()
+
+
+main()

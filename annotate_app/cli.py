@@ -1,0 +1,112 @@
+"""``curate annotate`` and ``curate annotators``: serve the app, manage who may sign in."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from curation._cli_util import workspace_options
+
+
+@click.command("annotate")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; keep localhost unless behind a proxy.")
+@click.option("--port", default=8501, show_default=True, type=int, help="Port to serve on.")
+@workspace_options
+def annotate_cmd(ws, host: str, port: int) -> None:
+    """Serve the annotation app (Streamlit) until Ctrl-C.
+
+    \b
+    Annotators sign in with the password or login link printed by
+    `curate annotators add NAME`. Admins (--admin) also see the dashboard.
+    The workspace and database URL are passed to the app in the environment,
+    never on the command line.
+
+    \b
+    Example:
+      curate annotators add alice && curate annotate --port 8501
+    """
+    from annotate_app.server import serve
+
+    click.echo(f"Serving the annotation app on http://{host}:{port}/ (Ctrl-C stops it)")
+    raise SystemExit(serve(ws, host=host, port=port))
+
+
+@click.group("annotators")
+def annotators_group() -> None:
+    """Add, list and reset annotator accounts of the annotation app.
+
+    \b
+    Passwords and login tokens are printed once and stored only as salted
+    scrypt hashes; a lost one is replaced with `curate annotators reset NAME`.
+    """
+
+
+def _echo_credentials(name: str, password: str, token: str, port: int) -> None:
+    from annotate_app.accounts import login_url
+
+    click.echo(f"annotator: {name}")
+    click.echo(f"password:  {password}   (shown once)")
+    click.echo(f"login link: {login_url(token, port=port)}")
+
+
+@annotators_group.command("add")
+@click.argument("name")
+@click.option("--admin", is_flag=True, help="Admin role: also sees the dashboard page.")
+@click.option("--port", default=8501, show_default=True, type=int, help="Port used in the printed login link.")
+@workspace_options
+def add_cmd(ws, name: str, admin: bool, port: int) -> None:
+    """Create annotator NAME; prints a one-time password and a login link.
+
+    \b
+    Example:
+      curate annotators add alice
+      curate annotators add boss --admin
+    """
+    from annotate_app.accounts import add_annotator
+
+    store = ws.open_store()
+    try:
+        password, token = add_annotator(store, name, role="admin" if admin else "annotator")
+    finally:
+        store.dispose()
+    _echo_credentials(name, password, token, port)
+
+
+@annotators_group.command("reset")
+@click.argument("name")
+@click.option("--port", default=8501, show_default=True, type=int, help="Port used in the printed login link.")
+@workspace_options
+def reset_cmd(ws, name: str, port: int) -> None:
+    """New password and login link for NAME (the old ones stop working)."""
+    from annotate_app.accounts import reset_credentials
+
+    store = ws.open_store()
+    try:
+        password, token = reset_credentials(store, name)
+    finally:
+        store.dispose()
+    _echo_credentials(name, password, token, port)
+
+
+@annotators_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@workspace_options
+def list_cmd(ws, as_json: bool) -> None:
+    """List annotators: name, role, source (app/import/labelstudio) and whether they can sign in."""
+    from annotate_app.accounts import list_annotators
+
+    store = ws.open_store()
+    try:
+        rows = list_annotators(store)
+    finally:
+        store.dispose()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("No annotators yet. Add one with `curate annotators add NAME`.")
+        return
+    click.echo(f"{'name':<24} {'role':<10} {'source':<12} sign-in")
+    for r in rows:
+        click.echo(f"{r['name']:<24} {r['role']:<10} {r['source']:<12} {'yes' if r['can_sign_in'] else 'no'}")

@@ -1,0 +1,99 @@
+"""The admin dashboard: progress, throughput, score distributions, agreement, gold accuracy, flags.
+
+Every figure comes from ``annotate_app.stats`` (the same numbers as ``curate stats``);
+this page only lays them out. Method names are shown here on purpose: admins are not blind.
+"""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from annotate_app import context
+
+REFRESH_SECONDS = 30
+
+
+@st.cache_data(ttl=REFRESH_SECONDS, show_spinner="Computing statistics...")
+def _stats(_store, url: str, overlap: int, minute: int):
+    from annotate_app.stats import compute_stats, stats_frames
+
+    return compute_stats(_store, overlap), stats_frames(_store, overlap)
+
+
+def _load(store, overlap: int):
+    try:
+        return _stats(store, store.url, overlap, int(time.time() // REFRESH_SECONDS))
+    except ImportError:
+        return None
+
+
+def _fmt(x) -> str:
+    return "n/a" if x is None else f"{x:.3f}" if isinstance(x, float) else str(x)
+
+
+def _headline(fig: dict) -> None:
+    p, tp = fig["progress"], fig["throughput"]["overall"]
+    c = st.columns(5)
+    c[0].metric("Clips complete", f"{p['clips_complete']} / {p['clips']}")
+    c[1].metric("Ratings toward k", f"{p['ratings_done_toward_overlap']} / {p['ratings_needed']}")
+    c[2].metric("Ratings per hour", _fmt(tp.get("ratings_per_hour")))
+    c[3].metric("Flagged videos", fig["flagged"]["candidates"])
+    c[4].metric("Over-assigned", fig["over_assigned"]["over_assigned"])
+    st.progress(min(1.0, float(p["progress"])), text=f"{p['progress']:.1%} of the ratings wanted (k = {p['overlap']})")
+
+
+def _agreement(fig: dict) -> None:
+    st.subheader("Agreement (Krippendorff's alpha, ordinal)")
+    cols = st.columns(3)
+    for col, axis in zip(cols, ("alignment", "fidelity", "composite")):
+        a = fig["agreement"][axis]
+        col.metric(axis, _fmt(a["alpha"]), help=a.get("reason") or a.get("interpretation"))
+        col.caption(a.get("interpretation") or a.get("reason") or "")
+
+
+def _distribution(frame, by: str, title: str) -> None:
+    st.subheader(title)
+    if frame.empty:
+        st.caption("No ratings yet.")
+        return
+    for col, axis in zip(st.columns(2), ("alignment", "fidelity")):
+        wide = frame[frame["axis"] == axis].pivot_table(index="score", columns=by, values="count", fill_value=0)
+        col.caption(axis)
+        col.bar_chart(wide, stack=False, height=220)
+
+
+def render() -> None:
+    """The "Dashboard" page (admins only)."""
+    account = st.session_state.get("account")
+    if account is None or not account.is_admin:
+        st.error("The dashboard is for admins.")
+        return
+    ws, store = context.workspace(), context.store()
+    st.title("Dashboard")
+    loaded = _load(store, ws.config.overlap)
+    if loaded is None:
+        st.info("stats not available (annotate_app.stats is missing).")
+        return
+    fig, frames = loaded
+    st.caption(f"Figures as of {fig['generated_at']} (refreshed every {REFRESH_SECONDS} s).")
+    _headline(fig)
+    _agreement(fig)
+    _distribution(frames["scores_by_method"], "method", "Scores per method")
+    _distribution(frames["scores_by_annotator"], "annotator_id", "Scores per annotator")
+    st.subheader("Annotators: progress, throughput, gold accuracy")
+    ann = frames["annotators"].merge(frames["throughput"], on="annotator_id", how="left", suffixes=("", "_timed"))
+    ann = ann.merge(frames["gold_accuracy"], on="annotator_id", how="left")
+    st.dataframe(ann, hide_index=True, width="stretch")
+    if not frames["ratings_by_hour"].empty:
+        st.caption("Ratings per hour")
+        st.bar_chart(frames["ratings_by_hour"], x=frames["ratings_by_hour"].columns[0], y="ratings",
+                     color="annotator_id", height=220)
+    st.subheader("Progress per clip")
+    st.dataframe(frames["clips"], hide_index=True, width="stretch")
+    st.subheader("Flagged videos")
+    if frames["flagged"].empty:
+        st.caption("No video was marked broken.")
+    else:
+        st.dataframe(frames["flagged"], hide_index=True, width="stretch")

@@ -1,0 +1,58 @@
+"""Serving the Streamlit app: ``streamlit run`` headless, bound to localhost, no usage stats.
+
+The workspace and database URL travel in the environment (``CURATE_WORKSPACE``,
+``CURATE_DB_URL``), never on the command line, so a database password never shows
+up in ``ps`` output or logs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+APP = Path(__file__).with_name("app.py")
+
+
+def streamlit_command(host: str = "127.0.0.1", port: int = 8501) -> list[str]:
+    """The argv that serves the app (no secrets in it)."""
+    return [
+        sys.executable, "-m", "streamlit", "run", str(APP),
+        "--server.address", host,
+        "--server.port", str(port),
+        "--server.headless", "true",
+        "--server.fileWatcherType", "none",
+        "--server.runOnSave", "false",
+        "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "minimal",
+        "--global.developmentMode", "false",
+    ]
+
+
+def app_env(ws, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for the app process: the workspace folder and its database URL."""
+    env = dict(os.environ if base is None else base)
+    env["CURATE_WORKSPACE"] = str(ws.root)
+    env["CURATE_DB_URL"] = ws.database_url
+    env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
+    return env
+
+
+def start(ws, host: str = "127.0.0.1", port: int = 8501, **popen) -> subprocess.Popen:
+    """Start the app in the background; the caller stops it (``proc.terminate()``)."""
+    return subprocess.Popen(streamlit_command(host, port), env=app_env(ws), **popen)
+
+
+def serve(ws, host: str = "127.0.0.1", port: int = 8501) -> int:
+    """Serve the app in the foreground until Ctrl-C; returns the server's exit status."""
+    proc = start(ws, host, port)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        try:
+            return proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return proc.wait()

@@ -1,0 +1,163 @@
+"""The Streamlit app through AppTest: sign-in, blind clip page, validation, submit, admin dashboard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+import annotate_app
+from annotate_app.accounts import add_annotator
+from storage import Assignment, AssignmentStatus, Rating
+from tests.fixtures.annotate_ws import METHODS, rating_workspace
+
+APP = str(Path(annotate_app.__file__).with_name("app.py"))
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    return rating_workspace(tmp_path_factory.mktemp("app") / "ws", clips=2, overlap=1)
+
+
+@pytest.fixture
+def app(ws, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("CURATE_WORKSPACE", str(ws.root))
+    monkeypatch.delenv("CURATE_DB_URL", raising=False)
+    return AppTest.from_file(APP, default_timeout=60)
+
+
+_N = iter(range(1000))
+
+
+def _person(ws, role="annotator"):
+    store = ws.open_store()
+    try:
+        name = f"{role}{next(_N)}"
+        pw, token = add_annotator(store, name, role=role)
+    finally:
+        store.dispose()
+    return name, pw, token
+
+
+def _sign_in(at, name, pw):
+    at.run()
+    at.text_input(key="signin_name").input(name)
+    at.text_input(key="signin_password").input(pw)
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _page_text(at) -> str:
+    parts = [str(e.value) for kind in ("title", "subheader", "caption", "markdown", "text", "error", "success")
+             for e in getattr(at, kind)]
+    parts += [r.label for r in at.radio] + [c.label for c in at.checkbox] + [t.label for t in at.text_input]
+    return "\n".join(parts)
+
+
+def test_wrong_password_is_refused(app, ws):
+    name, _, _ = _person(ws)
+    at = _sign_in(app, name, "not-the-password")
+    assert "Wrong name or password." in [e.value for e in at.error]
+    assert not any(t.value.startswith("Clip ") for t in at.title)
+
+
+def test_rate_a_clip_blind(app, ws):
+    name, pw, _ = _person(ws)
+    at = _sign_in(app, name, pw)
+    title = at.title[0].value
+    assert title.startswith("Clip sample-00")
+    assert len(at.radio) == 2 * len(METHODS)
+    text = _page_text(at)
+    assert [s.value for s in at.subheader] == ["Candidate A", "Candidate B", "Candidate C"]
+    for m in METHODS:
+        assert m not in text.lower()
+    aid = at.session_state["assignment_id"]
+    # 1) scores missing and nothing watched: refused, nothing stored
+    at.button(key=f"submit_btn_{aid}").click().run()
+    err = at.error[0].value
+    assert "A: give both scores." in err and "C: play the video to the end first" in err
+    # 2) all scores, videos A and B watched, C marked broken
+    for i, r in enumerate(at.radio):
+        r.set_value(1 + i % 5)
+    at.checkbox(key=f"r{aid}_C_broken").check()
+    at.text_input(key=f"r{aid}_A_comment").input("lips lag")
+    at.session_state[f"watched_{aid}"] = {"A": {"frac": 1.0, "seconds": 1.0}, "B": {"frac": 0.96, "seconds": 0.96}}
+    at.button(key=f"submit_btn_{aid}").run()
+    at.button(key=f"submit_btn_{aid}").click().run()
+    assert not at.exception and not at.error
+    store = ws.open_store()
+    try:
+        with store.session() as s:
+            a = s.get(Assignment, aid)
+            rows = s.scalars(select(Rating).where(Rating.annotator_pk == a.annotator_pk).order_by(Rating.id)).all()
+            assert a.status == AssignmentStatus.done
+            assert len(rows) == 3
+            assert sorted((r.alignment, r.fidelity) for r in rows) == [(1, 2), (3, 4), (5, 1)]
+            assert [r.comment for r in rows if r.comment] == ["lips lag"]
+            assert sum(r.broken for r in rows) == 1
+            assert sorted(r.seconds_watched for r in rows if r.seconds_watched) == [0.96, 1.0]
+    finally:
+        store.dispose()
+    assert at.title[0].value.startswith("Clip sample-00") and at.title[0].value != title  # next clip
+
+
+def test_token_link_signs_in_and_admin_sees_dashboard(app, ws):
+    _, _, token = _person(ws, role="admin")
+    app.query_params["token"] = token
+    at = app.run()
+    assert not at.exception
+    assert at.sidebar.markdown[0].value.startswith("Signed in as **admin")
+    # admins land on the rating page too (the dashboard is an extra page); the module's clips may be used up
+    shown = [t.value for t in at.title] + [m.value for m in at.success]
+    assert shown[0].startswith("Clip ") or shown[0].startswith("Nothing left to rate"), shown
+
+
+def _dashboard_script():
+    from annotate_app import dashboard
+
+    dashboard.render()
+
+
+def test_dashboard_shows_stats(ws, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from annotate_app.accounts import Account
+    from annotate_app.assign import AssignConfig, clip_view, next_clip
+    from annotate_app.submit import CandidateScore, submit_clip
+
+    monkeypatch.setenv("CURATE_WORKSPACE", str(ws.root))
+    store = ws.open_store()
+    try:
+        # two annotators rate the same clip (gold_rate 0, k raised to 2 just for this hand-out)
+        people = [_person(ws)[0] for _ in range(2)]
+        with store.session() as s:
+            from storage import Annotator
+            pks = [s.scalar(select(Annotator.id).where(Annotator.name == n)) for n in people]
+        for pk in pks:
+            lease = next_clip(store, pk, AssignConfig(overlap=5, gold_rate=0.0))
+            view = clip_view(store, pk, lease.assignment_id)
+            submit_clip(store, pk, lease.assignment_id, [CandidateScore(sl.candidate_pk, 3, 4) for sl in view.slots])
+        n_ratings = store.engine.connect().execute(select(func.count()).select_from(Rating)).scalar()
+    finally:
+        store.dispose()
+    at = AppTest.from_function(_dashboard_script, default_timeout=60)
+    at.session_state["account"] = Account(pk=1, name="boss", role="admin")
+    at.run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Dashboard"
+    assert [s.value for s in at.subheader][:3] == ["Agreement (Krippendorff's alpha, ordinal)", "Scores per method",
+                                                  "Scores per annotator"]
+    assert at.metric[1].label == "Ratings toward k" and n_ratings >= 6
+    at.session_state["account"] = Account(pk=2, name="ann", role="annotator")
+    at.run()
+    assert at.error[0].value == "The dashboard is for admins."
+
+
+def test_bad_token_is_refused(app):
+    app.query_params["token"] = "1.not-a-token"
+    at = app.run()
+    assert "not valid" in at.error[0].value
