@@ -36,12 +36,13 @@ RESUMABLE_CHANGES = {"max_steps", "log_every", "checkpoint_every", "keep_checkpo
 
 @dataclass
 class TrainResult:
-    """What a run did: the last step, where the trained model is, and the logged rows (main process)."""
+    """What a run did: the last step, where the trained model is, the logged rows (main process), the model."""
 
     global_step: int
     output_dir: Path
     final_dir: Path | None
     history: list[dict] = field(default_factory=list)
+    model: torch.nn.Module | None = None  # the trained policy, unwrapped (with its LoRA adapter, if any)
 
 
 def warmup_factor(warmup_steps: int):
@@ -67,7 +68,9 @@ def train(cfg: DiffusionDPOConfig, dataset, collate_fn, *, resume: bool = False,
     """
     from accelerate import Accelerator
 
-    acc = Accelerator(mixed_precision="no")  # bf16 autocast is ours: GPU only (trainer.step.autocast_for)
+    # bf16 autocast is ours (GPU only, trainer.step.autocast_for). cpu=True without CUDA makes torchrun-style
+    # launches (`accelerate launch --multi_gpu`, torchrun) form a gloo process group instead of N lone processes.
+    acc = Accelerator(mixed_precision="no", cpu=not torch.cuda.is_available())
     out = Path(cfg.output_dir)
     micro = _micro_batch(cfg, acc.num_processes)
     _seed_everything(cfg.seed)
@@ -108,7 +111,7 @@ def train(cfg: DiffusionDPOConfig, dataset, collate_fn, *, resume: bool = False,
             save_trained(model, final_dir, policy.lora)
             (final_dir / "dpo_config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
     acc.wait_for_everyone()
-    return TrainResult(global_step=loop.step, output_dir=out, final_dir=final_dir, history=history)
+    return TrainResult(global_step=loop.step, output_dir=out, final_dir=final_dir, history=history, model=model)
 
 
 class _Loop:
