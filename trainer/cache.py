@@ -1,0 +1,354 @@
+"""The latent cache: every video, reference image, audio track and prompt of a pair manifest encoded once.
+
+Layout of ``cache_dir`` (all tensors float32, safetensors):
+
+    video/<key>.safetensors   {"latents": (C, T', h, w)}  normalised VAE latents of one video
+    image/<key>.safetensors   {"latents": (C, 1, h, w)}   the reference image, same VAE and normalisation
+    audio/<key>.safetensors   {"audio_embeds": (La, Da)}  wav2vec2 features of the clip's audio window
+                                                          ((La, layers, Da) with audio_layers="all")
+    text/<key>.safetensors    {"encoder_hidden_states": (L, D)}
+    index.json                {"pairs": {pair_id: {"winner", "loser", "image", "audio", "text"}}, "text_shape",
+                               "settings"}: what the last prepare produced, read by ``trainer.data.PairDataset``
+
+A key is the SHA-256 of the file's content hash (or the prompt) and every setting that changes the result (frame
+rule and count, fps, size, encoder fingerprint), so a second prepare with the same settings encodes nothing and
+several settings can share one folder. Files are written to ``<name>.<pid>.tmp`` and renamed, so an interrupted
+prepare leaves either a whole entry or a temp file, which the next prepare deletes (when its process is gone).
+Run one prepare per cache folder at a time (with several processes, prepare on the main one, then wait).
+
+Normalisation: Wan's AutoencoderKLWan latents become ``(z - latents_mean) / latents_std`` per channel (what the
+diffusers Wan pipeline inverts on decode); an AutoencoderKL's become ``(z - shift_factor) * scaling_factor``.
+The posterior mean is stored (deterministic; no resampling per epoch).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from curation.media import sha256_file
+
+FRAME_RULES = ("4k+1", "n")
+AUDIO_LAYERS = ("last", "all")
+AUDIO_RATE = 16000
+KINDS = ("video", "image", "audio", "text")
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    """What a cached entry depends on besides the input file.
+
+    frames_rule: "4k+1" (Wan's causal VAE: num_frames must be 4k+1) or "n" (any count; image VAEs encode frame
+        by frame). num_frames: frames sampled from the start of each video at ``fps`` (the last frame repeats when
+        a video is shorter). height, width: pixels after resize-to-cover and centre crop; multiples of 8.
+    fps: sampling rate of frames, and the audio window is num_frames / fps seconds.
+    audio_layers: "last" (last_hidden_state) or "all" (every transformer layer stacked, as Hallo4 feeds them).
+    """
+
+    frames_rule: str = "4k+1"
+    num_frames: int = 9
+    height: int = 64
+    width: int = 64
+    fps: float = 16.0
+    audio_layers: str = "last"
+
+    def __post_init__(self) -> None:
+        if self.frames_rule not in FRAME_RULES:
+            raise ValueError(f"frames_rule must be one of {FRAME_RULES}. Got {self.frames_rule!r}.")
+        if self.num_frames < 1 or (self.frames_rule == "4k+1" and self.num_frames % 4 != 1):
+            raise ValueError(f"num_frames must be >= 1 and 4k+1 for frames_rule '4k+1' (e.g. 9, 49, 81). "
+                             f"Got {self.num_frames}.")
+        if self.height < 8 or self.width < 8 or self.height % 8 or self.width % 8:
+            raise ValueError(f"height and width must be positive multiples of 8. Got {self.height}x{self.width}.")
+        if not self.fps > 0:
+            raise ValueError(f"fps must be > 0. Got {self.fps}.")
+        if self.audio_layers not in AUDIO_LAYERS:
+            raise ValueError(f"audio_layers must be one of {AUDIO_LAYERS}. Got {self.audio_layers!r}.")
+
+
+def prepare_cache(
+    manifest_df: pd.DataFrame,
+    vae,
+    cache_dir: str | Path,
+    *,
+    frames_rule: str = "4k+1",
+    num_frames: int = 9,
+    height: int = 64,
+    width: int = 64,
+    fps: float = 16.0,
+    audio_encoder=None,
+    text_encoder=None,
+    text_shape: tuple[int, int] | None = None,
+    audio_layers: str = "last",
+    progress: bool = True,
+) -> dict[str, dict[str, str | None]]:
+    """Encode what the manifest needs that is not cached yet; return ``{pair_id: {role: key}}``.
+
+    Args:
+        manifest_df: a validated manifest (``trainer.data.validate_manifest``: absolute media paths).
+        vae: a diffusers AutoencoderKLWan or AutoencoderKL (its device and dtype are used).
+        audio_encoder: a transformers Wav2Vec2Model, or None to skip audio (needs an ``audio`` column).
+        text_encoder: a callable ``(list[str]) -> (N, L, D)`` (e.g. :class:`PromptEncoder`), or None.
+        text_shape: (L, D) of the zero prompt embeddings used when ``text_encoder`` is None.
+        Others: see :class:`CacheSettings`.
+    """
+    s = CacheSettings(frames_rule, num_frames, height, width, fps, audio_layers)
+    if text_encoder is None and text_shape is None:
+        raise ValueError("text_shape=(L, D) is needed when no text_encoder is given (zero prompt embeddings; "
+                         "D is the denoiser's text dim, e.g. 4096 for Wan2.1 with L = 512).")
+    cache_dir = Path(cache_dir)
+    for kind in KINDS:
+        (cache_dir / kind).mkdir(parents=True, exist_ok=True)
+    clean_stale_temp(cache_dir)
+    vae_fp = fingerprint(vae)
+    video_settings = {"vae": vae_fp, "rule": frames_rule, "frames": num_frames, "fps": fps, "hw": [height, width]}
+    image_settings = {"vae": vae_fp, "hw": [height, width]}
+    audio_settings = audio_encoder is not None and {
+        "enc": fingerprint(audio_encoder), "seconds": num_frames / fps, "layers": audio_layers}
+    text_fp = text_encoder is not None and fingerprint(text_encoder)
+    jobs: dict[str, tuple[str, str]] = {}  # key -> (kind, source)
+    hashes: dict[str, str] = {}  # file -> sha256, so a file shared by rows is hashed once
+    pairs = {}
+    for rec in manifest_df.to_dict("records"):
+        keys = {role: _job(jobs, hashes, "video", rec[col], video_settings)
+                for role, col in (("winner", "winner_video"), ("loser", "loser_video"))}
+        keys["image"] = _job(jobs, hashes, "image", rec.get("image"), image_settings)
+        keys["audio"] = _job(jobs, hashes, "audio", rec.get("audio"), audio_settings) if audio_settings else None
+        prompt = rec.get("prompt") if isinstance(rec.get("prompt"), str) else ""
+        keys["text"] = _text_job(jobs, prompt, text_fp) if text_fp else None
+        pairs[str(rec["pair_id"])] = keys
+    todo = {k: v for k, v in jobs.items() if not entry_path(cache_dir, k).is_file()}
+    _encode_all(todo, cache_dir, s, vae, audio_encoder, text_encoder, progress)
+    index = {"pairs": pairs, "text_shape": None if text_encoder is not None else list(text_shape),
+             "settings": asdict(s)}
+    write_atomic(cache_dir / "index.json", lambda p: p.write_text(json.dumps(index, indent=1)))
+    return pairs
+
+
+def _job(jobs, hashes, kind: str, path, settings: dict) -> str | None:
+    if not isinstance(path, str) or not path:
+        return None
+    if path not in hashes:
+        hashes[path] = sha256_file(path)
+    key = f"{kind}/{_hash({'file': hashes[path], **settings})}"
+    jobs[key] = (kind, path)
+    return key
+
+
+def _text_job(jobs, prompt: str, encoder_fp: str) -> str:
+    key = f"text/{_hash({'prompt': prompt, 'enc': encoder_fp})}"
+    jobs[key] = ("text", prompt)
+    return key
+
+
+def _hash(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:40]
+
+
+def _encode_all(todo, cache_dir, s: CacheSettings, vae, audio_encoder, text_encoder, progress: bool) -> None:
+    from tqdm import tqdm
+
+    with torch.inference_mode():
+        for key, (kind, src) in tqdm(sorted(todo.items()), desc="cache", unit="item", disable=not progress):
+            if kind == "video":
+                out = {"latents": encode_pixels(vae, read_frames(src, s))}
+            elif kind == "image":
+                out = {"latents": encode_pixels(vae, read_image(src, s))}
+            elif kind == "audio":
+                out = {"audio_embeds": encode_audio(audio_encoder, read_audio(src, s.num_frames / s.fps), s)}
+            else:
+                out = {"encoder_hidden_states": text_encoder([src])[0]}
+            save_entry(cache_dir, key, out)
+
+
+# ---- decoding ---------------------------------------------------------------------------------------------
+
+def read_frames(path: str, s: CacheSettings) -> torch.Tensor:
+    """(3, num_frames, H, W) in [-1, 1]: frames at ``s.fps`` from the start, resized to cover and centre-cropped."""
+    import decord
+
+    vr = decord.VideoReader(str(path))
+    idx = frame_indices(len(vr), float(vr.get_avg_fps()), s.num_frames, s.fps)
+    frames = torch.from_numpy(vr.get_batch(idx).asnumpy()).permute(0, 3, 1, 2)  # (T, 3, H, W) uint8
+    return _fit(frames, s).permute(1, 0, 2, 3)
+
+
+def frame_indices(n_src: int, src_fps: float, num_frames: int, fps: float) -> list[int]:
+    """Output frame i shows time i / fps: take the source frame on screen then (the last one past the end)."""
+    return [min(math.floor(i / fps * src_fps + 1e-6), n_src - 1) for i in range(num_frames)]
+
+
+def read_image(path: str, s: CacheSettings) -> torch.Tensor:
+    """(3, 1, H, W) in [-1, 1], resized and cropped like the video frames."""
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(path) as im:
+        arr = np.asarray(im.convert("RGB"))
+    return _fit(torch.from_numpy(arr.copy()).permute(2, 0, 1)[None], s).permute(1, 0, 2, 3)
+
+
+def _fit(frames: torch.Tensor, s: CacheSettings) -> torch.Tensor:
+    """uint8 (T, 3, h, w) -> float (T, 3, H, W) in [-1, 1]: scale to cover H x W (aspect kept), crop the centre."""
+    h, w = frames.shape[-2:]
+    scale = max(s.height / h, s.width / w)
+    size = (max(s.height, round(h * scale)), max(s.width, round(w * scale)))
+    x = frames.float() / 127.5 - 1
+    if size != (h, w):
+        x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+    top, left = (size[0] - s.height) // 2, (size[1] - s.width) // 2
+    return x[..., top: top + s.height, left: left + s.width].clamp(-1, 1)
+
+
+def read_audio(path: str, seconds: float) -> torch.Tensor:
+    """16 kHz mono samples of the first ``seconds`` (zero-padded). decord's stereo + resample path returns
+    garbage, so audio is always read ``mono=True``."""
+    import decord
+
+    ar = decord.AudioReader(str(path), sample_rate=AUDIO_RATE, mono=True)
+    x = torch.from_numpy(ar[:].asnumpy()[0].astype("float32"))
+    n = round(seconds * AUDIO_RATE)
+    return F.pad(x[:n], (0, max(0, n - x.shape[0])))
+
+
+# ---- encoding ---------------------------------------------------------------------------------------------
+
+def is_video_vae(vae) -> bool:
+    """AutoencoderKLWan-style (5-D input, latents_mean/std) vs image AutoencoderKL (4-D, scaling_factor)."""
+    return getattr(vae.config, "latents_mean", None) is not None and "z_dim" in vae.config
+
+
+def encode_pixels(vae, x: torch.Tensor, chunk: int = 8) -> torch.Tensor:
+    """(3, T, H, W) pixels -> normalised latents (C, T', h, w), float32 on the CPU."""
+    p = next(vae.parameters())
+    if is_video_vae(vae):
+        z = vae.encode(x[None].to(p.device, p.dtype)).latent_dist.mean[0].float()
+        c = z.shape[0]
+        mean = torch.tensor(vae.config.latents_mean, device=z.device).view(c, 1, 1, 1)
+        std = torch.tensor(vae.config.latents_std, device=z.device).view(c, 1, 1, 1)
+        return ((z - mean) / std).cpu()
+    frames = x.permute(1, 0, 2, 3)  # image VAE: frames are a batch
+    z = torch.cat([vae.encode(frames[i: i + chunk].to(p.device, p.dtype)).latent_dist.mean.float()
+                   for i in range(0, frames.shape[0], chunk)])
+    shift = getattr(vae.config, "shift_factor", None) or 0.0
+    return ((z - shift) * vae.config.scaling_factor).permute(1, 0, 2, 3).cpu()
+
+
+def encode_audio(model, samples: torch.Tensor, s: CacheSettings) -> torch.Tensor:
+    """wav2vec2 features of zero-mean, unit-variance samples (what Wav2Vec2FeatureExtractor does)."""
+    p = next(model.parameters())
+    x = (samples - samples.mean()) / torch.sqrt(samples.var() + 1e-7)
+    model.eval()
+    out = model(x[None].to(p.device, p.dtype), output_hidden_states=s.audio_layers == "all")
+    if s.audio_layers == "all":
+        return torch.stack(out.hidden_states[1:], dim=2)[0].float().cpu()  # (La, layers, Da)
+    return out.last_hidden_state[0].float().cpu()
+
+
+class PromptEncoder:
+    """A local Hugging Face text encoder (T5/UMT5 encoder, CLIP text model) as ``(prompts) -> (N, L, D)``.
+
+    Embeddings past each prompt's tokens are zeroed, as the Wan pipeline does, so padding carries nothing.
+    """
+
+    def __init__(self, tokenizer, model, max_length: int = 512):
+        self.tokenizer, self.model, self.max_length = tokenizer, model.eval(), max_length
+        self.fingerprint = f"{fingerprint(model)}:{max_length}:{type(tokenizer).__name__}:{len(tokenizer)}"
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, max_length: int = 512) -> PromptEncoder:
+        import transformers
+
+        config = transformers.AutoConfig.from_pretrained(path)
+        encoders = {"t5": "T5EncoderModel", "mt5": "MT5EncoderModel", "umt5": "UMT5EncoderModel"}
+        model_cls = getattr(transformers, encoders.get(config.model_type, "AutoModel"))
+        return cls(transformers.AutoTokenizer.from_pretrained(path), model_cls.from_pretrained(path), max_length)
+
+    def __call__(self, prompts: list[str]) -> torch.Tensor:
+        tok = self.tokenizer(prompts, padding="max_length", max_length=self.max_length, truncation=True,
+                             return_tensors="pt")
+        p = next(self.model.parameters())
+        mask = tok["attention_mask"].to(p.device)
+        with torch.inference_mode():
+            h = self.model(input_ids=tok["input_ids"].to(p.device), attention_mask=mask).last_hidden_state
+        return (h * mask[..., None]).float().cpu()
+
+
+def fingerprint(obj) -> str:
+    """Identity of a model for cache keys: class, config and a sample of every weight tensor (cheap even for
+    billions of parameters: the first and last 64 values of each tensor). Non-modules use ``obj.fingerprint``."""
+    if getattr(obj, "fingerprint", None) and isinstance(obj.fingerprint, str):
+        return obj.fingerprint
+    cached = getattr(obj, "_cache_fingerprint", None)
+    if cached:
+        return cached
+    h = hashlib.sha256(type(obj).__name__.encode())
+    config = getattr(obj, "config", None)
+    if config is not None:
+        h.update(json.dumps(dict(config) if isinstance(config, dict) else config.to_dict(), sort_keys=True,
+                            default=str).encode())
+    for name, t in obj.state_dict().items():
+        flat = t.detach().reshape(-1)
+        sample = torch.cat([flat[:64], flat[-64:]]).float().cpu().numpy().tobytes()
+        h.update(f"{name}{tuple(t.shape)}{t.dtype}".encode() + sample)
+    return h.hexdigest()[:40]
+
+
+# ---- files ------------------------------------------------------------------------------------------------
+
+def entry_path(cache_dir: str | Path, key: str) -> Path:
+    return Path(cache_dir) / f"{key}.safetensors"
+
+
+def save_entry(cache_dir: str | Path, key: str, tensors: dict[str, torch.Tensor]) -> Path:
+    from safetensors.torch import save_file
+
+    tensors = {k: v.detach().float().contiguous().cpu() for k, v in tensors.items()}
+    return write_atomic(entry_path(cache_dir, key), lambda p: save_file(tensors, str(p)))
+
+
+def load_entry(cache_dir: str | Path, key: str) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(entry_path(cache_dir, key)))
+
+
+def write_atomic(path: Path, write) -> Path:
+    """``write(tmp)`` then rename over ``path``: readers see the old file or the whole new one."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def clean_stale_temp(cache_dir: Path) -> int:
+    """Delete temp files left by an interrupted prepare whose process no longer runs; return how many."""
+    n = 0
+    for tmp in cache_dir.rglob("*.tmp"):
+        pid = tmp.suffixes[-2].lstrip(".") if len(tmp.suffixes) >= 2 else ""
+        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+            continue
+        tmp.unlink(missing_ok=True)
+        n += 1
+    return n
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
