@@ -93,7 +93,7 @@ def collect(aid: int, view: ClipView, watched: dict) -> tuple[list[CandidateScor
 
 
 def _rubric_help(ws) -> None:
-    with st.expander("Rubric", expanded=False):
+    with st.expander("Rubric and keys", expanded=True):
         for ax in AXES:
             r = ws.config.rubric[ax]
             st.markdown(f"**{r.title}**: {r.question}  \n{r.low}  \n{r.high}")
