@@ -190,3 +190,24 @@ def test_audio_is_16k_mono_window(manifest):
 def test_bad_settings(manifest, models, tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
         prepare_cache(manifest, models["wan"], tmp_path, **{**WAN, **kwargs})
+
+
+def test_prompt_encoder_from_a_local_t5(tmp_path):
+    """PromptEncoder loads a local T5 encoder + tokenizer; "person 1 talking" is 3 tokens, so of max_length 6
+    rows 0-2 equal the encoder's output and rows 3-5 (padding) are zero."""
+    from transformers import AutoTokenizer, T5EncoderModel
+
+    from tests.fixtures.trainer_data_models import tiny_t5_encoder
+    from trainer.cache import PromptEncoder, fingerprint
+
+    path = tiny_t5_encoder(tmp_path / "t5")
+    enc = PromptEncoder.from_pretrained(path, max_length=6)
+    out = enc(["person 1 talking"])
+    assert out.shape == (1, 6, 8)
+    assert out[0, 3:].abs().max() == 0 and out[0, :3].abs().min() > 0
+    model, tok = T5EncoderModel.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+    ids = tok(["person 1 talking"], return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        ref = model(input_ids=ids).last_hidden_state
+    assert_close(out[0, :3], ref[0, :3], atol=1e-5, rtol=1e-5)
+    assert enc.fingerprint.startswith(fingerprint(model))
