@@ -112,8 +112,8 @@ def _apply(s: Session, spec: GoldSpec, what: str, seen: dict[int, str] | None = 
         if cand.id in seen:
             raise CurateError(f"{what}: candidate {cand.candidate_id!r} already given at {seen[cand.id]}.")
         seen[cand.id] = what
-    new = dict(alignment_min=spec.alignment.lo, alignment_max=spec.alignment.hi,
-               fidelity_min=spec.fidelity.lo, fidelity_max=spec.fidelity.hi, note=spec.note)
+    new = {"alignment_min": spec.alignment.lo, "alignment_max": spec.alignment.hi,
+           "fidelity_min": spec.fidelity.lo, "fidelity_max": spec.fidelity.hi, "note": spec.note}
     cand.clip.is_gold = True
     old = s.scalar(select(GoldAnswer).where(GoldAnswer.candidate_pk == cand.id))
     if old is None:

@@ -9,7 +9,7 @@ them for plots. The composite score is Hallo4's r = (alignment + fidelity) / 2.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -45,8 +45,9 @@ class StatsConfig:
     min_gold_accuracy: float = 0.8
     # Gold clips are usually left out of alpha: their obvious answers would inflate agreement.
     alpha_include_gold: bool = False
-    # Ratings from these sources carry their import time, not their rating time: no throughput.
-    throughput_skip_sources: tuple[str, ...] = ("import",)
+    # Ratings from these sources carry the time they reached the store (an import, a Label Studio
+    # pull), not when they were made: counting them would show thousands of ratings per second.
+    throughput_skip_sources: tuple[str, ...] = ("import", "labelstudio")
     # Longest lists in the JSON (clips, flagged, over-assigned); 0 = no limit. Frames are never cut.
     max_rows: int = 200
 
@@ -152,7 +153,7 @@ def work_rate(times: pd.Series, idle_gap_s: float) -> dict:
     work = gaps[gaps <= idle_gap_s]
     active = float(work.sum())
     return {
-        "ratings": int(len(times)),
+        "ratings": len(times),
         "active_hours": round(active / 3600, 4),
         "ratings_per_hour": round(len(work) * 3600 / active, 2) if active > 0 else None,
         "median_seconds_per_rating": round(float(work.median()), 2) if len(work) else None,
@@ -188,7 +189,7 @@ def with_composite(ratings: pd.DataFrame) -> pd.DataFrame:
 def summarize(values: pd.Series, domain) -> dict:
     """n, counts per value of ``domain``, mean and sample std (ddof=1; None below 2 values)."""
     counts = values.value_counts().reindex(domain, fill_value=0)
-    n = int(len(values))
+    n = len(values)
     return {
         "n": n,
         "counts": {f"{v:g}": int(c) for v, c in counts.items()},
@@ -247,7 +248,7 @@ def ordinal_alpha(units: pd.Series, raters: pd.Series, values: pd.Series, domain
     df = pd.DataFrame({"unit": units.values, "rater": raters.values, "value": values.values})
     df = df[df.groupby("unit")["unit"].transform("size") >= 2]
     info = {"alpha": None, "level": "ordinal", "units": int(df["unit"].nunique()),
-            "annotators": int(df["rater"].nunique()), "pairable_values": int(len(df)),
+            "annotators": int(df["rater"].nunique()), "pairable_values": len(df),
             "interpretation": None, "reason": None}
     if raters.nunique() < 2:
         info["reason"] = f"needs ratings from at least 2 annotators; found {raters.nunique()}"
@@ -302,7 +303,7 @@ def over_assigned(ratings: pd.DataFrame, candidates: pd.DataFrame, k: int) -> tu
     rated = per[(per["n"] > 0) & ~per["is_gold"]]
     over = rated[rated["n"] > k].sort_values(["n", "candidate_id"], ascending=[False, True])
     summary = {
-        "overlap": k, "candidates_rated": int(len(rated)), "over_assigned": int(len(over)),
+        "overlap": k, "candidates_rated": len(rated), "over_assigned": len(over),
         "share": round(len(over) / len(rated), 4) if len(rated) else 0.0,
         "extra_ratings": int((over["n"] - k).sum()), "max_ratings": int(rated["n"].max()) if len(rated) else 0,
     }
@@ -342,21 +343,15 @@ def _build(data: StatsData, cfg: StatsConfig) -> tuple[dict[str, pd.DataFrame], 
     return frames, overall_tp, over_summary
 
 
-def stats_frames(store: Store, overlap: int = 3, config: StatsConfig | None = None) -> dict[str, pd.DataFrame]:
-    """The tables behind ``compute_stats``, uncut, for the dashboard's plots and tables."""
-    cfg = config or StatsConfig(overlap=overlap)
-    return _build(load_data(store), cfg)[0]
-
-
-def stats_from(data: StatsData, cfg: StatsConfig) -> dict:
+def _report(data: StatsData, cfg: StatsConfig, f: dict[str, pd.DataFrame], overall_tp: dict, over: dict) -> dict:
     """Every figure as one JSON-able dict (keys documented in docs/stats.md)."""
-    f, overall_tp, over_summary = _build(data, cfg)
     # Least complete first: the clips that need attention head a cut list.
     clips = f["clips"].sort_values(["complete", "progress", "clip_id"], na_position="first")
+    gold_clips = int(data.candidates.loc[data.candidates["is_gold"], "clip_id"].nunique())
     return {
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "config": asdict(cfg) | {"throughput_skip_sources": list(cfg.throughput_skip_sources)},
-        "ratings": int(len(data.ratings)),
+        "ratings": len(data.ratings),
         "progress": overall_progress(f["clips"], cfg.overlap),
         "clips": records(clips, cfg.max_rows),
         "annotators": records(f["annotators"]),
@@ -364,16 +359,30 @@ def stats_from(data: StatsData, cfg: StatsConfig) -> dict:
         "scores_by_annotator": score_distributions(data.ratings, "annotator_id"),
         "scores_by_method": score_distributions(data.ratings, "method"),
         "agreement": agreement(data.ratings, cfg),
-        "gold": {"answers": int(len(data.gold)), "annotators": records(f["gold_accuracy"]),
-                 "gold_clips": int(data.candidates.loc[data.candidates["is_gold"], "clip_id"].nunique())},
-        "flagged": {"candidates": int(len(f["flagged"])), "items": records(f["flagged"], cfg.max_rows)},
-        "over_assigned": over_summary | {"items": records(f["over_assigned"], cfg.max_rows)},
+        "gold": {"answers": len(data.gold), "gold_clips": gold_clips, "annotators": records(f["gold_accuracy"])},
+        "flagged": {"candidates": len(f["flagged"]), "items": records(f["flagged"], cfg.max_rows)},
+        "over_assigned": over | {"items": records(f["over_assigned"], cfg.max_rows)},
     }
 
 
-def compute_stats(store: Store, overlap: int, config: StatsConfig | None = None) -> dict:
-    """All figures for the workspace's store, k = ``overlap`` (``config`` overrides the defaults)."""
+def _config(overlap: int, config: StatsConfig | None) -> StatsConfig:
     cfg = config or StatsConfig(overlap=overlap)
-    if cfg.overlap != overlap:
-        cfg = StatsConfig(**(asdict(cfg) | {"overlap": overlap}))
-    return stats_from(load_data(store), cfg)
+    return cfg if cfg.overlap == overlap else StatsConfig(**(asdict(cfg) | {"overlap": overlap}))
+
+
+def compute_stats(store: Store, overlap: int, config: StatsConfig | None = None) -> dict:
+    """All figures for the store, k = ``overlap`` (``config`` overrides the other defaults)."""
+    return stats_and_frames(store, overlap, config)[0]
+
+
+def stats_frames(store: Store, overlap: int = 3, config: StatsConfig | None = None) -> dict[str, pd.DataFrame]:
+    """The tables behind ``compute_stats``, uncut, for the dashboard's plots and tables."""
+    return _build(load_data(store), _config(overlap, config))[0]
+
+
+def stats_and_frames(store: Store, overlap: int, config: StatsConfig | None = None) -> tuple[dict, dict]:
+    """``(compute_stats(...), stats_frames(...))`` from one read of the store."""
+    cfg = _config(overlap, config)
+    data = load_data(store)
+    frames, overall_tp, over = _build(data, cfg)
+    return _report(data, cfg, frames, overall_tp, over), frames

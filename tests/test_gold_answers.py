@@ -8,7 +8,14 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from annotate_app.gold import (
-    GoldSpec, ScoreRange, gold_accuracy, gold_answers_frame, import_gold, mark_gold, parse_range, unmark_gold,
+    GoldSpec,
+    ScoreRange,
+    gold_accuracy,
+    gold_answers_frame,
+    import_gold,
+    mark_gold,
+    parse_range,
+    unmark_gold,
 )
 from curation.errors import CurateError
 from storage import CandidateStatus, Clip
@@ -116,9 +123,8 @@ def test_database_enforces_ranges_and_one_answer_per_candidate(store):
     for params in ({"c": cand_pk, "a0": 1, "a1": 2},  # duplicate candidate
                    {"c": cand_pk + 1, "a0": 4, "a1": 2},  # min > max
                    {"c": cand_pk + 1, "a0": 0, "a1": 3}):  # below 1
-        with pytest.raises(IntegrityError):
-            with store.session() as s:
-                s.execute(text(sql), params)
+        with pytest.raises(IntegrityError), store.session() as s:
+            s.execute(text(sql), params)
     assert len(gold_answers_frame(store)) == 1
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from annotate_app.stats import StatsConfig, compute_stats, stats_frames
+from annotate_app.stats import StatsConfig, compute_stats, stats_and_frames, stats_frames
 from tests.fixtures.stats_seed import K, seed
 
 
@@ -58,7 +58,7 @@ def test_throughput_counts_work_gaps_and_skips_imports(st):
                                  "ratings_per_hour": 68.57, "median_seconds_per_rating": 60.0}]
     assert tp["overall"]["ratings_per_hour"] == 68.57 and tp["overall"]["ratings"] == 6
     assert tp["overall"]["first_at"].startswith("2026-01-05T09:00:00")
-    assert tp["overall"]["skipped_sources"] == ["import"]
+    assert tp["overall"]["skipped_sources"] == ["import", "labelstudio"]
 
 
 def test_score_distributions_per_annotator(st):
@@ -163,3 +163,30 @@ def test_empty_store_gives_nulls_not_errors(workspace):
     assert "at least 2 annotators" in st["agreement"]["alignment"]["reason"]
     assert st["throughput"]["overall"]["ratings_per_hour"] is None
     assert st["over_assigned"]["share"] == 0.0 and st["flagged"]["items"] == []
+
+
+def test_stats_and_frames_reads_once_and_agrees(workspace):
+    seed(workspace)
+    store = workspace.open_store()
+    try:
+        fig, frames = stats_and_frames(store, K)
+        alone = compute_stats(store, K)
+    finally:
+        store.dispose()
+    assert {k: v for k, v in fig.items() if k != "generated_at"} == {
+        k: v for k, v in alone.items() if k != "generated_at"}
+    assert len(frames["clips"]) == 4 and frames["over_assigned"]["candidate_id"].tolist() == ["c1:m1"]
+
+
+def test_timed_sources_are_configurable(workspace):
+    seed(workspace)
+    store = workspace.open_store()
+    try:
+        st = compute_stats(store, K, StatsConfig(overlap=K, throughput_skip_sources=()))
+    finally:
+        store.dispose()
+    # bob's and carol's imported ratings now count (their rates are meaningless: microseconds apart,
+    # the time of the import, which is why "import" is skipped by default); alice's rate is unchanged
+    rates = {t["annotator_id"]: t["ratings_per_hour"] for t in st["throughput"]["annotators"]}
+    assert set(rates) == {"alice", "bob", "carol"} and rates["alice"] == 68.57
+    assert st["throughput"]["overall"]["ratings"] == 13
