@@ -159,6 +159,12 @@ class GenerationJob(Base):
     created_at: Mapped[datetime] = mapped_column(_TS, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(_TS, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(_TS, nullable=True)
+    # Claim of the worker running the job (revision 0005_generate; see generators/_jobs.py).
+    claim_token: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(_TS, nullable=True)
+    host: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    seed: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     __table_args__ = (
         UniqueConstraint("clip_pk", "method", name="generation_job_clip_pk_method_uq"),

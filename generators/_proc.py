@@ -1,0 +1,80 @@
+"""Running an upstream inference command in its own environment, logging everything it prints."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+__all__ = ["UpstreamError", "python_command", "run_logged", "die_with_parent"]
+
+_PR_SET_PDEATHSIG = 1
+STDERR_TAIL_CHARS = 4000
+
+
+class UpstreamError(RuntimeError):
+    """An upstream command failed; the message carries its exit status and the tail of its output."""
+
+
+def python_command(python: str | None, conda_env: str | None) -> list[str]:
+    """The argv prefix that starts the method's interpreter (a venv python, or ``conda run -n ENV python``)."""
+    if conda_env:
+        return ["conda", "run", "--no-capture-output", "-n", conda_env, "python"]
+    return [python or "python"]
+
+
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (no-op elsewhere).
+
+    A ``kill -9`` of ``curate generate`` must not leave GPU jobs running unseen:
+    the next run would find their jobs held by a live pid and wait for them.
+    """
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+
+def run_logged(
+    cmd: list[str],
+    *,
+    cwd: Path,
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    timeout: float | None = None,
+) -> None:
+    """Run ``cmd`` with stdout+stderr appended to ``log_path``.
+
+    Raises:
+        UpstreamError: non-zero exit or timeout, with the command and the output's tail.
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    full_env = {**os.environ, **(env or {})}
+    with open(log_path, "ab") as log:
+        log.write(("$ " + " ".join(map(str, cmd)) + f"\n  (cwd {cwd})\n").encode())
+        log.flush()
+        start = log.tell()
+        try:
+            proc = subprocess.run(
+                [str(c) for c in cmd],
+                cwd=cwd,
+                env=full_env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+                preexec_fn=die_with_parent,
+            )
+        except subprocess.TimeoutExpired:
+            raise UpstreamError(f"{Path(str(cmd[-1])).name}: timed out after {timeout:.0f} s\n" + _tail(log_path, start)) from None
+        except OSError as e:
+            raise UpstreamError(f"cannot start {cmd[0]}: {e}") from None
+    if proc.returncode != 0:
+        raise UpstreamError(f"upstream exited with status {proc.returncode}: {' '.join(map(str, cmd[:4]))} ...\n" + _tail(log_path, start))
+
+
+def _tail(log_path: Path, start: int) -> str:
+    with open(log_path, "rb") as f:
+        f.seek(max(start, os.path.getsize(log_path) - STDERR_TAIL_CHARS))
+        return f.read().decode(errors="replace")

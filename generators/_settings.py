@@ -1,0 +1,81 @@
+"""Building an adapter's ``<Method>Config`` from its free-form ``[generators.<method>]`` table."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+from typing import Any, TypeVar
+
+from curation.errors import CurateError
+
+T = TypeVar("T")
+
+# Keys the runner and registry read from every table; adapters ignore them.
+COMMON_KEYS = {"adapter", "batch_size", "retries", "seed"}
+
+
+def build_config(cls: type[T], method: str, settings: dict[str, Any], root: Path) -> T:
+    """``cls(**settings)`` with unknown keys refused and ``Path`` fields resolved against ``root``.
+
+    Raises:
+        CurateError: naming the table and the bad key or value.
+    """
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(settings) - set(fields) - COMMON_KEYS
+    if unknown:
+        raise CurateError(
+            f"curate.toml [generators.{method}]: unknown key(s) {sorted(unknown)}; known: {sorted(fields)}."
+        )
+    kwargs = {}
+    for name, value in settings.items():
+        if name not in fields:
+            continue
+        if "Path" in str(fields[name].type) and value is not None:
+            p = Path(str(value)).expanduser()
+            value = p if p.is_absolute() else (root / p)
+        kwargs[name] = value
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as e:
+        raise CurateError(f"curate.toml [generators.{method}]: {e}") from None
+
+
+def missing_python(python: str | None, conda_env: str | None) -> list[str]:
+    """What is missing to start the method's interpreter, in plain words."""
+    if conda_env:
+        return [] if shutil.which("conda") else [f"conda is not on PATH (needed for conda_env {conda_env!r})"]
+    if not python:
+        return ["no `python` (or `conda_env`) set: which interpreter runs this method?"]
+    if Path(python).is_absolute():
+        return [] if Path(python).is_file() else [f"python interpreter not found: {python}"]
+    return [] if shutil.which(python) else [f"python interpreter {python!r} is not on PATH"]
+
+
+def missing_paths(items: list[tuple[str, Path | None]]) -> list[str]:
+    """``["checkout not found: /x", ...]`` for each (what, path) that does not exist."""
+    out = []
+    for what, path in items:
+        if path is None:
+            out.append(f"{what}: not configured")
+        elif not Path(path).exists():
+            out.append(f"{what} not found: {path}")
+    return out
+
+
+def stage(src: Path, dst: Path, copy: bool = False) -> Path:
+    """Put an input where an upstream expects it: a symlink, or a real copy when upstream moves or edits it."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if dst.exists() or dst.is_symlink():
+        dst.unlink()
+    if copy:
+        shutil.copyfile(src, dst)
+    else:
+        dst.symlink_to(Path(src).resolve())
+    return dst
+
+
+def clean_prompt(prompt: str | None, default: str) -> str:
+    """One line, no ``@@`` (the Fudan list files split on it)."""
+    text = " ".join((prompt or default).split()).replace("@@", " ")
+    return text or default

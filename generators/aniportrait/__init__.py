@@ -1,0 +1,1 @@
+"""aniportrait adapter: see config.py for settings and adapter.py for how upstream is driven."""

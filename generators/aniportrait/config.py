@@ -1,0 +1,54 @@
+"""Settings of ``[generators.aniportrait]`` (Zejun-Yang/AniPortrait, audio2vid)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class AniPortraitConfig:
+    """Where AniPortrait lives and how to call it.
+
+    Environment:
+        checkout: the AniPortrait repository clone (``scripts/audio2vid.py`` inside).
+        python: interpreter of its environment (or ``conda_env``).
+        weights: the folder the YAML calls ``./pretrained_model`` (default: ``<checkout>/pretrained_model``).
+    Call:
+        config_template: YAML whose model paths are kept; its ``test_cases`` are replaced per batch.
+        width, height: generation size (``-W``/``-H``).
+        fps: output frame rate (``--fps``).
+        accelerate: pass ``-acc`` (FILM interpolation, every 3rd frame diffused).
+        pose_temp: optional N x 6 head-pose ``.npy``; also avoids upstream's crash on audio <= 5 s.
+        extra_args, env, timeout_s: as for the other adapters.
+    """
+
+    checkout: Path | None = field(default=None, metadata={"help": "AniPortrait repository clone"})
+    python: str | None = field(default=None, metadata={"help": "python of the AniPortrait environment"})
+    conda_env: str | None = field(default=None, metadata={"help": "conda env name instead of `python`"})
+    weights: Path | None = field(default=None, metadata={"help": "pretrained_model folder"})
+    config_template: str = field(default="configs/prompts/animation_audio.yaml", metadata={"help": "YAML, relative to checkout"})
+    width: int = field(default=512, metadata={"help": "-W"})
+    height: int = field(default=512, metadata={"help": "-H"})
+    fps: int = field(default=30, metadata={"help": "--fps"})
+    accelerate: bool = field(default=True, metadata={"help": "pass -acc"})
+    pose_temp: Path | None = field(default=None, metadata={"help": "head-pose template .npy"})
+    extra_args: list[str] = field(default_factory=list, metadata={"help": "extra command-line arguments"})
+    env: dict[str, str] = field(default_factory=dict, metadata={"help": "extra environment variables"})
+    timeout_s: float = field(default=12 * 3600, metadata={"help": "limit for one batch call, seconds"})
+
+    def __post_init__(self) -> None:
+        if self.weights is None and self.checkout is not None:
+            self.weights = Path(self.checkout) / "pretrained_model"
+        if self.width <= 0 or self.height <= 0 or self.width % 8 or self.height % 8:
+            raise ValueError(f"`width`/`height` must be positive multiples of 8. Got {self.width}x{self.height}.")
+        if self.fps <= 0:
+            raise ValueError(f"`fps` must be > 0. Got {self.fps}.")
+        if self.timeout_s <= 0:
+            raise ValueError(f"`timeout_s` must be > 0. Got {self.timeout_s}.")
+        self.extra_args = [str(a) for a in self.extra_args]
+        self.env = {str(k): str(v) for k, v in self.env.items()}
+
+    @property
+    def entry(self) -> Path | None:
+        return Path(self.checkout) / "scripts" / "audio2vid.py" if self.checkout else None

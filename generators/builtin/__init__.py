@@ -1,0 +1,1 @@
+"""Built-in CPU generators: no GPU, no weights. Controls and known-bad candidates, plus ``import``."""
