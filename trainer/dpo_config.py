@@ -35,7 +35,8 @@ def _f(default, help: str):
 class DiffusionDPOConfig:
     """Diffusion-DPO fine-tuning of a video diffusion model on a pair manifest (Hallo4 sec. 3.2, 3.5, table 8).
 
-    Model: ``model_kind``, ``denoiser_path``, ``vae_path``.
+    Model: ``model_kind``, ``denoiser_path``, ``vae_path``, ``text_encoder_path``, ``text_length``,
+        ``audio_encoder_path``, ``audio_layers`` (the encoders only run when the cache is prepared).
     Objective: ``mode``, ``loss_type``, ``beta``, ``label_smoothing``, ``shift``, ``weighting``,
         ``prediction_type``, ``num_train_timesteps``.
     Reference and trainable weights: ``reference`` (``lora``: a LoRA is trained and the reference is the base with
@@ -53,6 +54,10 @@ class DiffusionDPOConfig:
     model_kind: str = _f("wan", "Denoiser family: 'wan' (flow-matching DiT) or 'unet' (epsilon UNet2D, frames folded).")
     denoiser_path: str = _f("", "Local diffusers folder of the WanTransformer3DModel / UNet2DConditionModel.")
     vae_path: str = _f("", "Local diffusers folder of the AutoencoderKLWan / AutoencoderKL (used by the cache).")
+    text_encoder_path: str = _f("", "Local T5/UMT5/CLIP text encoder + tokenizer; '' = zero prompt embeddings.")
+    text_length: int = _f(512, "Prompt embedding length L (Wan2.1: 512; SD1.5: 77).")
+    audio_encoder_path: str = _f("", "Local wav2vec2 folder for audio features; '' = no audio features.")
+    audio_layers: str = _f("last", "wav2vec2 features: 'last' hidden state or 'all' layers stacked (Hallo4).")
     # objective
     mode: str = _f("dpo", "'dpo' (pairs), 'sft' (winners only: table 8 baseline) or 'plain' (every video).")
     loss_type: str = _f("sigmoid", "DPO loss: 'sigmoid' (eq. 5), 'hinge', 'ipo' or 'robust'.")
@@ -103,10 +108,11 @@ class DiffusionDPOConfig:
         _choice("mixed_precision", self.mixed_precision, PRECISIONS)
         _choice("weighting", self.weighting, WEIGHTINGS)
         _choice("prediction_type", self.prediction_type, PREDICTION_TYPES)
+        _choice("audio_layers", self.audio_layers, ("last", "all"))
         for name in ("beta", "learning_rate", "lora_alpha", "shift", "fps"):
             _check(getattr(self, name) > 0, f"`{name}` must be > 0. Got {getattr(self, name)}.")
         for name in ("lora_rank", "max_steps", "batch_size", "gradient_accumulation_steps", "log_every",
-                     "num_train_timesteps", "num_frames", "height", "width"):
+                     "num_train_timesteps", "num_frames", "height", "width", "text_length"):
             _check(getattr(self, name) >= 1, f"`{name}` must be >= 1. Got {getattr(self, name)}.")
         for name in ("warmup_steps", "weight_decay", "max_grad_norm", "checkpoint_every", "keep_checkpoints",
                      "num_workers", "adam_epsilon"):
@@ -169,7 +175,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                   mixed_precision="bf16", gradient_checkpointing=True, num_frames=81, height=480, width=832,
                   fps=16.0, checkpoint_every=500, log_every=10),
     # CPU smoke run on tiny models: seconds, not hours.
-    "tiny": dict(beta=500.0, learning_rate=1e-3, warmup_steps=2, max_steps=10, batch_size=2, lora_rank=4,
+    "tiny": dict(text_length=8, beta=500.0, learning_rate=1e-3, warmup_steps=2, max_steps=10, batch_size=2, lora_rank=4,
                  lora_alpha=4.0, mixed_precision="no", gradient_checkpointing=False, num_frames=9, height=32,
                  width=32, fps=8.0, checkpoint_every=5, log_every=1),
 }

@@ -85,6 +85,7 @@ def load_denoiser(kind: str, path: str | Path, dtype: torch.dtype = torch.float3
     from diffusers import UNet2DConditionModel, WanTransformer3DModel
 
     cls = {"wan": WanTransformer3DModel, "unet": UNet2DConditionModel}[kind]
+    read_model_config(kind, path)
     return cls.from_pretrained(_local(path, f"{kind} denoiser"), local_files_only=True, torch_dtype=dtype)
 
 
@@ -93,8 +94,42 @@ def load_vae(kind: str, path: str | Path, dtype: torch.dtype = torch.float32) ->
     from diffusers import AutoencoderKL, AutoencoderKLWan
 
     cls = {"wan": AutoencoderKLWan, "unet": AutoencoderKL}[kind]
+    read_model_config(kind, path, role="VAE")
     vae = cls.from_pretrained(_local(path, f"{kind} VAE"), local_files_only=True, torch_dtype=dtype)
     return vae.eval().requires_grad_(False)
+
+
+CLASS_NAMES = {"wan": ("WanTransformer3DModel", "AutoencoderKLWan"), "unet": ("UNet2DConditionModel", "AutoencoderKL")}
+
+
+def read_model_config(kind: str, path: str | Path, role: str = "denoiser") -> dict:
+    """A local model's config.json, checked against the model kind (no weights loaded)."""
+    import json
+
+    config = json.loads((Path(_local(path, f"{kind} {role}")) / "config.json").read_text())
+    want = CLASS_NAMES[kind][0 if role == "denoiser" else 1]
+    got = config.get("_class_name")
+    if got and got != want:
+        raise ValueError(f"{path} holds a {got}, but model_kind {kind!r} needs a {want} as {role}.")
+    return config
+
+
+def check_latents(kind: str, path: str | Path, latents: torch.Tensor, text_dim: int) -> None:
+    """Fail before training when cached latents or prompt embeddings do not fit the denoiser's config.json."""
+    config = read_model_config(kind, path)
+    want_c = config["in_channels"]
+    want_d = config["text_dim"] if kind == "wan" else config["cross_attention_dim"]
+    if latents.shape[0] != want_c:
+        raise ValueError(f"The cached latents have {latents.shape[0]} channels but the denoiser takes {want_c}: "
+                         "the VAE does not belong to this denoiser.")
+    if text_dim != want_d:
+        raise ValueError(f"The prompt embeddings have dim {text_dim} but the denoiser expects {want_d}.")
+
+
+def denoiser_text_dim(kind: str, path: str | Path) -> int:
+    """The text embedding dim from the denoiser's config.json (no weights loaded)."""
+    config = read_model_config(kind, path)
+    return int(config["text_dim"] if kind == "wan" else config["cross_attention_dim"])
 
 
 @dataclass

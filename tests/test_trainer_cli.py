@@ -1,0 +1,119 @@
+"""``curate train-dpo`` end to end on a tiny manifest of real mp4s: validate, cache, train, resume, errors."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("diffusers")
+
+from tests.fixtures.trainer_data_media import make_pair_manifest  # noqa: E402
+from tests.fixtures.trainer_loop_models import save_tiny_wan, save_tiny_wan_vae  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A 2-pair manifest (real mp4s) and a tiny Wan DiT + Wan VAE saved with save_pretrained."""
+    root = tmp_path_factory.mktemp("cli")
+    manifest = make_pair_manifest(root / "data", n_pairs=2, size=(40, 32))
+    return {"manifest": manifest, "wan": save_tiny_wan(root / "wan"), "vae": save_tiny_wan_vae(root / "vae"),
+            "root": root}
+
+
+def _args(t, out, *extra):
+    return ["train-dpo", "--manifest", t["manifest"], "--model-kind", "wan", "--transformer", t["wan"],
+            "--vae", t["vae"], "--preset", "tiny", "--output", out, "--no-progress", *extra]
+
+
+def test_help_teaches_and_stays_light():
+    code = ("import sys; from curation.cli import main\n"
+            "try:\n main(['train-dpo', '--help'])\nexcept SystemExit: pass\n"
+            "print('TORCH' if 'torch' in sys.modules else 'LIGHT')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
+    assert out.strip().endswith("LIGHT")
+    for text in ("--model-kind wan", "--model-kind unet", "beta 2500 equals beta 5000", "--resume", "--prepare-only"):
+        assert text in out
+
+
+def test_help_config_lists_every_key(cli):
+    from trainer.dpo_config import field_help
+
+    out = cli("train-dpo", "--help-config").output
+    assert all(key in out for key in field_help())
+
+
+def test_end_to_end_train_then_resume(cli, tiny_run, tmp_path):
+    out = tmp_path / "run"
+    result = cli(*_args(tiny_run, out, "--set", "max_steps=3", "--set", "checkpoint_every=2"))
+    assert result.exit_code == 0, result.output
+    assert "Trained 3 steps" in result.output
+    assert (out / "final" / "lora" / "pytorch_lora_weights.safetensors").is_file()
+    rows = [json.loads(r) for r in (out / "logs" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3]
+    assert rows[0]["loss"] == pytest.approx(math.log(2), abs=1e-6)  # fresh LoRA: policy == reference
+    cache = tiny_run["manifest"].parent / "latent-cache"
+    videos = sorted((cache / "video").glob("*.safetensors"))
+    assert len(videos) == 4  # 2 pairs x (winner, loser), each encoded once
+    stamps = [p.stat().st_mtime_ns for p in videos]
+    # resume with a longer run: continues from the step-3 checkpoint, reuses the cache
+    result = cli(*_args(tiny_run, out, "--set", "max_steps=5", "--set", "checkpoint_every=2", "--resume"))
+    assert result.exit_code == 0, result.output
+    assert "Trained 5 steps" in result.output
+    assert [p.stat().st_mtime_ns for p in videos] == stamps
+    rows = [json.loads(r) for r in (out / "logs" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5]
+
+
+def test_prepare_only_fills_the_cache_and_trains_nothing(cli, tiny_run, tmp_path):
+    out, cache = tmp_path / "run", tmp_path / "cache"
+    result = cli(*_args(tiny_run, out, "--prepare-only", "--cache-dir", cache))
+    assert result.exit_code == 0, result.output
+    # tiny preset: 9 frames at 32x32 -> Wan VAE latents (16, 1 + 8/4, 32/8, 32/8)
+    assert "Cache ready: 2 pairs" in result.output and "(16, 3, 4, 4)" in result.output
+    assert (cache / "index.json").is_file() and not out.exists()
+
+
+def test_bad_manifest_fails_before_training(cli, tiny_run, tmp_path):
+    import pandas as pd
+
+    bad = tmp_path / "bad.parquet"
+    pd.read_parquet(tiny_run["manifest"]).drop(columns=["loser_video"]).to_parquet(bad)
+    args = _args(tiny_run, tmp_path / "run")
+    args[2] = bad
+    result = cli(*args)
+    assert result.exit_code == 1 and "loser_video" in result.output and "Error" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_unknown_key_and_bad_value_are_errors(cli, tiny_run, tmp_path):
+    result = cli(*_args(tiny_run, tmp_path / "run", "--set", "betta=3"))
+    assert result.exit_code == 2 and "Unknown config key(s) ['betta']" in result.output
+    result = cli(*_args(tiny_run, tmp_path / "run", "--set", "beta=-1"))
+    assert result.exit_code == 2 and "`beta` must be > 0. Got -1.0." in result.output
+
+
+def test_vae_that_does_not_fit_the_denoiser(cli, tiny_run, tmp_path):
+    from diffusers import WanTransformer3DModel
+
+    from tests.fixtures.trainer_loop_models import TINY_WAN
+
+    wan4 = tmp_path / "wan4"  # takes 4 latent channels; the Wan VAE makes 16
+    WanTransformer3DModel(**{**TINY_WAN, "in_channels": 4, "out_channels": 4}).save_pretrained(wan4)
+    args = _args(tiny_run, tmp_path / "run", "--cache-dir", tmp_path / "cache")
+    args[args.index("--transformer") + 1] = wan4
+    result = cli(*args)
+    assert result.exit_code == 1 and "16 channels but the denoiser takes 4" in result.output
+
+
+def test_model_folder_of_the_wrong_kind(cli, tiny_run, tmp_path):
+    from tests.fixtures.trainer_loop_models import save_tiny_unet
+
+    args = _args(tiny_run, tmp_path / "run")
+    args[args.index("--transformer") + 1] = save_tiny_unet(tmp_path / "unet")
+    result = cli(*args)
+    assert result.exit_code == 1 and "holds a UNet2DConditionModel, but model_kind 'wan'" in result.output

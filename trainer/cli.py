@@ -1,0 +1,143 @@
+"""``curate train-dpo``: validate the pair manifest, prepare the latent cache, then train. torch loads only here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from curation.errors import CurateError
+
+HELP = """Diffusion-DPO fine-tuning (Hallo4 sec. 3.2, eq. 5) on a pair manifest from `curate build-pairs`.
+
+\b
+Steps: 1. validate the manifest (columns pair_id, clip_id, winner_video,
+          loser_video; optional image, audio, prompt): every file must exist,
+          decode and lie inside the workspace / --media-root folders;
+       2. encode every video once with the VAE into the latent cache
+          (reused across runs, safe to interrupt); --prepare-only stops here;
+       3. train, writing OUTPUT/checkpoints/step-N (safetensors, resumable
+          with --resume), OUTPUT/logs (TensorBoard + metrics.jsonl) and
+          OUTPUT/final (lora/ for a LoRA, denoiser/ for a full fine-tune).
+
+\b
+Wan2.1 (flow matching), LoRA, paper hyperparameters otherwise:
+  curate train-dpo --manifest manifests/pairs-v0001.parquet --model-kind wan \\
+    --transformer Wan2.1-T2V-1.3B-Diffusers/transformer \\
+    --vae Wan2.1-T2V-1.3B-Diffusers/vae --preset paper --set reference=lora \\
+    --set learning_rate=1e-5 --output runs/wan-dpo
+SD1.5-style UNet (epsilon), config file plus overrides:
+  curate train-dpo --manifest pairs.parquet --model-kind unet --unet sd15/unet \\
+    --vae sd15/vae --config trainer/configs/unet_sd15.yaml --set beta=5000 \\
+    --output runs/unet-dpo
+Several GPUs: accelerate launch --num_processes 8 $(which curate) train-dpo ...
+
+\b
+Beta convention: NO 0.5 factor, loss = -log sigmoid(-beta * w_t * (...)).
+The paper's beta 2500 equals beta 5000 in the original Diffusion-DPO code.
+Config precedence: defaults < --preset < --config YAML < --set key=value <
+flags. Unknown keys are an error. Keys: see docs/trainer.md or
+`--help-config`.
+"""
+
+
+@click.command("train-dpo", help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--manifest", type=click.Path(dir_okay=False), help="Pair manifest (parquet, csv or jsonl).")
+@click.option("--model-kind", type=click.Choice(["wan", "unet"]), help="Denoiser family (config key model_kind).")
+@click.option("--transformer", "--unet", "denoiser", help="Local diffusers folder of the denoiser.")
+@click.option("--vae", help="Local diffusers folder of the VAE (AutoencoderKLWan / AutoencoderKL).")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), help="YAML run config.")
+@click.option("--preset", type=click.Choice(["paper", "tiny"]), help="Preset under the YAML: paper or tiny.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config key (repeatable).")
+@click.option("--mode", type=click.Choice(["dpo", "sft", "plain"]), help="dpo, sft (winners only) or plain.")
+@click.option("--max-steps", type=int, help="Optimizer steps (config key max_steps).")
+@click.option("--output", "-o", "output", help="Run folder (config key output_dir).")
+@click.option("--cache-dir", help="Latent cache folder (default: <manifest folder>/latent-cache).")
+@click.option("--media-root", "media_roots", multiple=True, help="Extra folder media paths may point into.")
+@click.option("--resume", is_flag=True, help="Continue from the newest checkpoint in the run folder.")
+@click.option("--prepare-only", is_flag=True, help="Validate and fill the latent cache, then stop.")
+@click.option("--no-progress", is_flag=True, help="No progress bars (logs still go to the console).")
+@click.option("--help-config", is_flag=True, help="List every config key with its default and stop.")
+def train_dpo_cmd(manifest, model_kind, denoiser, vae, config_file, preset, overrides, mode, max_steps, output,
+                  cache_dir, media_roots, resume, prepare_only, no_progress, help_config):
+    if help_config:
+        click.echo(_config_help())
+        return
+    if not manifest:
+        raise click.UsageError("--manifest is required.")
+    cfg = _build_config(config_file, preset, overrides, model_kind=model_kind, denoiser_path=denoiser,
+                        vae_path=vae, mode=mode, max_steps=max_steps, output_dir=output, cache_dir=cache_dir)
+    if not cfg.denoiser_path or not cfg.vae_path:
+        raise click.UsageError("--transformer/--unet and --vae are required (or denoiser_path/vae_path in --config).")
+    try:
+        run(cfg, Path(manifest), media_roots or None, resume=resume, prepare_only=prepare_only,
+            progress=not no_progress)
+    except (ValueError, FileNotFoundError) as e:
+        raise CurateError(str(e)) from None
+
+
+def run(cfg, manifest: Path, media_roots, *, resume: bool, prepare_only: bool, progress: bool) -> None:
+    """Validate, cache, train (the command's body, callable from Python)."""
+    import torch
+    from accelerate import PartialState
+
+    from trainer.data import PairDataset, collate_pairs, validate_manifest
+    from trainer.models import check_latents
+
+    df = validate_manifest(manifest, roots=media_roots)
+    cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else manifest.resolve().parent / "latent-cache"
+    state = PartialState(cpu=not torch.cuda.is_available())
+    if state.is_main_process:
+        _prepare(cfg, df, cache_dir, state.device, progress)
+    state.wait_for_everyone()
+    dataset = PairDataset(df, cache_dir)
+    first = dataset[0]
+    check_latents(cfg.model_kind, cfg.denoiser_path, first["latents_w"],
+                  first["cond"]["encoder_hidden_states"].shape[-1])
+    if prepare_only:
+        click.echo(f"Cache ready: {len(dataset)} pairs in {cache_dir} (latents {tuple(first['latents_w'].shape)}).")
+        return
+    from trainer.dpo_trainer import train
+
+    result = train(cfg.__class__(**{**cfg.to_dict(), "cache_dir": str(cache_dir)}), dataset, collate_pairs,
+                   resume=resume, progress=progress)
+    if state.is_main_process:
+        where = result.final_dir or (Path(cfg.output_dir) / "checkpoints")
+        click.echo(f"Trained {result.global_step} steps; model in {where}.")
+
+
+def _prepare(cfg, df, cache_dir: Path, device, progress: bool) -> None:
+    from trainer.cache import PromptEncoder, prepare_cache
+    from trainer.models import denoiser_text_dim, load_vae
+
+    vae = load_vae(cfg.model_kind, cfg.vae_path).to(device)
+    text_encoder = PromptEncoder.from_pretrained(cfg.text_encoder_path, cfg.text_length) \
+        if cfg.text_encoder_path else None
+    audio_encoder = None
+    if cfg.audio_encoder_path:
+        from transformers import Wav2Vec2Model
+
+        audio_encoder = Wav2Vec2Model.from_pretrained(cfg.audio_encoder_path, local_files_only=True).eval().to(device)
+    prepare_cache(df, vae, cache_dir, frames_rule="4k+1" if cfg.model_kind == "wan" else "n",
+                  num_frames=cfg.num_frames, height=cfg.height, width=cfg.width, fps=cfg.fps,
+                  audio_encoder=audio_encoder, text_encoder=text_encoder,
+                  text_shape=(cfg.text_length, denoiser_text_dim(cfg.model_kind, cfg.denoiser_path)),
+                  audio_layers=cfg.audio_layers, progress=progress)
+
+
+def _build_config(config_file, preset, overrides, **flags):
+    from trainer.dpo_config import load_config, parse_overrides
+
+    try:
+        values = parse_overrides(overrides)
+        values.update({k: v for k, v in flags.items() if v is not None})
+        return load_config(preset=preset, config_file=config_file, overrides=values)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="config") from None
+
+
+def _config_help() -> str:
+    from trainer.dpo_config import DiffusionDPOConfig, field_help
+
+    defaults = DiffusionDPOConfig().to_dict()
+    return "\n".join(f"{k:28} {defaults[k]!r:>14}  {h}" for k, h in field_help().items())
