@@ -108,13 +108,25 @@ def prepare_cache(
     for kind in KINDS:
         (cache_dir / kind).mkdir(parents=True, exist_ok=True)
     clean_stale_temp(cache_dir)
+    jobs, pairs = _plan(manifest_df, s, vae, audio_encoder, text_encoder)
+    todo = {k: v for k, v in jobs.items() if not entry_path(cache_dir, k).is_file()}
+    _encode_all(todo, cache_dir, s, vae, audio_encoder, text_encoder, progress)
+    index = {"pairs": pairs, "text_shape": None if text_encoder is not None else list(text_shape),
+             "settings": asdict(s)}
+    write_atomic(cache_dir / "index.json", lambda p: p.write_text(json.dumps(index, indent=1)))
+    return pairs
+
+
+def _plan(manifest_df: pd.DataFrame, s: CacheSettings, vae, audio_encoder, text_encoder):
+    """Cache keys of every row, and the work behind each key: ({key: (kind, source)}, {pair_id: {role: key}})."""
     vae_fp = fingerprint(vae)
-    video_settings = {"vae": vae_fp, "rule": frames_rule, "frames": num_frames, "fps": fps, "hw": [height, width]}
-    image_settings = {"vae": vae_fp, "hw": [height, width]}
+    video_settings = {"vae": vae_fp, "rule": s.frames_rule, "frames": s.num_frames, "fps": s.fps,
+                      "hw": [s.height, s.width]}
+    image_settings = {"vae": vae_fp, "hw": [s.height, s.width]}
     audio_settings = audio_encoder is not None and {
-        "enc": fingerprint(audio_encoder), "seconds": num_frames / fps, "layers": audio_layers}
+        "enc": fingerprint(audio_encoder), "seconds": s.num_frames / s.fps, "layers": s.audio_layers}
     text_fp = text_encoder is not None and fingerprint(text_encoder)
-    jobs: dict[str, tuple[str, str]] = {}  # key -> (kind, source)
+    jobs: dict[str, tuple[str, str]] = {}
     hashes: dict[str, str] = {}  # file -> sha256, so a file shared by rows is hashed once
     pairs = {}
     for rec in manifest_df.to_dict("records"):
@@ -125,12 +137,7 @@ def prepare_cache(
         prompt = rec.get("prompt") if isinstance(rec.get("prompt"), str) else ""
         keys["text"] = _text_job(jobs, prompt, text_fp) if text_fp else None
         pairs[str(rec["pair_id"])] = keys
-    todo = {k: v for k, v in jobs.items() if not entry_path(cache_dir, k).is_file()}
-    _encode_all(todo, cache_dir, s, vae, audio_encoder, text_encoder, progress)
-    index = {"pairs": pairs, "text_shape": None if text_encoder is not None else list(text_shape),
-             "settings": asdict(s)}
-    write_atomic(cache_dir / "index.json", lambda p: p.write_text(json.dumps(index, indent=1)))
-    return pairs
+    return jobs, pairs
 
 
 def _job(jobs, hashes, kind: str, path, settings: dict) -> str | None:
