@@ -247,7 +247,7 @@ def _parse_bool(name: str, value: str) -> bool:
         return True
     if low in ("0", "false", "no", "off"):
         return False
-    raise ValueError(f"`{name}` must be true or false. Got {value!r}.")
+    raise ValueError(value)  # _coerce_types words the message
 
 
 def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
