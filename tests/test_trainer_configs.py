@@ -24,6 +24,12 @@ def test_every_shipped_yaml_loads_and_says_how_to_launch(path):
     assert first.startswith("# curate train-dpo --config trainer/configs/" + path.name)
 
 
+def test_shipped_configs_load_by_name():
+    assert load_config(config_file="wan_lora").reference == "lora"
+    with pytest.raises(ValueError, match="not found .shipped configs: paper, sft, tiny, unet_sd15, wan_lora"):
+        load_config(config_file="nope")
+
+
 def test_paper_preset_is_the_paper():
     """Hallo4 sec. 4.1: AdamW lr 1e-8, 2,500 warm-up steps, beta 2500, batch 8, 12k iterations."""
     cfg = load_config(config_file=[p for p in CONFIGS if p.stem == "paper"][0])

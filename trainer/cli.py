@@ -46,7 +46,8 @@ flags. Unknown keys are an error. Keys: see docs/trainer.md or
 @click.option("--model-kind", type=click.Choice(["wan", "unet"]), help="Denoiser family (config key model_kind).")
 @click.option("--transformer", "--unet", "denoiser", help="Local diffusers folder of the denoiser.")
 @click.option("--vae", help="Local diffusers folder of the VAE (AutoencoderKLWan / AutoencoderKL).")
-@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), help="YAML run config.")
+@click.option("--config", "config_file", help="YAML run config: a path, or a shipped name (paper, sft, wan_lora, "
+              "unet_sd15, tiny).")
 @click.option("--preset", type=click.Choice(["paper", "tiny"]), help="Preset under the YAML: paper or tiny.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config key (repeatable).")
 @click.option("--mode", type=click.Choice(["dpo", "sft", "plain"]), help="dpo, sft (winners only) or plain.")

@@ -194,6 +194,7 @@ def load_config(preset: str | None = None, config_file: str | Path | None = None
         ValueError: unknown preset or key, or a value ``DiffusionDPOConfig`` rejects.
     """
     values: dict[str, Any] = {}
+    config_file = resolve_config_path(config_file) if config_file else None
     file_values = _read_yaml(config_file) if config_file else {}
     file_preset = file_values.pop("preset", None)
     for name in (file_preset, preset):
@@ -218,6 +219,18 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
             raise ValueError(f"An override must look like key=value. Got {item!r}.")
         out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
     return out
+
+
+def resolve_config_path(value: str | Path) -> Path:
+    """A YAML path, or the name of a shipped config (``paper``, ``wan_lora``, ... in ``trainer/configs``)."""
+    path = Path(value)
+    if path.is_file():
+        return path
+    shipped = Path(__file__).parent / "configs" / f"{path.stem}.yaml"
+    if path.suffix in ("", ".yaml") and path.parent == Path(".") and shipped.is_file():
+        return shipped
+    names = sorted(p.stem for p in (Path(__file__).parent / "configs").glob("*.yaml"))
+    raise ValueError(f"Config file {value} not found (shipped configs: {', '.join(names)}).")
 
 
 def _read_yaml(path: str | Path) -> dict[str, Any]:
