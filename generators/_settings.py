@@ -77,5 +77,5 @@ def stage(src: Path, dst: Path, copy: bool = False) -> Path:
 
 def clean_prompt(prompt: str | None, default: str) -> str:
     """One line, no ``@@`` (the Fudan list files split on it)."""
-    text = " ".join((prompt or default).split()).replace("@@", " ")
+    text = " ".join((prompt or default).replace("@@", " ").split())
     return text or default
