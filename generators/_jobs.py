@@ -124,17 +124,17 @@ def is_abandoned(job: GenerationJob, now: datetime, stale_after: float) -> bool:
     return now - beat > timedelta(seconds=stale_after)
 
 
-def recover_abandoned(session, scope: Scope, stale_after: float, own_tokens: set[str]) -> list[GenerationJob]:
-    """Put abandoned ``running`` jobs of the scope back to ``pending``; returns them."""
+def recover_abandoned(session, scope: Scope, stale_after: float, own_tokens: set[str]) -> list[tuple[str, str]]:
+    """Put abandoned ``running`` jobs of the scope back to ``pending``; returns their (method, old claim token)."""
     now = utcnow()
     out = []
     for job in session.scalars(select(GenerationJob).where(scope.where(), GenerationJob.status == JobStatus.running)):
         if job.claim_token in own_tokens or not is_abandoned(job, now, stale_after):
             continue
+        out.append((job.method, job.claim_token or ""))
         job.status = JobStatus.pending
         job.error = f"recovered: worker {job.worker} ({job.host}:{job.pid}) stopped while running it"
         job.claim_token = job.pid = job.host = None
-        out.append(job)
     return out
 
 

@@ -21,7 +21,7 @@ from typing import Any, Callable
 from curation.errors import CurateError
 from generators.base import VideoGenerator
 
-__all__ = ["GENERATORS", "BUILTIN", "UPSTREAM", "build", "known_methods", "adapter_target"]
+__all__ = ["GENERATORS", "BUILTIN", "UPSTREAM", "build", "known_methods", "adapter_target", "batch_size"]
 
 BUILTIN = {
     "still": "generators.builtin.still:make",
@@ -59,6 +59,19 @@ def adapter_target(method: str, settings: dict[str, Any]) -> str:
         f"unknown generator {method!r}: not one of {', '.join(sorted(GENERATORS))}, and "
         f"[generators.{method}] in curate.toml names no `adapter`."
     )
+
+
+# Upstreams load a multi-GB model per call, so a worker hands them several clips at once.
+UPSTREAM_BATCH_SIZE = 8
+
+
+def batch_size(method: str, settings: dict[str, Any]) -> int:
+    """Clips per adapter call: ``batch_size`` from curate.toml, else 8 for upstreams and 1 for the rest."""
+    default = UPSTREAM_BATCH_SIZE if settings.get("adapter", method) in UPSTREAM else 1
+    n = settings.get("batch_size", default)
+    if not isinstance(n, int) or n < 1:
+        raise CurateError(f"curate.toml [generators.{method}]: batch_size must be an integer >= 1. Got {n!r}.")
+    return n
 
 
 def build(method: str, settings: dict[str, Any], root: Path) -> VideoGenerator:

@@ -21,13 +21,12 @@ from typing import Callable
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from curation.imports import default_candidate_id
 from curation.workspace import Workspace, load
 from generators import _jobs
 from generators._proc import die_with_parent
 from generators.base import GenerationRequest, GenerationResult
 from generators.normalize import BrokenOutput, normalize_video
-from generators.registry import build
+from generators.registry import batch_size, build
 from storage import Candidate, CandidateStatus, Clip, JobStatus
 
 HEARTBEAT_SECONDS = 10.0
@@ -77,13 +76,15 @@ def run_worker(spec: WorkerSpec, on_batch: Callable[[], None] | None = None) -> 
     beat.start()
     scope = _jobs.Scope(spec.methods, spec.clip_pks)
     adapters: dict[str, object] = {}
-    batch_sizes = {m: int(ws.config.generators.get(m, {}).get("batch_size", 1)) for m in spec.methods}
+    batch_sizes = {m: batch_size(m, ws.config.generators.get(m, {})) for m in spec.methods}
     attempted = 0
     try:
         while True:
             token = uuid.uuid4().hex
             with store.session() as s:
-                _jobs.recover_abandoned(s, scope, spec.stale_after, beat.tokens)
+                abandoned = _jobs.recover_abandoned(s, scope, spec.stale_after, beat.tokens)
+            _sweep(ws, abandoned)
+            with store.session() as s:
                 jobs = _jobs.claim_batch(s, scope, batch_sizes, token, spec.label)
                 batch = [(j.id, j.method, j.attempts, j.seed, j.clip_pk) for j in jobs]
             if not batch:
@@ -101,6 +102,22 @@ def run_worker(spec: WorkerSpec, on_batch: Callable[[], None] | None = None) -> 
     finally:
         beat.stop.set()
         store.dispose()
+
+
+def _sweep(ws: Workspace, abandoned: list[tuple[str, str]]) -> None:
+    """Delete what a dead worker left half-made: its working folder and unregistered outputs.
+
+    Output names carry the claim token's first 8 characters, and a claim that was recovered
+    never registered anything, so every file with that tag is garbage.
+    """
+    for method, token in abandoned:
+        if not token:
+            continue
+        shutil.rmtree(ws.path("tmp", "generate", token), ignore_errors=True)
+        folder = ws.path("media", "candidates", method)
+        for pattern in (f"*-{token[:8]}.mp4", f".*-{token[:8]}.tmp-*", f"raw/*-{token[:8]}.*", f"raw/.*-{token[:8]}.*"):
+            for f in folder.glob(pattern):
+                f.unlink(missing_ok=True)
 
 
 def _requests(store, batch) -> tuple[list[GenerationRequest], dict[int, Clip]]:
@@ -226,6 +243,11 @@ def _keep_raw(src: Path, dst: Path) -> None:
     tmp = dst.with_name(f".{dst.name}.tmp")
     shutil.copyfile(src, tmp)
     os.replace(tmp, dst)
+
+
+def default_candidate_id(clip_id: str, method: str) -> str:
+    # Same key as curation.imports.default_candidate_id, without importing pandas into every worker.
+    return f"{clip_id}:{method}"
 
 
 def _safe(s: str) -> str:

@@ -66,6 +66,10 @@ def test_kill_9_mid_run_then_resume_finishes_each_job_exactly_once(workspace):
     assert sorted(c.id for c in cands) == sorted(j.candidate_pk for j in jobs) and len(cands) == 5
     for c in cands:
         assert Path(c.video_path).is_file() and ".tmp" not in c.video_path
+    # What the killed worker left half-made was swept: only registered files remain.
+    on_disk = {p for p in ws.path("media", "candidates", "slow").rglob("*") if p.is_file()}
+    assert on_disk == {Path(c.video_path) for c in cands} | {Path(c.raw_path) for c in cands}
+    assert not any(ws.path("tmp", "generate").iterdir())
     for j in jobs:  # one DONE line per job log: nothing was registered twice
         assert Path(j.log_path or _log_of(ws, j)).read_text().count("DONE:") == 1
     recovered = [j for j in jobs if j.id in left_running]

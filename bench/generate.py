@@ -1,0 +1,120 @@
+"""Benchmark of ``curate generate`` orchestration: per-job overhead and scaling over fake GPUs.
+
+A fake generator sleeps ``--job-seconds`` per clip (like a GPU busy on inference) and
+hands back a tiny pre-made video, so what is measured beyond the sleep is the runner's
+own cost: claiming, heartbeats, logs, normalisation (re-encode + mux of a 1 s 64x64 clip),
+hashing and registration, plus worker start-up.
+
+    python bench/generate.py                     # 10 s jobs, 8 jobs, 1/2/4 workers (~3 min)
+    python bench/generate.py --job-seconds 1     # quick run
+
+Prints a table and writes bench/results/generate.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+class SleepGenerator:
+    """Sleeps, then returns a copy of a ready-made 1 s video."""
+
+    kind = "builtin"
+
+    def __init__(self, name: str, seconds: float, video: Path):
+        self.name, self.seconds, self.video = name, seconds, video
+
+    def check(self) -> list[str]:
+        return []
+
+    def generate(self, requests, workdir: Path):
+        from generators.base import GenerationResult
+
+        out = []
+        for r in requests:
+            time.sleep(self.seconds)
+            dst = workdir / f"{r.safe_id}.mp4"
+            shutil.copyfile(self.video, dst)
+            out.append(GenerationResult(r.job_id, raw_path=dst))
+        return out
+
+
+def make_sleep(name: str, settings: dict, root: Path) -> SleepGenerator:
+    return SleepGenerator(name, float(settings["seconds"]), Path(settings["video"]))
+
+
+def _workspace(folder: Path, jobs: int, job_seconds: float):
+    import tomllib
+
+    import tomli_w
+
+    from curation.ingest import ingest_manifest
+    from curation.sample import make_sample_clips
+    from curation.workspace import init, load
+    from tests.fixtures.media import make_video
+
+    ws = init(folder)
+    video = make_video(folder / "fake.mp4", seconds=1.0, fps=25, size=(64, 64), audio=False)
+    data = tomllib.loads(ws.config_path.read_text())
+    data["normalize"] = {"fps": 25.0, "width": 64, "height": 64, "max_seconds": 10.0}
+    data["generators"] = {"sleep": {"adapter": "bench.generate:make_sleep", "seconds": job_seconds, "video": str(video)}}
+    ws.config_path.write_text(tomli_w.dumps(data))
+    ingest_manifest(ws, make_sample_clips(folder / "media" / "clips", n=jobs, seconds=1.0, size=64))
+    return load(folder)
+
+
+def run_case(workers: int, jobs: int, job_seconds: float, processes: bool) -> dict:
+    from generators.runner import run_generation
+
+    with tempfile.TemporaryDirectory(prefix="bench-generate-") as tmp:
+        ws = _workspace(Path(tmp) / "ws", jobs, job_seconds)
+        gpus = [str(i) for i in range(workers)] if processes else None
+        t = time.perf_counter()
+        rep = run_generation(ws, ["sleep"], gpus=gpus, progress=False)
+        wall = time.perf_counter() - t
+    assert rep.done == jobs, rep
+    ideal = math.ceil(jobs / workers) * job_seconds
+    per_job = (wall - ideal) / (jobs / workers)
+    return {"workers": workers, "mode": "processes" if processes else "in-process", "jobs": jobs,
+            "job_seconds": job_seconds, "wall_s": round(wall, 2), "ideal_s": ideal,
+            "overhead_per_job_s": round(per_job, 3), "overhead_pct_of_job": round(100 * per_job / job_seconds, 2)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--job-seconds", type=float, default=10.0, help="fake inference time per clip")
+    p.add_argument("--jobs", type=int, default=8, help="clips per case")
+    p.add_argument("--workers", default="1,2,4", help="fake GPU counts to compare")
+    p.add_argument("--out", default=str(REPO / "bench" / "results" / "generate.json"))
+    a = p.parse_args()
+    os.environ["PYTHONPATH"] = str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")  # for worker processes
+    rows = [run_case(1, a.jobs, a.job_seconds, processes=False)]
+    rows += [run_case(int(n), a.jobs, a.job_seconds, processes=True) for n in a.workers.split(",")]
+    base = next(r for r in rows if r["mode"] == "processes" and r["workers"] == 1)["wall_s"]
+    for r in rows:
+        r["speedup_vs_1_gpu"] = round(base / r["wall_s"], 2)
+        r["scaling_efficiency"] = round(base / r["wall_s"] / r["workers"], 2) if r["mode"] == "processes" else None
+    print(f"{'workers':>7} {'mode':>10} {'jobs':>4} {'job s':>6} {'wall s':>7} {'ideal s':>7} {'ovh/job s':>9} {'ovh %':>6} {'speedup':>7} {'eff':>5}")
+    for r in rows:
+        print(f"{r['workers']:>7} {r['mode']:>10} {r['jobs']:>4} {r['job_seconds']:>6g} {r['wall_s']:>7.2f} {r['ideal_s']:>7.1f} "
+              f"{r['overhead_per_job_s']:>9.3f} {r['overhead_pct_of_job']:>6.2f} {r['speedup_vs_1_gpu']:>7.2f} "
+              f"{r['scaling_efficiency'] if r['scaling_efficiency'] is not None else '-':>5}")
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"args": vars(a), "cpu_count": os.cpu_count(), "rows": rows}, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
