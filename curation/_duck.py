@@ -1,0 +1,64 @@
+"""The one place DuckDB SQL runs: named queries from ``curation/sql/*.sql``, values always bound.
+
+Queries use named parameters (``$min_gap``); only the parameters a query mentions are passed, so callers may hand
+the same dict to several queries.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from importlib import resources
+
+import duckdb
+import pyarrow as pa
+
+_PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
+
+
+@functools.cache
+def sql(name: str) -> str:
+    """The text of ``curation/sql/<name>.sql``."""
+    return resources.files("curation.sql").joinpath(f"{name}.sql").read_text()
+
+
+def connect(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with every core (or ``threads``); ``memory_limit`` like ``"1.5GB"`` spills beyond it."""
+    con = duckdb.connect(":memory:")
+    con.execute(f"SET threads = {int(threads or os.cpu_count() or 1)}")
+    if memory_limit:
+        con.execute("SET memory_limit = ?", [memory_limit])
+    # Rows come back in the order of the query's ORDER BY; nothing else relies on scan order.
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def _bind(text: str, params: dict | None) -> dict:
+    wanted = set(_PARAM.findall(text))
+    params = params or {}
+    missing = wanted - set(params)
+    if missing:
+        raise KeyError(f"query needs parameters {sorted(missing)}")
+    return {k: params[k] for k in wanted}
+
+
+def run(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> None:
+    """Execute the named statement (CREATE TABLE ..., UPDATE ...)."""
+    text = sql(name)
+    con.execute(text, _bind(text, params))
+
+
+def rows(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> list[dict]:
+    """The named query's result as a list of dicts (for small results: checks, counts, tables in the card)."""
+    text = sql(name)
+    cur = con.execute(text, _bind(text, params))
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+def arrow(con: duckdb.DuckDBPyConnection, table: str) -> pa.Table:
+    """A temp table as Arrow (no parameters: build the table with :func:`run` first)."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", table):
+        raise ValueError(f"not a table name: {table!r}")
+    return con.sql(f"SELECT * FROM {table}").to_arrow_table()

@@ -1,0 +1,369 @@
+"""Ratings -> DPO pairs (Hallo4 sec. 3.2, tables 4-5), computed by DuckDB.
+
+The steps, each a named query in ``curation/sql/``:
+
+1. ``ratings``: the source (a ratings Parquet file read in place, or the workspace store's ratings) as one view
+   with the contract columns; columns a file lacks are NULL and filled from the store where there is one.
+2. ``candidate_stats``: one pass, one row per candidate: mean scores plus what the input checks need.
+3. The checks; the first problem found is raised as a :class:`CurateError` naming the file, row and column.
+4. ``candidates`` -> ``scores_<aggregate>`` -> ``eligible``: exclusions, per-axis aggregate, composite reward.
+5. ``pairs_<strategy>`` -> ``manifest``.
+
+Nothing is written here; :mod:`curation.pairs_cli` writes the manifest and its card.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pyarrow as pa
+
+from curation import _duck
+from curation.errors import CurateError, where
+from curation.pairs_config import BuildPairsConfig
+
+REQUIRED = ["clip_id", "candidate_id", "method", "annotator_id", "alignment", "fidelity"]
+# Optional columns and their DuckDB type; absent ones are NULL (then taken from the store, if any).
+OPTIONAL = {
+    "video": "VARCHAR",
+    "image": "VARCHAR",
+    "audio": "VARCHAR",
+    "prompt": "VARCHAR",
+    "skeleton": "VARCHAR",
+    "candidate_status": "VARCHAR",
+    "is_gold": "BOOLEAN",
+    "broken": "BOOLEAN",
+}
+MEDIA = ["video", "image", "audio", "prompt", "skeleton"]
+CLIP_MEDIA = MEDIA[1:]
+_INTEGER = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
+_NUMBER = _INTEGER | {"FLOAT", "DOUBLE"}
+
+# Read from the store with SQLAlchemy (duckdb 2.0 cannot attach SQLite offline); natural keys only.
+STORE_CLIPS = (
+    "SELECT clip_id, image_path AS image, audio_path AS audio, prompt, skeleton_path AS skeleton, is_gold FROM clips"
+)
+STORE_CANDIDATES = "SELECT candidate_id, video_path AS video, status AS candidate_status FROM candidates"
+_STORE_CLIPS_SCHEMA = pa.schema(
+    [("clip_id", pa.string()), ("image", pa.string()), ("audio", pa.string()), ("prompt", pa.string()),
+     ("skeleton", pa.string()), ("is_gold", pa.bool_())]
+)
+_STORE_CANDIDATES_SCHEMA = pa.schema(
+    [("candidate_id", pa.string()), ("video", pa.string()), ("candidate_status", pa.string())]
+)
+
+
+@dataclass
+class PairsResult:
+    """What :func:`build_pairs` computed: the manifest table, statistics for the card, and provenance."""
+
+    manifest: pa.Table
+    stats: dict
+    source: dict  # kind ("file" | "store"), label, sha256, rows
+    notes: list[str] = field(default_factory=list)
+
+
+def build_pairs(
+    cfg: BuildPairsConfig,
+    ratings: str | Path | None = None,
+    store=None,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+) -> PairsResult:
+    """Pairs from ``ratings`` (a ratings Parquet file) or, without it, from ``store``'s ratings.
+
+    ``store`` (a :class:`storage.Store`) also fills media and status columns a ratings file lacks.
+    Raises :class:`CurateError` for bad input, naming the file, row and column.
+    """
+    if ratings is None and store is None:
+        raise CurateError("build-pairs needs a ratings file or a workspace store.")
+    from curation.pair_card import statistics
+
+    con = _duck.connect(threads, memory_limit)
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        if ratings is not None:
+            label = _register_file(con, Path(ratings))
+            digest = pool.submit(_sha256, Path(ratings))  # overlaps with the queries; hashlib releases the GIL
+        else:
+            label = "the workspace store's ratings"
+            digest = pool.submit(str, _register_store_ratings(con, store))
+        columns, types = _source_columns(con)
+        notes = _register_view(con, label, columns, types, has_store=store is not None)
+        _register_store_tables(con, store)
+        _duck.run(con, "annotator_codes")
+        _duck.run(con, "candidate_stats")
+        _check_input(con, label, types, Path(ratings) if ratings is not None else None)
+        params = _params(cfg)
+        _duck.run(con, "file_clips" if any(c in types for c in CLIP_MEDIA) else "no_file_clips")
+        _duck.run(con, "candidates")
+        _duck.run(con, f"scores_{cfg.aggregate}", params)
+        _duck.run(con, "eligible", params)
+        _duck.run(con, "extremes", params)
+        _duck.run(con, "ends")
+        _duck.run(con, "pairs_" + cfg.strategy.replace("-", "_"), params)
+        _duck.run(con, "members_extremes" if cfg.strategy == "best-vs-worst" else "members_eligible")
+        _duck.run(con, "manifest")
+        table = _duck.arrow(con, "manifest")
+        stats = statistics(con, params)
+        sha = digest.result()
+        notes += _null_media_notes(table)
+        source = {"kind": "file" if ratings is not None else "store", "label": label, "sha256": sha}
+        return PairsResult(manifest=table, stats=stats, source=source, notes=notes)
+    finally:
+        pool.shutdown(wait=True)
+        con.close()
+
+
+def _params(cfg: BuildPairsConfig) -> dict:
+    return {
+        "min_gap": cfg.min_gap,
+        "min_raters": cfg.min_raters,
+        "include_gold": cfg.include_gold,
+        "w_alignment": cfg.weights["alignment"],
+        "w_fidelity": cfg.weights["fidelity"],
+    }
+
+
+def _sha256(path: Path) -> str:
+    from curation.media import sha256_file
+
+    return sha256_file(path)
+
+
+def _register_file(con, path: Path) -> str:
+    """Expose the Parquet file as view ``src`` (read in place, only the columns the queries use)."""
+    if not path.is_file():
+        raise CurateError(f"{path}: file not found.")
+    try:
+        con.read_parquet(str(path), file_row_number=True).create_view("src")
+    except Exception as e:  # duckdb.IOException / InvalidInputException: not Parquet, truncated, ...
+        raise CurateError(f"{path}: cannot be read as Parquet: {str(e).splitlines()[0]}") from None
+    return str(path)
+
+
+def _register_store_ratings(con, store) -> str:
+    """Expose the store's ratings as view ``src``; returns the sha256 of their content."""
+    import hashlib
+
+    from storage.export import RATINGS_CONTRACT, ratings_frame
+
+    df = ratings_frame(store)
+    # The hash covers the contract columns in the export's order (clip, candidate, annotator), not row ids.
+    digest = hashlib.sha256(df[RATINGS_CONTRACT].to_csv(index=False).encode()).hexdigest()
+    df = df.rename(columns={"rating_id": "_row"})
+    con.register("src", df)
+    return digest
+
+
+def _source_columns(con) -> tuple[list[str], dict[str, str]]:
+    rel = con.sql("SELECT * FROM src LIMIT 0")
+    return rel.columns, dict(zip(rel.columns, (str(t) for t in rel.types)))
+
+
+def _register_view(con, label: str, columns: list[str], types: dict[str, str], has_store: bool) -> list[str]:
+    """Create view ``ratings`` with every contract column, checking types; returns notes on missing columns."""
+    missing = [c for c in REQUIRED if c not in types]
+    if missing:
+        raise CurateError(
+            f"{where(label, column=missing[0])}: missing column(s) {', '.join(missing)}; "
+            f"a ratings file needs {', '.join(REQUIRED)}."
+        )
+    select = ["file_row_number + 1 AS _row" if "file_row_number" in types else "_row"]
+    for col in REQUIRED[:4]:
+        select.append(_text_column(label, col, types[col]))
+    for col in ("alignment", "fidelity"):
+        if types[col] not in _NUMBER and not types[col].startswith("DECIMAL"):
+            raise CurateError(f"{where(label, column=col)}: scores must be integers 1-5; the column is {types[col]}.")
+        select.append(col)
+    notes = []
+    for col, sql_type in OPTIONAL.items():
+        if col not in types:
+            select.append(f"NULL::{sql_type} AS {col}")
+            if col in MEDIA and not has_store:
+                notes.append(f"{label} has no {col!r} column and there is no workspace store: {col} is left empty.")
+        elif sql_type == "BOOLEAN" and types[col] != "BOOLEAN":
+            raise CurateError(f"{where(label, column=col)}: expected true/false values; the column is {types[col]}.")
+        else:
+            select.append(f"CAST({col} AS {sql_type}) AS {col}" if types[col] != sql_type else col)
+    # Identifiers only, all from the fixed lists above: no value from the file reaches the SQL text.
+    con.execute("CREATE OR REPLACE TEMP VIEW ratings AS SELECT " + ", ".join(select) + " FROM src")
+    return notes
+
+
+def _text_column(label: str, col: str, sql_type: str) -> str:
+    if sql_type == "VARCHAR":
+        return col
+    if sql_type in _INTEGER:
+        return f"CAST({col} AS VARCHAR) AS {col}"
+    raise CurateError(f"{where(label, column=col)}: expected text ids; the column is {sql_type}.")
+
+
+def _register_store_tables(con, store) -> None:
+    clips, cands = _STORE_CLIPS_SCHEMA.empty_table(), _STORE_CANDIDATES_SCHEMA.empty_table()
+    if store is not None:
+        from sqlalchemy import text
+
+        with store.engine.connect() as conn:
+            clip_rows = [dict(r) for r in conn.execute(text(STORE_CLIPS)).mappings()]
+            cand_rows = [dict(r) for r in conn.execute(text(STORE_CANDIDATES)).mappings()]
+        for r in cand_rows:  # SQLAlchemy may hand back the enum member instead of its name
+            r["candidate_status"] = getattr(r["candidate_status"], "value", r["candidate_status"])
+        clips = pa.Table.from_pylist(clip_rows, schema=_STORE_CLIPS_SCHEMA)
+        cands = pa.Table.from_pylist(cand_rows, schema=_STORE_CANDIDATES_SCHEMA)
+    con.register("store_clips", clips)
+    con.register("store_candidates", cands)
+
+
+def _check_input(con, label: str, types: dict[str, str], parquet: Path | None) -> None:
+    """Raise on the first problem: empty cells, scores not integers 1-5, a candidate under two clips, duplicates."""
+    found = _parquet_checks(parquet) if parquet is not None else None
+    if found is None:  # no statistics to trust: one scan
+        found = _duck.rows(con, "check_columns")[0]
+    if any(found[c] for c in REQUIRED):
+        bad = _duck.rows(con, "locate_null")[0]
+        raise CurateError(f"{where(label, bad['_row'], bad['col'])}: empty value; every rating needs one.")
+    fractional = any(types[c] not in _INTEGER for c in ("alignment", "fidelity"))
+    if fractional or found["score_min"] < 1 or found["score_max"] > 5:
+        bad = _duck.rows(con, "locate_bad_score")
+        if bad:
+            b = bad[0]
+            raise CurateError(f"{where(label, b['_row'], b['col'])}: {b['value']} is not an integer 1-5.")
+    clash = _duck.rows(con, "check_keys")
+    if clash:
+        cand = clash[0]["candidate_id"]
+        first, second = _duck.rows(con, "locate_key_clash", {"candidate_id": cand})
+        raise CurateError(
+            f"{where(label, second['first_row'], 'clip_id')}: candidate {cand!r} is listed under clip "
+            f"{second['clip_id']!r} (method {second['method']!r}) here and under clip {first['clip_id']!r} "
+            f"(method {first['method']!r}) at row {first['first_row']}."
+        )
+    dup = _duck.rows(con, "check_duplicates")
+    if dup:
+        d = dup[0]
+        raise CurateError(
+            f"{where(label, d['second_row'], 'annotator_id')}: duplicate rating of {d['candidate_id']!r} by "
+            f"{d['annotator_id']!r} (also row {d['first_row']})."
+        )
+
+
+def _parquet_checks(path: Path) -> dict | None:
+    """Null counts of the required columns and the score range from the file's statistics (no scan).
+
+    None when a row group lacks statistics for one of them; then check_columns.sql scans instead.
+    """
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(path).metadata
+    index = {meta.schema.column(i).path: i for i in range(meta.num_columns)}
+    found = {c: 0 for c in REQUIRED} | {"score_min": None, "score_max": None}
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        for col in REQUIRED:
+            if col not in index:
+                return None
+            st = group.column(index[col]).statistics
+            if st is None or st.null_count is None or (col in ("alignment", "fidelity") and not st.has_min_max):
+                return None
+            found[col] += st.null_count
+            if col in ("alignment", "fidelity") and group.column(index[col]).num_values > st.null_count:
+                found["score_min"] = min(st.min, found["score_min"] if found["score_min"] is not None else st.min)
+                found["score_max"] = max(st.max, found["score_max"] if found["score_max"] is not None else st.max)
+    found["score_min"] = 1 if found["score_min"] is None else found["score_min"]
+    found["score_max"] = 5 if found["score_max"] is None else found["score_max"]
+    return found
+
+
+def _null_media_notes(table: pa.Table) -> list[str]:
+    notes = []
+    for col in ("winner_video", "loser_video", "image", "audio"):
+        n = table.column(col).null_count
+        if n:
+            notes.append(f"{n} of {table.num_rows} pairs have no {col}.")
+    return notes
+
+
+# --- writing: the manifest (atomic, never overwriting a version) and its card -------------------------------------
+
+MANIFEST_COLUMNS = [
+    "pair_id", "clip_id", "winner_candidate_id", "loser_candidate_id", "winner_method", "loser_method",
+    "winner_video", "loser_video", "image", "audio", "prompt", "skeleton", "winner_reward", "loser_reward",
+    "margin", "winner_alignment", "winner_fidelity", "loser_alignment", "loser_fidelity", "winner_raters",
+    "loser_raters",
+]  # fmt: skip
+_VERSIONED = re.compile(r"^pairs-v(\d{4,})\.parquet$")
+
+
+def manifest_metadata(cfg: BuildPairsConfig, result: PairsResult, version: int | None) -> dict:
+    """File-level metadata of a manifest: parameters, provenance, counts."""
+    from importlib.metadata import version as package_version
+
+    counts = {k: v for k, v in result.stats.items() if isinstance(v, int)}
+    return {
+        "kind": "dpo-pairs",
+        "manifest_version": version,
+        **cfg.as_metadata(),
+        "source": result.source["label"],
+        "source_kind": result.source["kind"],
+        "source_sha256": result.source["sha256"],
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "tool_version": package_version("portrait-curate"),
+        "counts": counts,
+        "notes": result.notes,
+    }
+
+
+def next_version(folder: Path) -> int:
+    """1 + the highest ``pairs-vNNNN.parquet`` in ``folder`` (1 when there is none)."""
+    found = [int(m.group(1)) for p in folder.glob("pairs-v*.parquet") if (m := _VERSIONED.match(p.name))]
+    return max(found, default=0) + 1
+
+
+def write_manifest(
+    cfg: BuildPairsConfig, result: PairsResult, out: Path | None = None, folder: Path | None = None,
+    force: bool = False,
+) -> tuple[Path, Path, dict]:
+    """Write the manifest and its card; returns their paths and the metadata.
+
+    With ``out``: that file (an existing one only with ``force``). Without: the next ``pairs-vNNNN.parquet`` in
+    ``folder``, claimed with a hard link so that two builds running at once never take the same version.
+    """
+    from curation.pair_card import render_card
+    from storage.parquet import write_parquet_atomic, write_text_atomic
+
+    table = result.manifest.select(MANIFEST_COLUMNS)
+    if out is not None:
+        out = Path(out)
+        if out.exists() and not force:
+            raise CurateError(f"{out}: already exists; pass --force to replace it, or leave out --out.")
+        m = _VERSIONED.match(out.name)
+        meta = manifest_metadata(cfg, result, int(m.group(1)) if m else None)
+        path = write_parquet_atomic(table, out, meta)
+    else:
+        path, meta = _write_next_version(cfg, result, table, Path(folder))
+    card = write_text_atomic(path.with_suffix(".md"), render_card(path.stem, meta, result.stats))
+    return path, card, meta
+
+
+def _write_next_version(cfg, result, table, folder: Path) -> tuple[Path, dict]:
+    from storage.parquet import write_parquet_atomic
+
+    folder.mkdir(parents=True, exist_ok=True)
+    while True:
+        n = next_version(folder)
+        meta = manifest_metadata(cfg, result, n)
+        path = folder / f"pairs-v{n:04d}.parquet"
+        partial = folder / f".{path.name}.{os.getpid()}.tmp"
+        try:
+            write_parquet_atomic(table, partial, meta)
+            os.link(partial, path)  # fails if the name was taken meanwhile: then try the next number
+            return path, meta
+        except FileExistsError:
+            continue
+        finally:
+            partial.unlink(missing_ok=True)

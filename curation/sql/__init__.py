@@ -1,0 +1,1 @@
+"""Named DuckDB queries of pair building, one per file (loaded by curation._duck)."""

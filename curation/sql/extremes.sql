@@ -1,0 +1,13 @@
+-- The candidates holding the highest or lowest reward of a clip whose rewards spread at least min_gap (in no
+-- other clip can any pair form). Usually about two rows per clip: the input of ends.sql.
+CREATE OR REPLACE TEMP TABLE extremes AS
+WITH spread AS (
+    SELECT clip_id, max(rq) AS top, min(rq) AS bottom
+    FROM eligible
+    GROUP BY clip_id
+    HAVING max(rq) - min(rq) >= $min_gap
+)
+SELECT e.*
+FROM eligible e
+JOIN spread s ON s.clip_id = e.clip_id
+WHERE e.rq = s.top OR e.rq = s.bottom
