@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -139,6 +139,7 @@ class Policy:
     model: nn.Module  # trainable; the loop may wrap it for DDP
     reference: nn.Module | None  # frozen deep copy, or None when the reference is the LoRA-disabled base
     lora: bool
+    lora_layers: list = field(default_factory=list)  # peft layers, found once: a full module walk per step costs
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.model.parameters() if p.requires_grad]
@@ -149,12 +150,14 @@ class Policy:
         if self.reference is not None:
             yield self.reference
             return
-        unwrapped.disable_adapters()
+        # what diffusers' disable_adapters()/enable_adapters() do, without walking every module each step
+        for layer in self.lora_layers:
+            layer.enable_adapters(False)
         try:
             yield unwrapped
         finally:
-            # peft's enable re-marks the adapter trainable, which disable unmarked
-            unwrapped.enable_adapters()
+            for layer in self.lora_layers:
+                layer.enable_adapters(True)  # also re-marks the adapter trainable, which disabling unmarked
 
 
 def build_policy(model: nn.Module, cfg: DiffusionDPOConfig) -> Policy:
@@ -172,14 +175,18 @@ def build_policy(model: nn.Module, cfg: DiffusionDPOConfig) -> Policy:
         if not any(p.requires_grad for p in model.parameters()):
             raise ValueError(f"No module matched lora_targets {cfg.lora_targets}.")
         reference = None
+        from peft.tuners.tuners_utils import BaseTunerLayer
+
+        lora_layers = [m for m in model.modules() if isinstance(m, BaseTunerLayer)]
     else:
+        lora_layers = []
         model.requires_grad_(True)
         reference = _frozen_copy(model) if cfg.uses_reference else None
     if cfg.gradient_checkpointing:
         # Wan skips checkpointing when grad is off, so the reference forward pays nothing for it
         model.enable_gradient_checkpointing()
     model.train()
-    return Policy(model=model, reference=reference, lora=cfg.uses_lora)
+    return Policy(model=model, reference=reference, lora=cfg.uses_lora, lora_layers=lora_layers)
 
 
 def trainable_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
