@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from curation.errors import CurateError, where
@@ -156,11 +156,14 @@ def unmark_gold(store: Store, clip_id: str, candidate: str | None = None) -> int
 
 def gold_answers_frame(store: Store) -> pd.DataFrame:
     """Every gold answer with its clip, method, rating count and how many ratings passed."""
-    with store.engine.connect() as conn:
-        df = pd.read_sql(text(GOLD_ANSWERS), conn)
-    for col in ("ratings", "passed"):
-        df[col] = df[col].astype(int)
-    return df
+    from annotate_app.stats import read_frames
+
+    return typed_gold_frame(read_frames(store, {"gold": GOLD_ANSWERS})["gold"])
+
+
+def typed_gold_frame(df: pd.DataFrame) -> pd.DataFrame:
+    ints = ["alignment_min", "alignment_max", "fidelity_min", "fidelity_max", "ratings", "passed"]
+    return df.astype(dict.fromkeys(ints, int))
 
 
 IMPORT_REQUIRED = ["clip_id", "candidate_id"]

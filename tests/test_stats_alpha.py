@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import math
 
+import krippendorff
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from annotate_app.stats import SCORES, StatsConfig, agreement, interpret_alpha, ordinal_alpha
+from annotate_app.stats import (
+    SCORES,
+    StatsConfig,
+    agreement,
+    interpret_alpha,
+    ordinal_alpha,
+    ordinal_alpha_from_counts,
+)
 
 NAN = math.nan
 
@@ -96,3 +107,24 @@ def test_agreement_composite_and_gold_filter():
                                            (0.6669, "low"), (-0.2, "low")])
 def test_interpretation_thresholds(alpha, reading):
     assert interpret_alpha(alpha) == reading
+
+
+def test_textbook_example_matches_the_krippendorff_package():
+    package = krippendorff.alpha(reliability_data=TEXTBOOK, level_of_measurement="ordinal")
+    assert alpha_of(TEXTBOOK)["alpha"] == round(package, 4)
+
+
+# units x values count matrices: 1..40 units, 2..9 values, each unit with at least 2 values
+counts_matrices = st.integers(2, 9).flatmap(lambda v: st.lists(
+    st.lists(st.integers(0, 4), min_size=v, max_size=v).filter(lambda row: sum(row) >= 2), min_size=1, max_size=40))
+
+
+@settings(max_examples=200, deadline=None)
+@given(counts_matrices)
+def test_vectorised_alpha_equals_the_krippendorff_package(rows):
+    counts = np.array(rows, dtype=float)
+    if (counts.sum(axis=0) > 0).sum() < 2:
+        return  # a single observed value: alpha is undefined (ordinal_alpha reports a reason instead)
+    package = krippendorff.alpha(value_counts=counts, value_domain=list(range(counts.shape[1])),
+                                 level_of_measurement="ordinal")
+    assert ordinal_alpha_from_counts(counts) == pytest.approx(package, rel=1e-9, abs=1e-12)
