@@ -12,8 +12,10 @@ from curation._cli_util import workspace_options
 @click.command("annotate")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; keep localhost unless behind a proxy.")
 @click.option("--port", default=8501, show_default=True, type=int, help="Port to serve on.")
+@click.option("--gold-rate", default=0.05, show_default=True, type=click.FloatRange(0, 1),
+              help="Chance that the next clip is a gold clip (when the annotator has one left).")
 @workspace_options
-def annotate_cmd(ws, host: str, port: int) -> None:
+def annotate_cmd(ws, host: str, port: int, gold_rate: float) -> None:
     """Serve the annotation app (Streamlit) until Ctrl-C.
 
     \b
@@ -29,7 +31,7 @@ def annotate_cmd(ws, host: str, port: int) -> None:
     from annotate_app.server import serve
 
     click.echo(f"Serving the annotation app on http://{host}:{port}/ (Ctrl-C stops it)")
-    raise SystemExit(serve(ws, host=host, port=port))
+    raise SystemExit(serve(ws, host=host, port=port, gold_rate=gold_rate))
 
 
 @click.group("annotators")

@@ -21,7 +21,25 @@ PER_ROW = 3
 
 
 def _k(aid: int, slot: str, field: str) -> str:
-    return f"r{aid}_{slot}_{field}"
+    """Widget key. Score and broken widgets also carry the clip's version (see :func:`_values`)."""
+    if field in ("comment",):
+        return f"r{aid}_{slot}_{field}"
+    return f"r{aid}_{slot}_{field}_v{st.session_state.get(f'ver_{aid}', 0)}"
+
+
+def _values(aid: int) -> dict:
+    """The answers of one clip, ``{(slot, axis): score, (slot, "broken"): bool}``: the single source of truth.
+
+    Kept under a plain session-state key rather than in the widgets: a value written into a widget
+    key from a callback can be overwritten by the browser's stale widget state when fast key presses
+    interrupt reruns. Widgets are drawn from these values, and their keys carry a version that is
+    bumped whenever the keyboard changes a value, so they are re-created showing it.
+    """
+    return st.session_state.setdefault(f"vals_{aid}", {})
+
+
+def _from_widget(aid: int, slot: str, field: str, key: str) -> None:
+    _values(aid)[(slot, field)] = st.session_state.get(key)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -53,12 +71,11 @@ def _on_keys(aid: int, slots: list[str]) -> None:
     state = st.session_state.get(f"player_{aid}")
     events, marker = new_events(state, st.session_state.get(f"seen_{aid}"))
     st.session_state[f"seen_{aid}"] = marker
-    values = {(s, a): st.session_state.get(_k(aid, s, a)) for s in slots for a in AXES}
-    values.update({(s, "broken"): bool(st.session_state.get(_k(aid, s, "broken"))) for s in slots})
+    values = _values(aid)
+    before = dict(values)
     cursor, submit = apply_events(events, values, st.session_state.get(f"cursor_{aid}", Cursor()), slots)
-    for (s, field), v in values.items():
-        if v is not None:
-            st.session_state[_k(aid, s, field)] = v
+    if values != before:
+        st.session_state[f"ver_{aid}"] = st.session_state.get(f"ver_{aid}", 0) + 1
     st.session_state[f"cursor_{aid}"] = cursor
     if submit:
         st.session_state[f"submit_{aid}"] = True
@@ -79,8 +96,9 @@ def collect(aid: int, view: ClipView, watched: dict) -> tuple[list[CandidateScor
     """The scores on the page and the problems that block submitting (missing scores, unwatched videos)."""
     scores, problems = [], []
     for sl in view.slots:
-        a, f = (st.session_state.get(_k(aid, sl.label, ax)) for ax in AXES)
-        broken = bool(st.session_state.get(_k(aid, sl.label, "broken")))
+        values = _values(aid)
+        a, f = (values.get((sl.label, ax)) for ax in AXES)
+        broken = bool(values.get((sl.label, "broken")))
         seen = watched.get(sl.label, {})
         if a is None or f is None:
             problems.append(f"{sl.label}: give both scores.")
@@ -109,18 +127,24 @@ def _candidate(ws, aid: int, slot, cursor_here: str | None, watched: dict) -> No
         st.video(_media(ws, slot.video_path), format="video/mp4")
         frac = float(watched.get(slot.label, {}).get("frac", 0))
         st.caption("watched" if frac >= MIN_WATCHED else "play it to the end before rating")
+        values = _values(aid)
         for ax in AXES:
             r = ws.config.rubric[ax]
             marker = " ◀ keys" if cursor_here == ax else ""
+            key, v = _k(aid, slot.label, ax), values.get((slot.label, ax))
             st.radio(
                 f"{r.title}{marker}",
                 options=[1, 2, 3, 4, 5],
-                index=None,
+                index=None if v is None else v - 1,
                 horizontal=True,
-                key=_k(aid, slot.label, ax),
+                key=key,
+                on_change=_from_widget,
+                args=(aid, slot.label, ax, key),
                 help=f"{r.question} {r.low}; {r.high}",
             )
-        st.checkbox("Broken video (does not play, black, corrupt)", key=_k(aid, slot.label, "broken"))
+        key = _k(aid, slot.label, "broken")
+        st.checkbox("Broken video (does not play, black, corrupt)", value=bool(values.get((slot.label, "broken"))),
+                    key=key, on_change=_from_widget, args=(aid, slot.label, "broken", key))
         st.text_input("Comment (optional)", key=_k(aid, slot.label, "comment"), max_chars=500)
 
 
@@ -142,7 +166,7 @@ def render() -> None:
     """The "Rate clips" page."""
     ws, store = context.workspace(), context.store()
     account = st.session_state["account"]
-    cfg = AssignConfig.from_workspace(ws)
+    cfg = AssignConfig.from_workspace(ws, gold_rate=context.gold_rate())
     if saved := st.session_state.pop("just_saved", None):
         st.toast(f"Saved clip {saved}.")
     view = _current_view(store, account, cfg)
@@ -162,7 +186,7 @@ def render() -> None:
     left.image(_media(ws, view.image_path), caption="Reference image", width=180)
     with right:
         _rubric_help(ws)
-        filled = sum(st.session_state.get(_k(aid, s, ax)) is not None for s in labels for ax in AXES)
+        filled = sum(_values(aid).get((s, ax)) is not None for s in labels for ax in AXES)
         st.progress(filled / max(1, 2 * len(labels)), text=f"{filled} of {2 * len(labels)} scores given on this clip")
     for start in range(0, len(view.slots), PER_ROW):
         cols = st.columns(PER_ROW)

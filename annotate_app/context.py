@@ -29,3 +29,14 @@ def workspace():
 
 def store():
     return _open(*_key())[1]
+
+
+DEFAULT_GOLD_RATE = 0.05
+
+
+def gold_rate() -> float:
+    """Chance that a hand-out tries a gold clip first (``curate annotate --gold-rate``)."""
+    try:
+        return float(os.environ.get("CURATE_GOLD_RATE", DEFAULT_GOLD_RATE))
+    except ValueError:
+        return DEFAULT_GOLD_RATE

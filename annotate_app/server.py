@@ -30,23 +30,25 @@ def streamlit_command(host: str = "127.0.0.1", port: int = 8501) -> list[str]:
     ]
 
 
-def app_env(ws, base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for the app process: the workspace folder and its database URL."""
+def app_env(ws, base: dict[str, str] | None = None, gold_rate: float | None = None) -> dict[str, str]:
+    """The environment for the app process: the workspace folder, its database URL, the gold rate."""
     env = dict(os.environ if base is None else base)
+    if gold_rate is not None:
+        env["CURATE_GOLD_RATE"] = str(gold_rate)
     env["CURATE_WORKSPACE"] = str(ws.root)
     env["CURATE_DB_URL"] = ws.database_url
     env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
     return env
 
 
-def start(ws, host: str = "127.0.0.1", port: int = 8501, **popen) -> subprocess.Popen:
+def start(ws, host: str = "127.0.0.1", port: int = 8501, gold_rate: float | None = None, **popen) -> subprocess.Popen:
     """Start the app in the background; the caller stops it (``proc.terminate()``)."""
-    return subprocess.Popen(streamlit_command(host, port), env=app_env(ws), **popen)
+    return subprocess.Popen(streamlit_command(host, port), env=app_env(ws, gold_rate=gold_rate), **popen)
 
 
-def serve(ws, host: str = "127.0.0.1", port: int = 8501) -> int:
+def serve(ws, host: str = "127.0.0.1", port: int = 8501, gold_rate: float | None = None) -> int:
     """Serve the app in the foreground until Ctrl-C; returns the server's exit status."""
-    proc = start(ws, host, port)
+    proc = start(ws, host, port, gold_rate=gold_rate)
     try:
         return proc.wait()
     except KeyboardInterrupt:

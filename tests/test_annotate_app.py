@@ -83,7 +83,7 @@ def test_rate_a_clip_blind(app, ws):
     # 2) all scores, videos A and B watched, C marked broken
     for i, r in enumerate(at.radio):
         r.set_value(1 + i % 5)
-    at.checkbox(key=f"r{aid}_C_broken").check()
+    at.checkbox[2].check()  # candidate C
     at.text_input(key=f"r{aid}_A_comment").input("lips lag")
     at.session_state[f"watched_{aid}"] = {"A": {"frac": 1.0, "seconds": 1.0}, "B": {"frac": 0.96, "seconds": 0.96}}
     at.button(key=f"submit_btn_{aid}").run()

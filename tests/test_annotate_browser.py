@@ -25,7 +25,7 @@ CHROMIUM = os.environ.get("CURATE_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
 
-pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"{CHROMIUM} missing: apt-get install chromium")
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"{CHROMIUM} missing: apt-get install chromium")]
 
 
 def _free_port() -> int:
@@ -103,13 +103,19 @@ def test_sign_in_play_rate_with_keys_submit(served):
             html = page.content()
             srcs = page.eval_on_selector_all("video", "vs => vs.map(v => v.currentSrc)")
             page.screenshot(path=str(tmp / "clip_page.png"), full_page=True)
-            shutil.copy(tmp / "clip_page.png", os.environ.get("CURATE_SCREENSHOT", tmp / "keep.png"))
+            if os.environ.get("CURATE_SCREENSHOT"):  # to look at the page during development
+                shutil.copy(tmp / "clip_page.png", os.environ["CURATE_SCREENSHOT"])
             page.mouse.click(5, 300)  # focus the page, not a widget
             for key in "423514":
                 page.keyboard.press(key)
                 time.sleep(0.15)
-            page.wait_for_function(
-                "document.querySelectorAll('input[type=radio]:checked').length === 6", timeout=15_000)
+            try:
+                page.wait_for_function(
+                    "document.querySelectorAll('input[type=radio]:checked').length === 6", timeout=15_000)
+            except Exception:
+                page.screenshot(path=str(tmp / "fail.png"), full_page=True)
+                print(page.inner_text("body"))  # shown by pytest on failure
+                raise
             page.keyboard.press("Enter")
             page.wait_for_function(
                 f"!document.body.innerText.includes({first_clip!r})", timeout=20_000)
