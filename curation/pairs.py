@@ -214,6 +214,8 @@ def _register_store_tables(con, store) -> None:
             cand_rows = [dict(r) for r in conn.execute(text(STORE_CANDIDATES)).mappings()]
         for r in cand_rows:  # SQLAlchemy may hand back the enum member instead of its name
             r["candidate_status"] = getattr(r["candidate_status"], "value", r["candidate_status"])
+        for r in clip_rows:  # SQLite answers 0/1 for booleans in a text() query
+            r["is_gold"] = None if r["is_gold"] is None else bool(r["is_gold"])
         clips = pa.Table.from_pylist(clip_rows, schema=_STORE_CLIPS_SCHEMA)
         cands = pa.Table.from_pylist(cand_rows, schema=_STORE_CANDIDATES_SCHEMA)
     con.register("store_clips", clips)
