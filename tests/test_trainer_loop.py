@@ -20,7 +20,7 @@ from tests.fixtures.trainer_loop_models import (  # noqa: E402
 )
 from trainer.dpo_config import load_config  # noqa: E402
 from trainer.dpo_trainer import train, warmup_factor  # noqa: E402
-from trainer.models import build_policy, load_denoiser, load_trained, make_denoiser  # noqa: E402
+from trainer.models import Policy, build_policy, load_denoiser, load_trained, make_denoiser  # noqa: E402
 from trainer.step import compute_loss, make_objective  # noqa: E402
 
 LN2 = math.log(2)
@@ -197,3 +197,57 @@ def _rows(out):
     from trainer.logging_utils import read_metrics
 
     return read_metrics(out / "logs")
+
+
+def test_lora_reference_is_the_base_model_exactly(wan_path, tmp_path):
+    """After training, the adapter-off forward equals a freshly loaded base model bit for bit; on again after."""
+    cfg = _cfg(wan_path, tmp_path, max_steps=2)
+    data = SyntheticPairs(2)
+    result = train(cfg, data, collate, progress=False)
+    model = result.model
+    policy = Policy(model=model, reference=None, lora=True, lora_layers=_lora_layers(model))
+    base = load_denoiser("wan", wan_path)
+    x = torch.randn(2, 16, 3, 8, 8, generator=torch.Generator().manual_seed(5))
+    t, ehs = torch.tensor([300.0, 700.0]), torch.cat([data[0]["cond"]["encoder_hidden_states"][None]] * 2)
+    with torch.no_grad():
+        with policy.reference_model(model) as ref:
+            off = ref(x, t, ehs, return_dict=False)[0]
+        on = model(x, t, ehs, return_dict=False)[0]
+        want = base(x, t, ehs, return_dict=False)[0]
+    assert torch.equal(off, want)
+    assert (on - want).abs().max() > 1e-6
+    assert all(p.requires_grad for n, p in model.named_parameters() if "lora_" in n)
+
+
+def test_gradient_checkpointing_gives_the_same_gradients(wan_path, tmp_path):
+    grads = []
+    for ckpt in (False, True):
+        cfg = _cfg(wan_path, tmp_path, reference="frozen_copy", gradient_checkpointing=ckpt)
+        torch.manual_seed(0)
+        model = load_denoiser("wan", wan_path)
+        policy = build_policy(model, cfg)
+        assert model.is_gradient_checkpointing == ckpt
+        batch = collate([SyntheticPairs(2)[0]])
+        loss, _ = compute_loss(cfg, policy, model, model, make_denoiser("wan"), make_objective(cfg), batch,
+                               torch.Generator().manual_seed(2))
+        loss.backward()
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
+    torch.testing.assert_close(grads[0], grads[1], atol=1e-6, rtol=1e-5)
+
+
+def test_bf16_autocast_stays_off_on_cpu(wan_path, tmp_path):
+    """mixed_precision=bf16 autocasts on GPU only: on CPU the numbers are the float32 ones exactly."""
+    data = SyntheticPairs(2)
+    _, plain = _first_loss(_cfg(wan_path, tmp_path, mixed_precision="no", max_steps=1), data)
+    _, bf16 = _first_loss(_cfg(wan_path, tmp_path, mixed_precision="bf16", max_steps=1), data)
+    # a bf16 forward would round the prediction and move the error in the 3rd digit
+    assert bf16["err/model_chosen"] == plain["err/model_chosen"]
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # the check above can tell: CPU autocast does change it
+        _, forced = _first_loss(_cfg(wan_path, tmp_path, mixed_precision="no", max_steps=1), data)
+    assert forced["err/model_chosen"] != plain["err/model_chosen"]
+
+
+def _lora_layers(model):
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    return [m for m in model.modules() if isinstance(m, BaseTunerLayer)]
