@@ -164,3 +164,24 @@ def test_import_bad_rows(store, tmp_path, rows, msg):
     with pytest.raises(CurateError, match=msg):
         import_gold(store, f)
     assert gold_answers_frame(store).empty
+
+
+def test_migration_0002_gold_up_and_down(tmp_path):
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from storage import make_engine
+    from storage.migrate import alembic_config, current_heads, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    try:
+        upgrade(engine, "0002_gold")  # only this branch on top of the initial schema
+        assert current_heads(engine) == {"0002_gold"}
+        insp = inspect(engine)
+        assert "gold_answers" in insp.get_table_names()
+        assert [u["column_names"] for u in insp.get_unique_constraints("gold_answers")] == [["candidate_pk"]]
+        assert insp.get_foreign_keys("gold_answers")[0]["referred_table"] == "candidates"
+        command.downgrade(alembic_config(engine), "0001_initial")
+        assert "gold_answers" not in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
