@@ -136,14 +136,14 @@ def list_annotators(store: Store) -> list[dict]:
     with store.session() as s:
         rows = s.scalars(select(Annotator).order_by(Annotator.name)).all()
         return [
-            dict(
-                name=a.name,
-                role=a.role.value,
-                source=a.source,
-                active=a.active,
-                can_sign_in=bool(a.password_hash or a.token_hash),
-                created_at=a.created_at.isoformat() if a.created_at else None,
-            )
+            {
+                "name": a.name,
+                "role": a.role.value,
+                "source": a.source,
+                "active": a.active,
+                "can_sign_in": bool(a.password_hash or a.token_hash),
+                "created_at": a.created_at.isoformat() if a.created_at else None,
+            }
             for a in rows
         ]
 

@@ -179,7 +179,7 @@ def _lease(s: Session, me: int, clip: int, cfg: AssignConfig, now: datetime) -> 
 def _resume(s: Session, me: int, cfg: AssignConfig, now: datetime) -> Lease | None:
     """The annotator's own leased clip, renewed; an expired one whose slot was taken is released."""
     while (row := s.execute(MY_LEASE, {"me": me}).first()) is not None:
-        aid, clip, seed, expires, is_gold = row
+        aid, clip, seed, _expires, is_gold = row
         a = s.get(Assignment, aid)
         if is_gold or s.scalar(TAKEN, {"me": me, "now": now, "clip": clip}) < cfg.overlap:
             a.lease_expires_at = now + timedelta(minutes=cfg.lease_minutes)

@@ -10,9 +10,9 @@ database's UNIQUE(candidate_pk, annotator_pk) backs both up.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Sequence
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session

@@ -27,9 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from annotate_app.assign import AssignConfig, clip_view, next_clip  # noqa: E402
-from annotate_app.submit import CandidateScore, submit_clip  # noqa: E402
-from storage import open_store  # noqa: E402
+from annotate_app.assign import AssignConfig, clip_view, next_clip
+from annotate_app.submit import CandidateScore, submit_clip
+from storage import open_store
 
 PG_ADMIN = os.environ.get("CURATE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 TS = "2026-01-01 00:00:00.000000"
@@ -55,8 +55,8 @@ def _rows(n_clips: int, per_clip: int, done: float, partial: float, n_ann: int):
             for j in range(per_clip):
                 ratings.append((len(ratings) + 1, (i - 1) * per_clip + j + 1, ann, 3, 4, False, "bench", TS, TS))
     return {
-        "clips": ("id, clip_id, image_path, image_sha256, image_width, image_height, audio_path, audio_sha256, "
-                  "audio_duration, is_gold, created_at", clips),
+        "clips": (("id, clip_id, image_path, image_sha256, image_width, image_height, audio_path, audio_sha256, "
+                   "audio_duration, is_gold, created_at"), clips),
         "candidates": ("id, candidate_id, clip_pk, method, video_path, status, source, created_at", cands),
         "annotators": ("id, name, role, source, active, created_at", anns),
         "assignments": ("id, clip_pk, annotator_pk, status, order_seed, leased_at, lease_expires_at, completed_at",
@@ -111,7 +111,7 @@ def _new_annotators(store, n: int) -> list[int]:
 
 def _pct(xs: list[float], q: float) -> float:
     xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+    return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))]
 
 
 def _measure(store, rounds: int, n_ann: int) -> dict:

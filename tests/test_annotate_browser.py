@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
 import time
 import urllib.request
 
@@ -56,19 +57,18 @@ def served(tmp_path):
     _, token = add_annotator(store, "rater1")
     store.dispose()
     port = _free_port()
-    log = open(tmp_path / "app.log", "wb")
-    proc = start(ws, port=port, stdout=log, stderr=log)
-    try:
-        _wait_healthy(port, proc)
-        yield ws, port, token, tmp_path
-    finally:
-        proc.terminate()
+    with open(tmp_path / "app.log", "wb") as log:
+        proc = start(ws, port=port, stdout=log, stderr=log)
         try:
-            proc.wait(timeout=15)
-        except Exception:
-            proc.kill()
-            proc.wait()
-        log.close()
+            _wait_healthy(port, proc)
+            yield ws, port, token, tmp_path
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 PLAY_ALL = """async () => {

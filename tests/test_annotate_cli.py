@@ -23,8 +23,9 @@ def test_add_list_reset_and_sign_in(cli, sqlite_workspace):
         assert sign_in_password(store, "alice", pw).name == "alice"
         assert sign_in_token(store, token).name == "alice"
         with store.session() as s:  # only hashes are stored
-            from storage import Annotator
             from sqlalchemy import select
+
+            from storage import Annotator
             a = s.scalar(select(Annotator).where(Annotator.name == "alice"))
             assert pw not in a.password_hash and token.split(".")[1] not in a.token_hash
         out2 = cli("annotators", "reset", "alice", *w).output

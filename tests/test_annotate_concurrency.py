@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 from sqlalchemy import func, select
 
 from annotate_app.assign import AssignConfig, clip_view, next_clip
@@ -30,9 +29,9 @@ def _worker(store, me, cfg, results):
         gate = threading.Barrier(2)
         out = []
 
-        def click():
+        def click(gate=gate, out=out, aid=lease.assignment_id, scores=scores):
             gate.wait()
-            out.append(submit_clip(store, me, lease.assignment_id, scores))
+            out.append(submit_clip(store, me, aid, scores))
 
         twins = [threading.Thread(target=click) for _ in range(2)]
         for t in twins:

@@ -3,9 +3,8 @@
 Revision ID: 0003_annotate
 Revises: 0001_initial
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0003_annotate"
 down_revision = "0001_initial"
