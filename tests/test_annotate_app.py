@@ -161,3 +161,32 @@ def test_bad_token_is_refused(app):
     app.query_params["token"] = "1.not-a-token"
     at = app.run()
     assert "not valid" in at.error[0].value
+
+
+def test_submit_reaches_the_store_on_both_backends(tmp_path, db_url, monkeypatch):
+    """The same page on SQLite and PostgreSQL (the keyboard path is covered by the browser test)."""
+    from streamlit.testing.v1 import AppTest
+
+    ws = rating_workspace(tmp_path / "ws", db=db_url, clips=1, overlap=1)
+    monkeypatch.setenv("CURATE_WORKSPACE", str(ws.root))
+    monkeypatch.setenv("CURATE_DB_URL", db_url)
+    name, pw, _ = _person(ws)
+    at = _sign_in(AppTest.from_file(APP, default_timeout=60), name, pw)
+    aid = at.session_state["assignment_id"]
+    at.session_state[f"watched_{aid}"] = {s: {"frac": 1.0, "seconds": 1.0} for s in "ABC"}
+    for r, v in zip(at.radio, (5, 4, 3, 2, 1, 1)):
+        r.set_value(v)
+    at.checkbox[1].check()
+    at.run()
+    at.button(key=f"submit_btn_{aid}").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.success[0].value.startswith("Nothing left to rate")  # the only clip is done
+    store = ws.open_store()
+    try:
+        with store.session() as s:
+            rows = s.scalars(select(Rating).order_by(Rating.id)).all()
+            assert len(rows) == 3 and {(r.alignment, r.fidelity) for r in rows} == {(5, 4), (3, 2), (1, 1)}
+            assert [r.broken for r in rows].count(True) == 1
+            assert s.get(Assignment, aid).status == AssignmentStatus.done
+    finally:
+        store.dispose()
