@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -66,6 +67,20 @@ class PairsResult:
     stats: dict
     source: dict  # kind ("file" | "store"), label, sha256, rows
     notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase, for bench/build_pairs.py
+
+
+class _Laps:
+    """``lap("name")`` records the seconds since the previous lap."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = round(now - self._last, 4)
+        self._last = now
 
 
 def build_pairs(
@@ -96,9 +111,12 @@ def build_pairs(
         columns, types = _source_columns(con)
         notes = _register_view(con, label, columns, types, has_store=store is not None)
         _register_store_tables(con, store)
+        lap = _Laps()
         _duck.run(con, "annotator_codes")
         _duck.run(con, "candidate_stats")
+        lap("aggregate")
         _check_input(con, label, types, Path(ratings) if ratings is not None else None)
+        lap("checks")
         params = _params(cfg)
         _duck.run(con, "file_clips" if any(c in types for c in CLIP_MEDIA) else "no_file_clips")
         _duck.run(con, "candidates")
@@ -110,11 +128,14 @@ def build_pairs(
         _duck.run(con, "members_extremes" if cfg.strategy == "best-vs-worst" else "members_eligible")
         _duck.run(con, "manifest")
         table = _duck.arrow(con, "manifest")
+        lap("pairs")
         stats = statistics(con, params)
+        lap("card")
         sha = digest.result()
+        lap("hash")
         notes += _null_media_notes(table)
         source = {"kind": "file" if ratings is not None else "store", "label": label, "sha256": sha}
-        return PairsResult(manifest=table, stats=stats, source=source, notes=notes)
+        return PairsResult(manifest=table, stats=stats, source=source, notes=notes, timings=lap.seconds)
     finally:
         pool.shutdown(wait=True)
         con.close()
@@ -205,21 +226,21 @@ def _text_column(label: str, col: str, sql_type: str) -> str:
 
 
 def _register_store_tables(con, store) -> None:
-    clips, cands = _STORE_CLIPS_SCHEMA.empty_table(), _STORE_CANDIDATES_SCHEMA.empty_table()
-    if store is not None:
-        from sqlalchemy import text
+    """Tables ``store_clips`` and ``store_candidates``: what the store knows (empty without a store)."""
+    if store is None:
+        _duck.run(con, "no_store")  # not con.register(): registering makes duckdb import pandas (0.3 s)
+        return
+    from sqlalchemy import text
 
-        with store.engine.connect() as conn:
-            clip_rows = [dict(r) for r in conn.execute(text(STORE_CLIPS)).mappings()]
-            cand_rows = [dict(r) for r in conn.execute(text(STORE_CANDIDATES)).mappings()]
-        for r in cand_rows:  # SQLAlchemy may hand back the enum member instead of its name
-            r["candidate_status"] = getattr(r["candidate_status"], "value", r["candidate_status"])
-        for r in clip_rows:  # SQLite answers 0/1 for booleans in a text() query
-            r["is_gold"] = None if r["is_gold"] is None else bool(r["is_gold"])
-        clips = pa.Table.from_pylist(clip_rows, schema=_STORE_CLIPS_SCHEMA)
-        cands = pa.Table.from_pylist(cand_rows, schema=_STORE_CANDIDATES_SCHEMA)
-    con.register("store_clips", clips)
-    con.register("store_candidates", cands)
+    with store.engine.connect() as conn:
+        clip_rows = [dict(r) for r in conn.execute(text(STORE_CLIPS)).mappings()]
+        cand_rows = [dict(r) for r in conn.execute(text(STORE_CANDIDATES)).mappings()]
+    for r in cand_rows:  # SQLAlchemy may hand back the enum member instead of its name
+        r["candidate_status"] = getattr(r["candidate_status"], "value", r["candidate_status"])
+    for r in clip_rows:  # SQLite answers 0/1 for booleans in a text() query
+        r["is_gold"] = None if r["is_gold"] is None else bool(r["is_gold"])
+    con.register("store_clips", pa.Table.from_pylist(clip_rows, schema=_STORE_CLIPS_SCHEMA))
+    con.register("store_candidates", pa.Table.from_pylist(cand_rows, schema=_STORE_CANDIDATES_SCHEMA))
 
 
 def _check_input(con, label: str, types: dict[str, str], parquet: Path | None) -> None:

@@ -120,7 +120,8 @@ def build_pairs_cmd(min_margin, strategy, weights, aggregate, min_raters, includ
     path, card, meta = write_manifest(cfg, result, out=out, folder=ws.path("manifests") if ws else None,
                                       force=force)
     if as_json:
-        click.echo(json.dumps({"manifest": str(path), "card": str(card), **result.stats}))
+        click.echo(json.dumps({"manifest": str(path), "card": str(card), **result.stats,
+                               "timings": result.timings}))
         return
     s = result.stats
     click.echo(f"wrote {s['pairs']} pairs from {s['clips_with_pairs']} clips to {path}")
