@@ -77,8 +77,15 @@ def list_cmd(ws) -> None:
     for m in known_methods(ws.config.generators):
         settings = ws.config.generators.get(m)
         ref = (settings or {}).get("adapter", m)
-        kind = "built-in" if ref in BUILTIN else ("upstream" if ref in GENERATORS else "custom")
-        conf = "configured" if settings is not None else ("ready (no settings needed)" if kind == "built-in" else "not configured")
+        kind = "import" if ref == "import" else "built-in" if ref in BUILTIN else "upstream" if ref in GENERATORS else "custom"
+        if settings is not None:
+            conf = "configured"
+        elif kind == "built-in":
+            conf = "ready (no settings needed)"
+        elif kind == "import":
+            conf = "template: use it via adapter = \"import\" in a [generators.<name>] table"
+        else:
+            conf = "not configured"
         via = f" (adapter {ref})" if ref != m else ""
         click.echo(f"{m:>16}  {kind:<9} {conf}{via}")
 

@@ -191,7 +191,14 @@ def _finish(ws, store, method: str, req: GenerationRequest, res: GenerationResul
     except BrokenOutput as e:
         _log(log, f"BROKEN OUTPUT: {e}")
         cand = dict(raw_path=str(raw), failure_reason=str(e)) if final else None
+        if not final:
+            raw.unlink(missing_ok=True)  # only the last attempt's raw file is kept, as evidence
         _fail(store, req, token, f"broken output: {e}", final, candidate=cand)
+        return
+    except Exception as e:  # disk full, unreadable raw file...: a failed attempt, not a dead worker
+        _log(log, f"FAILED while keeping/normalising the output: {type(e).__name__}: {e}")
+        raw.unlink(missing_ok=True)
+        _fail(store, req, token, f"normalisation error: {type(e).__name__}: {e}", final, candidate=None)
         return
     try:
         with store.session() as s:
@@ -212,6 +219,7 @@ def _finish(ws, store, method: str, req: GenerationRequest, res: GenerationResul
         _log(log, f"DONE: {norm.path} ({p.frame_count} frames, {p.width}x{p.height}, {p.fps:g} fps)")
     except (_ClaimLost, IntegrityError) as e:
         norm.path.unlink(missing_ok=True)
+        raw.unlink(missing_ok=True)
         reason = "claim lost (another worker recovered this job)" if isinstance(e, _ClaimLost) else (
             f"a candidate for clip {req.clip_id!r} and method {method!r} already exists")
         _log(log, f"NOT REGISTERED: {reason}")

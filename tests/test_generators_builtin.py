@@ -60,7 +60,7 @@ def _mouth_openness(video: Path, box) -> np.ndarray:
 
 def _best_lag(a: np.ndarray, b: np.ndarray, max_lag: int = 15) -> int:
     """The shift (frames) of ``a`` behind ``b`` that maximises their correlation."""
-    scores = {lag: np.corrcoef(a[lag:], b[: len(b) - lag])[0, 1] for lag in range(0, max_lag + 1)}
+    scores = {lag: np.corrcoef(a[lag:], b[: len(b) - lag])[0, 1] for lag in range(max_lag + 1)}
     return max(scores, key=scores.get)
 
 
@@ -98,3 +98,35 @@ def test_still_is_static_and_blur_variant_is_blurred(tmp_path):
     # frame there, while the blurred, noisy variant differs everywhere.
     assert np.abs(out["lipsync"][0] - out["still"][0]).mean() < 4
     assert np.abs(out["lipsync_blur"][0] - out["still"][0]).mean() > 8
+
+
+def test_crop_box_and_target_length_by_hand():
+    """Centre-crop boxes and whole-frame lengths worked out by hand."""
+    from curation.workspace import NormalizeConfig
+    from generators.normalize import crop_box, target_length
+
+    assert crop_box(96, 64, 64, 64) == (16, 0, 80, 64)  # too wide: 16 px off each side
+    assert crop_box(64, 96, 64, 64) == (0, 16, 64, 80)  # too tall
+    assert crop_box(720, 480, 512, 512) == (120, 0, 600, 480)
+    assert crop_box(100, 50, 100, 50) == (0, 0, 100, 50)  # same aspect: untouched
+    cfg = NormalizeConfig(fps=25, width=64, height=64, max_seconds=1.5)
+    assert target_length(2.5, 2.0, NormalizeConfig(fps=25)) == (2.0, 50)  # audio is shorter
+    assert target_length(81 / 23, 5.0, NormalizeConfig(fps=25)) == (3.52, 88)  # 3.5217 s -> 88 whole frames
+    assert target_length(3.0, 3.0, cfg) == pytest.approx((1.48, 37))  # cap 1.5 s = 37.5 frames -> 37
+
+
+def test_broken_outputs_are_refused(tmp_path):
+    from curation.workspace import NormalizeConfig
+    from generators.normalize import BrokenOutput, normalize_video
+    from tests.fixtures.media import make_video, make_wav
+
+    wav = make_wav(tmp_path / "a.wav", seconds=1.0)
+    cfg = NormalizeConfig(fps=25, width=64, height=64)
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"\x00" * 1000)
+    with pytest.raises(BrokenOutput, match="does not decode"):
+        normalize_video(garbage, wav, tmp_path / "out1.mp4", cfg, 1.0)
+    short = make_video(tmp_path / "short.mp4", seconds=0.2, fps=25, audio=False)  # 5 frames
+    with pytest.raises(BrokenOutput, match="too short"):
+        normalize_video(short, wav, tmp_path / "out2.mp4", cfg, 1.0)
+    assert not list(tmp_path.glob("out*")) and not list(tmp_path.glob(".*tmp*"))
