@@ -66,10 +66,24 @@ def test_gold_accuracy_by_hand():
     assert all(a["below_threshold"] for a in gold_accuracy(ratings, answers, min_accuracy=0.8))
 
 
-@pytest.fixture
-def store(workspace):
+def _store_with_clips(workspace):
     s = workspace.open_store()
     add_clips(s, {"c1": {"m1": CandidateStatus.ready, "m2": CandidateStatus.ready}, "c2": {"m1": CandidateStatus.ready}})
+    return s
+
+
+@pytest.fixture
+def store(workspace):
+    """On SQLite and PostgreSQL."""
+    s = _store_with_clips(workspace)
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
+def sqlite_store(sqlite_workspace):
+    """SQLite only: for the many input-validation cases, which do not depend on the database."""
+    s = _store_with_clips(sqlite_workspace)
     yield s
     s.dispose()
 
@@ -99,10 +113,10 @@ def test_mark_update_unmark(store):
     (GoldSpec("c1", "m9", alignment=ScoreRange(1, 2)), "no candidate (id or method) 'm9'"),
     (GoldSpec("c1", "c2:m1", alignment=ScoreRange(1, 2)), "belongs to another clip"),
 ])
-def test_mark_rejects_unknown_or_foreign_candidates(store, spec, msg):
+def test_mark_rejects_unknown_or_foreign_candidates(sqlite_store, spec, msg):
     with pytest.raises(CurateError, match=msg.replace("(", r"\(").replace(")", r"\)")):
-        mark_gold(store, spec)
-    assert gold_answers_frame(store).empty and not _is_gold(store, "c1")
+        mark_gold(sqlite_store, spec)
+    assert gold_answers_frame(sqlite_store).empty and not _is_gold(sqlite_store, "c1")
 
 
 def test_unmark_errors(store):
@@ -158,12 +172,12 @@ def test_import_all_or_nothing(store, tmp_path):
     ("c1,c1:m1,1,2\nc1,m1,1,1", r"row 2, column 'candidate_id'.*'c1:m1' already given at .*row 1"),
     (",m1,1,2", r"row 1, column 'clip_id'.*empty"),
 ])
-def test_import_bad_rows(store, tmp_path, rows, msg):
+def test_import_bad_rows(sqlite_store, tmp_path, rows, msg):
     f = tmp_path / "g.csv"
     f.write_text("clip_id,candidate_id,alignment_min,alignment_max\n" + rows + "\n")
     with pytest.raises(CurateError, match=msg):
-        import_gold(store, f)
-    assert gold_answers_frame(store).empty
+        import_gold(sqlite_store, f)
+    assert gold_answers_frame(sqlite_store).empty
 
 
 def test_migration_0002_gold_up_and_down(tmp_path):

@@ -10,8 +10,7 @@ from storage import CandidateStatus
 from tests.fixtures.stats_seed import add_clips
 
 
-@pytest.fixture
-def ws(workspace):
+def _with_clips(workspace):
     store = workspace.open_store()
     try:
         add_clips(store, {"c1": {"lipsync_offset": CandidateStatus.ready, "still": CandidateStatus.ready},
@@ -19,6 +18,18 @@ def ws(workspace):
     finally:
         store.dispose()
     return workspace
+
+
+@pytest.fixture
+def ws(workspace):
+    """On SQLite and PostgreSQL."""
+    return _with_clips(workspace)
+
+
+@pytest.fixture
+def sqlite_ws(sqlite_workspace):
+    """SQLite only: for the many input-validation cases, which do not depend on the database."""
+    return _with_clips(sqlite_workspace)
 
 
 def gold_list(cli, ws) -> list[dict]:
@@ -59,11 +70,11 @@ def test_mark_list_unmark(cli, ws):
     (["c1", "--candidate", "still", "--fidelity", "good"], "--fidelity: 'good' is not a score range"),
     (["c1", "--candidate", "still"], "1-5 on both axes checks nothing"),
 ])
-def test_mark_bad_input_writes_nothing(cli, ws, args, msg):
-    r = cli("gold", "mark", *args, "-w", ws.root)
+def test_mark_bad_input_writes_nothing(cli, sqlite_ws, args, msg):
+    r = cli("gold", "mark", *args, "-w", sqlite_ws.root)
     assert r.exit_code == 1
     assert r.output.startswith("Error: ") and msg in r.output
-    assert gold_list(cli, ws) == [] and not any(is_gold(cli, ws).values())
+    assert gold_list(cli, sqlite_ws) == [] and not any(is_gold(cli, sqlite_ws).values())
 
 
 def test_unmark_unknown_clip(cli, ws):

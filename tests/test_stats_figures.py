@@ -8,17 +8,24 @@ from __future__ import annotations
 import pytest
 
 from annotate_app.stats import StatsConfig, compute_stats, stats_and_frames, stats_frames
-from tests.fixtures.stats_seed import K, seed
+from curation.workspace import init
+from tests.fixtures.stats_seed import K, scratch_database, seed
 
 
-@pytest.fixture
-def st(workspace):
-    seed(workspace)
-    store = workspace.open_store()
-    try:
-        yield compute_stats(store, K)
-    finally:
-        store.dispose()
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def st(request, tmp_path_factory):
+    """The figures, computed once per backend: the tests below only read them."""
+    if request.param == "postgres":
+        request.getfixturevalue("pg_available")
+    folder = tmp_path_factory.mktemp(f"stats_{request.param}")
+    with scratch_database(request.param, folder) as url:
+        ws = init(folder / "ws", db=url)
+        seed(ws)
+        store = ws.open_store()
+        try:
+            yield compute_stats(store, K)
+        finally:
+            store.dispose()
 
 
 def test_progress_overall_and_per_clip(st):
