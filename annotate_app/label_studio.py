@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from xml.etree import ElementTree as ET
 
-from sqlalchemy import select, update
+from sqlalchemy import distinct, func, select, update
 
 from curation.errors import CurateError
 from curation.workspace import RubricAxis, Workspace
@@ -65,12 +65,14 @@ class LabelStudioConfig:
     Project:
         project: the project title; this workspace remembers which Label Studio project it is.
         per: ``clip`` (one task per clip, all its videos) or ``candidate`` (one task per
-            video); fixed when the project is created.
-    Media:
+            video); fixed when the project is created. None: the project's, ``clip`` for a new one.
+    Media (both fixed when the project is created; None: the project's, or the default):
         document_root: the server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT as seen from here;
-            blind links to the media are made under it.
+            blind links to the media are made under it. Default: $LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT,
+            else the workspace's first media root.
         media_url_prefix: serve the links from elsewhere: task URLs become
             ``prefix + <path under the document root>`` and no local-files storage is made.
+            Default: Label Studio's own ``/data/local-files/?d=``.
     """
 
     url: str = ""
@@ -83,13 +85,19 @@ class LabelStudioConfig:
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):
-            raise CurateError(f"Label Studio URL must start with http:// or https://. Got {self.url!r} (set LABEL_STUDIO_URL or --url).")
+            raise CurateError(
+                f"Label Studio URL must start with http:// or https://. Got {self.url!r} (set LABEL_STUDIO_URL or --url)."
+            )
         if not self.api_key:
-            raise CurateError("No Label Studio API key: set LABEL_STUDIO_API_KEY (a legacy token or a personal access token).")
+            raise CurateError(
+                "No Label Studio API key: set LABEL_STUDIO_API_KEY (a legacy token or a personal access token)."
+            )
         if not self.project.strip() or len(self.project) > 200:
             raise CurateError(f"--project must be 1-200 characters. Got {self.project!r}.")
         if self.per not in (None, TASKS_PER_CLIP, TASKS_PER_CANDIDATE):
-            raise CurateError(f"--per must be {TASKS_PER_CLIP!r} or {TASKS_PER_CANDIDATE!r}. Got {self.per!r}.")
+            raise CurateError(
+                f"--per must be {TASKS_PER_CLIP!r} or {TASKS_PER_CANDIDATE!r}. Got {self.per!r}."
+            )
         if self.timeout_s <= 0:
             raise CurateError(f"timeout_s must be > 0. Got {self.timeout_s}.")
         self.url = self.url.rstrip("/")
@@ -125,16 +133,24 @@ def _call(cfg: LabelStudioConfig, what: str, fn: Callable[[], T]) -> T:
 def _sdk_client_class():
     import warnings
 
-    with warnings.catch_warnings():  # the SDK's pydantic-v1-style models warn on import; not ours to fix
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from label_studio_sdk import LabelStudio
+    try:
+        with warnings.catch_warnings():  # the SDK's pydantic-v1-style models warn on import; not ours to fix
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from label_studio_sdk import LabelStudio
+    except ImportError as e:
+        raise CurateError(
+            f"The Label Studio SDK is not installed ({e}): pip install 'portrait-curate[labelstudio]' "
+            "(label-studio-sdk 2.0.20)."
+        ) from None
     return LabelStudio
 
 
 def connect(cfg: LabelStudioConfig):
     """A checked ``LabelStudio`` client (legacy token or PAT; the SDK refreshes PAT access tokens)."""
     LabelStudio = _sdk_client_class()
-    client = _call(cfg, "the API key", lambda: LabelStudio(base_url=cfg.url, api_key=cfg.api_key, timeout=cfg.timeout_s))
+    client = _call(
+        cfg, "the API key", lambda: LabelStudio(base_url=cfg.url, api_key=cfg.api_key, timeout=cfg.timeout_s)
+    )
     me = _call(cfg, "the API key", client.users.whoami)
     log.info("connected to Label Studio at %s as user %s", cfg.url, me.id)
     return client
@@ -162,19 +178,36 @@ def render_label_config(rubric: dict[str, RubricAxis], slots: int, fps: float) -
     ET.SubElement(view, "Header", value="Reference portrait", size="4")
     ET.SubElement(view, "Image", name="reference", value="$image", maxWidth="320px")
     for n in range(1, slots + 1):
-        box = ET.SubElement(view, "View", style="border-top: 1px solid #ccc; margin-top: 12px; padding-top: 8px")
+        box = ET.SubElement(
+            view, "View", style="border-top: 1px solid #ccc; margin-top: 12px; padding-top: 8px"
+        )
         ET.SubElement(box, "Header", value=f"Video {n}" if slots > 1 else "Video", size="4")
-        ET.SubElement(box, "Video", name=f"video_{n}", value=f"$video_{n}", height="360", frameRate=f"{fps:g}")
+        ET.SubElement(
+            box, "Video", name=f"video_{n}", value=f"$video_{n}", height="360", frameRate=f"{fps:g}"
+        )
         for axis in AXES:
             ax = rubric[axis]
             ET.SubElement(box, "Header", value=f"{ax.title}: {ax.question}", size="5")
             ET.SubElement(box, "Header", value=f"{ax.low}   |   {ax.high}", size="6")
             ET.SubElement(
-                box, "Rating", name=f"{axis}_{n}", toName=f"video_{n}", maxRating="5", icon="star", size="large",
-                required="true", requiredMessage=f"Video {n}: rate {ax.title} (1-5)",
+                box,
+                "Rating",
+                name=f"{axis}_{n}",
+                toName=f"video_{n}",
+                maxRating="5",
+                icon="star",
+                size="large",
+                required="true",
+                requiredMessage=f"Video {n}: rate {ax.title} (1-5)",
             )
         ET.SubElement(
-            box, "TextArea", name=f"comment_{n}", toName=f"video_{n}", rows="2", maxSubmissions="1", editable="true",
+            box,
+            "TextArea",
+            name=f"comment_{n}",
+            toName=f"video_{n}",
+            rows="2",
+            maxSubmissions="1",
+            editable="true",
             placeholder="Optional comment (artefacts, jitter, off-sync...). Shift+Enter adds it.",
         )
     return ET.tostring(view, encoding="unicode")
@@ -223,14 +256,17 @@ def reference_name(row: LabelStudioTask, clip: Clip) -> str:
 
 def task_data(proj: LabelStudioProject, rows: list[LabelStudioTask], clip: Clip) -> dict[str, str]:
     """Task data: the opaque item token and media URLs, nothing else."""
-    url = lambda name: f"{proj.media_url_prefix}{proj.media_subdir}/{name}"
+
+    def url(name: str) -> str:
+        return f"{proj.media_url_prefix}{proj.media_subdir}/{name}"
+
     data = {"item": rows[0].item, "image": url(reference_name(rows[0], clip))}
     for r in rows:
         data[f"video_{r.slot}"] = url(r.media_name)
     return data
 
 
-# ---------------------------------------------------------------- public entry points
+# ---------------------------------------------------------------- projects
 
 
 def default_project_title(ws: Workspace) -> str:
@@ -238,7 +274,9 @@ def default_project_title(ws: Workspace) -> str:
 
 
 def _find_project(s, cfg: LabelStudioConfig) -> LabelStudioProject | None:
-    q = select(LabelStudioProject).where(LabelStudioProject.server == cfg.url, LabelStudioProject.title == cfg.project)
+    q = select(LabelStudioProject).where(
+        LabelStudioProject.server == cfg.url, LabelStudioProject.title == cfg.project
+    )
     return s.scalar(q)
 
 
@@ -269,7 +307,9 @@ def push(ws: Workspace, cfg: LabelStudioConfig, client=None) -> PushReport:
             proj = _create_project(ws, cfg, client, store)
             report = PushReport(project_id=proj.project_id, project_created=True)
         else:
-            report = PushReport(project_id=proj.project_id, project_updated=_update_project(ws, cfg, client, proj))
+            report = PushReport(
+                project_id=proj.project_id, project_updated=_update_project(ws, cfg, client, proj)
+            )
         _plan_tasks(store, proj, report)
         _import_pending(cfg, client, store, proj, report)
     finally:
@@ -296,7 +336,11 @@ def _create_project(ws: Workspace, cfg: LabelStudioConfig, client, store) -> Lab
         raise CurateError("No ready candidates to push: generate or import candidate videos first.")
     per = cfg.per or TASKS_PER_CLIP
     slots = max(counts.values()) if per == TASKS_PER_CLIP else 1
-    same_title = _call(cfg, "listing projects", lambda: [p.id for p in client.projects.list(title=cfg.project) if p.title == cfg.project])
+    same_title = _call(
+        cfg,
+        "listing projects",
+        lambda: [p.id for p in client.projects.list(title=cfg.project) if p.title == cfg.project],
+    )
     if same_title:
         raise CurateError(
             f"Label Studio at {cfg.url} already has a project titled {cfg.project!r} (id {same_title[0]}) that this "
@@ -310,12 +354,26 @@ def _create_project(ws: Workspace, cfg: LabelStudioConfig, client, store) -> Lab
     if cfg.media_url_prefix is None:
         # The server serves /data/local-files/ only below a storage path of the project. Never
         # synced: curate imports the tasks itself (a sync would make one task per file).
-        _call(cfg, "adding local-files storage", lambda: client.import_storage.local.create(
-            project=p.id, path=str(root / subdir), title="curate media (do not sync)", regex_filter="^$", use_blob_urls=True,
-        ))
+        _call(
+            cfg,
+            "adding local-files storage",
+            lambda: client.import_storage.local.create(
+                project=p.id,
+                path=str(root / subdir),
+                title="curate media (do not sync)",
+                regex_filter="^$",
+                use_blob_urls=True,
+            ),
+        )
     proj = LabelStudioProject(
-        server=cfg.url, title=cfg.project, project_id=p.id, per=per, slots=slots, document_root=str(root),
-        media_subdir=subdir, media_url_prefix=cfg.media_url_prefix or LOCAL_FILES_PREFIX,
+        server=cfg.url,
+        title=cfg.project,
+        project_id=p.id,
+        per=per,
+        slots=slots,
+        document_root=str(root),
+        media_subdir=subdir,
+        media_url_prefix=cfg.media_url_prefix or LOCAL_FILES_PREFIX,
     )
     with store.session() as s:
         s.add(proj)
@@ -326,18 +384,30 @@ def _create_project(ws: Workspace, cfg: LabelStudioConfig, client, store) -> Lab
 def _update_project(ws: Workspace, cfg: LabelStudioConfig, client, proj: LabelStudioProject) -> bool:
     """Bring the project's config, instructions and overlap in line with the workspace; True if changed."""
     if cfg.per and cfg.per != proj.per:
-        raise CurateError(f"Project {proj.title!r} has one task per {proj.per}; --per {cfg.per} needs a new --project name.")
+        raise CurateError(
+            f"Project {proj.title!r} has one task per {proj.per}; --per {cfg.per} needs a new --project name."
+        )
     if cfg.document_root and str(cfg.document_root) != proj.document_root:
-        raise CurateError(f"Project {proj.title!r} keeps its media under {proj.document_root}, not {cfg.document_root}.")
+        raise CurateError(
+            f"Project {proj.title!r} keeps its media under {proj.document_root}, not {cfg.document_root}."
+        )
     if cfg.media_url_prefix and cfg.media_url_prefix != proj.media_url_prefix:
-        raise CurateError(f"Project {proj.title!r} uses media URL prefix {proj.media_url_prefix!r}; its tasks keep it.")
-    p = _call(cfg, f"reading project {proj.project_id} ({proj.title!r}; if it was deleted, push under a new --project name)",
-              lambda: client.projects.get(id=proj.project_id))
+        raise CurateError(
+            f"Project {proj.title!r} uses media URL prefix {proj.media_url_prefix!r}; its tasks keep it."
+        )
+    p = _call(
+        cfg,
+        f"reading project {proj.project_id} ({proj.title!r}; if it was deleted, push under a new --project name)",
+        lambda: client.projects.get(id=proj.project_id),
+    )
     want = _project_settings(ws, proj.slots)
     changes = {k: v for k, v in want.items() if getattr(p, k, None) != v}
     if changes:
-        _call(cfg, f"updating project {proj.project_id} ({', '.join(sorted(changes))})",
-              lambda: client.projects.update(id=proj.project_id, **changes))
+        _call(
+            cfg,
+            f"updating project {proj.project_id} ({', '.join(sorted(changes))})",
+            lambda: client.projects.update(id=proj.project_id, **changes),
+        )
     return bool(changes)
 
 
@@ -345,14 +415,24 @@ def _plan_tasks(store, proj: LabelStudioProject, report: PushReport) -> None:
     """Write task rows (task_id NULL) for ready candidates not in the project yet, in a random slot order."""
     rng = random.SystemRandom()
     with store.session() as s:
-        mapped = set(s.scalars(select(LabelStudioTask.candidate_pk).where(LabelStudioTask.project_pk == proj.id)))
-        mapped_clips = set(s.scalars(select(LabelStudioTask.clip_pk).where(LabelStudioTask.project_pk == proj.id)))
+        mapped = set(
+            s.scalars(select(LabelStudioTask.candidate_pk).where(LabelStudioTask.project_pk == proj.id))
+        )
+        mapped_clips = set(
+            s.scalars(select(LabelStudioTask.clip_pk).where(LabelStudioTask.project_pk == proj.id))
+        )
         new: dict[int, list[Candidate]] = defaultdict(list)
-        q = select(Candidate).where(Candidate.status == CandidateStatus.ready).order_by(Candidate.clip_pk, Candidate.id)
-        for cand in s.scalars(q):
+        clip_ids: dict[int, str] = {}
+        q = (
+            select(Candidate, Clip.clip_id)
+            .join(Clip, Clip.id == Candidate.clip_pk)
+            .where(Candidate.status == CandidateStatus.ready)
+            .order_by(Candidate.clip_pk, Candidate.id)
+        )
+        for cand, clip_id in s.execute(q):
             if cand.id not in mapped:
                 new[cand.clip_pk].append(cand)
-        clip_ids = {pk: cid for pk, cid in s.execute(select(Clip.id, Clip.clip_id).where(Clip.id.in_(list(new))))}
+                clip_ids[cand.clip_pk] = clip_id
         for clip_pk, cands in new.items():
             groups = [[c] for c in cands]
             if proj.per == TASKS_PER_CLIP:
@@ -366,8 +446,16 @@ def _plan_tasks(store, proj: LabelStudioProject, report: PushReport) -> None:
                 item = secrets.token_hex(8)
                 for slot, cand in enumerate(group, 1):
                     name = secrets.token_hex(8) + Path(cand.video_path or "").suffix.lower()
-                    s.add(LabelStudioTask(project_pk=proj.id, item=item, slot=slot, clip_pk=clip_pk,
-                                          candidate_pk=cand.id, media_name=name))
+                    s.add(
+                        LabelStudioTask(
+                            project_pk=proj.id,
+                            item=item,
+                            slot=slot,
+                            clip_pk=clip_pk,
+                            candidate_pk=cand.id,
+                            media_name=name,
+                        )
+                    )
 
 
 def _clip_unfit(n_ready: int, slots: int, already_pushed: bool) -> str | None:
@@ -380,46 +468,79 @@ def _clip_unfit(n_ready: int, slots: int, already_pushed: bool) -> str | None:
 
 def _server_items(cfg: LabelStudioConfig, client, project_id: int) -> dict[str, int]:
     """The project's tasks on the server: item token -> task id."""
-    tasks = _call(cfg, "listing tasks", lambda: list(client.tasks.list(project=project_id, fields="task_only", page_size=1000)))
+    tasks = _call(
+        cfg,
+        "listing tasks",
+        lambda: list(client.tasks.list(project=project_id, fields="task_only", page_size=1000)),
+    )
     return {str((t.data or {}).get("item")): t.id for t in tasks}
 
 
-def _import_pending(cfg: LabelStudioConfig, client, store, proj: LabelStudioProject, report: PushReport) -> None:
-    """Import the tasks whose rows have no task id yet (and record those an interrupted push made)."""
+def _load_pending(store, proj: LabelStudioProject) -> tuple[int, dict[str, list]]:
+    """(tasks already recorded, {item: [(row, clip, candidate), ...]} of rows without a task id)."""
     with store.session() as s:
-        report.existing = len(set(s.scalars(select(LabelStudioTask.item).where(
-            LabelStudioTask.project_pk == proj.id, LabelStudioTask.task_id.is_not(None)))))
-        q = (select(LabelStudioTask, Clip, Candidate)
-             .join(Clip, Clip.id == LabelStudioTask.clip_pk).join(Candidate, Candidate.id == LabelStudioTask.candidate_pk)
-             .where(LabelStudioTask.project_pk == proj.id, LabelStudioTask.task_id.is_(None))
-             .order_by(LabelStudioTask.id))
+        done = s.scalar(
+            select(func.count(distinct(LabelStudioTask.item))).where(
+                LabelStudioTask.project_pk == proj.id, LabelStudioTask.task_id.is_not(None)
+            )
+        )
+        q = (
+            select(LabelStudioTask, Clip, Candidate)
+            .join(Clip, Clip.id == LabelStudioTask.clip_pk)
+            .join(Candidate, Candidate.id == LabelStudioTask.candidate_pk)
+            .where(LabelStudioTask.project_pk == proj.id, LabelStudioTask.task_id.is_(None))
+            .order_by(LabelStudioTask.item, LabelStudioTask.slot)
+        )
         pending: dict[str, list] = defaultdict(list)
         for row, clip, cand in s.execute(q):
             pending[row.item].append((row, clip, cand))
-    if not pending:
-        return
+    return int(done or 0), pending
+
+
+def _link_and_describe(proj: LabelStudioProject, pending: dict[str, list]) -> dict[str, dict[str, str]]:
+    """Make the blind media links of the pending tasks (first: annotators may open a task at once); their data."""
     media = Path(proj.document_root) / proj.media_subdir
     data = {}
     for item, rows in pending.items():
-        # Links first: the files must be there when an annotator opens the task.
-        link_media(Path(rows[0][1].image_path), media / reference_name(rows[0][0], rows[0][1]))
+        first, clip = rows[0][0], rows[0][1]
+        link_media(Path(clip.image_path), media / reference_name(first, clip))
         for row, _clip, cand in rows:
             link_media(Path(cand.video_path), media / row.media_name)
-        data[item] = task_data(proj, [r for r, _, _ in sorted(rows, key=lambda t: t[0].slot)], rows[0][1])
+        data[item] = task_data(proj, [row for row, _, _ in rows], clip)
+    return data
+
+
+def _import_pending(
+    cfg: LabelStudioConfig, client, store, proj: LabelStudioProject, report: PushReport
+) -> None:
+    """Import the tasks whose rows have no task id yet (and record those an interrupted push made)."""
+    report.existing, pending = _load_pending(store, proj)
+    if not pending:
+        return
+    data = _link_and_describe(proj, pending)
     on_server = _server_items(cfg, client, proj.project_id)
     todo = [item for item in pending if item not in on_server]
     for i in range(0, len(todo), IMPORT_BATCH):
         batch = [data[item] for item in todo[i : i + IMPORT_BATCH]]
-        _call(cfg, "importing tasks", lambda b=batch: client.projects.import_tasks(id=proj.project_id, request=b))
+        _call(
+            cfg,
+            "importing tasks",
+            lambda b=batch: client.projects.import_tasks(id=proj.project_id, request=b),
+        )
     if todo:
         on_server = _server_items(cfg, client, proj.project_id)
     missing = [item for item in pending if item not in on_server]
     if missing:
-        raise CurateError(f"{len(missing)} imported task(s) not found in project {proj.project_id}; push again to retry.")
+        raise CurateError(
+            f"{len(missing)} imported task(s) not found in project {proj.project_id}; push again to retry."
+        )
     with store.session() as s:
         for item in pending:
-            s.execute(update(LabelStudioTask).where(LabelStudioTask.project_pk == proj.id, LabelStudioTask.item == item)
-                      .values(task_id=on_server[item]))
+            s.execute(
+                update(LabelStudioTask)
+                .where(LabelStudioTask.project_pk == proj.id, LabelStudioTask.item == item)
+                .values(task_id=on_server[item])
+            )
     report.imported, report.resumed = len(todo), len(pending) - len(todo)
 
 
@@ -489,7 +610,9 @@ def parse_annotation(ann: dict, slots: int) -> tuple[dict[int, SlotScore], list[
         else:
             score = _score(value.get("rating"))
             if res.get("type") != "rating" or score is None:
-                problems.append(f"{name} = {value.get('rating', value)!r} ({res.get('type')}) is not a rating 1-5")
+                problems.append(
+                    f"{name} = {value.get('rating', value)!r} ({res.get('type')}) is not a rating 1-5"
+                )
                 continue
             got[(axis, slot)] = score
     missing = [f"{axis}_{n}" for n in range(1, slots + 1) for axis in AXES if f"{axis}_{n}" not in present]
@@ -497,7 +620,10 @@ def parse_annotation(ann: dict, slots: int) -> tuple[dict[int, SlotScore], list[
         problems.append(f"missing {', '.join(missing)}")
     if problems:
         return {}, problems
-    return {n: SlotScore(got[("alignment", n)], got[("fidelity", n)], got.get(("comment", n))) for n in range(1, slots + 1)}, []
+    return {
+        n: SlotScore(got[("alignment", n)], got[("fidelity", n)], got.get(("comment", n)))
+        for n in range(1, slots + 1)
+    }, []
 
 
 def pull(ws: Workspace, cfg: LabelStudioConfig, strict: bool = False, client=None) -> PullReport:
@@ -513,14 +639,25 @@ def pull(ws: Workspace, cfg: LabelStudioConfig, strict: bool = False, client=Non
         with store.session() as s:
             proj = _find_project(s, cfg)
         if proj is None:
-            raise CurateError(f"This workspace has not pushed a project titled {cfg.project!r} to {cfg.url}; run `curate labelstudio push` first.")
-        tasks = _call(cfg, "listing annotations", lambda: list(client.tasks.list(project=proj.project_id, fields="all", page_size=500)))
-        users = _call(cfg, "listing users", lambda: {u.id: (u.email or u.username or "") for u in client.users.list()})
+            raise CurateError(
+                f"This workspace has not pushed a project titled {cfg.project!r} to {cfg.url}; run `curate labelstudio push` first."
+            )
+        tasks = _call(
+            cfg,
+            "listing annotations",
+            lambda: list(client.tasks.list(project=proj.project_id, fields="all", page_size=500)),
+        )
+        users = _call(
+            cfg, "listing users", lambda: {u.id: (u.email or u.username or "") for u in client.users.list()}
+        )
         report = PullReport(project_id=proj.project_id)
         with store.session() as s:
             winners, seen = _collect(s, proj, tasks, report)
             if strict and report.problems:
-                raise CurateError(f"{report.rejected} invalid annotation(s), nothing stored:\n  " + "\n  ".join(report.problems))
+                raise CurateError(
+                    f"{report.rejected} invalid annotation(s), nothing stored:\n  "
+                    + "\n  ".join(report.problems)
+                )
             _store_ratings(s, proj, winners, seen, users, report)
     finally:
         store.dispose()
@@ -531,11 +668,20 @@ def _user_id(completed_by: Any) -> int:
     return int(completed_by["id"] if isinstance(completed_by, dict) else completed_by)
 
 
+def _task_slots(s, proj: LabelStudioProject) -> dict[int, dict[int, int]]:
+    """task id -> slot -> candidate pk, for the project's recorded tasks."""
+    out: dict[int, dict[int, int]] = defaultdict(dict)
+    q = select(LabelStudioTask).where(
+        LabelStudioTask.project_pk == proj.id, LabelStudioTask.task_id.is_not(None)
+    )
+    for row in s.scalars(q):
+        out[row.task_id][row.slot] = row.candidate_pk
+    return out
+
+
 def _collect(s, proj: LabelStudioProject, tasks: list, report: PullReport):
     """Valid annotations as {(candidate_pk, ls user id): (annotation id, SlotScore)}, and every live annotation id."""
-    slots_of: dict[int, dict[int, int]] = defaultdict(dict)
-    for row in s.scalars(select(LabelStudioTask).where(LabelStudioTask.project_pk == proj.id, LabelStudioTask.task_id.is_not(None))):
-        slots_of[row.task_id][row.slot] = row.candidate_pk
+    slots_of = _task_slots(s, proj)
     valid = []
     seen: set[str] = set()
     for task in tasks:
@@ -552,13 +698,24 @@ def _collect(s, proj: LabelStudioProject, tasks: list, report: PullReport):
             report.problems += [f"task {task.id}, annotation {ann['id']}: {p}" for p in problems]
             report.rejected += bool(problems)
             if scores:
-                valid.append((str(ann.get("updated_at") or ""), int(ann["id"]), _user_id(ann["completed_by"]), task.id, slot_map, scores))
+                valid.append(
+                    (
+                        str(ann.get("updated_at") or ""),
+                        int(ann["id"]),
+                        _user_id(ann["completed_by"]),
+                        task.id,
+                        slot_map,
+                        scores,
+                    )
+                )
     winners: dict[tuple[int, int], tuple[int, SlotScore]] = {}
     for _updated, ann_id, user, task_id, slot_map, scores in sorted(valid):  # the latest edit wins
         for slot, score in scores.items():
             key = (slot_map[slot], user)
             if key in winners and slot == 1:
-                report.notes.append(f"task {task_id}: user {user} annotated it twice; annotation {ann_id} replaces {winners[key][0]}")
+                report.notes.append(
+                    f"task {task_id}: user {user} annotated it twice; annotation {ann_id} replaces {winners[key][0]}"
+                )
             winners[key] = (ann_id, score)
     return winners, seen
 
@@ -583,14 +740,24 @@ def _annotators(s, users: dict[int, str], wanted: set[int], report: PullReport) 
     return out
 
 
-def _store_ratings(s, proj: LabelStudioProject, winners: dict, seen: set[str], users: dict[int, str], report: PullReport) -> None:
+def _store_ratings(
+    s, proj: LabelStudioProject, winners: dict, seen: set[str], users: dict[int, str], report: PullReport
+) -> None:
     ann_pk = _annotators(s, users, {user for _cand, user in winners}, report)
-    q = (select(Rating).join(LabelStudioTask, LabelStudioTask.candidate_pk == Rating.candidate_pk)
-         .where(LabelStudioTask.project_pk == proj.id, Rating.source == SOURCE))
+    q = (
+        select(Rating)
+        .join(LabelStudioTask, LabelStudioTask.candidate_pk == Rating.candidate_pk)
+        .where(LabelStudioTask.project_pk == proj.id, Rating.source == SOURCE)
+    )
     stored = {(r.candidate_pk, r.annotator_pk): r for r in s.scalars(q)}
     for (cand_pk, user), (ann_id, sc) in winners.items():
         r = stored.pop((cand_pk, ann_pk[user]), None)
-        values = {"alignment": sc.alignment, "fidelity": sc.fidelity, "comment": sc.comment, "external_id": str(ann_id)}
+        values = {
+            "alignment": sc.alignment,
+            "fidelity": sc.fidelity,
+            "comment": sc.comment,
+            "external_id": str(ann_id),
+        }
         if r is None:
             s.add(Rating(candidate_pk=cand_pk, annotator_pk=ann_pk[user], source=SOURCE, **values))
             report.added += 1

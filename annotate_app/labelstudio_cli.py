@@ -18,10 +18,19 @@ key is read from the environment only, and never printed or logged."""
 
 
 def _connection_options(f):
-    f = click.option("--url", envvar="LABEL_STUDIO_URL", default="", show_envvar=True,
-                     help="Label Studio base URL, e.g. http://127.0.0.1:8080.")(f)
-    f = click.option("--project", "project", default=None,
-                     help="Project title (default: 'curate <workspace folder name>').")(f)
+    f = click.option(
+        "--url",
+        envvar="LABEL_STUDIO_URL",
+        default="",
+        show_envvar=True,
+        help="Label Studio base URL, e.g. http://127.0.0.1:8080.",
+    )(f)
+    f = click.option(
+        "--project",
+        "project",
+        default=None,
+        help="Project title (default: 'curate <workspace folder name>').",
+    )(f)
     f = click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")(f)
     return f
 
@@ -29,8 +38,12 @@ def _connection_options(f):
 def _config(ws, url: str, project: str | None, **kw):
     from annotate_app.label_studio import LabelStudioConfig, default_project_title
 
-    return LabelStudioConfig(url=url, api_key=os.environ.get("LABEL_STUDIO_API_KEY", ""),
-                             project=project or default_project_title(ws), **kw)
+    return LabelStudioConfig(
+        url=url,
+        api_key=os.environ.get("LABEL_STUDIO_API_KEY", ""),
+        project=project or default_project_title(ws),
+        **kw,
+    )
 
 
 @click.group("labelstudio", context_settings={"help_option_names": ["-h", "--help"]})
@@ -54,16 +67,27 @@ def labelstudio_group() -> None:
 
 @labelstudio_group.command("push", epilog=_CONNECTION)
 @_connection_options
-@click.option("--per", type=click.Choice(["clip", "candidate"]), default=None,
-              help="One task per clip (all its videos, random order) or per candidate video. "
-                   "Fixed when the project is created. [default: clip]")
-@click.option("--document-root", type=click.Path(file_okay=False, path_type=Path),
-              envvar="LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT", show_envvar=True,
-              help="The server's local-files document root as seen from here; blind links to the media "
-                   "are made under <root>/labelstudio-media/. [default: the first media root]")
-@click.option("--media-url-prefix", default=None,
-              help="Serve the media yourself: task URLs become PREFIX + path under the document root "
-                   "(e.g. https://media.example.org/), and no local-files storage is added.")
+@click.option(
+    "--per",
+    type=click.Choice(["clip", "candidate"]),
+    default=None,
+    help="One task per clip (all its videos, random order) or per candidate video. "
+    "Fixed when the project is created. [default: clip]",
+)
+@click.option(
+    "--document-root",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT",
+    show_envvar=True,
+    help="The server's local-files document root as seen from here; blind links to the media "
+    "are made under <root>/labelstudio-media/. [default: the first media root]",
+)
+@click.option(
+    "--media-url-prefix",
+    default=None,
+    help="Serve the media yourself: task URLs become PREFIX + path under the document root "
+    "(e.g. https://media.example.org/), and no local-files storage is added.",
+)
 @workspace_options
 def push_cmd(ws, url, project, as_json, per, document_root, media_url_prefix) -> None:
     """Create or update the project and import the tasks not there yet.
@@ -89,17 +113,22 @@ def push_cmd(ws, url, project, as_json, per, document_root, media_url_prefix) ->
         click.echo(json.dumps(asdict(r)))
         return
     what = "created" if r.project_created else ("updated" if r.project_updated else "unchanged")
-    click.echo(f"Project {cfg.project!r} (id {r.project_id}) {what}: {r.imported} task(s) imported, "
-               f"{r.resumed} recovered from an interrupted push, {r.existing} already there.")
+    click.echo(
+        f"Project {cfg.project!r} (id {r.project_id}) {what}: {r.imported} task(s) imported, "
+        f"{r.resumed} recovered from an interrupted push, {r.existing} already there."
+    )
     for line in r.skipped:
         click.echo(f"  skipped {line}", err=True)
 
 
 @labelstudio_group.command("pull", epilog=_CONNECTION)
 @_connection_options
-@click.option("--strict", is_flag=True,
-              help="Abort without writing anything if any annotation is invalid (default: store the "
-                   "valid ones and report the rest).")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Abort without writing anything if any annotation is invalid (default: store the "
+    "valid ones and report the rest).",
+)
 @workspace_options
 def pull_cmd(ws, url, project, as_json, strict) -> None:
     """Read the project's annotations into the store as ratings.
@@ -122,9 +151,11 @@ def pull_cmd(ws, url, project, as_json, strict) -> None:
     if as_json:
         click.echo(json.dumps(asdict(r)))
     else:
-        click.echo(f"Pulled project {r.project_id}: {r.added} rating(s) added, {r.updated} updated, "
-                   f"{r.unchanged} unchanged, {r.deleted} removed; {r.cancelled} skipped task(s); "
-                   f"{r.annotators_added} new annotator(s).")
+        click.echo(
+            f"Pulled project {r.project_id}: {r.added} rating(s) added, {r.updated} updated, "
+            f"{r.unchanged} unchanged, {r.deleted} removed; {r.cancelled} skipped task(s); "
+            f"{r.annotators_added} new annotator(s)."
+        )
     for line in r.notes:
         click.echo(f"  note: {line}", err=True)
     for line in r.problems:

@@ -35,7 +35,9 @@ class LabelStudioProject(Base):
     per: Mapped[str] = mapped_column(String(20))  # TASKS_PER_CLIP or TASKS_PER_CANDIDATE
     slots: Mapped[int] = mapped_column(Integer)  # videos per task (1 when per candidate)
     document_root: Mapped[str] = mapped_column(Text)  # absolute; the server's local-files root
-    media_subdir: Mapped[str] = mapped_column(Text)  # posix path of the blind media links, under document_root
+    media_subdir: Mapped[str] = mapped_column(
+        Text
+    )  # posix path of the blind media links, under document_root
     media_url_prefix: Mapped[str] = mapped_column(Text)  # task URL = prefix + media_subdir/name
     created_at: Mapped[datetime] = mapped_column(_TS, default=utcnow)
 

@@ -20,11 +20,18 @@ from curation.errors import CurateError
 from curation.workspace import init
 from storage import Annotator, Candidate, Rating
 from storage.models_labelstudio import LabelStudioProject, LabelStudioTask
+from tests.fixtures import labelstudio_server as ls_fixture
 from tests.fixtures.labelstudio_data import METHODS, add_campaign
-from tests.fixtures.labelstudio_server import labelstudio_server  # noqa: F401  (session fixture)
 from tests.fixtures.media import make_png, make_video
 
-pytestmark = pytest.mark.labelstudio
+# The session-scoped server (registering tests.fixtures.labelstudio_server in conftest's pytest_plugins
+# makes this line unnecessary).
+labelstudio_server = ls_fixture.labelstudio_server
+
+pytestmark = [
+    pytest.mark.labelstudio,
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:label_studio_sdk"),  # the SDK's pydantic-v1 calls
+]
 OVERLAP = 2
 
 
@@ -35,7 +42,7 @@ def media_files(tmp_path_factory):
 
 
 @pytest.fixture
-def campaign(labelstudio_server, media_files, db_url):  # noqa: F811
+def campaign(labelstudio_server, media_files, db_url):
     """A workspace under the server's document root with 3 clips x 3 methods, overlap 2."""
     ws = init(labelstudio_server.media_root / f"ws-{uuid.uuid4().hex[:8]}", db=db_url, overlap=OVERLAP)
     store = ws.open_store()
@@ -67,8 +74,12 @@ def _slots(ws, project_id) -> dict[int, dict[int, Candidate]]:
     store = ws.open_store()
     try:
         with store.session() as s:
-            q = (select(LabelStudioTask, Candidate).join(Candidate, Candidate.id == LabelStudioTask.candidate_pk)
-                 .join(LabelStudioProject).where(LabelStudioProject.project_id == project_id))
+            q = (
+                select(LabelStudioTask, Candidate)
+                .join(Candidate, Candidate.id == LabelStudioTask.candidate_pk)
+                .join(LabelStudioProject)
+                .where(LabelStudioProject.project_id == project_id)
+            )
             out: dict[int, dict[int, Candidate]] = {}
             for row, cand in s.execute(q):
                 out.setdefault(row.task_id, {})[row.slot] = cand
@@ -80,10 +91,24 @@ def _slots(ws, project_id) -> dict[int, dict[int, Candidate]]:
 def _result(scores: dict[int, tuple[int, int]], comment: str | None = None) -> list[dict]:
     out = []
     for slot, (a, f) in scores.items():
-        out += [{"from_name": f"alignment_{slot}", "to_name": f"video_{slot}", "type": "rating", "value": {"rating": a}},
-                {"from_name": f"fidelity_{slot}", "to_name": f"video_{slot}", "type": "rating", "value": {"rating": f}}]
+        out += [
+            {
+                "from_name": f"alignment_{slot}",
+                "to_name": f"video_{slot}",
+                "type": "rating",
+                "value": {"rating": a},
+            },
+            {
+                "from_name": f"fidelity_{slot}",
+                "to_name": f"video_{slot}",
+                "type": "rating",
+                "value": {"rating": f},
+            },
+        ]
     if comment:
-        out.append({"from_name": "comment_1", "to_name": "video_1", "type": "textarea", "value": {"text": [comment]}})
+        out.append(
+            {"from_name": "comment_1", "to_name": "video_1", "type": "textarea", "value": {"text": [comment]}}
+        )
     return out
 
 
@@ -92,9 +117,16 @@ def _ratings(ws) -> dict[tuple[str, str], tuple[int, int, str | None, str]]:
     store = ws.open_store()
     try:
         with store.session() as s:
-            q = (select(Rating, Candidate.candidate_id, Annotator.name).join(Candidate).join(Annotator)
-                 .where(Rating.source == "labelstudio"))
-            return {(cid, name): (r.alignment, r.fidelity, r.comment, r.external_id) for r, cid, name in s.execute(q)}
+            q = (
+                select(Rating, Candidate.candidate_id, Annotator.name)
+                .join(Candidate)
+                .join(Annotator)
+                .where(Rating.source == "labelstudio")
+            )
+            return {
+                (cid, name): (r.alignment, r.fidelity, r.comment, r.external_id)
+                for r, cid, name in s.execute(q)
+            }
     finally:
         store.dispose()
 
@@ -105,7 +137,7 @@ def _user(srv, tag):
     return email, uid, _client(srv, token)
 
 
-def test_round_trip_push_annotate_pull_edit_delete(labelstudio_server, campaign):  # noqa: F811
+def test_round_trip_push_annotate_pull_edit_delete(labelstudio_server, campaign):
     srv, ws = labelstudio_server, campaign
     cfg = _cfg(srv)
     rep = push(ws, cfg)
@@ -120,9 +152,12 @@ def test_round_trip_push_annotate_pull_edit_delete(labelstudio_server, campaign)
     visible = project.label_config + "".join(str(t.data) for t in tasks)
     for secret in (*METHODS, "lsclip", "cands"):
         assert secret not in visible
-    assert {frozenset(t.data) for t in tasks} == {frozenset({"item", "image", "video_1", "video_2", "video_3"})}
+    assert {frozenset(t.data) for t in tasks} == {
+        frozenset({"item", "image", "video_1", "video_2", "video_3"})
+    }
     assert {r.get("name") for r in ET.fromstring(project.label_config).iter("Rating")} == {
-        f"{a}_{n}" for a in ("alignment", "fidelity") for n in (1, 2, 3)}
+        f"{a}_{n}" for a in ("alignment", "fidelity") for n in (1, 2, 3)
+    }
 
     # The server serves the blind link, byte for byte the candidate's video (auth required).
     slots = _slots(ws, rep.project_id)
@@ -143,7 +178,9 @@ def test_round_trip_push_annotate_pull_edit_delete(labelstudio_server, campaign)
     e1, uid1, c1 = _user(srv, "rater1")
     e2, uid2, c2 = _user(srv, "rater2")
     ids = sorted(slots)
-    a_first = c1.annotations.create(id=ids[0], result=_result({1: (1, 5), 2: (2, 4), 3: (3, 3)}, "slot one lags"))
+    a_first = c1.annotations.create(
+        id=ids[0], result=_result({1: (1, 5), 2: (2, 4), 3: (3, 3)}, "slot one lags")
+    )
     c1.annotations.create(id=ids[1], result=_result({1: (5, 5), 2: (4, 4), 3: (3, 3)}))
     c2.annotations.create(id=ids[0], result=_result({1: (2, 2), 2: (3, 3), 3: (4, 4)}))
     a_del = c2.annotations.create(id=ids[2], result=_result({1: (1, 1), 2: (1, 2), 3: (1, 3)}))
@@ -186,7 +223,7 @@ def test_round_trip_push_annotate_pull_edit_delete(labelstudio_server, campaign)
     assert per_candidate == [3, 3, 3]
 
 
-def test_bad_values_are_reported_with_ids_and_never_stored(labelstudio_server, campaign, cli, monkeypatch):  # noqa: F811
+def test_bad_values_are_reported_with_ids_and_never_stored(labelstudio_server, campaign, cli, monkeypatch):
     srv, ws = labelstudio_server, campaign
     cfg = _cfg(srv)
     rep = push(ws, cfg)
@@ -197,7 +234,9 @@ def test_bad_values_are_reported_with_ids_and_never_stored(labelstudio_server, c
     res = _result({1: (2, 2), 2: (3, 3), 3: (4, 4)})
     res[0]["from_name"] = "align"
     unknown = c.annotations.create(id=ids[2], result=res)
-    missing = _client(srv, srv.legacy_token).annotations.create(id=ids[2], result=_result({1: (2, 2), 2: (3, 3)}))
+    missing = _client(srv, srv.legacy_token).annotations.create(
+        id=ids[2], result=_result({1: (2, 2), 2: (3, 3)})
+    )
 
     # --strict: the whole pull aborts, nothing is written.
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", srv.legacy_token)
@@ -208,12 +247,14 @@ def test_bad_values_are_reported_with_ids_and_never_stored(labelstudio_server, c
     # Default: the valid annotation is stored, each bad one reported with task and annotation id.
     rep = pull(ws, cfg)
     assert rep.added == 3 and {v[3] for v in _ratings(ws).values()} == {str(good.id)}
-    assert sorted(rep.problems) == sorted([
-        f"task {ids[1]}, annotation {nine.id}: alignment_1 = 9 (rating) is not a rating 1-5",
-        f"task {ids[2]}, annotation {unknown.id}: unknown control 'align'",
-        f"task {ids[2]}, annotation {unknown.id}: missing alignment_1",
-        f"task {ids[2]}, annotation {missing.id}: missing alignment_3, fidelity_3",
-    ])
+    assert sorted(rep.problems) == sorted(
+        [
+            f"task {ids[1]}, annotation {nine.id}: alignment_1 = 9 (rating) is not a rating 1-5",
+            f"task {ids[2]}, annotation {unknown.id}: unknown control 'align'",
+            f"task {ids[2]}, annotation {unknown.id}: missing alignment_1",
+            f"task {ids[2]}, annotation {missing.id}: missing alignment_3, fidelity_3",
+        ]
+    )
     r = cli("labelstudio", "pull", "-w", ws.root, "--url", srv.url, "--project", cfg.project)
     assert r.exit_code == 0
     assert f"rejected: task {ids[1]}, annotation {nine.id}: alignment_1 = 9" in r.output
@@ -222,19 +263,29 @@ def test_bad_values_are_reported_with_ids_and_never_stored(labelstudio_server, c
     c.annotations.update(id=good.id, result=_result({1: (7, 2), 2: (3, 3), 3: (4, 4)}))
     rep = pull(ws, cfg)
     assert (rep.deleted, rep.updated, rep.unchanged, rep.kept, rep.rejected) == (0, 0, 0, 3, 4)
-    assert f"task {ids[0]}, annotation {good.id}: alignment_1 = 7 (rating) is not a rating 1-5" in rep.problems
+    assert (
+        f"task {ids[0]}, annotation {good.id}: alignment_1 = 7 (rating) is not a rating 1-5" in rep.problems
+    )
 
 
 @pytest.mark.parametrize("kind", ["legacy", "pat"])
-def test_cli_with_legacy_token_and_pat_never_shows_the_key(labelstudio_server, sqlite_campaign, cli,  # noqa: F811
-                                                           monkeypatch, caplog, kind):
+def test_cli_with_legacy_token_and_pat_never_shows_the_key(
+    labelstudio_server,
+    sqlite_campaign,
+    cli,
+    monkeypatch,
+    caplog,
+    kind,
+):
     srv, ws = labelstudio_server, sqlite_campaign
     key = srv.legacy_token if kind == "legacy" else srv.personal_access_token()
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", key)
     monkeypatch.setenv("LABEL_STUDIO_URL", srv.url)
     caplog.set_level(logging.DEBUG)
     title = f"cli-{kind}-{uuid.uuid4().hex[:6]}"
-    r1 = cli("-vv", "labelstudio", "push", "-w", ws.root, "--project", title, "--document-root", srv.media_root)
+    r1 = cli(
+        "-vv", "labelstudio", "push", "-w", ws.root, "--project", title, "--document-root", srv.media_root
+    )
     assert r1.exit_code == 0, r1.output
     assert "3 task(s) imported" in r1.output
     project_id = _rows(ws, LabelStudioProject, LabelStudioProject.title == title)[0].project_id
@@ -249,7 +300,7 @@ def test_cli_with_legacy_token_and_pat_never_shows_the_key(labelstudio_server, s
 
 
 @pytest.fixture
-def sqlite_campaign(labelstudio_server, media_files, tmp_path):  # noqa: F811
+def sqlite_campaign(labelstudio_server, media_files, tmp_path):
     ws = init(labelstudio_server.media_root / f"ws-{uuid.uuid4().hex[:8]}", overlap=OVERLAP)
     store = ws.open_store()
     add_campaign(store, ws.path("media", "cands"), *media_files)
@@ -257,22 +308,53 @@ def sqlite_campaign(labelstudio_server, media_files, tmp_path):  # noqa: F811
     return ws
 
 
-def test_per_candidate_tasks(labelstudio_server, sqlite_campaign):  # noqa: F811
+def test_per_candidate_tasks_skips_and_double_annotations(labelstudio_server, sqlite_campaign):
     srv, ws = labelstudio_server, sqlite_campaign
-    rep = push(ws, _cfg(srv, per="candidate"))
+    cfg = _cfg(srv, per="candidate")
+    rep = push(ws, cfg)
     assert (rep.imported, rep.skipped) == (9, [])
-    tasks = list(_client(srv, srv.legacy_token).tasks.list(project=rep.project_id))
+    admin = _client(srv, srv.legacy_token)
+    tasks = list(admin.tasks.list(project=rep.project_id))
     assert {frozenset(t.data) for t in tasks} == {frozenset({"item", "image", "video_1"})}
     assert len({t.data["item"] for t in tasks}) == 9
     slots = _slots(ws, rep.project_id)
     assert sorted(len(v) for v in slots.values()) == [1] * 9
-    _client(srv, srv.legacy_token).annotations.create(id=min(slots), result=_result({1: (2, 5)}))
-    rep = pull(ws, _cfg(srv, project=_rows(ws, LabelStudioProject)[0].title))
-    assert (rep.added, rep.problems) == (1, [])
-    assert next(iter(_ratings(ws).values()))[:2] == (2, 5)
+    ids = sorted(slots)
+
+    # The same user annotating one task twice: the later annotation wins, and it is noted.
+    first = admin.annotations.create(id=ids[0], result=_result({1: (2, 5)}))
+    second = admin.annotations.create(id=ids[0], result=_result({1: (3, 4)}))
+    # Skipping ("Skip" in the UI) is a cancelled annotation: no rating.
+    admin.annotations.create(id=ids[1], result=[], was_cancelled=True)
+    rep = pull(ws, cfg)
+    assert (rep.added, rep.cancelled, rep.problems) == (1, 1, [])
+    assert rep.notes == [
+        f"task {ids[0]}: user 1 annotated it twice; annotation {second.id} replaces {first.id}"
+    ]
+    assert list(_ratings(ws).values()) == [(3, 4, None, str(second.id))]
 
 
-def test_per_clip_skips_a_clip_without_all_candidates(labelstudio_server, media_files, tmp_path):  # noqa: F811
+def test_rubric_and_overlap_changes_update_the_project(labelstudio_server, sqlite_campaign):
+    srv, ws = labelstudio_server, sqlite_campaign
+    cfg = _cfg(srv, media_url_prefix="https://media.example.org/")
+    rep = push(ws, cfg)
+    admin = _client(srv, srv.legacy_token)
+    data = next(iter(admin.tasks.list(project=rep.project_id))).data
+    assert data["video_1"].startswith("https://media.example.org/labelstudio-media/")
+    assert list(admin.import_storage.local.list(project=rep.project_id)) == []
+    assert (srv.media_root / data["video_1"].removeprefix("https://media.example.org/")).is_file()
+
+    ws.config.rubric["fidelity"].title = "Portrait realism"
+    ws.config.overlap = 3
+    rep = push(ws, cfg)
+    assert (rep.project_updated, rep.imported, rep.existing) == (True, 0, 3)
+    project = admin.projects.get(id=rep.project_id)
+    assert project.maximum_annotations == 3
+    assert "Portrait realism: " in project.label_config and "Portrait realism" in project.expert_instruction
+    assert push(ws, cfg).project_updated is False
+
+
+def test_per_clip_skips_a_clip_without_all_candidates(labelstudio_server, media_files, tmp_path):
     srv = labelstudio_server
     ws = init(srv.media_root / f"ws-{uuid.uuid4().hex[:8]}", overlap=OVERLAP)
     store = ws.open_store()
@@ -280,11 +362,15 @@ def test_per_clip_skips_a_clip_without_all_candidates(labelstudio_server, media_
     store.dispose()
     rep = push(ws, _cfg(srv))
     assert rep.imported == 2
-    assert rep.skipped == [("clip lsclip1: 2 ready candidate(s), but the project's tasks have 3 video slots; "
-                           "pushed once it has 3")]
+    assert rep.skipped == [
+        (
+            "clip lsclip1: 2 ready candidate(s), but the project's tasks have 3 video slots; "
+            "pushed once it has 3"
+        )
+    ]
 
 
-def test_interrupted_push_is_finished_not_duplicated(labelstudio_server, sqlite_campaign):  # noqa: F811
+def test_interrupted_push_is_finished_not_duplicated(labelstudio_server, sqlite_campaign):
     srv, ws = labelstudio_server, sqlite_campaign
     cfg = _cfg(srv)
     real = _client(srv, srv.legacy_token)

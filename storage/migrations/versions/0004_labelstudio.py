@@ -3,6 +3,7 @@
 Revision ID: 0004_labelstudio
 Revises: 0001_initial
 """
+
 import sqlalchemy as sa
 from alembic import op
 
