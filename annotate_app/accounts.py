@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
@@ -129,6 +130,52 @@ def sign_in_token(store: Store, token: str) -> Account | None:
     if ann is None or not ann.active or not verify_secret(secret, ann.token_hash):
         return None
     return _account(ann)
+
+
+SESSION_HOURS = 12.0
+
+
+def open_session(store: Store, account: Account, hours: float = SESSION_HOURS) -> str:
+    """A new browser session for ``account``; returns ``<id>.<secret>`` for the URL (hash stored)."""
+    from storage.models_annotate import AppSession
+
+    secret = secrets.token_urlsafe(24)
+    with store.session() as s:
+        row = AppSession(annotator_pk=account.pk, secret_hash=hash_secret(secret),
+                         expires_at=datetime.now(timezone.utc) + timedelta(hours=hours))
+        s.add(row)
+        s.flush()
+        return f"{row.id}.{secret}"
+
+
+def resume_session(store: Store, handle: str) -> Account | None:
+    """The account of a live session handle, else None (unknown, expired, or the account disabled)."""
+    from storage.models_annotate import AppSession
+
+    pk_text, _, secret = (handle or "").partition(".")
+    if not pk_text.isdigit() or not secret:
+        return None
+    with store.session() as s:
+        row = s.get(AppSession, int(pk_text))
+        ann = s.get(Annotator, row.annotator_pk) if row is not None else None
+        expires = row.expires_at if row is not None else None
+    if ann is None or not ann.active or not verify_secret(secret, row.secret_hash):
+        return None
+    if expires.tzinfo is None:  # SQLite hands back naive UTC
+        expires = expires.replace(tzinfo=timezone.utc)
+    return _account(ann) if expires > datetime.now(timezone.utc) else None
+
+
+def close_session(store: Store, handle: str) -> None:
+    """Forget a session (sign-out); unknown handles are ignored."""
+    from storage.models_annotate import AppSession
+
+    pk_text = (handle or "").partition(".")[0]
+    if pk_text.isdigit():
+        with store.session() as s:
+            row = s.get(AppSession, int(pk_text))
+            if row is not None:
+                s.delete(row)
 
 
 def list_annotators(store: Store) -> list[dict]:

@@ -9,12 +9,14 @@ schema stays as it is.
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Index, Integer
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models import Assignment, Base, Clip
+from storage.models import Assignment, Base, Clip, utcnow
 
-__all__ = ["ClipProgress"]
+__all__ = ["AppSession", "ClipProgress"]
 
 
 class ClipProgress(Base):
@@ -29,6 +31,25 @@ class ClipProgress(Base):
 
     def __repr__(self) -> str:
         return f"ClipProgress(clip_pk={self.clip_pk}, n_done={self.n_done})"
+
+
+class AppSession(Base):
+    """A signed-in browser session, so a reload does not sign a password user out.
+
+    The browser holds ``<id>.<secret>`` in the URL (``?session=``); only a salted hash of the
+    secret is stored. Deleted on sign-out; useless after ``expires_at``.
+    """
+
+    __tablename__ = "app_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    annotator_pk: Mapped[int] = mapped_column(ForeignKey("annotators.id", ondelete="CASCADE"))
+    secret_hash: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    def __repr__(self) -> str:
+        return f"AppSession(id={self.id}, annotator_pk={self.annotator_pk})"
 
 
 # Indexes on foundation tables, declared here so the ORM metadata matches revision 0003_annotate.

@@ -190,3 +190,21 @@ def test_submit_reaches_the_store_on_both_backends(tmp_path, db_url, monkeypatch
             assert s.get(Assignment, aid).status == AssignmentStatus.done
     finally:
         store.dispose()
+
+
+def test_password_session_survives_a_reload(app, ws):
+    from streamlit.testing.v1 import AppTest
+
+    name, pw, _ = _person(ws)
+    at = _sign_in(app, name, pw)
+    handle = at.query_params["session"]
+    handle = handle[0] if isinstance(handle, list) else handle
+    reloaded = AppTest.from_file(APP, default_timeout=60)  # a new browser session, same URL
+    reloaded.query_params["session"] = handle
+    reloaded.run()
+    assert reloaded.sidebar.markdown[0].value == f"Signed in as **{name}**"
+    reloaded.sidebar.button[0].click().run()  # sign out ends the session
+    again = AppTest.from_file(APP, default_timeout=60)
+    again.query_params["session"] = handle
+    again.run()
+    assert again.title[0].value == "Sign in"

@@ -53,3 +53,21 @@ def test_server_argv_has_no_secrets(tmp_path):
     assert argv[argv.index("--server.address") + 1] == "127.0.0.1"
     assert argv[argv.index("--browser.gatherUsageStats") + 1] == "false"
     assert app_env(ws, base={})["CURATE_DB_URL"].endswith("u:topsecret@127.0.0.1/db")
+
+
+def test_sessions_open_resume_expire_close(sqlite_workspace):
+    from annotate_app.accounts import add_annotator, close_session, open_session, resume_session
+
+    store = sqlite_workspace.open_store()
+    try:
+        pw, _ = add_annotator(store, "carol")
+        account = sign_in_password(store, "carol", pw)
+        handle = open_session(store, account)
+        assert resume_session(store, handle) == account
+        assert resume_session(store, handle.split(".")[0] + ".wrong") is None
+        assert resume_session(store, open_session(store, account, hours=-1)) is None  # expired
+        close_session(store, handle)
+        assert resume_session(store, handle) is None
+        assert resume_session(store, "junk") is None
+    finally:
+        store.dispose()

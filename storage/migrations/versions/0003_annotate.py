@@ -1,4 +1,4 @@
-"""annotation app: clip_progress counter and hand-out indexes
+"""annotation app: clip_progress counter, app sessions, hand-out indexes
 
 Revision ID: 0003_annotate
 Revises: 0001_initial
@@ -21,6 +21,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("clip_pk"),
     )
     op.create_index("clip_progress_n_done_ix", "clip_progress", ["n_done", "clip_pk"])
+    op.create_table(
+        "app_sessions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("annotator_pk", sa.Integer(), nullable=False),
+        sa.Column("secret_hash", sa.String(length=300), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["annotator_pk"], ["annotators.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
     op.create_index("assignment_annotator_pk_status_ix", "assignments", ["annotator_pk", "status"])
     op.create_index("clip_is_gold_ix", "clips", ["is_gold"])
     # Stores that already hold assignments start with correct counters.
@@ -34,5 +44,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("clip_is_gold_ix", table_name="clips")
     op.drop_index("assignment_annotator_pk_status_ix", table_name="assignments")
+    op.drop_table("app_sessions")
     op.drop_index("clip_progress_n_done_ix", table_name="clip_progress")
     op.drop_table("clip_progress")
