@@ -16,13 +16,16 @@ def gold_group() -> None:
     """Gold clips: candidates whose right answer is known, to check annotators.
 
     \b
-    Make a known-bad candidate, then mark it:
-      curate generate --methods lipsync_offset     # audio shifted by 0.4 s
+    Make known-bad candidates for a few clips, then mark them:
+      curate generate --methods lipsync_offset,lipsync_blur --clips clip_007,clip_031
       curate gold mark clip_007 --candidate lipsync_offset --alignment 1-2 \\
           --note "audio shifted 0.4 s"
-    Any candidate works (a blurred or re-encoded video for fidelity, a clean
-    ground-truth video expected at 4-5). The app mixes gold clips into every
-    annotator's queue; `curate stats` reports each annotator's gold accuracy:
+      curate gold mark clip_031 --candidate lipsync_blur --fidelity 1-2
+    lipsync_offset moves the mouth 0.4 s behind the audio (bad alignment);
+    lipsync_blur is heavily blurred and noisy (bad fidelity). Any candidate
+    works (your own re-encoded video, a real recording expected at 4-5).
+    The app mixes gold clips into every annotator's queue; `curate stats`
+    reports each annotator's gold accuracy:
     the share of their gold ratings with BOTH scores inside the ranges.
     """
 

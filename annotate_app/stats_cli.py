@@ -113,8 +113,9 @@ def stats_cmd(as_json: bool, limit: int, idle_gap_minutes: float, min_gold_accur
                            first/last_rating_at
       throughput           overall and per annotator: ratings_per_hour,
                            active_hours, median_seconds_per_rating
-      scores_by_annotator  {name: {alignment|fidelity: {n, counts, mean, std}}}
-      scores_by_method     {method: {alignment|fidelity|composite: {...}, candidates}}
+      scores_by_annotator  {name: {alignment|fidelity|composite: {n, counts,
+                           mean, std}, candidates}}; composite = (a + f) / 2
+      scores_by_method     {method: {...the same...}}
       agreement            {alignment|fidelity|composite: {alpha, units,
                            annotators, interpretation, reason}} (ordinal alpha;
                            alpha is null with a reason when it cannot be computed)
