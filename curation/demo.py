@@ -79,6 +79,30 @@ def _fallback_candidates(ws) -> str:
     return f"{r.added} imported, {r.unchanged} already there (fallback videos)"
 
 
+GOLD_CLIP = "sample-003"
+# Known answers the built-in generators make possible: a 0.4 s audio shift is out of sync,
+# a blurred video is not a faithful portrait.
+GOLD_ANSWERS = (("lipsync_offset", "1-2", "", "audio shifted by 0.4 s"),
+                ("lipsync_blur", "", "1-2", "heavy blur"))
+
+
+def _gold(ws) -> str:
+    """Mark one sample clip gold so the dashboard shows gold accuracy (skipped without those candidates)."""
+    from annotate_app.gold import GoldSpec, mark_gold, parse_range
+    from curation.errors import CurateError
+
+    store = ws.open_store()
+    try:
+        for method, align, fid, note in GOLD_ANSWERS:
+            spec = GoldSpec(GOLD_CLIP, method, parse_range(align, "alignment"), parse_range(fid, "fidelity"), note)
+            mark_gold(store, spec)
+    except CurateError as e:
+        return f"none ({e})"
+    finally:
+        store.dispose()
+    return f"{GOLD_CLIP} (lipsync_offset: alignment 1-2, lipsync_blur: fidelity 1-2)"
+
+
 def _accounts(ws, port: int) -> list[tuple[str, str, str]]:
     """(name, password, link) for the demo accounts; new credentials on every run (old ones stop working)."""
     from sqlalchemy import select
@@ -112,9 +136,10 @@ def demo_cmd(directory: str, port: int, no_serve: bool) -> None:
       2. write 3 sample clips (drawn portrait + speech-like audio, 2 s) and ingest them
       3. generate candidates with the built-in CPU generators:
          still, lipsync, lipsync_offset, lipsync_blur
-      4. create the accounts `demo` (annotator) and `admin` (dashboard);
+      4. mark sample-003 gold (known answers for lipsync_offset and lipsync_blur)
+      5. create the accounts `demo` (annotator) and `admin` (dashboard);
          their passwords and login links are new on every run
-      5. serve the app on http://127.0.0.1:PORT/ until Ctrl-C
+      6. serve the app on http://127.0.0.1:PORT/ until Ctrl-C
 
     \b
     Example:
@@ -128,6 +153,7 @@ def demo_cmd(directory: str, port: int, no_serve: bool) -> None:
     click.echo(f"Clips: {_sample_clips(ws)}")
     click.echo("Generating candidates (CPU, about a minute the first time)...")
     click.echo(f"Candidates: {_candidates(ws)}")
+    click.echo(f"Gold clip: {_gold(ws)}")
     click.echo("")
     for name, pw, link in _accounts(ws, port):
         click.echo(f"  {name:<6} password {pw}   or open {link}")

@@ -20,6 +20,7 @@ def test_demo_builds_and_is_idempotent(cli, tmp_path):
     assert len(links) == 2
     second = cli("demo", target, "--no-serve", "--port", "8611")
     assert "Clips: 3" in second.output and "0 generated" in second.output
+    assert "Gold clip: sample-003" in second.output
     from curation.workspace import load
 
     store = load(target).open_store()
@@ -29,5 +30,6 @@ def test_demo_builds_and_is_idempotent(cli, tmp_path):
             ready = s.scalar(select(func.count()).where(Candidate.status == CandidateStatus.ready))
             assert ready == 3 * 4  # still, lipsync, lipsync_offset, lipsync_blur
             assert sorted(s.scalars(select(Annotator.name))) == ["admin", "demo"]
+            assert list(s.scalars(select(Clip.clip_id).where(Clip.is_gold))) == ["sample-003"]
     finally:
         store.dispose()
