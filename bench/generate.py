@@ -55,9 +55,8 @@ def make_sleep(name: str, settings: dict, root: Path) -> SleepGenerator:
 
 
 def _workspace(folder: Path, jobs: int, job_seconds: float):
-    import tomllib
-
     import tomli_w
+    import tomllib
 
     from curation.ingest import ingest_manifest
     from curation.sample import make_sample_clips

@@ -6,12 +6,21 @@ import ctypes
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
-__all__ = ["UpstreamError", "python_command", "run_logged", "die_with_parent"]
+__all__ = ["UpstreamError", "die_with_parent", "python_command", "run_logged"]
 
 _PR_SET_PDEATHSIG = 1
 STDERR_TAIL_CHARS = 4000
+
+# Runs before the upstream command: arm PR_SET_PDEATHSIG, then exec the command in place (the
+# setting survives exec). Unlike preexec_fn this is safe while the worker has threads running.
+_TRAMPOLINE = (
+    "import ctypes, os, signal, sys\n"
+    "try:\n    ctypes.CDLL('libc.so.6').prctl(1, signal.SIGKILL)\nexcept (OSError, AttributeError):\n    pass\n"
+    "os.execvp(sys.argv[1], sys.argv[1:])"
+)
 
 
 class UpstreamError(RuntimeError):
@@ -58,13 +67,13 @@ def run_logged(
         start = log.tell()
         try:
             proc = subprocess.run(
-                [str(c) for c in cmd],
+                [sys.executable, "-c", _TRAMPOLINE, *map(str, cmd)],
                 cwd=cwd,
                 env=full_env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 timeout=timeout,
-                preexec_fn=die_with_parent,
+                check=False,
             )
         except subprocess.TimeoutExpired:
             raise UpstreamError(f"{Path(str(cmd[-1])).name}: timed out after {timeout:.0f} s\n" + _tail(log_path, start)) from None

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-__all__ = ["GenerationRequest", "GenerationResult", "VideoGenerator", "DEFAULT_PROMPT", "DEFAULT_SEED"]
+__all__ = ["DEFAULT_PROMPT", "DEFAULT_SEED", "GenerationRequest", "GenerationResult", "VideoGenerator"]
 
 # Used by the text-conditioned baselines (FantasyTalking, Hallo3, Hallo4) when a clip has no prompt.
 DEFAULT_SEED = 42

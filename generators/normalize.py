@@ -21,7 +21,7 @@ from curation.errors import CurateError
 from curation.media import VideoProbe, probe_video, sha256_file
 from curation.workspace import NormalizeConfig
 
-__all__ = ["BrokenOutput", "NormalizedVideo", "normalize_video", "MIN_SECONDS"]
+__all__ = ["MIN_SECONDS", "BrokenOutput", "NormalizedVideo", "normalize_video"]
 
 # A candidate shorter than this cannot be judged for lip sync; it is a broken output.
 MIN_SECONDS = 0.4
@@ -41,7 +41,7 @@ class NormalizedVideo:
 def target_length(video_seconds: float, audio_seconds: float, cfg: NormalizeConfig) -> tuple[float, int]:
     """(seconds, frames) of the normalised candidate: whole frames of the shortest of video, audio, cap."""
     seconds = min(video_seconds, audio_seconds, cfg.max_seconds)
-    frames = int(math.floor(seconds * cfg.fps + 1e-6))
+    frames = math.floor(seconds * cfg.fps + 1e-6)
     return frames / cfg.fps, frames
 
 
@@ -106,7 +106,7 @@ def _encode(raw: Path, audio: Path, tmp: Path, cfg: NormalizeConfig, seconds: fl
             ffmpeg_params=["-pix_fmt", "yuv420p"],
             logger=None,
         )
-    except (OSError, IOError, ValueError, IndexError) as e:
+    except (OSError, ValueError, IndexError) as e:
         raise BrokenOutput(f"re-encoding failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
     finally:
         video.close()

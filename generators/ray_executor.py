@@ -9,7 +9,7 @@ PostgreSQL (``--db``) for a cluster; SQLite only works on one machine.
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
 from curation.errors import CurateError
 from generators.worker import WorkerSpec, run_worker

@@ -15,13 +15,14 @@ A table may name the adapter it uses, so one adapter can serve several methods::
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from curation.errors import CurateError
 from generators.base import VideoGenerator
 
-__all__ = ["GENERATORS", "BUILTIN", "UPSTREAM", "build", "known_methods", "adapter_target", "batch_size"]
+__all__ = ["BUILTIN", "GENERATORS", "UPSTREAM", "adapter_target", "batch_size", "build", "known_methods"]
 
 BUILTIN = {
     "still": "generators.builtin.still:make",

@@ -18,14 +18,12 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sqlalchemy import select
 
 from curation.errors import CurateError
 from curation.workspace import Workspace
 from generators import _jobs
-from generators._proc import die_with_parent
 from generators.registry import adapter_target
 from generators.worker import STALE_AFTER_SECONDS, WorkerSpec, run_worker
 from storage import Clip
@@ -149,8 +147,9 @@ def _run_processes(ws: Workspace, spec: WorkerSpec, gpus: list[str], refresh) ->
         if spec.clip_pks is not None:
             cmd += ["--clip-pks", ",".join(map(str, spec.clip_pks))]
         env = {**os.environ, "CUDA_VISIBLE_DEVICES": str(gpu)}
-        log = open(log_dir / f"gpu{gpu}.log", "ab")
-        procs.append((gpu, subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent), log))
+        log = open(log_dir / f"gpu{gpu}.log", "ab")  # noqa: SIM115 - closed when the worker has exited
+        # The worker arms PR_SET_PDEATHSIG itself first thing (generators.worker.main).
+        procs.append((gpu, subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT), log))
     try:
         while any(p.poll() is None for _, p, _ in procs):
             refresh()

@@ -14,9 +14,9 @@ import shutil
 import threading
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -64,7 +64,7 @@ class _Heartbeat(threading.Thread):
             try:
                 with self.store.session() as s:
                     _jobs.heartbeat(s, tokens)
-            except Exception:  # a missed beat is harmless; the next one retries
+            except Exception:  # noqa: BLE001, S110 - a missed beat is harmless; the next one retries
                 pass
 
 
@@ -141,7 +141,7 @@ def job_log_path(ws: Workspace, job_id: int, method: str, clip_id: str) -> Path:
 
 def _run_batch(ws: Workspace, store, batch, token: str, spec: WorkerSpec, adapters: dict) -> None:
     method = batch[0][1]
-    reqs, clips = _requests(store, batch)
+    reqs, _clips = _requests(store, batch)
     logs = {r.job_id: job_log_path(ws, r.job_id, method, r.clip_id) for r in reqs}
     attempts = {b[0]: b[2] for b in batch}
     for r in reqs:
@@ -168,7 +168,7 @@ def _generate(ws, method, reqs, workdir, adapters) -> dict[int, GenerationResult
             adapters[method] = build(method, ws.config.generators.get(method, {}), ws.root)
         out = adapters[method].generate(reqs, workdir)
         return {r.job_id: r for r in out}
-    except Exception as e:  # the whole batch failed (upstream crashed, adapter bug)
+    except Exception as e:  # noqa: BLE001 - the whole batch failed (upstream crashed, adapter bug)
         msg = f"{type(e).__name__}: {e}"
         if not isinstance(e, RuntimeError):
             msg += "\n" + traceback.format_exc(limit=5)
@@ -190,12 +190,12 @@ def _finish(ws, store, method: str, req: GenerationRequest, res: GenerationResul
         norm = normalize_video(raw, req.audio_path, folder / f"{stem}.mp4", ws.config.normalize, req.audio_duration)
     except BrokenOutput as e:
         _log(log, f"BROKEN OUTPUT: {e}")
-        cand = dict(raw_path=str(raw), failure_reason=str(e)) if final else None
+        cand = {"raw_path": str(raw), "failure_reason": str(e)} if final else None
         if not final:
             raw.unlink(missing_ok=True)  # only the last attempt's raw file is kept, as evidence
         _fail(store, req, token, f"broken output: {e}", final, candidate=cand)
         return
-    except Exception as e:  # disk full, unreadable raw file...: a failed attempt, not a dead worker
+    except Exception as e:  # noqa: BLE001 - disk full, unreadable raw file...: a failed attempt, not a dead worker
         _log(log, f"FAILED while keeping/normalising the output: {type(e).__name__}: {e}")
         raw.unlink(missing_ok=True)
         _fail(store, req, token, f"normalisation error: {type(e).__name__}: {e}", final, candidate=None)

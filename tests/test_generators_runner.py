@@ -76,6 +76,35 @@ def test_kill_9_mid_run_then_resume_finishes_each_job_exactly_once(workspace):
     assert all(j.attempts == 2 for j in recovered)  # claimed by the killed run, then by the rerun
 
 
+def test_killing_curate_kills_the_upstream_process_too(sqlite_workspace, tmp_path):
+    """SIGKILL of `curate generate` while a (fake) Hallo3 runs: the upstream dies with it, and a rerun finishes."""
+    from generators._jobs import pid_alive
+    from generators.runner import run_generation
+    from storage import JobStatus
+
+    pidfile = tmp_path / "upstream.pid"
+    slow = fake_settings("hallo3", env={"FAKE_SLEEP": "60", "FAKE_PIDFILE": str(pidfile)})
+    ws = configure(sqlite_workspace, generators={"hallo3": slow}, normalize=SMALL)
+    sample_clips(ws, n=1)
+    proc = _curate(ws, "generate", "--methods", "hallo3", "--no-progress")
+    deadline = time.monotonic() + 60
+    while not (pidfile.exists() and pidfile.read_text()) and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read().decode()
+        time.sleep(0.05)
+    upstream = int(pidfile.read_text())
+    assert pid_alive(upstream)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while pid_alive(upstream) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not pid_alive(upstream), "the upstream outlived the killed runner"
+    ws = configure(ws, generators={"hallo3": fake_settings("hallo3")})
+    assert run_generation(ws, ["hallo3"], progress=False).done == 1
+    (job,), (cand,) = _rows(ws)
+    assert job.status == JobStatus.done and job.attempts == 2 and job.candidate_pk == cand.id
+
+
 def _log_of(ws, job):
     return next(ws.path("logs", "jobs").glob(f"{job.id:06d}-*.log"))
 

@@ -20,7 +20,7 @@ def load_rgb(path: Path) -> np.ndarray:
 
 
 def frame_count(seconds: float, fps: float) -> int:
-    return max(1, int(round(seconds * fps)))
+    return max(1, round(seconds * fps))
 
 
 def loudness_envelope(audio: Path, fps: float, n_frames: int, offset_seconds: float = 0.0) -> np.ndarray:
@@ -38,7 +38,7 @@ def loudness_envelope(audio: Path, fps: float, n_frames: int, offset_seconds: fl
     for i in range(n_frames):
         seg = x[int(i * hop) : int((i + 1) * hop)]
         rms[i] = np.sqrt(np.mean(seg**2)) if len(seg) else 0.0
-    shift = int(round(offset_seconds * fps))
+    shift = round(offset_seconds * fps)
     if shift > 0:
         rms = np.concatenate([np.zeros(min(shift, n_frames)), rms[: max(0, n_frames - shift)]])
     scale = np.percentile(rms, 95) if np.any(rms > 0) else 1.0

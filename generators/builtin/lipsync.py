@@ -85,7 +85,7 @@ class LipsyncGenerator:
             try:
                 out = self._render(r, workdir / f"{r.safe_id}.mp4")
                 results.append(GenerationResult(r.job_id, raw_path=out))
-            except Exception as e:  # one bad clip must not sink the batch
+            except Exception as e:  # noqa: BLE001 - one bad clip must not sink the batch
                 results.append(GenerationResult(r.job_id, error=f"{type(e).__name__}: {e}"))
         return results
 

@@ -44,7 +44,7 @@ class StillGenerator:
                 n = frame_count(r.audio_duration, self.config.fps)
                 out = write_frames(workdir / f"{r.safe_id}.mp4", (img for _ in range(n)), (img.shape[1], img.shape[0]), self.config.fps)
                 results.append(GenerationResult(r.job_id, raw_path=out))
-            except Exception as e:  # one bad clip must not sink the batch
+            except Exception as e:  # noqa: BLE001 - one bad clip must not sink the batch
                 results.append(GenerationResult(r.job_id, error=f"{type(e).__name__}: {e}"))
         return results
 

@@ -49,7 +49,7 @@ def main():
             setattr(args, key, job[key])
         try:
             results[str(job["job_id"])] = {"path": str(infer.main(args, *models))}
-        except Exception:  # one bad clip must not lose the loaded model for the others
+        except Exception:  # noqa: BLE001 - one bad clip must not lose the loaded model for the others
             results[str(job["job_id"])] = {"error": traceback.format_exc(limit=4)}
             traceback.print_exc()
         _write(a.results, results)
