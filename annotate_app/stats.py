@@ -87,14 +87,17 @@ def read_frames(store: Store, queries: dict[str, str]) -> dict[str, pd.DataFrame
 
     Not through SQLAlchemy: on SQLite every SQLAlchemy transaction starts with BEGIN
     IMMEDIATE (the writers' lock), so a long read would stall annotators' submissions.
-    A deferred BEGIN in WAL mode is a snapshot that writers do not wait for. It is
-    also 3-6x faster on a million rows than SQLAlchemy's per-row result processing.
+    A deferred BEGIN in WAL mode is a snapshot that writers do not wait for; on
+    PostgreSQL a REPEATABLE READ, READ ONLY transaction is the same. It is also 3-6x
+    faster on a million rows than SQLAlchemy's per-row result processing.
     """
     raw = store.engine.raw_connection()
     try:
         cur = raw.cursor()
         if store.dialect == "sqlite":
             cur.execute("BEGIN")
+        elif store.dialect == "postgresql":  # one snapshot for every query, as on SQLite
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         out = {}
         for name, sql in queries.items():
             cur.execute(sql)

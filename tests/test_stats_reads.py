@@ -1,45 +1,63 @@
-"""The stats read never locks annotators out: on SQLite it is a deferred snapshot, not BEGIN IMMEDIATE."""
+"""The stats read never locks annotators out, and all its queries see one snapshot (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 import sqlite3
 
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from annotate_app.stats import read_frames
-from storage import Annotator
+from storage import Annotator, make_engine
+
+INSERT_LATE = ("INSERT INTO annotators (name, role, source, active, created_at) "
+               "VALUES ('late', 'annotator', 'app', true, '2026-01-01 00:00:00')")
+
+
+def write_late(url: str) -> None:
+    """Commit one row from another connection; SQLite: fail within 1 s if a lock is held."""
+    if make_url(url).get_backend_name() == "sqlite":
+        con = sqlite3.connect(make_url(url).database, timeout=1, isolation_level=None)
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            con.execute(INSERT_LATE.replace("true", "1"))
+            con.execute("COMMIT")
+        finally:
+            con.close()
+        return
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("SET LOCAL lock_timeout = '1s'"))
+            conn.execute(text(INSERT_LATE))
+    finally:
+        engine.dispose()
 
 
 class WriteBetween(dict):
     """Queries whose iteration commits a write (on its own connection) after the first query ran."""
 
-    def __init__(self, queries: dict, db_path: str):
+    def __init__(self, queries: dict, url: str):
         super().__init__(queries)
-        self.db_path, self.error = db_path, None
+        self.url, self.error = url, None
 
     def items(self):
         for i, item in enumerate(super().items()):
             if i == 1:
-                con = sqlite3.connect(self.db_path, timeout=1, isolation_level=None)
                 try:
-                    con.execute("BEGIN IMMEDIATE")
-                    con.execute("INSERT INTO annotators (name, role, source, active, created_at) "
-                                "VALUES ('late', 'annotator', 'app', 1, '2026-01-01 00:00:00')")
-                    con.execute("COMMIT")
-                except sqlite3.OperationalError as e:  # "database is locked"
+                    write_late(self.url)
+                except Exception as e:  # noqa: BLE001 - "database is locked" or a lock timeout
                     self.error = e
-                finally:
-                    con.close()
             yield item
 
 
-def test_writers_go_on_during_a_stats_read_and_the_read_is_one_snapshot(sqlite_workspace):
-    store = sqlite_workspace.open_store()
+def test_writers_go_on_during_a_stats_read_and_the_read_is_one_snapshot(workspace):
+    store = workspace.open_store()
     try:
         with store.session() as s:
             s.add(Annotator(name="early"))
         q = "SELECT name FROM annotators ORDER BY name"
-        queries = WriteBetween({"before": q, "after": q}, make_url(store.url).database)
+        queries = WriteBetween({"before": q, "after": q}, store.url)
         frames = read_frames(store, queries)
         assert queries.error is None  # the writer did not wait for the reader
         # both queries see the same snapshot, taken at the first read
