@@ -94,8 +94,11 @@ def _encode(raw: Path, audio: Path, tmp: Path, cfg: NormalizeConfig, seconds: fl
         clip = video.subclipped(0, min(seconds, video.duration))
         if (x1, y1, x2, y2) != (0, 0, rp.width, rp.height):
             clip = clip.cropped(x1=x1, y1=y1, x2=x2, y2=y2)
-        clip = clip.resized((cfg.width, cfg.height)).with_fps(cfg.fps)
-        clip = clip.with_duration(seconds).with_audio(sound.subclipped(0, min(seconds, sound.duration)))
+        clip = clip.with_fps(cfg.fps).with_duration(seconds)
+        clip = clip.with_audio(sound.subclipped(0, min(seconds, sound.duration)))
+        # The resize is left to ffmpeg's scaler (same result as clip.resized, without a
+        # per-frame Python resize): moviepy still decodes, times, crops and muxes.
+        scale = f"scale={cfg.width}:{cfg.height}:flags=bicubic,setsar=1"
         clip.write_videofile(
             str(tmp),
             fps=cfg.fps,
@@ -103,7 +106,7 @@ def _encode(raw: Path, audio: Path, tmp: Path, cfg: NormalizeConfig, seconds: fl
             audio_codec="aac",
             temp_audiofile=str(tmp.with_name(tmp.stem + ".snd.m4a")),
             preset="veryfast",
-            ffmpeg_params=["-pix_fmt", "yuv420p"],
+            ffmpeg_params=["-vf", scale, "-pix_fmt", "yuv420p"],
             logger=None,
         )
     except (OSError, ValueError, IndexError) as e:
