@@ -119,6 +119,7 @@ def build_pairs(
         lap("checks")
         params = _params(cfg)
         _duck.run(con, "file_clips" if any(c in types for c in CLIP_MEDIA) else "no_file_clips")
+        _duck.run(con, "clip_media")
         _duck.run(con, "candidates")
         _duck.run(con, f"scores_{cfg.aggregate}", params)
         _duck.run(con, "eligible", params)

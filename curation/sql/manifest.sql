@@ -9,10 +9,10 @@ SELECT left(sha256(p.clip_id || chr(31) || p.winner_id || chr(31) || p.loser_id)
        l.method AS loser_method,
        w.video AS winner_video,
        l.video AS loser_video,
-       coalesce(f.image, s.image) AS image,
-       coalesce(f.audio, s.audio) AS audio,
-       coalesce(f.prompt, s.prompt) AS prompt,
-       coalesce(f.skeleton, s.skeleton) AS skeleton,
+       m.image,
+       m.audio,
+       m.prompt,
+       m.skeleton,
        w.rq / 1000000 AS winner_reward,
        l.rq / 1000000 AS loser_reward,
        (w.rq - l.rq) / 1000000 AS margin,
@@ -25,6 +25,5 @@ SELECT left(sha256(p.clip_id || chr(31) || p.winner_id || chr(31) || p.loser_id)
 FROM pairs p
 JOIN members w ON w.candidate_id = p.winner_id
 JOIN members l ON l.candidate_id = p.loser_id
-LEFT JOIN file_clips f ON f.clip_id = p.clip_id
-LEFT JOIN store_clips s ON s.clip_id = p.clip_id
+LEFT JOIN clip_media m ON m.clip_id = p.clip_id
 ORDER BY p.clip_id, winner_candidate_id, loser_candidate_id
