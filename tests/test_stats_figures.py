@@ -5,6 +5,8 @@ Runs on SQLite and PostgreSQL (the ``workspace`` fixture).
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from annotate_app.stats import StatsConfig, compute_stats, stats_and_frames, stats_frames
@@ -26,6 +28,10 @@ def st(request, tmp_path_factory):
             yield compute_stats(store, K)
         finally:
             store.dispose()
+
+
+def test_output_is_strict_json(st):
+    assert json.loads(json.dumps(st, allow_nan=False)) == st  # no NaN, no Timestamp, no numpy types
 
 
 def test_progress_overall_and_per_clip(st):
@@ -165,6 +171,7 @@ def test_empty_store_gives_nulls_not_errors(workspace):
         st = compute_stats(store, 3)
     finally:
         store.dispose()
+    assert json.loads(json.dumps(st, allow_nan=False)) == st
     assert st["ratings"] == 0 and st["progress"]["progress"] == 0.0
     assert st["agreement"]["alignment"]["alpha"] is None
     assert "at least 2 annotators" in st["agreement"]["alignment"]["reason"]
