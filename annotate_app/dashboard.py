@@ -29,8 +29,8 @@ def _load(store, overlap: int):
         return None
 
 
-def _fmt(x) -> str:
-    return "n/a" if x is None else f"{x:.3f}" if isinstance(x, float) else str(x)
+def _fmt(x, digits: int = 3) -> str:
+    return "n/a" if x is None else f"{x:.{digits}f}" if isinstance(x, float) else str(x)
 
 
 def _headline(fig: dict) -> None:
@@ -38,7 +38,7 @@ def _headline(fig: dict) -> None:
     c = st.columns(5)
     c[0].metric("Clips complete", f"{p['clips_complete']} / {p['clips']}")
     c[1].metric("Ratings toward k", f"{p['ratings_done_toward_overlap']} / {p['ratings_needed']}")
-    c[2].metric("Ratings per hour", _fmt(tp.get("ratings_per_hour")))
+    c[2].metric("Ratings per hour", _fmt(tp.get("ratings_per_hour"), 1))
     c[3].metric("Flagged videos", fig["flagged"]["candidates"])
     c[4].metric("Over-assigned", fig["over_assigned"]["over_assigned"])
     st.progress(min(1.0, float(p["progress"])), text=f"{p['progress']:.1%} of the ratings wanted (k = {p['overlap']})")

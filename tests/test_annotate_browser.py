@@ -74,7 +74,9 @@ def served(tmp_path):
 PLAY_ALL = """async () => {
   const vids = Array.from(document.querySelectorAll('video'));
   await Promise.all(vids.map(v => new Promise(async (done) => {
-    v.muted = true; v.addEventListener('ended', done, {once: true});
+    v.muted = true;
+    if (v.ended) return done();
+    v.addEventListener('ended', done, {once: true});
     try { await v.play(); } catch (e) { done(); }
   })));
   return vids.map(v => [v.currentTime, v.duration, v.played.length]);
@@ -95,6 +97,10 @@ def test_sign_in_play_rate_with_keys_submit(served):
             page.get_by_role("heading", name="Clip sample-").first.wait_for(timeout=30_000)
             page.wait_for_function("document.querySelectorAll('video').length === 3", timeout=30_000)
             first_clip = page.get_by_role("heading", name="Clip sample-").first.inner_text()
+            page.mouse.click(5, 300)  # focus the page, not a widget
+            page.keyboard.press(" ")  # Space plays the candidate under the cursor (A)
+            page.wait_for_function("(v => !v.paused || v.ended)(document.querySelector('.st-key-slot_A video'))",
+                                   timeout=10_000)
             played = page.evaluate(PLAY_ALL)
             assert all(pl >= 1 for _, _, pl in played), played
             page.wait_for_function(
