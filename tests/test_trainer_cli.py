@@ -12,8 +12,8 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
-from tests.fixtures.trainer_data_media import make_pair_manifest  # noqa: E402
-from tests.fixtures.trainer_loop_models import save_tiny_wan, save_tiny_wan_vae  # noqa: E402
+from tests.fixtures.trainer_data_media import make_pair_manifest
+from tests.fixtures.trainer_loop_models import save_tiny_wan, save_tiny_wan_vae
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def test_help_teaches_and_stays_light():
     code = ("import sys; from curation.cli import main\n"
             "try:\n main(['train-dpo', '--help'])\nexcept SystemExit: pass\n"
             "print('TORCH' if 'torch' in sys.modules else 'LIGHT')")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False).stdout
     assert out.strip().endswith("LIGHT")
     for text in ("--model-kind wan", "--model-kind unet", "beta 2500 equals beta 5000", "--resume", "--prepare-only"):
         assert text in out

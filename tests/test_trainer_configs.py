@@ -32,7 +32,7 @@ def test_shipped_configs_load_by_name():
 
 def test_paper_preset_is_the_paper():
     """Hallo4 sec. 4.1: AdamW lr 1e-8, 2,500 warm-up steps, beta 2500, batch 8, 12k iterations."""
-    cfg = load_config(config_file=[p for p in CONFIGS if p.stem == "paper"][0])
+    cfg = load_config(config_file=next(p for p in CONFIGS if p.stem == "paper"))
     assert (cfg.learning_rate, cfg.warmup_steps, cfg.beta, cfg.batch_size, cfg.max_steps) == (1e-8, 2500, 2500.0, 8,
                                                                                                 12000)
     assert cfg.mode == "dpo" and cfg.loss_type == "sigmoid" and cfg.model_kind == "wan"
@@ -40,7 +40,7 @@ def test_paper_preset_is_the_paper():
 
 
 def test_sft_yaml_is_the_paper_schedule_on_winners():
-    sft = load_config(config_file=[p for p in CONFIGS if p.stem == "sft"][0])
+    sft = load_config(config_file=next(p for p in CONFIGS if p.stem == "sft"))
     paper = load_config("paper")
     assert sft.mode == "sft"
     assert dataclasses.replace(sft, mode="dpo") == paper

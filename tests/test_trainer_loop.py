@@ -10,18 +10,18 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 pytest.importorskip("peft")
 
-from safetensors.torch import load_file  # noqa: E402
+from safetensors.torch import load_file
 
-from tests.fixtures.trainer_loop_models import (  # noqa: E402
+from tests.fixtures.trainer_loop_models import (
     SyntheticPairs,
     collate,
     save_tiny_unet,
     save_tiny_wan,
 )
-from trainer.dpo_config import load_config  # noqa: E402
-from trainer.dpo_trainer import train, warmup_factor  # noqa: E402
-from trainer.models import Policy, build_policy, load_denoiser, load_trained, make_denoiser  # noqa: E402
-from trainer.step import compute_loss, make_objective  # noqa: E402
+from trainer.dpo_config import load_config
+from trainer.dpo_trainer import train, warmup_factor
+from trainer.models import Policy, build_policy, load_denoiser, load_trained, make_denoiser
+from trainer.step import compute_loss, make_objective
 
 LN2 = math.log(2)
 

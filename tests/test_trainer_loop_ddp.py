@@ -18,9 +18,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("accelerate")
 
-from safetensors.torch import load_file  # noqa: E402
+from safetensors.torch import load_file
 
-from tests.fixtures.trainer_loop_models import save_tiny_wan  # noqa: E402
+from tests.fixtures.trainer_loop_models import save_tiny_wan
 
 SCRIPT = Path(__file__).parent / "fixtures" / "trainer_loop_ddp.py"
 
@@ -38,7 +38,7 @@ def test_two_process_run_stays_in_lockstep(tmp_path):
            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
            "--main_process_port", str(_free_port()), str(SCRIPT), str(model), str(out), "lora"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     w0, w1 = load_file(str(out / "rank0.safetensors")), load_file(str(out / "rank1.safetensors"))
     assert w0.keys() == w1.keys() and any("lora_B" in k for k in w0)

@@ -25,9 +25,7 @@ PREDICTION_TYPES = ("epsilon", "v_prediction")
 
 
 def _f(default, help: str):
-    """A dataclass field with a default and its one line of help (lists get a factory)."""
-    if isinstance(default, list):
-        return field(default_factory=lambda d=default: list(d), metadata={"help": help})
+    """A dataclass field with an immutable default and its one line of help."""
     return field(default=default, metadata={"help": help})
 
 
@@ -71,10 +69,11 @@ class DiffusionDPOConfig:
     reference: str = _f("lora", "'lora' (train a LoRA, reference = adapter off) or 'frozen_copy' (full + copy).")
     lora_rank: int = _f(16, "LoRA rank r.")
     lora_alpha: float = _f(16.0, "LoRA alpha (scale = alpha / r).")
-    lora_targets: list = _f(["to_q", "to_k", "to_v", "to_out.0"], "Module names that get LoRA layers.")
+    lora_targets: list = field(default_factory=lambda: ["to_q", "to_k", "to_v", "to_out.0"],
+                               metadata={"help": "Module names that get LoRA layers."})
     # optimisation
     learning_rate: float = _f(1e-8, "AdamW peak learning rate (paper: 1e-8; see docs/trainer.md on scale_lr).")
-    warmup_steps: int = _f(2500, "Linear warm-up from 0 to the peak LR over this many optimizer steps.")
+    warmup_steps: int = _f(2500, "Linear warm-up: optimizer step s (from 0) uses lr * (s + 1) / warmup_steps, then lr.")
     max_steps: int = _f(12000, "Optimizer steps to train.")
     batch_size: int = _f(8, "Pairs per optimizer step over all processes and accumulation micro-steps.")
     gradient_accumulation_steps: int = _f(1, "Micro-steps per optimizer step.")
@@ -238,7 +237,8 @@ def _read_yaml(path: str | Path) -> dict[str, Any]:
 
     data = yaml.safe_load(Path(path).read_text()) or {}
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: a config file must be a YAML mapping of key: value. Got {type(data).__name__}.")
+        raise ValueError(  # noqa: TRY004 - reported like every other config error
+            f"{path}: a config file must be a YAML mapping of key: value. Got {type(data).__name__}.")
     return data
 
 

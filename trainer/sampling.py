@@ -7,8 +7,8 @@ batches), and process ``rank`` takes its own ``micro_batch`` slice of each. Resu
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 
