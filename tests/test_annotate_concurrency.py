@@ -1,6 +1,7 @@
 """20 simulated annotators handing out and submitting at once, on SQLite and PostgreSQL.
 
-Each worker loops next_clip -> submit (twice at the same instant, like a double click)
+Each worker loops next_clip -> submit (twice at the same instant, like a double click), with gold
+clips mixed in,
 until the pool is dry. Afterwards every clip must have exactly k done assignments, every
 rating must exist exactly once, and no worker may have seen an exception (a "database
 is locked" included).
@@ -18,7 +19,7 @@ from annotate_app.submit import CandidateScore, submit_clip
 from storage import Assignment, AssignmentStatus, Rating
 from tests.fixtures.annotate_data import add_clips, add_people
 
-WORKERS, CLIPS, K, METHODS = 20, 24, 3, ("m1", "m2", "m3")
+WORKERS, CLIPS, GOLD, K, METHODS = 20, 24, 2, 3, ("m1", "m2", "m3")
 
 
 def _worker(store, me, cfg, results):
@@ -44,9 +45,10 @@ def _worker(store, me, cfg, results):
 def test_twenty_annotators_at_once(workspace):
     store = workspace.open_store()
     try:
-        add_clips(store, CLIPS, methods=METHODS)
+        pks = add_clips(store, CLIPS + GOLD, methods=METHODS, gold=set(range(GOLD)))
+        gold_pks = set(pks[:GOLD])
         people = add_people(store, WORKERS)
-        cfg = AssignConfig(overlap=K, gold_rate=0.0)
+        cfg = AssignConfig(overlap=K, gold_rate=0.2)
         results: list = []
         with ThreadPoolExecutor(WORKERS) as pool:
             futures = [pool.submit(_worker, store, me, cfg, results) for me in people]
@@ -54,14 +56,18 @@ def test_twenty_annotators_at_once(workspace):
         assert errors == [None] * WORKERS
         # every double click: one submit stored 3 ratings, its twin was a no-op
         assert {tuple(map(tuple, r[2])) for r in results} == {((0, True), (3, False))}
-        assert len(results) == CLIPS * K
+        n_done = CLIPS * K + GOLD * WORKERS  # 72 + 40: gold clips are rated by everyone
+        assert len(results) == n_done
         per_clip = {}
         for me, clip, _ in results:
-            per_clip.setdefault(clip, set()).add(me)
-        assert all(len(who) == K for who in per_clip.values()) and len(per_clip) == CLIPS
+            per_clip.setdefault(clip, []).append(me)
+        assert len(per_clip) == CLIPS + GOLD
+        assert {c: len(set(who)) for c, who in per_clip.items() if c in gold_pks} == dict.fromkeys(gold_pks, WORKERS)
+        assert {len(who) for c, who in per_clip.items() if c not in gold_pks} == {K}
+        assert all(len(who) == len(set(who)) for who in per_clip.values())  # nobody twice
         with store.session() as s:
-            assert s.scalar(select(func.count()).select_from(Rating)) == CLIPS * K * len(METHODS)
+            assert s.scalar(select(func.count()).select_from(Rating)) == n_done * len(METHODS)
             done = s.scalar(select(func.count()).where(Assignment.status == AssignmentStatus.done))
-            assert done == CLIPS * K
+            assert done == n_done
     finally:
         store.dispose()
