@@ -1,10 +1,9 @@
 """20 simulated annotators handing out and submitting at once, on SQLite and PostgreSQL.
 
-Each worker loops next_clip -> submit (twice at the same instant, like a double click), with gold
-clips mixed in,
-until the pool is dry. Afterwards every clip must have exactly k done assignments, every
-rating must exist exactly once, and no worker may have seen an exception (a "database
-is locked" included).
+Each worker loops next_clip -> submit (twice at the same instant, like a double click) until
+the pool is dry, with gold clips mixed in. Afterwards every non-gold clip must have exactly k
+done assignments, every gold clip one per annotator, every rating must exist exactly once,
+and no worker may have seen an exception (a "database is locked" included).
 """
 
 from __future__ import annotations
