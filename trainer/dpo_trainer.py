@@ -153,7 +153,7 @@ class _Loop:
                     if self.acc.is_main_process:
                         history.append({"step": self.step, **row})
                         bar.set_postfix(loss=f"{row['loss']:.4f}", refresh=False)
-                        self.logger.log(self.step, row, write=bar.write if not bar.disable else log.info)
+                        self.logger.log(self.step, row, write=tqdm.write)  # prints with or without a bar
                 if self.step == cfg.max_steps or (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0):
                     self._save_checkpoint()
         finally:
