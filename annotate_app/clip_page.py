@@ -12,7 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from annotate_app import context
-from annotate_app.assign import AssignConfig, ClipView, clip_view, next_clip, progress
+from annotate_app.assign import AssignConfig, ClipView, clip_view, next_clip, progress, release
 from annotate_app.player import AXES, Cursor, apply_events, new_events, player
 from annotate_app.submit import CandidateScore, SubmitError, submit_clip
 
@@ -56,7 +56,9 @@ def _current_view(store, account, cfg: AssignConfig) -> ClipView | None:
     """This annotator's clip: the one in session state, else resumed or newly leased."""
     aid = st.session_state.get("assignment_id")
     view = clip_view(store, account.pk, aid) if aid else None
-    if view is None or view.status != "leased":
+    while view is None or view.status != "leased" or not view.slots:
+        if view is not None and view.status == "leased":
+            release(store, account.pk, view.assignment_id)  # its candidates were withdrawn meanwhile
         lease = next_clip(store, account.pk, cfg)
         if lease is None:
             st.session_state.pop("assignment_id", None)
@@ -177,7 +179,7 @@ def render() -> None:
         st.success("Nothing left to rate right now. Thank you!")
         return
     aid, labels = view.assignment_id, [s.label for s in view.slots]
-    cursor = st.session_state.get(f"cursor_{aid}", Cursor())
+    cursor = Cursor.at(st.session_state.get(f"cursor_{aid}", Cursor()).position(), len(labels))
     player(f"player_{aid}", labels, labels[cursor.slot] if labels else "",
            on_events=lambda: _on_keys(aid, labels), min_fraction=MIN_WATCHED)
     watched = _watched(aid)

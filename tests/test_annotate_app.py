@@ -208,3 +208,27 @@ def test_password_session_survives_a_reload(app, ws):
     again.query_params["session"] = handle
     again.run()
     assert again.title[0].value == "Sign in"
+
+
+def test_clip_whose_candidates_were_withdrawn_is_released(tmp_path, monkeypatch):
+    from sqlalchemy import update
+    from streamlit.testing.v1 import AppTest
+
+    from storage import Candidate, CandidateStatus
+
+    ws = rating_workspace(tmp_path / "ws", clips=2, overlap=1)
+    monkeypatch.setenv("CURATE_WORKSPACE", str(ws.root))
+    name, pw, _ = _person(ws)
+    at = _sign_in(AppTest.from_file(APP, default_timeout=60), name, pw)
+    aid, first = at.session_state["assignment_id"], at.title[0].value
+    store = ws.open_store()
+    try:
+        with store.session() as s:
+            clip_pk = s.get(Assignment, aid).clip_pk
+            s.execute(update(Candidate).where(Candidate.clip_pk == clip_pk).values(status=CandidateStatus.failed))
+        at.run()
+        assert at.title[0].value.startswith("Clip sample-") and at.title[0].value != first
+        with store.session() as s:
+            assert s.get(Assignment, aid).status == AssignmentStatus.released
+    finally:
+        store.dispose()
