@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -79,12 +80,26 @@ def _utc(now: datetime | None) -> datetime:
 
 
 # New clips get a progress row lazily; clips only ever gain ids, so "above the highest row" is cheap.
+# Inserting in id order keeps two concurrent syncs from deadlocking on each other's rows.
 SYNC_PROGRESS = text("""
 INSERT INTO clip_progress (clip_pk, n_done)
 SELECT c.id, 0 FROM clips c
 WHERE c.id > (SELECT COALESCE(MAX(clip_pk), 0) FROM clip_progress)
+ORDER BY c.id
 ON CONFLICT DO NOTHING
 """)
+
+# Ids can commit out of order (two concurrent ingests on PostgreSQL), so now and then every clip
+# without a row is added: a full anti-join, too slow for every hand-out at 100k clips.
+SYNC_PROGRESS_FULL = text("""
+INSERT INTO clip_progress (clip_pk, n_done)
+SELECT c.id, 0 FROM clips c
+WHERE NOT EXISTS (SELECT 1 FROM clip_progress q WHERE q.clip_pk = c.id)
+ORDER BY c.id
+ON CONFLICT DO NOTHING
+""")
+FULL_SYNC_EVERY_S = 60.0
+_last_full_sync: dict[str, float] = {}  # store URL -> monotonic time of its last full sync
 
 LOCK_ANNOTATOR = text("SELECT id FROM annotators WHERE id = :me FOR UPDATE")
 
@@ -189,13 +204,22 @@ def _resume(s: Session, me: int, cfg: AssignConfig, now: datetime) -> Lease | No
     return None
 
 
+def _sync_progress(s: Session) -> None:
+    url = str(s.get_bind().url)
+    if time.monotonic() - _last_full_sync.get(url, -FULL_SYNC_EVERY_S) >= FULL_SYNC_EVERY_S:
+        s.execute(SYNC_PROGRESS_FULL)
+        _last_full_sync[url] = time.monotonic()
+    else:
+        s.execute(SYNC_PROGRESS)
+
+
 def _next_in_tx(s: Session, me: int, cfg: AssignConfig, now: datetime, rng: random.Random) -> Lease | None:
     if s.get_bind().dialect.name == "postgresql":
         s.execute(LOCK_ANNOTATOR, {"me": me})
     lease = _resume(s, me, cfg, now)
     if lease is not None:
         return lease
-    s.execute(SYNC_PROGRESS)
+    _sync_progress(s)
     gold_first = rng.random() < cfg.gold_rate
     for kind in ("gold", "open") if gold_first else ("open", "gold"):
         clip = s.scalar(PICK_GOLD, {"me": me}) if kind == "gold" else _pick_open(s, me, cfg, now)

@@ -176,3 +176,22 @@ def test_config_is_validated():
         AssignConfig(gold_rate=1.5)
     with pytest.raises(ValueError, match="overlap must be"):
         AssignConfig(overlap=0)
+
+
+def test_clips_committed_out_of_id_order_are_still_handed_out(store, monkeypatch):
+    """A clip whose id is below the highest synced one (a concurrent ingest) is found by the periodic full sync."""
+    from annotate_app import assign
+    from storage.models_annotate import ClipProgress
+
+    pks = add_clips(store, 3)
+    (me,) = add_people(store, 1)
+    cfg = AssignConfig(overlap=1, gold_rate=0.0)
+    next_clip(store, me, cfg)  # syncs all three rows
+    with store.session() as s:  # pretend clip 2's row was never made (its ingest committed late)
+        s.delete(s.get(ClipProgress, pks[1]))
+    monkeypatch.setattr(assign, "_last_full_sync", {})  # the minute has passed
+    seen = set()
+    while (lease := next_clip(store, me, cfg)) is not None:
+        seen.add(lease.clip_pk)
+        _rate(store, me, lease)
+    assert pks[1] in seen and len(seen) == 3
