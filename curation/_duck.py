@@ -23,12 +23,20 @@ def sql(name: str) -> str:
     return resources.files("curation.sql").joinpath(f"{name}.sql").read_text()
 
 
-def connect(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with every core (or ``threads``); ``memory_limit`` like ``"1.5GB"`` spills beyond it."""
-    con = duckdb.connect(":memory:")
-    con.execute(f"SET threads = {int(threads or os.cpu_count() or 1)}")
+def connect(
+    threads: int | None = None, memory_limit: str | None = None, temp_directory: str | None = None
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with every core (or ``threads``).
+
+    ``memory_limit`` (like ``"1GB"``) caps DuckDB's buffers; beyond it, work spills to ``temp_directory``.
+    """
+    config = {"threads": int(threads or os.cpu_count() or 1)}
     if memory_limit:
-        con.execute("SET memory_limit = ?", [memory_limit])
+        config["memory_limit"] = memory_limit
+    if temp_directory:
+        config["temp_directory"] = temp_directory
+    con = duckdb.connect(":memory:", config=config)
+    con.execute("SET enable_progress_bar = false")  # a CLI prints its own report
     # Rows come back in the order of the query's ORDER BY; nothing else relies on scan order.
     con.execute("SET preserve_insertion_order = false")
     return con

@@ -69,7 +69,6 @@ def render_card(name: str, meta: dict, stats: dict) -> str:
             ["excluded: gold clip", s["excluded_gold"]],
             [f"excluded: fewer than {p['min_raters']} ratings", s["excluded_few_raters"]],
             ["candidates paired from (eligible)", s["eligible_candidates"]],
-            ["clips with an eligible candidate", s["eligible_clips"]],
             ["clips with at least one pair", s["clips_with_pairs"]],
             ["pairs", s["pairs"]],
         ],

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -88,18 +89,20 @@ def build_pairs(
     ratings: str | Path | None = None,
     store=None,
     threads: int | None = None,
-    memory_limit: str | None = None,
+    memory_limit: str | None = "1GB",
 ) -> PairsResult:
     """Pairs from ``ratings`` (a ratings Parquet file) or, without it, from ``store``'s ratings.
 
     ``store`` (a :class:`storage.Store`) also fills media and status columns a ratings file lacks.
+    ``memory_limit`` caps DuckDB's memory (10M ratings fit in 1GB; more spills to a temp folder).
     Raises :class:`CurateError` for bad input, naming the file, row and column.
     """
     if ratings is None and store is None:
         raise CurateError("build-pairs needs a ratings file or a workspace store.")
     from curation.pair_card import statistics
 
-    con = _duck.connect(threads, memory_limit)
+    spill = tempfile.TemporaryDirectory(prefix="curate-pairs-")
+    con = _duck.connect(threads, memory_limit, spill.name)
     pool = ThreadPoolExecutor(max_workers=1)
     try:
         if ratings is not None:
@@ -123,8 +126,9 @@ def build_pairs(
         _duck.run(con, "candidates")
         _duck.run(con, f"scores_{cfg.aggregate}", params)
         _duck.run(con, "eligible", params)
-        _duck.run(con, "extremes", params)
-        _duck.run(con, "ends")
+        if cfg.strategy != "better-vs-worse":  # the only strategy that needs no best or worst
+            _duck.run(con, "extremes", params)
+            _duck.run(con, "ends")
         _duck.run(con, "pairs_" + cfg.strategy.replace("-", "_"), params)
         _duck.run(con, "members_extremes" if cfg.strategy == "best-vs-worst" else "members_eligible")
         _duck.run(con, "manifest")
@@ -140,6 +144,7 @@ def build_pairs(
     finally:
         pool.shutdown(wait=True)
         con.close()
+        spill.cleanup()
 
 
 def _params(cfg: BuildPairsConfig) -> dict:

@@ -41,12 +41,14 @@ def _workspace(workspace: str | None, db: str | None, required: bool):
 @click.option("--dry-run", is_flag=True, help="Print the statistics; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as one JSON object.")
 @click.option("--threads", type=click.IntRange(min=1), help="DuckDB threads (default: every core).")
+@click.option("--memory-limit", default="1GB", show_default=True,
+              help="DuckDB memory cap; larger inputs spill to a temp folder (e.g. 4GB for speed on big machines).")
 @click.option("-w", "--workspace", type=click.Path(file_okay=False), envvar="CURATE_WORKSPACE",
               help="Workspace folder (default: $CURATE_WORKSPACE, else the current folder). "
                    "Optional with --ratings and --out.")
 @click.option("--db", envvar="CURATE_DB_URL", help="Database URL overriding curate.toml ($CURATE_DB_URL).")
 def build_pairs_cmd(min_margin, strategy, weights, aggregate, min_raters, include_gold, ratings, out, force,
-                    dry_run, as_json, threads, workspace, db) -> None:
+                    dry_run, as_json, threads, memory_limit, workspace, db) -> None:
     """Turn ratings into a versioned DPO pair manifest (Parquet) and its dataset card.
 
     \b
@@ -108,7 +110,7 @@ def build_pairs_cmd(min_margin, strategy, weights, aggregate, min_raters, includ
     ws = _workspace(workspace, db, required=ratings is None or (out is None and not dry_run))
     store = ws.open_store() if ws is not None else None
     try:
-        result = build_pairs(cfg, ratings=ratings, store=store, threads=threads)
+        result = build_pairs(cfg, ratings=ratings, store=store, threads=threads, memory_limit=memory_limit)
     finally:
         if store is not None:
             store.dispose()

@@ -10,6 +10,6 @@ WITH c AS (
                               AND raters < $min_raters) AS excluded_few_raters
     FROM candidates
 ),
-e AS (SELECT count(*) AS eligible_candidates, count(DISTINCT clip_id) AS eligible_clips FROM eligible),
+e AS (SELECT count(*) AS eligible_candidates FROM eligible),
 m AS (SELECT count(*) AS pairs, count(DISTINCT clip_id) AS clips_with_pairs FROM manifest)
 SELECT * FROM c, e, m
