@@ -286,6 +286,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--stale-after", type=float, default=STALE_AFTER_SECONDS)
     a = p.parse_args(argv)
     die_with_parent()
+    # Pay the media stack's import before the first claim, not inside the first job.
+    import decord  # noqa: F401
+    import moviepy  # noqa: F401
     spec = WorkerSpec(a.workspace, a.db, tuple(a.methods.split(",")),
                       tuple(int(x) for x in a.clip_pks.split(",")) if a.clip_pks else None,
                       a.retries, a.label, a.stale_after)
