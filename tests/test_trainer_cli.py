@@ -118,3 +118,19 @@ def test_model_folder_of_the_wrong_kind(cli, tiny_run, tmp_path):
     args[args.index("--transformer") + 1] = save_tiny_unet(tmp_path / "unet")
     result = cli(*args)
     assert result.exit_code == 1 and "holds a UNet2DConditionModel, but model_kind 'wan'" in result.output
+
+
+def test_unet_kind_end_to_end(cli, tiny_run, tmp_path):
+    """The UNet path: AutoencoderKL latents (frames encoded one by one), epsilon targets, frames folded, SFT mode."""
+    from tests.fixtures.trainer_loop_models import save_tiny_sd_vae, save_tiny_unet
+
+    out = tmp_path / "run"
+    result = cli("train-dpo", "--manifest", tiny_run["manifest"], "--model-kind", "unet",
+                 "--unet", save_tiny_unet(tmp_path / "unet"), "--vae", save_tiny_sd_vae(tmp_path / "vae"),
+                 "--preset", "tiny", "--set", "num_frames=2", "--set", "max_steps=2", "--set", "reference=frozen_copy",
+                 "--mode", "sft", "--cache-dir", tmp_path / "cache", "--output", out, "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "Trained 2 steps" in result.output
+    from diffusers import UNet2DConditionModel
+
+    UNet2DConditionModel.from_pretrained(out / "final" / "denoiser")  # a diffusers folder that loads back
