@@ -109,7 +109,10 @@ def read_frames(store: Store, queries: dict[str, str]) -> dict[str, pd.DataFrame
 
 
 def _ratings(raw: pd.DataFrame, cands: pd.DataFrame, anns: pd.DataFrame) -> pd.DataFrame:
-    df = raw.merge(cands, on="candidate_pk").merge(anns[["annotator_pk", "annotator_id"]], on="annotator_pk")
+    # Categorical keys: a million ratings group by integer codes instead of hashing strings.
+    keys = {c: "category" for c in ("clip_id", "candidate_id", "method", "status")}
+    df = raw.merge(cands.astype(keys), on="candidate_pk").merge(
+        anns[["annotator_pk", "annotator_id"]].astype({"annotator_id": "category"}), on="annotator_pk")
     df = df.rename(columns={"status": "candidate_status"}).drop(columns=["candidate_pk", "annotator_pk"])
     return df.astype({"alignment": int, "fidelity": int, "broken": bool}).sort_values("rating_id", ignore_index=True)
 
