@@ -86,19 +86,7 @@ def train(cfg: DiffusionDPOConfig, dataset, collate_fn, *, resume: bool = False,
                                   betas=(cfg.adam_beta1, cfg.adam_beta2), eps=cfg.adam_epsilon)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_factor(cfg.warmup_steps))
     generator = torch.Generator(device=acc.device).manual_seed(cfg.seed * 7919 + acc.process_index + 1)
-    step, position = 0, DataPosition()
-    ckpt = checkpoint.latest_checkpoint(out) if resume else None
-    if ckpt is not None:
-        weights, state = checkpoint.load(ckpt, acc.process_index, optimizer, generator)
-        _check_resumable(cfg, state, acc.num_processes, ckpt)
-        load_trainable_state_dict(model, weights)
-        scheduler.load_state_dict(state.scheduler)
-        step, position = state.global_step, state.position
-        log.info("resuming from %s (step %d)", ckpt, step)
-    elif resume:
-        log.warning("--resume: no checkpoint in %s; starting from scratch", out / "checkpoints")
-    elif checkpoint.latest_checkpoint(out) is not None:
-        raise ValueError(f"{out} already holds checkpoints: pass --resume to continue that run, or a new output dir.")
+    step, position = _restore(cfg, acc, resume, model, optimizer, scheduler, generator)
     wrapped, optimizer = acc.prepare(model, optimizer)
     if acc.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
@@ -178,7 +166,8 @@ class _Loop:
         if cfg.max_grad_norm:
             norm = acc.clip_grad_norm_(params, cfg.max_grad_norm)
         else:
-            norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params if p.grad is not None]))
+            norms = [p.grad.norm() for p in params if p.grad is not None]
+            norm = torch.linalg.vector_norm(torch.stack(norms)) if norms else torch.zeros(())
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
@@ -208,6 +197,26 @@ class _Loop:
         if acc.is_main_process:
             checkpoint.finalize(tmp, final, self.cfg.keep_checkpoints)
         acc.wait_for_everyone()
+
+
+def _restore(cfg, acc, resume: bool, model, optimizer, scheduler, generator) -> tuple[int, DataPosition]:
+    """With ``resume``, load the newest checkpoint into everything that carries state; return (step, position)."""
+    out = Path(cfg.output_dir)
+    ckpt = checkpoint.latest_checkpoint(out)
+    if not resume:
+        if ckpt is not None:
+            raise ValueError(f"{out} already holds checkpoints: pass --resume to continue that run, "
+                             "or a new output dir.")
+        return 0, DataPosition()
+    if ckpt is None:
+        log.warning("--resume: no checkpoint in %s; starting from scratch", out / "checkpoints")
+        return 0, DataPosition()
+    weights, state = checkpoint.load(ckpt, acc.process_index, optimizer, generator)
+    _check_resumable(cfg, state, acc.num_processes, ckpt)
+    load_trainable_state_dict(model, weights)
+    scheduler.load_state_dict(state.scheduler)
+    log.info("resuming from %s (step %d)", ckpt, state.global_step)
+    return state.global_step, state.position
 
 
 def _micro_batch(cfg: DiffusionDPOConfig, processes: int) -> int:
