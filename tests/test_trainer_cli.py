@@ -53,6 +53,7 @@ def test_end_to_end_train_then_resume(cli, tiny_run, tmp_path):
     assert result.exit_code == 0, result.output
     assert "Trained 3 steps" in result.output
     assert "step 1: loss=0.6931 accuracies=0.5 margins=0" in result.output  # the console log line
+    assert list((out / "logs").glob("events.out.tfevents.*"))  # TensorBoard
     assert (out / "final" / "lora" / "pytorch_lora_weights.safetensors").is_file()
     rows = [json.loads(r) for r in (out / "logs" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3]
