@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,10 +27,18 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+READ_ONLY = "curate_read_only"
+
+
 def _sqlite_begin(conn) -> None:
     # BEGIN IMMEDIATE takes the write lock up front, so two writers queue on
     # busy_timeout instead of one failing on lock upgrade (SQLITE_BUSY with no wait).
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Read-only work (exports, status, stats) uses a deferred BEGIN: in WAL mode it
+    # reads a snapshot and never holds annotators' writes back.
+    if conn.get_execution_options().get(READ_ONLY):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def redact(url: str) -> str:
@@ -74,6 +82,14 @@ class Store:
         """A session inside one transaction: committed on success, rolled back on any error."""
         with self.sessionmaker() as s, s.begin():
             yield s
+
+    @contextmanager
+    def reader(self) -> Iterator[Connection]:
+        """A connection for reads only: one consistent snapshot that never blocks writers."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(**{READ_ONLY: True})
+            with conn.begin():
+                yield conn
 
     def dispose(self) -> None:
         self.engine.dispose()

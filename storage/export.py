@@ -41,7 +41,7 @@ RATINGS_SCHEMA = pa.schema(
 
 def ratings_frame(store: Store) -> pd.DataFrame:
     """Every rating joined with its clip, candidate and annotator (natural keys)."""
-    with store.engine.connect() as conn:
+    with store.reader() as conn:
         df = pd.read_sql(text(RATINGS_EXPORT), conn)
     for col in ("created_at", "updated_at"):
         df[col] = pd.to_datetime(df[col], utc=True)
@@ -62,7 +62,7 @@ def export_ratings(store: Store, out: str | os.PathLike) -> tuple[Path, int]:
 
 def status_counts(store: Store, overlap: int) -> dict:
     """Counts and rating progress (towards ``overlap`` ratings per ready candidate)."""
-    with store.engine.connect() as conn:
+    with store.reader() as conn:
         counts = dict(conn.execute(text(COUNTS)).mappings().one())
         prog = conn.execute(text(RATING_PROGRESS), {"k": overlap}).mappings().one()
         clips_complete = conn.execute(text(CLIPS_COMPLETE), {"k": overlap}).scalar_one()
