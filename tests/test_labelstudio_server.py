@@ -18,10 +18,10 @@ from sqlalchemy import select
 from annotate_app.label_studio import LabelStudioConfig, _sdk_client_class, pull, push
 from curation.errors import CurateError
 from curation.workspace import init
-from storage import Annotator, Candidate, Rating
+from storage import Annotator
 from storage.models_labelstudio import LabelStudioProject, LabelStudioTask
 from tests.fixtures import labelstudio_server as ls_fixture
-from tests.fixtures.labelstudio_data import METHODS, add_campaign
+from tests.fixtures.labelstudio_data import METHODS, add_campaign, ls_ratings, task_slots
 from tests.fixtures.media import make_png, make_video
 
 # The session-scoped server (registering tests.fixtures.labelstudio_server in conftest's pytest_plugins
@@ -69,25 +69,6 @@ def _rows(ws, model, *where):
         store.dispose()
 
 
-def _slots(ws, project_id) -> dict[int, dict[int, Candidate]]:
-    """task id -> slot -> the candidate behind it (from our store, the only place that knows)."""
-    store = ws.open_store()
-    try:
-        with store.session() as s:
-            q = (
-                select(LabelStudioTask, Candidate)
-                .join(Candidate, Candidate.id == LabelStudioTask.candidate_pk)
-                .join(LabelStudioProject)
-                .where(LabelStudioProject.project_id == project_id)
-            )
-            out: dict[int, dict[int, Candidate]] = {}
-            for row, cand in s.execute(q):
-                out.setdefault(row.task_id, {})[row.slot] = cand
-            return out
-    finally:
-        store.dispose()
-
-
 def _result(scores: dict[int, tuple[int, int]], comment: str | None = None) -> list[dict]:
     out = []
     for slot, (a, f) in scores.items():
@@ -110,25 +91,6 @@ def _result(scores: dict[int, tuple[int, int]], comment: str | None = None) -> l
             {"from_name": "comment_1", "to_name": "video_1", "type": "textarea", "value": {"text": [comment]}}
         )
     return out
-
-
-def _ratings(ws) -> dict[tuple[str, str], tuple[int, int, str | None, str]]:
-    """(candidate_id, annotator name) -> (alignment, fidelity, comment, external_id) of Label Studio ratings."""
-    store = ws.open_store()
-    try:
-        with store.session() as s:
-            q = (
-                select(Rating, Candidate.candidate_id, Annotator.name)
-                .join(Candidate)
-                .join(Annotator)
-                .where(Rating.source == "labelstudio")
-            )
-            return {
-                (cid, name): (r.alignment, r.fidelity, r.comment, r.external_id)
-                for r, cid, name in s.execute(q)
-            }
-    finally:
-        store.dispose()
 
 
 def _user(srv, tag):
@@ -160,7 +122,7 @@ def test_round_trip_push_annotate_pull_edit_delete(labelstudio_server, campaign)
     }
 
     # The server serves the blind link, byte for byte the candidate's video (auth required).
-    slots = _slots(ws, rep.project_id)
+    slots = task_slots(ws, rep.project_id)
     t0 = tasks[0]
     url = srv.url + t0.data["video_2"]
     assert requests.get(url, timeout=30).status_code in (401, 403)
@@ -190,7 +152,7 @@ def test_round_trip_push_annotate_pull_edit_delete(labelstudio_server, campaign)
     assert rep.annotators_added == 2
     people = {a.external_id: a.name for a in _rows(ws, Annotator, Annotator.source == "labelstudio")}
     assert people == {str(uid1): e1, str(uid2): e2}
-    got = _ratings(ws)
+    got = ls_ratings(ws)
     assert len(got) == 12
     first = slots[ids[0]]
     assert got[(first[1].candidate_id, e1)] == (1, 5, "slot one lags", str(a_first.id))
@@ -206,20 +168,20 @@ def test_round_trip_push_annotate_pull_edit_delete(labelstudio_server, campaign)
     c1.annotations.update(id=a_first.id, result=_result({1: (4, 5), 2: (2, 4), 3: (3, 3)}, "slot one lags"))
     rep = pull(ws, cfg)
     assert (rep.added, rep.updated, rep.unchanged, rep.deleted) == (0, 1, 11, 0)
-    assert _ratings(ws)[(first[1].candidate_id, e1)][:2] == (4, 5)
+    assert ls_ratings(ws)[(first[1].candidate_id, e1)][:2] == (4, 5)
 
     # A deleted annotation takes its three ratings with it.
     c2.annotations.delete(id=a_del.id)
     rep = pull(ws, cfg)
     assert (rep.added, rep.updated, rep.unchanged, rep.deleted) == (0, 0, 9, 3)
-    assert (slots[ids[2]][1].candidate_id, e2) not in _ratings(ws)
+    assert (slots[ids[2]][1].candidate_id, e2) not in ls_ratings(ws)
 
     # Over-assignment (a third annotator on a task that already has k=2) is accepted as is.
     _e3, _uid3, c3 = _user(srv, "rater3")
     c3.annotations.create(id=ids[0], result=_result({1: (3, 3), 2: (3, 3), 3: (3, 3)}))
     rep = pull(ws, cfg)
     assert (rep.added, rep.unchanged) == (3, 9)
-    per_candidate = [sum(1 for (cid, _n) in _ratings(ws) if cid == c.candidate_id) for c in first.values()]
+    per_candidate = [sum(1 for (cid, _n) in ls_ratings(ws) if cid == c.candidate_id) for c in first.values()]
     assert per_candidate == [3, 3, 3]
 
 
@@ -227,7 +189,7 @@ def test_bad_values_are_reported_with_ids_and_never_stored(labelstudio_server, c
     srv, ws = labelstudio_server, campaign
     cfg = _cfg(srv)
     rep = push(ws, cfg)
-    ids = sorted(_slots(ws, rep.project_id))
+    ids = sorted(task_slots(ws, rep.project_id))
     _e, _u, c = _user(srv, "bad")
     good = c.annotations.create(id=ids[0], result=_result({1: (2, 2), 2: (3, 3), 3: (4, 4)}))
     nine = c.annotations.create(id=ids[1], result=_result({1: (9, 2), 2: (3, 3), 3: (4, 4)}))
@@ -242,11 +204,11 @@ def test_bad_values_are_reported_with_ids_and_never_stored(labelstudio_server, c
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", srv.legacy_token)
     r = cli("labelstudio", "pull", "-w", ws.root, "--url", srv.url, "--project", cfg.project, "--strict")
     assert r.exit_code == 1 and "3 invalid annotation(s), nothing stored" in r.output
-    assert _ratings(ws) == {}
+    assert ls_ratings(ws) == {}
 
     # Default: the valid annotation is stored, each bad one reported with task and annotation id.
     rep = pull(ws, cfg)
-    assert rep.added == 3 and {v[3] for v in _ratings(ws).values()} == {str(good.id)}
+    assert rep.added == 3 and {v[3] for v in ls_ratings(ws).values()} == {str(good.id)}
     assert sorted(rep.problems) == sorted(
         [
             f"task {ids[1]}, annotation {nine.id}: alignment_1 = 9 (rating) is not a rating 1-5",
@@ -289,7 +251,7 @@ def test_cli_with_legacy_token_and_pat_never_shows_the_key(
     assert r1.exit_code == 0, r1.output
     assert "3 task(s) imported" in r1.output
     project_id = _rows(ws, LabelStudioProject, LabelStudioProject.title == title)[0].project_id
-    ids = sorted(_slots(ws, project_id))
+    ids = sorted(task_slots(ws, project_id))
     _client(srv, key).annotations.create(id=ids[0], result=_result({1: (5, 4), 2: (3, 2), 3: (1, 1)}))
     r2 = cli("-vv", "labelstudio", "pull", "-w", ws.root, "--project", title, "--json")
     assert r2.exit_code == 0, r2.output
@@ -317,7 +279,7 @@ def test_per_candidate_tasks_skips_and_double_annotations(labelstudio_server, sq
     tasks = list(admin.tasks.list(project=rep.project_id))
     assert {frozenset(t.data) for t in tasks} == {frozenset({"item", "image", "video_1"})}
     assert len({t.data["item"] for t in tasks}) == 9
-    slots = _slots(ws, rep.project_id)
+    slots = task_slots(ws, rep.project_id)
     assert sorted(len(v) for v in slots.values()) == [1] * 9
     ids = sorted(slots)
 
@@ -331,7 +293,7 @@ def test_per_candidate_tasks_skips_and_double_annotations(labelstudio_server, sq
     assert rep.notes == [
         f"task {ids[0]}: user 1 annotated it twice; annotation {second.id} replaces {first.id}"
     ]
-    assert list(_ratings(ws).values()) == [(3, 4, None, str(second.id))]
+    assert list(ls_ratings(ws).values()) == [(3, 4, None, str(second.id))]
 
 
 def test_rubric_and_overlap_changes_update_the_project(labelstudio_server, sqlite_campaign):
