@@ -21,15 +21,15 @@ Steps: 1. validate the manifest (columns pair_id, clip_id, winner_video,
           OUTPUT/final (lora/ for a LoRA, denoiser/ for a full fine-tune).
 
 \b
-Wan2.1 (flow matching), LoRA, paper hyperparameters otherwise:
+Wan2.1 (flow matching), a LoRA, the shipped wan_lora config:
   curate train-dpo --manifest manifests/pairs-v0001.parquet --model-kind wan \\
     --transformer Wan2.1-T2V-1.3B-Diffusers/transformer \\
-    --vae Wan2.1-T2V-1.3B-Diffusers/vae --preset paper --set reference=lora \\
-    --set learning_rate=1e-5 --output runs/wan-dpo
-SD1.5-style UNet (epsilon), config file plus overrides:
+    --vae Wan2.1-T2V-1.3B-Diffusers/vae --config wan_lora --output runs/wan-dpo
+SD1.5-style UNet (epsilon), a config file plus overrides:
   curate train-dpo --manifest pairs.parquet --model-kind unet --unet sd15/unet \\
-    --vae sd15/vae --config trainer/configs/unet_sd15.yaml --set beta=5000 \\
+    --vae sd15/vae --config unet_sd15 --set lora_rank=8 --set reference=lora \\
     --output runs/unet-dpo
+The paper's run: --config paper (full fine-tune, lr 1e-8, beta 2500, batch 8).
 Several GPUs: accelerate launch --num_processes 8 $(which curate) train-dpo ...
 
 \b
