@@ -214,3 +214,21 @@ def test_labelstudio_users_become_their_own_annotators(sqlite_workspace):
         ("bo@example.com", "labelstudio", "6"),
         ("labelstudio-user-7", "labelstudio", "7"),
     }
+
+
+def test_link_media_hard_links_else_copies(tmp_path, monkeypatch):
+    from annotate_app import label_studio
+
+    src = tmp_path / "a.mp4"
+    src.write_bytes(b"video bytes")
+    label_studio.link_media(src, tmp_path / "links" / "x.mp4")
+    assert (tmp_path / "links" / "x.mp4").stat().st_ino == src.stat().st_ino  # same file, no extra disk
+
+    def no_links(*_a):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(label_studio.os, "link", no_links)
+    label_studio.link_media(src, tmp_path / "links" / "y.mp4")
+    y = tmp_path / "links" / "y.mp4"
+    assert y.read_bytes() == b"video bytes" and y.stat().st_ino != src.stat().st_ino
+    assert sorted(p.name for p in (tmp_path / "links").iterdir()) == ["x.mp4", "y.mp4"]  # no .tmp left
