@@ -727,7 +727,7 @@ def _annotators(s, users: dict[int, str], wanted: set[int], report: PullReport) 
     out = {}
     for uid in sorted(wanted):
         if str(uid) not in known:
-            name = users.get(uid) or f"labelstudio-user-{uid}"
+            name = (users.get(uid) or f"labelstudio-user-{uid}")[:170]  # Annotator.name is 200 chars
             if name in taken:  # an app annotator of that name is someone else until proven otherwise
                 name = f"{name} (labelstudio {uid})"
             a = Annotator(name=name, source=SOURCE, external_id=str(uid))
