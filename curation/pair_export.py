@@ -68,7 +68,10 @@ def export_hf(manifest: str | Path, out: str | Path, force: bool = False) -> tup
 
 
 def winner_first(seed: int, pair_id: str) -> bool:
-    """Whether the winner goes to side 0: the low bit of sha256("<seed>:<pair_id>"); stable under reordering."""
+    """Whether the winner goes to side 0: the first byte of sha256("<seed>:<pair_id>") is even.
+
+    Seeded, reproducible and independent of row order (unlike drawing from one RNG down the rows).
+    """
     return hashlib.sha256(f"{seed}:{pair_id}".encode()).digest()[0] % 2 == 0
 
 

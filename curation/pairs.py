@@ -126,15 +126,22 @@ def build_pairs(
         _duck.run(con, "candidates")
         _duck.run(con, f"scores_{cfg.aggregate}", params)
         _duck.run(con, "eligible", params)
+        _duck.run(con, "candidate_counts", params)
+        _duck.run(con, "method_counts")
+        _duck.run(con, "drop_cand_stats")  # the big tables go as soon as they are done with: 10M ratings in 1GB
         if cfg.strategy != "better-vs-worse":  # the only strategy that needs no best or worst
             _duck.run(con, "extremes", params)
             _duck.run(con, "ends")
         _duck.run(con, "pairs_" + cfg.strategy.replace("-", "_"), params)
-        _duck.run(con, "members_extremes" if cfg.strategy == "best-vs-worst" else "members_eligible")
+        if cfg.strategy == "best-vs-worst":
+            _duck.run(con, "members_extremes")
+            _duck.run(con, "drop_eligible")
+        else:
+            _duck.run(con, "members_eligible")
         _duck.run(con, "manifest")
         table = _duck.arrow(con, "manifest")
         lap("pairs")
-        stats = statistics(con, params)
+        stats = statistics(con)
         lap("card")
         sha = digest.result()
         lap("hash")
@@ -171,6 +178,8 @@ def _register_file(con, path: Path) -> str:
         con.read_parquet(str(path), file_row_number=True).create_view("src")
     except Exception as e:  # duckdb.IOException / InvalidInputException: not Parquet, truncated, ...
         raise CurateError(f"{path}: cannot be read as Parquet: {str(e).splitlines()[0]}") from None
+    if con.execute("SELECT count(*) FROM src").fetchone()[0] == 0:  # answered from the file footer
+        raise CurateError(f"{path}: no ratings in the file.")
     return str(path)
 
 
@@ -181,6 +190,8 @@ def _register_store_ratings(con, store) -> str:
     from storage.export import RATINGS_CONTRACT, ratings_frame
 
     df = ratings_frame(store)
+    if df.empty:
+        raise CurateError("No ratings in the workspace yet: rate candidates (curate annotate) or import ratings.")
     # The hash covers the contract columns in the export's order (clip, candidate, annotator), not row ids.
     digest = hashlib.sha256(df[RATINGS_CONTRACT].to_csv(index=False).encode()).hexdigest()
     df = df.rename(columns={"rating_id": "_row"})

@@ -126,3 +126,11 @@ def test_bad_flags(cli, tmp_path):
     assert r.exit_code == 2 and "give both alignment and fidelity" in r.output
     r = cli("build-pairs", "--ratings", path, "--dry-run", "--min-margin", "-1")
     assert r.exit_code == 2 and "min_margin must be a finite number >= 0. Got -1.0" in r.output
+
+
+def test_no_ratings_yet(sqlite_workspace, cli, tmp_path):
+    r = cli("build-pairs", "-w", sqlite_workspace.root)
+    assert r.exit_code == 1 and "No ratings in the workspace yet" in r.output
+    path = write_ratings(tmp_path / "empty.parquet", [])
+    r = cli("build-pairs", "--ratings", path, "--out", tmp_path / "p.parquet")
+    assert r.exit_code == 1 and "no ratings in the file" in r.output

@@ -1,0 +1,2 @@
+-- best-vs-worst needs only the extremes from here on: free eligible.
+DROP TABLE eligible
