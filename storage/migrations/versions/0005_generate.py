@@ -8,9 +8,8 @@ worker's pid is gone on the same host, or when its heartbeat is older than the
 runner's stale timeout (any host). The claim token makes "mark done" a
 compare-and-set: only the worker that holds the claim may finish the job.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0005_generate"
 down_revision = "0001_initial"
