@@ -1,4 +1,4 @@
-"""``curate stats``: the dashboard's figures on the terminal. pandas and krippendorff load only inside the command."""
+"""``curate stats``: the dashboard's figures on the terminal. pandas loads only inside the command."""
 
 from __future__ import annotations
 
