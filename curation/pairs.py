@@ -89,12 +89,12 @@ def build_pairs(
     ratings: str | Path | None = None,
     store=None,
     threads: int | None = None,
-    memory_limit: str | None = "1GB",
+    memory_limit: str | None = "2GB",
 ) -> PairsResult:
     """Pairs from ``ratings`` (a ratings Parquet file) or, without it, from ``store``'s ratings.
 
     ``store`` (a :class:`storage.Store`) also fills media and status columns a ratings file lacks.
-    ``memory_limit`` caps DuckDB's memory (10M ratings fit in 1GB; more spills to a temp folder).
+    ``memory_limit`` caps DuckDB's memory (beyond it DuckDB spills to a temp folder).
     Raises :class:`CurateError` for bad input, naming the file, row and column.
     """
     if ratings is None and store is None:
@@ -128,7 +128,7 @@ def build_pairs(
         _duck.run(con, "eligible", params)
         _duck.run(con, "candidate_counts", params)
         _duck.run(con, "method_counts")
-        _duck.run(con, "drop_cand_stats")  # the big tables go as soon as they are done with: 10M ratings in 1GB
+        _duck.run(con, "drop_cand_stats")  # big tables go as soon as they are done with
         if cfg.strategy != "better-vs-worse":  # the only strategy that needs no best or worst
             _duck.run(con, "extremes", params)
             _duck.run(con, "ends")

@@ -41,8 +41,8 @@ def _workspace(workspace: str | None, db: str | None, required: bool):
 @click.option("--dry-run", is_flag=True, help="Print the statistics; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as one JSON object.")
 @click.option("--threads", type=click.IntRange(min=1), help="DuckDB threads (default: every core).")
-@click.option("--memory-limit", default="1GB", show_default=True,
-              help="DuckDB memory cap; larger inputs spill to a temp folder (e.g. 4GB for speed on big machines).")
+@click.option("--memory-limit", default="2GB", show_default=True,
+              help="DuckDB memory cap; beyond it work spills to a temp folder (10M ratings: about 1.7 GB peak RSS).")
 @click.option("-w", "--workspace", type=click.Path(file_okay=False), envvar="CURATE_WORKSPACE",
               help="Workspace folder (default: $CURATE_WORKSPACE, else the current folder). "
                    "Optional with --ratings and --out.")
