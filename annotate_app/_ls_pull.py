@@ -1,0 +1,263 @@
+"""Pull: read a project's annotations back as ratings, after validating every value.
+
+Label Studio stores a rating of 9 or an unknown control name without complaint, so each
+annotation is checked against the labelling config: a bad one is reported with its task and
+annotation id and never stored.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from annotate_app._ls_client import AXES, SOURCE, LabelStudioConfig, call, connect, find_project
+from annotate_app._ls_config import control_names
+from curation.errors import CurateError
+from curation.workspace import Workspace
+from storage import Annotator, Rating
+from storage.models_labelstudio import LabelStudioProject, LabelStudioTask
+
+
+@dataclass(frozen=True)
+class SlotScore:
+    """The two scores (and comment) one annotation gives one video slot."""
+
+    alignment: int
+    fidelity: int
+    comment: str | None
+
+
+@dataclass
+class PullReport:
+    """What a pull did. ``problems``: annotations rejected (never stored); ``notes``: other things seen."""
+
+    project_id: int
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    cancelled: int = 0  # skipped tasks (Label Studio's "Skip"): no rating
+    rejected: int = 0  # invalid annotations: reported in ``problems``, never stored
+    kept: int = 0  # ratings whose annotation turned invalid: last valid scores kept
+    annotators_added: int = 0
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _score(value: Any) -> int | None:
+    # JSON integers only: Label Studio's Rating sends ints; 4.0, "4" and True are someone else's data.
+    return value if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 5 else None
+
+
+def parse_annotation(ann: dict, slots: int) -> tuple[dict[int, SlotScore], list[str]]:
+    """Validate one annotation's ``result`` against the config of a ``slots``-video project.
+
+    Returns (scores by slot, problems). Any problem rejects the whole annotation: a
+    partial one would store some videos of a clip and not others.
+    """
+    controls = control_names(slots)
+    got: dict[tuple[str, int], Any] = {}
+    present: set[str] = set()
+    problems = []
+    for res in ann.get("result") or []:
+        name = res.get("from_name")
+        if name not in controls:
+            problems.append(f"unknown control {name!r}")
+            continue
+        axis, slot = controls[name]
+        if name in present:
+            problems.append(f"{name} given twice")
+        present.add(name)
+        if res.get("to_name") != f"video_{slot}":
+            problems.append(f"{name} points at {res.get('to_name')!r}, not 'video_{slot}'")
+        value, problem = _result_value(name, axis, res)
+        if problem:
+            problems.append(problem)
+            continue
+        got[(axis, slot)] = value
+    missing = [f"{axis}_{n}" for n in range(1, slots + 1) for axis in AXES if f"{axis}_{n}" not in present]
+    if missing:
+        problems.append(f"missing {', '.join(missing)}")
+    if problems:
+        return {}, problems
+    return {
+        n: SlotScore(got[("alignment", n)], got[("fidelity", n)], got.get(("comment", n)))
+        for n in range(1, slots + 1)
+    }, []
+
+
+def _result_value(name: str, axis: str, res: dict) -> tuple[Any, str | None]:
+    """(the comment, None if blank, or the score; None) or (None, why it is neither)."""
+    value = res.get("value") if isinstance(res.get("value"), dict) else {}
+    if axis == "comment":
+        text = value.get("text")
+        text = [text] if isinstance(text, str) else text
+        if not isinstance(text, list) or not all(isinstance(t, str) for t in text):
+            return None, f"{name} is not text: {value!r}"
+        return "\n".join(text).strip() or None, None
+    score = _score(value.get("rating"))
+    if res.get("type") != "rating" or score is None:
+        return None, f"{name} = {value.get('rating', value)!r} ({res.get('type')}) is not a rating 1-5"
+    return score, None
+
+
+def pull(ws: Workspace, cfg: LabelStudioConfig, strict: bool = False, client=None) -> PullReport:
+    """Read the project's annotations into the store as ratings (source "labelstudio").
+
+    Idempotent. An edited annotation updates its ratings; a deleted or skipped one removes
+    them; an invalid one is reported and changes nothing (its earlier ratings, if any,
+    stay). With ``strict`` any invalid annotation aborts the pull and nothing is written.
+    """
+    client = client or connect(cfg)
+    store = ws.open_store()
+    try:
+        proj = find_project(store, cfg)
+        if proj is None:
+            raise CurateError(
+                f"This workspace has not pushed a project titled {cfg.project!r} to {cfg.url}; run `curate labelstudio push` first."
+            )
+        tasks, users = _fetch(cfg, client, proj)
+        report = PullReport(project_id=proj.project_id)
+        with store.session() as s:
+            winners, seen = _collect(s, proj, tasks, report)
+            if strict and report.problems:
+                raise CurateError(
+                    f"{report.rejected} invalid annotation(s), nothing stored:\n  "
+                    + "\n  ".join(report.problems)
+                )
+            _store_ratings(s, proj, winners, seen, users, report)
+    finally:
+        store.dispose()
+    return report
+
+
+def _fetch(cfg: LabelStudioConfig, client, proj: LabelStudioProject) -> tuple[list, dict[int, str]]:
+    """The project's tasks with their annotations, and every user's email (else username) by id."""
+    tasks = call(
+        cfg,
+        "listing annotations",
+        lambda: list(client.tasks.list(project=proj.project_id, fields="all", page_size=500)),
+    )
+    users = call(
+        cfg, "listing users", lambda: {u.id: (u.email or u.username or "") for u in client.users.list()}
+    )
+    return tasks, users
+
+
+def _user_id(completed_by: Any) -> int:
+    return int(completed_by["id"] if isinstance(completed_by, dict) else completed_by)
+
+
+def _task_slots(s, proj: LabelStudioProject) -> dict[int, dict[int, int]]:
+    """task id -> slot -> candidate pk, for the project's recorded tasks."""
+    out: dict[int, dict[int, int]] = defaultdict(dict)
+    q = select(LabelStudioTask).where(
+        LabelStudioTask.project_pk == proj.id, LabelStudioTask.task_id.is_not(None)
+    )
+    for row in s.scalars(q):
+        out[row.task_id][row.slot] = row.candidate_pk
+    return out
+
+
+def _collect(s, proj: LabelStudioProject, tasks: list, report: PullReport):
+    """Valid annotations as {(candidate_pk, ls user id): (annotation id, SlotScore)}, and every live annotation id."""
+    slots_of = _task_slots(s, proj)
+    valid = []
+    seen: set[str] = set()
+    for task in tasks:
+        slot_map = slots_of.get(task.id)
+        if slot_map is None:
+            report.notes.append(f"task {task.id} was not pushed by curate: ignored")
+            continue
+        for ann in getattr(task, "annotations", None) or []:
+            if ann.get("was_cancelled"):
+                report.cancelled += 1
+                continue
+            seen.add(str(ann["id"]))
+            scores, problems = parse_annotation(ann, proj.slots)
+            report.problems += [f"task {task.id}, annotation {ann['id']}: {p}" for p in problems]
+            report.rejected += bool(problems)
+            if scores:
+                valid.append(
+                    (
+                        str(ann.get("updated_at") or ""),
+                        int(ann["id"]),
+                        _user_id(ann["completed_by"]),
+                        task.id,
+                        slot_map,
+                        scores,
+                    )
+                )
+    return _latest_wins(valid, report), seen
+
+
+def _latest_wins(valid: list[tuple], report: PullReport) -> dict[tuple[int, int], tuple[int, SlotScore]]:
+    """One score per (candidate pk, user): a user who annotated a task twice keeps the later edit."""
+    winners: dict[tuple[int, int], tuple[int, SlotScore]] = {}
+    for _updated, ann_id, user, task_id, slot_map, scores in sorted(valid):
+        for slot, score in scores.items():
+            key = (slot_map[slot], user)
+            if key in winners and slot == 1:
+                report.notes.append(
+                    f"task {task_id}: user {user} annotated it twice; annotation {ann_id} replaces {winners[key][0]}"
+                )
+            winners[key] = (ann_id, score)
+    return winners
+
+
+def _annotators(s, users: dict[int, str], wanted: set[int], report: PullReport) -> dict[int, int]:
+    """Label Studio user id -> annotator pk, creating ``Annotator(source="labelstudio")`` rows as needed."""
+    known = {a.external_id: a.id for a in s.scalars(select(Annotator).where(Annotator.source == SOURCE))}
+    taken = set(s.scalars(select(Annotator.name)))
+    out = {}
+    for uid in sorted(wanted):
+        if str(uid) not in known:
+            name = (users.get(uid) or f"labelstudio-user-{uid}")[:170]  # Annotator.name is 200 chars
+            if name in taken:  # an app annotator of that name is someone else until proven otherwise
+                name = f"{name} (labelstudio {uid})"
+            a = Annotator(name=name, source=SOURCE, external_id=str(uid))
+            s.add(a)
+            s.flush()
+            taken.add(name)
+            known[str(uid)] = a.id
+            report.annotators_added += 1
+        out[uid] = known[str(uid)]
+    return out
+
+
+def _store_ratings(
+    s, proj: LabelStudioProject, winners: dict, seen: set[str], users: dict[int, str], report: PullReport
+) -> None:
+    ann_pk = _annotators(s, users, {user for _cand, user in winners}, report)
+    q = (
+        select(Rating)
+        .join(LabelStudioTask, LabelStudioTask.candidate_pk == Rating.candidate_pk)
+        .where(LabelStudioTask.project_pk == proj.id, Rating.source == SOURCE)
+    )
+    stored = {(r.candidate_pk, r.annotator_pk): r for r in s.scalars(q)}
+    for (cand_pk, user), (ann_id, sc) in winners.items():
+        r = stored.pop((cand_pk, ann_pk[user]), None)
+        values = {
+            "alignment": sc.alignment,
+            "fidelity": sc.fidelity,
+            "comment": sc.comment,
+            "external_id": str(ann_id),
+        }
+        if r is None:
+            s.add(Rating(candidate_pk=cand_pk, annotator_pk=ann_pk[user], source=SOURCE, **values))
+            report.added += 1
+        elif all(getattr(r, k) == v for k, v in values.items()):
+            report.unchanged += 1
+        else:
+            for k, v in values.items():
+                setattr(r, k, v)
+            report.updated += 1
+    for r in stored.values():
+        if r.external_id in seen:  # its annotation is still there but now invalid (reported)
+            report.kept += 1
+            continue
+        s.delete(r)
+        report.deleted += 1
