@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 
 from curation import _duck
@@ -176,7 +177,7 @@ def _register_file(con, path: Path) -> str:
         raise CurateError(f"{path}: file not found.")
     try:
         con.read_parquet(str(path), file_row_number=True).create_view("src")
-    except Exception as e:  # duckdb.IOException / InvalidInputException: not Parquet, truncated, ...
+    except duckdb.Error as e:  # IOException / InvalidInputException: not Parquet, truncated, ...
         raise CurateError(f"{path}: cannot be read as Parquet: {str(e).splitlines()[0]}") from None
     if con.execute("SELECT count(*) FROM src").fetchone()[0] == 0:  # answered from the file footer
         raise CurateError(f"{path}: no ratings in the file.")

@@ -119,7 +119,7 @@ def build_pairs_cmd(min_margin, strategy, weights, aggregate, min_raters, includ
         return
     if result.manifest.num_rows == 0:
         raise CurateError("no pairs: every clip lacks two eligible candidates at least --min-margin apart.")
-    path, card, meta = write_manifest(cfg, result, out=out, folder=ws.path("manifests") if ws else None,
+    path, card, _meta = write_manifest(cfg, result, out=out, folder=ws.path("manifests") if ws else None,
                                       force=force)
     if as_json:
         click.echo(json.dumps({"manifest": str(path), "card": str(card), **result.stats,

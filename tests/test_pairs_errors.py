@@ -99,7 +99,8 @@ def test_failed_write_leaves_nothing(cli, tmp_path, monkeypatch):
     out_dir = tmp_path / "out"
 
     def boom(table, where, **kw):
-        open(where, "wb").write(b"PAR1 half")
+        with open(where, "wb") as f:
+            f.write(b"PAR1 half")
         raise OSError("disk full")
 
     monkeypatch.setattr(pq, "write_table", boom)

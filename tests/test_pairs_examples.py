@@ -195,7 +195,7 @@ def test_manifest_columns_and_values(tmp_path):
     assert (row["winner_method"], row["loser_method"]) == ("A", "C")
     import hashlib
 
-    assert row["pair_id"] == hashlib.sha256("c1\x1fc1:A\x1fc1:C".encode()).hexdigest()[:16]
+    assert row["pair_id"] == hashlib.sha256(b"c1\x1fc1:A\x1fc1:C").hexdigest()[:16]
 
 
 def test_config_validation():
