@@ -1,34 +1,37 @@
-"""The store: SQLAlchemy models, engine/migrations, and Parquet/DuckDB I/O."""
+"""The store: SQLAlchemy models, engine/migrations, and Parquet/DuckDB I/O.
 
-from storage._engine import Store, make_engine, open_store, redact
-from storage.models import (
-    Annotator,
-    AnnotatorRole,
-    Assignment,
-    AssignmentStatus,
-    Base,
-    Candidate,
-    CandidateStatus,
-    Clip,
-    GenerationJob,
-    JobStatus,
-    Rating,
-)
+Names load on first use, so ``import storage.parquet`` (build-pairs on a ratings file)
+does not pay for SQLAlchemy.
+"""
 
-__all__ = [
-    "Store",
-    "open_store",
-    "make_engine",
-    "redact",
-    "Base",
-    "Clip",
-    "Candidate",
-    "CandidateStatus",
-    "GenerationJob",
-    "JobStatus",
-    "Annotator",
-    "AnnotatorRole",
-    "Assignment",
-    "AssignmentStatus",
-    "Rating",
-]
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "Store": "storage._engine",
+    "open_store": "storage._engine",
+    "make_engine": "storage._engine",
+    "redact": "storage._engine",
+    "Base": "storage.models",
+    "Clip": "storage.models",
+    "Candidate": "storage.models",
+    "CandidateStatus": "storage.models",
+    "GenerationJob": "storage.models",
+    "JobStatus": "storage.models",
+    "Annotator": "storage.models",
+    "AnnotatorRole": "storage.models",
+    "Assignment": "storage.models",
+    "AssignmentStatus": "storage.models",
+    "Rating": "storage.models",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value  # later lookups skip this hook
+        return value
+    raise AttributeError(f"module 'storage' has no attribute {name!r}")
