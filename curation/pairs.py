@@ -116,7 +116,6 @@ def build_pairs(
         notes = _register_view(con, label, columns, types, has_store=store is not None)
         _register_store_tables(con, store)
         lap = _Laps()
-        _duck.run(con, "annotator_codes")
         _duck.run(con, "candidate_stats")
         lap("aggregate")
         _check_input(con, label, types, Path(ratings) if ratings is not None else None)
@@ -124,9 +123,13 @@ def build_pairs(
         params = _params(cfg)
         _duck.run(con, "file_clips" if any(c in types for c in CLIP_MEDIA) else "no_file_clips")
         _duck.run(con, "clip_media")
-        _duck.run(con, "candidates")
-        _duck.run(con, f"scores_{cfg.aggregate}", params)
-        _duck.run(con, "eligible", params)
+        # Without a store or another aggregate, leaner variants of the same queries (no joins to empty tables).
+        _duck.run(con, "candidates" if store is not None else "candidates_file")
+        if cfg.aggregate == "mean":
+            _duck.run(con, "eligible_mean", params)
+        else:
+            _duck.run(con, f"scores_{cfg.aggregate}", params)
+            _duck.run(con, "eligible", params)
         _duck.run(con, "candidate_counts", params)
         _duck.run(con, "method_counts")
         _duck.run(con, "drop_cand_stats")  # big tables go as soon as they are done with

@@ -2,24 +2,24 @@
 -- The key is (clip_id, candidate_id, method): a candidate under two clips (or methods) becomes two rows, which
 -- check_keys.sql reports. Score ranges and empty cells are checked from the Parquet statistics (pairs.py).
 --
--- Duplicates without a GROUP BY (candidate, annotator), which costs more than this whole pass: with integer
--- annotator codes, n = 2 ratings are distinct iff lo < hi, n = 3 iff lo < (sum - lo - hi) < hi. Larger n is
--- only "suspected"; check_duplicates.sql settles every suspect exactly.
+-- Duplicates without a GROUP BY (candidate, annotator), which costs more than this whole pass: with h the 64-bit
+-- hash of annotator_id, n = 2 ratings are surely distinct if lo < hi, n = 3 if lo < (sum - lo - hi) < hi (distinct
+-- hashes mean distinct ids). Anything else, a hash collision or n > 3, is only "suspected";
+-- check_duplicates.sql settles every suspect exactly. Hashing in the pass is cheaper than joining to integer codes.
 CREATE OR REPLACE TEMP TABLE cand_stats AS
-SELECT r.clip_id,
-       r.candidate_id,
-       r.method,
+SELECT clip_id,
+       candidate_id,
+       method,
        count(*) AS raters,
-       avg(r.alignment)::DOUBLE AS alignment,
-       avg(r.fidelity)::DOUBLE AS fidelity,
+       avg(alignment)::DOUBLE AS alignment,
+       avg(fidelity)::DOUBLE AS fidelity,
        count(*) > 3
-         OR (count(*) = 2 AND min(a.code) = max(a.code))
-         OR (count(*) = 3 AND NOT (min(a.code) < sum(a.code) - min(a.code) - max(a.code)
-                                   AND sum(a.code) - min(a.code) - max(a.code) < max(a.code))) AS dup_suspect,
-       any_value(r.video) AS video,
-       bool_or(r.broken) AS broken,
-       bool_or(r.candidate_status IN ('failed', 'flagged')) AS bad_status,
-       bool_or(r.is_gold) AS is_gold
-FROM ratings r
-LEFT JOIN annotator_codes a ON a.annotator_id = r.annotator_id
-GROUP BY r.clip_id, r.candidate_id, r.method
+         OR (count(*) = 2 AND min(h) = max(h))
+         OR (count(*) = 3 AND NOT (min(h) < sum(h) - min(h) - max(h) AND sum(h) - min(h) - max(h) < max(h)))
+         AS dup_suspect,
+       any_value(video) AS video,
+       bool_or(broken) AS broken,
+       bool_or(candidate_status IN ('failed', 'flagged')) AS bad_status,
+       bool_or(is_gold) AS is_gold
+FROM (SELECT *, hash(annotator_id) AS h FROM ratings)
+GROUP BY clip_id, candidate_id, method
