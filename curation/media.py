@@ -77,7 +77,7 @@ def audio_duration(path: Path, what: str) -> float:
     try:
         ar = decord.AudioReader(str(path), sample_rate=16000, mono=True)
         duration = float(ar.shape[1]) / 16000.0
-    except Exception as e:  # decord raises its own DECORDError subclasses
+    except (decord.DECORDError, RuntimeError, ValueError) as e:
         raise CurateError(f"{what}: audio does not decode ({path}): {_first_line(e)}") from None
     if not duration > 0:
         raise CurateError(f"{what}: audio has no duration ({path}).")
@@ -104,14 +104,14 @@ def probe_video(path: Path, what: str) -> VideoProbe:
         n = len(vr)
         fps = float(vr.get_avg_fps())
         h, w = vr[0].shape[:2] if n else (0, 0)
-    except Exception as e:
+    except (decord.DECORDError, RuntimeError, ValueError, IndexError) as e:
         raise CurateError(f"{what}: video does not decode ({path}): {_first_line(e)}") from None
     if n == 0 or fps <= 0:
         raise CurateError(f"{what}: video has no frames ({path}).")
     try:
         ar = decord.AudioReader(str(path), sample_rate=16000, mono=True)
         has_audio, a_dur = True, float(ar.shape[1]) / 16000.0
-    except Exception:
+    except (decord.DECORDError, RuntimeError, ValueError):  # "Can't find audio stream"
         has_audio, a_dur = False, None
     return VideoProbe(fps, n, int(w), int(h), n / fps, has_audio, a_dur)
 

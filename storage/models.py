@@ -15,7 +15,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
-    Enum as SAEnum,
     Float,
     ForeignKey,
     Index,
@@ -24,19 +23,22 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import (
+    Enum as SAEnum,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = [
-    "Base",
-    "Clip",
-    "Candidate",
-    "CandidateStatus",
-    "GenerationJob",
-    "JobStatus",
     "Annotator",
     "AnnotatorRole",
     "Assignment",
     "AssignmentStatus",
+    "Base",
+    "Candidate",
+    "CandidateStatus",
+    "Clip",
+    "GenerationJob",
+    "JobStatus",
     "Rating",
     "utcnow",
 ]

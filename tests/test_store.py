@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from storage import Annotator, Candidate, CandidateStatus, Clip, Rating, open_store
-from alembic.script import ScriptDirectory
-
 from storage.migrate import alembic_config, current_heads
 
 
@@ -64,18 +63,16 @@ def test_one_rating_per_candidate_and_annotator(store):
     cand, ann = _seed(store)
     with store.session() as s:
         s.add(Rating(candidate_pk=cand, annotator_pk=ann, alignment=3, fidelity=4))
-    with pytest.raises(IntegrityError):
-        with store.session() as s:
-            s.add(Rating(candidate_pk=cand, annotator_pk=ann, alignment=5, fidelity=5))
+    with pytest.raises(IntegrityError), store.session() as s:
+        s.add(Rating(candidate_pk=cand, annotator_pk=ann, alignment=5, fidelity=5))
     with store.session() as s:
         assert [(r.alignment, r.fidelity) for r in s.query(Rating)] == [(3, 4)]
 
 
 def test_foreign_keys_are_enforced(store):
-    with pytest.raises(IntegrityError):
-        with store.session() as s:
-            s.add(Rating(candidate_pk=999, annotator_pk=999, alignment=3, fidelity=3))
-            s.flush()
+    with pytest.raises(IntegrityError), store.session() as s:
+        s.add(Rating(candidate_pk=999, annotator_pk=999, alignment=3, fidelity=3))
+        s.flush()
 
 
 def test_sqlite_runs_in_wal_mode_with_busy_timeout(tmp_path):
