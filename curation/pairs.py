@@ -265,7 +265,8 @@ def _register_store_tables(con, store) -> None:
 
 
 def _check_input(con, label: str, types: dict[str, str], parquet: Path | None) -> None:
-    """Raise on the first problem: empty cells, scores not integers 1-5, a candidate under two clips, duplicates."""
+    """Raise on the first problem: empty cells, scores not integers 1-5, a candidate under two clips (or methods,
+    or videos), duplicate ratings."""
     found = _parquet_checks(parquet) if parquet is not None else None
     if found is None:  # no statistics to trust: one scan
         found = _duck.rows(con, "check_columns")[0]
@@ -282,11 +283,7 @@ def _check_input(con, label: str, types: dict[str, str], parquet: Path | None) -
     if clash:
         cand = clash[0]["candidate_id"]
         first, second = _duck.rows(con, "locate_key_clash", {"candidate_id": cand})
-        raise CurateError(
-            f"{where(label, second['first_row'], 'clip_id')}: candidate {cand!r} is listed under clip "
-            f"{second['clip_id']!r} (method {second['method']!r}) here and under clip {first['clip_id']!r} "
-            f"(method {first['method']!r}) at row {first['first_row']}."
-        )
+        raise CurateError(_key_clash_message(label, cand, first, second))
     dup = _duck.rows(con, "check_duplicates")
     if dup:
         d = dup[0]
@@ -294,6 +291,21 @@ def _check_input(con, label: str, types: dict[str, str], parquet: Path | None) -
             f"{where(label, d['second_row'], 'annotator_id')}: duplicate rating of {d['candidate_id']!r} by "
             f"{d['annotator_id']!r} (also row {d['first_row']})."
         )
+
+
+def _key_clash_message(label: str, cand: str, first: dict, second: dict) -> str:
+    """One candidate, two (clip, method, video) keys: name the later row and the first field that differs."""
+    if (first["clip_id"], first["method"]) != (second["clip_id"], second["method"]):
+        return (
+            f"{where(label, second['first_row'], 'clip_id')}: candidate {cand!r} is listed under clip "
+            f"{second['clip_id']!r} (method {second['method']!r}) here and under clip {first['clip_id']!r} "
+            f"(method {first['method']!r}) at row {first['first_row']}."
+        )
+    here, there = (repr(v) if v is not None else "no video" for v in (second["video"], first["video"]))
+    return (
+        f"{where(label, second['first_row'], 'video')}: candidate {cand!r} has video {here} here and {there} "
+        f"at row {first['first_row']}; every rating of a candidate must name the same video."
+    )
 
 
 def _parquet_checks(path: Path) -> dict | None:

@@ -83,8 +83,8 @@ def build_pairs_cmd(min_margin, strategy, weights, aggregate, min_raters, includ
     optionally video, image, audio, prompt, skeleton, candidate_status, is_gold,
     broken. Missing media columns are taken from the workspace store when there
     is one. A score outside 1-5, an empty cell, two ratings of one candidate by
-    one annotator, or a candidate under two clips is an error naming the row;
-    nothing is written then.
+    one annotator, or a candidate under two clips (methods, videos) is an error
+    naming the row; nothing is written then.
 
     \b
     Output: manifests/pairs-v0001.parquet, -v0002, ... (never overwritten) and

@@ -80,6 +80,22 @@ def test_candidate_under_two_clips(cli, tmp_path):
     assert "under clip 'c1' (method 'x') at row 1" in msg
 
 
+def test_candidate_with_two_videos(cli, tmp_path):
+    """The video is part of the candidate's key: a path that changes between its rows is an error."""
+    rows = GOOD + [rating("c1", "x", "a5", 3, 3, video="c1/other.mp4")]
+    msg = run_bad(cli, tmp_path, rows)
+    assert msg.endswith(
+        "row 5, column 'video': candidate 'c1:x' has video 'c1/other.mp4' here and 'c1/x.mp4' at row 1; "
+        "every rating of a candidate must name the same video."
+    )
+
+
+def test_candidate_with_video_on_some_rows_only(cli, tmp_path):
+    rows = [rating("c1", "x", "a0", 5, 5, video=None)] + GOOD[1:]
+    msg = run_bad(cli, tmp_path, rows)
+    assert "row 2, column 'video': candidate 'c1:x' has video 'c1/x.mp4' here and no video at row 1" in msg
+
+
 def test_not_parquet(cli, tmp_path):
     path = tmp_path / "r.parquet"
     path.write_text("clip_id,candidate_id\n")

@@ -1,4 +1,4 @@
--- A candidate listed under two clips (or two methods): the smallest such candidate_id, if any.
+-- A candidate listed under two clips (or two methods, or two video paths): the smallest such candidate_id, if any.
 SELECT candidate_id
 FROM cand_stats
 GROUP BY candidate_id
