@@ -156,18 +156,28 @@ def pandas_pairs(ratings: Path, out: Path, min_margin: float) -> dict:
     return {"wall_s": wall, "pairs": len(pairs), "keys": keys}
 
 
-def floor_query(ratings: Path) -> float:
-    """One DuckDB GROUP BY candidate_id mean over the file, materialised: the work no implementation can skip."""
+def _timed(sql: str, ratings: Path) -> float:
+    """Seconds for one DuckDB statement over the file (fresh connection, every core, result fully produced)."""
     import duckdb
 
     con = duckdb.connect()
     con.execute(f"SET threads = {os.cpu_count()}")
     t0 = time.perf_counter()
-    con.execute("CREATE TEMP TABLE floor AS SELECT candidate_id, avg(alignment) AS a, avg(fidelity) AS f "
-                "FROM read_parquet(?) GROUP BY candidate_id", [str(ratings)])
+    con.execute(sql, [str(ratings)]).fetchall()
     wall = time.perf_counter() - t0
     con.close()
     return wall
+
+
+_FLOOR = (
+    "CREATE TEMP TABLE floor AS SELECT candidate_id, avg(alignment) AS a, avg(fidelity) AS f "
+    "FROM read_parquet(?) GROUP BY candidate_id"
+)
+
+
+def floor_query(ratings: Path) -> float:
+    """One DuckDB GROUP BY candidate_id mean over the file, materialised: the work no implementation can skip."""
+    return _timed(_FLOOR, ratings)
 
 
 # The least any best-vs-worst query over this file must do, written as lean as DuckDB allows: per (clip,
@@ -195,15 +205,7 @@ GROUP BY clip_id
 
 def sketch_query(ratings: Path) -> float:
     """The lower-bound sketch above, materialised like the floor."""
-    import duckdb
-
-    con = duckdb.connect()
-    con.execute(f"SET threads = {os.cpu_count()}")
-    t0 = time.perf_counter()
-    con.execute("CREATE TEMP TABLE sketch AS " + _SKETCH, [str(ratings)])
-    wall = time.perf_counter() - t0
-    con.close()
-    return wall
+    return _timed("CREATE TEMP TABLE sketch AS " + _SKETCH, ratings)
 
 
 # Every column `curate build-pairs` reads from a ratings export; sum(length(...)) forces each value to be decoded
@@ -216,15 +218,7 @@ _WIDE_SCAN = (
 
 def wide_scan(ratings: Path) -> float:
     """Only reading and decoding the columns build-pairs needs, no grouping: context for the floor, not a target."""
-    import duckdb
-
-    con = duckdb.connect()
-    con.execute(f"SET threads = {os.cpu_count()}")
-    t0 = time.perf_counter()
-    con.execute(_WIDE_SCAN, [str(ratings)]).fetchall()
-    wall = time.perf_counter() - t0
-    con.close()
-    return wall
+    return _timed(_WIDE_SCAN, ratings)
 
 
 def manifest_keys(path: Path) -> set[tuple[str, str, str]]:
