@@ -13,8 +13,8 @@ from typing import TypeVar
 
 from sqlalchemy import select
 
-from curation.errors import CurateError
-from curation.workspace import Workspace
+from storage.errors import CurateError
+from storage.workspace import Workspace
 from storage.models_labelstudio import TASKS_PER_CANDIDATE, TASKS_PER_CLIP, LabelStudioProject
 
 # One logger for the whole bridge, named after the public module: that is the name users configure.

@@ -7,7 +7,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from annotate_app._ls_client import AXES
-from curation.workspace import RubricAxis, Workspace
+from storage.workspace import RubricAxis, Workspace
 
 
 def control_names(slots: int) -> dict[str, tuple[str, int]]:

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from annotate_app._ls_client import LOCAL_FILES_PREFIX, MEDIA_DIR, LabelStudioConfig, call, log
 from annotate_app._ls_config import project_settings
-from curation.errors import CurateError
-from curation.workspace import Workspace
+from storage.errors import CurateError
+from storage.workspace import Workspace
 from storage import Candidate, CandidateStatus
 from storage.models_labelstudio import TASKS_PER_CLIP, LabelStudioProject
 

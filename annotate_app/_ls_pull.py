@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from annotate_app._ls_client import AXES, SOURCE, LabelStudioConfig, call, connect, find_project
 from annotate_app._ls_config import control_names
-from curation.errors import CurateError
-from curation.workspace import Workspace
+from storage.errors import CurateError
+from storage.workspace import Workspace
 from storage import Annotator, Rating
 from storage.models_labelstudio import LabelStudioProject, LabelStudioTask
 

@@ -18,8 +18,8 @@ from sqlalchemy import distinct, func, select, update
 
 from annotate_app._ls_client import IMPORT_BATCH, LabelStudioConfig, call, connect, find_project
 from annotate_app._ls_project import create_project, update_project
-from curation.errors import CurateError
-from curation.workspace import Workspace
+from storage.errors import CurateError
+from storage.workspace import Workspace
 from storage import Candidate, CandidateStatus, Clip
 from storage.models_labelstudio import TASKS_PER_CLIP, LabelStudioProject, LabelStudioTask
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
-from curation.errors import CurateError
+from storage.errors import CurateError
 from storage import Annotator, AnnotatorRole, Store
 
 # scrypt cost: ~50 ms and 16 MiB per check on a laptop core; slow enough for guessing, fast enough for sign-in.

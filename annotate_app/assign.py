@@ -24,7 +24,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import Boolean, DateTime, bindparam, text
 from sqlalchemy.orm import Session
 
-from annotate_app._tx import in_transaction
+from storage import in_transaction
 from storage import Assignment, AssignmentStatus, Store
 from storage.models_annotate import ClipProgress  # noqa: F401  (registers the table with the ORM)
 

@@ -9,7 +9,7 @@ import streamlit as st
 
 @st.cache_resource(show_spinner=False)
 def _open(root: str, db: str | None):
-    from curation.workspace import load
+    from storage.workspace import load
 
     ws = load(root, db=db)
     return ws, ws.open_store()

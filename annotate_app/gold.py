@@ -17,8 +17,8 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from curation.errors import CurateError, where
-from curation.imports import ImportReport
+from storage.errors import CurateError, where
+from storage.tables import ImportReport
 from storage import Candidate, Clip, Store
 from storage.models_gold import GoldAnswer
 
@@ -156,7 +156,7 @@ def unmark_gold(store: Store, clip_id: str, candidate: str | None = None) -> int
 
 def gold_answers_frame(store: Store) -> pd.DataFrame:
     """Every gold answer with its clip, method, rating count and how many ratings passed."""
-    from annotate_app.stats import read_frames
+    from storage import read_frames
 
     return typed_gold_frame(read_frames(store, {"gold": GOLD_ANSWERS})["gold"])
 
@@ -171,7 +171,7 @@ IMPORT_OPTIONAL = ["alignment_min", "alignment_max", "fidelity_min", "fidelity_m
 
 
 def _row_range(rec: dict, axis: str, path: Path, i: int) -> ScoreRange:
-    from curation.tables import cell
+    from storage.tables import cell
 
     lo, hi = cell(rec.get(f"{axis}_min")), cell(rec.get(f"{axis}_max"))
     for col, v in ((f"{axis}_min", lo), (f"{axis}_max", hi)):
@@ -189,7 +189,7 @@ def import_gold(store: Store, path: str | Path) -> ImportReport:
     Columns: clip_id, candidate_id (or the method name), alignment_min,
     alignment_max, fidelity_min, fidelity_max (empty = 1 / 5), note.
     """
-    from curation.tables import cell, read_table
+    from storage.tables import cell, read_table
 
     path = Path(path)
     df = read_table(path, IMPORT_REQUIRED, IMPORT_OPTIONAL)

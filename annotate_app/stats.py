@@ -25,7 +25,6 @@ from annotate_app._stats_load import (  # noqa: F401
     RATINGS,
     StatsData,
     load_data,
-    read_frames,
 )
 from annotate_app._stats_progress import annotator_progress, clip_progress, over_assigned, overall_progress
 from storage import Store

@@ -17,8 +17,8 @@ from datetime import datetime, timezone
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from annotate_app._tx import in_transaction
-from curation.errors import CurateError
+from storage import in_transaction
+from storage.errors import CurateError
 from storage import Assignment, AssignmentStatus, Candidate, CandidateStatus, Rating, Store
 from storage.models_annotate import ClipProgress
 

@@ -60,7 +60,7 @@ def _workspace(folder: Path, jobs: int, job_seconds: float):
 
     from curation.ingest import ingest_manifest
     from curation.sample import make_sample_clips
-    from curation.workspace import init, load
+    from storage.workspace import init, load
     from tests.fixtures.media import make_video
 
     ws = init(folder)
@@ -101,7 +101,7 @@ def run_case(workers: int, jobs: int, job_seconds: float, processes: bool) -> di
 def _normalise_seconds(repeat: int = 3) -> float:
     """Median time of normalising the fake output alone (the part of a job's overhead that is real work)."""
     from curation.sample import speech_like, write_wav
-    from curation.workspace import NormalizeConfig
+    from storage.workspace import NormalizeConfig
     from generators.normalize import normalize_video
     from tests.fixtures.media import make_video
 

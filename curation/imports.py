@@ -3,33 +3,21 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
 from tqdm import tqdm
 
-from curation.errors import CurateError, where
-from curation.media import probe_video, resolve_media_path, sha256_file
-from curation.tables import cell, read_table
-from curation.workspace import Workspace
+from storage.errors import CurateError, where
+from storage.media import probe_video, resolve_media_path, sha256_file
+from storage.tables import ImportReport, cell, default_candidate_id, read_table
+from storage.workspace import Workspace
 from storage import Annotator, Candidate, CandidateStatus, Clip, Rating
 
 CANDIDATE_REQUIRED = ["clip_id", "method", "video"]
 CANDIDATE_OPTIONAL = ["candidate_id"]
 RATING_REQUIRED = ["annotator_id", "alignment", "fidelity"]
 RATING_OPTIONAL = ["clip_id", "candidate_id", "method", "comment", "broken", "seconds_watched"]
-
-
-@dataclass
-class ImportReport:
-    added: int = 0
-    unchanged: int = 0
-    updated: int = 0
-
-
-def default_candidate_id(clip_id: str, method: str) -> str:
-    return f"{clip_id}:{method}"
 
 
 def import_candidates(ws: Workspace, path: str | Path, progress: bool = False) -> ImportReport:

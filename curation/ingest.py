@@ -8,10 +8,10 @@ from pathlib import Path
 from sqlalchemy import select
 from tqdm import tqdm
 
-from curation.errors import CurateError, where
-from curation.media import audio_duration, check_image, resolve_media_path, sha256_file
-from curation.tables import cell, read_table
-from curation.workspace import Workspace
+from storage.errors import CurateError, where
+from storage.media import audio_duration, check_image, resolve_media_path, sha256_file
+from storage.tables import cell, read_table
+from storage.workspace import Workspace
 from storage import Clip
 
 REQUIRED = ["clip_id", "image", "audio"]
@@ -67,7 +67,7 @@ def _skeleton(value: str, base: Path, roots: list[Path], what: str) -> Path:
     resolved = (p if p.is_absolute() else base / p).resolve()
     if resolved.is_dir():
         # Same containment rule as files; resolve_media_path only accepts files.
-        from curation.media import is_within
+        from storage.media import is_within
 
         if not any(is_within(resolved, r) for r in [base.resolve(), *roots]):
             raise CurateError(f"{what}: path {value!r} is outside the manifest's folder and the media roots.")

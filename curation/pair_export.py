@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curation.errors import CurateError
+from storage.errors import CurateError
 from curation.pairs import MANIFEST_COLUMNS
 
 # README header that makes `datasets.load_dataset(folder)` find the Parquet shard as the train split.

@@ -9,7 +9,7 @@ The steps, each a named query in ``curation/sql/``:
 4. ``candidates`` -> ``scores_<aggregate>`` -> ``eligible``: exclusions, per-axis aggregate, composite reward.
 5. ``pairs_<strategy>`` -> ``manifest``.
 
-Nothing is written here; :mod:`curation.pairs_cli` writes the manifest and its card.
+Nothing is written here; :mod:`curation.cli.pairs` writes the manifest and its card.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import duckdb
 import pyarrow as pa
 
 from curation import _duck
-from curation.errors import CurateError, where
+from storage.errors import CurateError, where
 from curation.pairs_config import BuildPairsConfig
 
 REQUIRED = ["clip_id", "candidate_id", "method", "annotator_id", "alignment", "fidelity"]
@@ -169,7 +169,7 @@ def _params(cfg: BuildPairsConfig) -> dict:
 
 
 def _sha256(path: Path) -> str:
-    from curation.media import sha256_file
+    from storage.media import sha256_file
 
     return sha256_file(path)
 

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any, TypeVar
 
-from curation.errors import CurateError
+from storage.errors import CurateError
 
 T = TypeVar("T")
 

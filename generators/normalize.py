@@ -17,9 +17,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from curation.errors import CurateError
-from curation.media import VideoProbe, probe_video, sha256_file
-from curation.workspace import NormalizeConfig
+from storage.errors import CurateError
+from storage.media import VideoProbe, probe_video, sha256_file
+from storage.workspace import NormalizeConfig
 
 __all__ = ["MIN_SECONDS", "BrokenOutput", "NormalizedVideo", "normalize_video"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from curation.errors import CurateError
+from storage.errors import CurateError
 from generators.worker import WorkerSpec, run_worker
 
 POLL_SECONDS = 0.5

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from curation.errors import CurateError
+from storage.errors import CurateError
 from generators.base import VideoGenerator
 
 __all__ = ["BUILTIN", "GENERATORS", "UPSTREAM", "adapter_target", "batch_size", "build", "known_methods"]

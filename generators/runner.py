@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from curation.errors import CurateError
-from curation.workspace import Workspace
+from storage.errors import CurateError
+from storage.workspace import Workspace
 from generators import _jobs
 from generators.registry import adapter_target
 from generators.worker import STALE_AFTER_SECONDS, WorkerSpec, run_worker

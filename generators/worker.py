@@ -21,13 +21,14 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from curation.workspace import Workspace, load
+from storage.workspace import Workspace, load
 from generators import _jobs
 from generators._proc import die_with_parent
 from generators.base import GenerationRequest, GenerationResult
 from generators.normalize import BrokenOutput, normalize_video
 from generators.registry import batch_size, build
 from storage import Candidate, CandidateStatus, Clip, JobStatus
+from storage.tables import default_candidate_id
 
 HEARTBEAT_SECONDS = 10.0
 STALE_AFTER_SECONDS = 120.0
@@ -251,11 +252,6 @@ def _keep_raw(src: Path, dst: Path) -> None:
     tmp = dst.with_name(f".{dst.name}.tmp")
     shutil.copyfile(src, tmp)
     os.replace(tmp, dst)
-
-
-def default_candidate_id(clip_id: str, method: str) -> str:
-    # Same key as curation.imports.default_candidate_id, without importing pandas into every worker.
-    return f"{clip_id}:{method}"
 
 
 def _safe(s: str) -> str:

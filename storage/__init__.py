@@ -1,4 +1,4 @@
-"""The store: SQLAlchemy models, engine/migrations, and Parquet/DuckDB I/O.
+"""The store and the shared basics: models, engine/migrations, Parquet I/O, the workspace, errors, media.
 
 Names load on first use, so ``import storage.parquet`` (build-pairs on a ratings file)
 does not pay for SQLAlchemy.
@@ -13,6 +13,10 @@ _EXPORTS = {
     "open_store": "storage._engine",
     "make_engine": "storage._engine",
     "redact": "storage._engine",
+    "in_transaction": "storage._engine",
+    "read_frames": "storage._engine",
+    "CurateError": "storage.errors",
+    "WorkspaceError": "storage.errors",
     "Base": "storage.models",
     "Clip": "storage.models",
     "Candidate": "storage.models",

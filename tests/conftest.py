@@ -62,7 +62,7 @@ def db_url(request, tmp_path) -> str:
 @pytest.fixture
 def workspace(tmp_path, db_url):
     """An initialised workspace (SQLite or PostgreSQL store) in a temp folder."""
-    from curation.workspace import init
+    from storage.workspace import init
 
     return init(tmp_path / "ws", db=db_url)
 
@@ -70,7 +70,7 @@ def workspace(tmp_path, db_url):
 @pytest.fixture
 def sqlite_workspace(tmp_path):
     """An initialised workspace with its default embedded SQLite store."""
-    from curation.workspace import init
+    from storage.workspace import init
 
     return init(tmp_path / "ws")
 

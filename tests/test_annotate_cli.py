@@ -44,7 +44,7 @@ def test_hash_is_salted_and_checked():
 
 def test_server_argv_has_no_secrets(tmp_path):
     from annotate_app.server import app_env, streamlit_command
-    from curation.workspace import init, load
+    from storage.workspace import init, load
 
     init(tmp_path / "ws")
     ws = load(tmp_path / "ws", db="postgresql+psycopg://u:topsecret@127.0.0.1/db")

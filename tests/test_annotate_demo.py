@@ -21,7 +21,7 @@ def test_demo_builds_and_is_idempotent(cli, tmp_path):
     second = cli("demo", target, "--no-serve", "--port", "8611")
     assert "Clips: 3" in second.output and "0 generated" in second.output
     assert "Gold clip: sample-003" in second.output
-    from curation.workspace import load
+    from storage.workspace import load
 
     store = load(target).open_store()
     try:

@@ -20,7 +20,7 @@ def _build(method: str, tmp_path: Path, **extra):
 
 
 def _probe(path: Path):
-    from curation.media import probe_video
+    from storage.media import probe_video
 
     return probe_video(path, "raw")
 
@@ -178,7 +178,7 @@ def test_check_names_what_is_missing(tmp_path, method):
 
 
 def test_unknown_setting_is_refused(tmp_path):
-    from curation.errors import CurateError
+    from storage.errors import CurateError
     from generators.registry import build
 
     with pytest.raises(CurateError, match=r"\[generators.hallo3\]: unknown key\(s\) \['chekout'\]"):

@@ -150,7 +150,7 @@ def test_broken_output_becomes_a_failed_candidate_with_reason(sqlite_workspace):
 
 def test_import_adapter_normalises_foreign_videos(sqlite_workspace):
     """A 30 fps, 2 s, 96x64 video for a 1 s clip becomes 25 frames of 64x64 with the clip's audio."""
-    from curation.media import probe_video
+    from storage.media import probe_video
     from generators.runner import run_generation
     from tests.fixtures.media import make_video
 
@@ -199,7 +199,7 @@ def test_abandoned_job_detection(sqlite_workspace):
 
 
 def test_unknown_method_and_clip_are_clear_errors(sqlite_workspace):
-    from curation.errors import CurateError
+    from storage.errors import CurateError
     from generators.runner import run_generation
 
     sample_clips(sqlite_workspace, n=1)

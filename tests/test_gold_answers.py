@@ -17,7 +17,7 @@ from annotate_app.gold import (
     parse_range,
     unmark_gold,
 )
-from curation.errors import CurateError
+from storage.errors import CurateError
 from storage import CandidateStatus, Clip
 from storage.models_gold import GoldAnswer
 from tests.fixtures.stats_seed import add_clips

@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import select
 
-from curation.errors import CurateError
+from storage.errors import CurateError
 from curation.imports import import_candidates, import_ratings
 from storage import Candidate, CandidateStatus, Rating
 from storage.export import RATINGS_CONTRACT, export_ratings, status_counts

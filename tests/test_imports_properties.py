@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from curation.errors import CurateError
+from storage.errors import CurateError
 from curation.imports import import_ratings, parse_score
 from curation.ingest import ingest_manifest
-from curation.workspace import load
+from storage.workspace import load
 from storage import Annotator, Candidate, CandidateStatus, Clip, Rating
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -50,7 +50,7 @@ def test_parse_score_refuses_everything_but_1_to_5(v):
 def template_db(tmp_path_factory):
     """A store with two clips and three ready candidates, copied fresh for each example."""
     root = tmp_path_factory.mktemp("tpl")
-    from curation.workspace import init
+    from storage.workspace import init
 
     ws = init(root / "ws")
     store = ws.open_store()

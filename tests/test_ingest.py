@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from curation.errors import CurateError
+from storage.errors import CurateError
 from curation.ingest import ingest_manifest
-from curation.media import sha256_file
+from storage.media import sha256_file
 from curation.sample import make_sample_clips
 from storage import Clip
 from tests.fixtures.media import make_png, make_wav

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from annotate_app.label_studio import LabelStudioConfig, pull, push
-from curation.workspace import init
+from storage.workspace import init
 from tests.fixtures import labelstudio_server as ls_fixture
 from tests.fixtures.labelstudio_data import METHODS, add_campaign, ls_ratings, task_slots
 from tests.fixtures.media import make_png, make_video

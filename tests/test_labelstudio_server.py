@@ -16,8 +16,8 @@ import requests
 from sqlalchemy import select
 
 from annotate_app.label_studio import LabelStudioConfig, _sdk_client_class, pull, push
-from curation.errors import CurateError
-from curation.workspace import init
+from storage.errors import CurateError
+from storage.workspace import init
 from storage import Annotator
 from storage.models_labelstudio import LabelStudioProject, LabelStudioTask
 from tests.fixtures import labelstudio_server as ls_fixture

@@ -14,8 +14,8 @@ from annotate_app.label_studio import (
     render_instructions,
     render_label_config,
 )
-from curation.errors import CurateError
-from curation.workspace import RubricAxis, default_rubric
+from storage.errors import CurateError
+from storage.workspace import RubricAxis, default_rubric
 
 
 def _rating(name, value, to=None, type_="rating"):

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from annotate_app.stats import StatsConfig, compute_stats, stats_and_frames, stats_frames
-from curation.workspace import init
+from storage.workspace import init
 from tests.fixtures.stats_seed import K, scratch_database, seed
 
 

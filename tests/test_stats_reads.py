@@ -7,7 +7,7 @@ import sqlite3
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from annotate_app.stats import read_frames
+from storage import read_frames
 from storage import Annotator, make_engine
 
 INSERT_LATE = ("INSERT INTO annotators (name, role, source, active, created_at) "

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from curation.errors import CurateError
+from storage.errors import CurateError
 from tests.fixtures.trainer_data_media import make_pair_manifest, read_rows, write_manifest
 from trainer.cache import save_entry
 from trainer.data import PairDataset, collate_pairs, validate_manifest

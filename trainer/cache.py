@@ -34,7 +34,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from curation.media import sha256_file
+from storage.media import sha256_file
 
 FRAME_RULES = ("4k+1", "n")
 AUDIO_LAYERS = ("last", "all")

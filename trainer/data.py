@@ -16,9 +16,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from curation.errors import CurateError, where
-from curation.media import check_image, resolve_media_path
-from curation.tables import cell, read_table
+from storage.errors import CurateError, where
+from storage.media import check_image, resolve_media_path
+from storage.tables import cell, read_table
 
 # build-pairs writes more (methods, candidate ids, rewards, margin); training needs only these
 REQUIRED_COLUMNS = ["pair_id", "clip_id", "winner_video", "loser_video"]
@@ -74,7 +74,7 @@ def validate_manifest(path: str | Path, roots: list[str | Path] | None = None) -
 
 
 def _default_roots(manifest: Path) -> list[Path]:
-    from curation.workspace import CONFIG_NAME, WorkspaceError, load
+    from storage.workspace import CONFIG_NAME, WorkspaceError, load
 
     for folder in manifest.parents:
         if (folder / CONFIG_NAME).is_file():

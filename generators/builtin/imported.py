@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from curation.errors import CurateError, where
+from storage.errors import CurateError, where
 from generators._settings import build_config
 from generators.base import GenerationRequest, GenerationResult
 
@@ -74,8 +74,8 @@ class ImportGenerator:
     def _table(self) -> dict[str, Path] | None:
         if self.config.manifest is None:
             return None
-        from curation.media import resolve_media_path
-        from curation.tables import cell, read_table
+        from storage.media import resolve_media_path
+        from storage.tables import cell, read_table
 
         m = self.config.manifest
         df = read_table(m, ["clip_id", "video"])

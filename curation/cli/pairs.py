@@ -11,7 +11,7 @@ from curation.pairs_config import AGGREGATES, STRATEGIES
 
 def _workspace(workspace: str | None, db: str | None, required: bool):
     """The workspace, or None when none is needed and none was asked for."""
-    from curation.workspace import WorkspaceError, load
+    from storage.workspace import WorkspaceError, load
 
     try:
         return load(workspace, db=db)
@@ -98,7 +98,7 @@ def build_pairs_cmd(min_margin, strategy, weights, aggregate, min_raters, includ
       curate build-pairs --strategy better-vs-worse --weights alignment=1,fidelity=0
       curate build-pairs --ratings ratings.parquet --out pairs.parquet --dry-run
     """
-    from curation.errors import CurateError
+    from storage.errors import CurateError
     from curation.pairs import build_pairs, write_manifest
     from curation.pairs_config import BuildPairsConfig, parse_weights
 

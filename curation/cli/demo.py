@@ -89,7 +89,7 @@ GOLD_ANSWERS = (("lipsync_offset", "1-2", "", "audio shifted by 0.4 s"),
 def _gold(ws) -> str:
     """Mark one sample clip gold so the dashboard shows gold accuracy (skipped without those candidates)."""
     from annotate_app.gold import GoldSpec, mark_gold, parse_range
-    from curation.errors import CurateError
+    from storage.errors import CurateError
 
     store = ws.open_store()
     try:
@@ -146,7 +146,7 @@ def demo_cmd(directory: str, port: int, no_serve: bool) -> None:
       curate demo                 # then open the printed link
       curate demo /tmp/demo --port 8600 --no-serve
     """
-    from curation.workspace import init
+    from storage.workspace import init
 
     ws = init(Path(directory))
     click.echo(f"Workspace: {ws.root}")

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from curation.errors import CurateError
+from storage.errors import CurateError
 
 _CHUNK = 1 << 20
 

@@ -21,12 +21,10 @@ else:  # pragma: no cover
 
 import tomli_w
 
+from storage.errors import WorkspaceError
+
 CONFIG_NAME = "curate.toml"
 DEFAULT_DB_NAME = "curate.db"
-
-
-class WorkspaceError(Exception):
-    """A workspace that is missing or whose config is invalid; the message says which and why."""
 
 
 @dataclass

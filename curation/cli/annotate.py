@@ -6,7 +6,7 @@ import json
 
 import click
 
-from curation._cli_util import workspace_options
+from curation.cli._util import workspace_options
 
 
 @click.command("annotate")

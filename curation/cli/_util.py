@@ -30,13 +30,14 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
     def invoke(self, ctx):
-        from curation.errors import CurateError
-        from curation.workspace import WorkspaceError
+        from storage.errors import CurateError
 
         try:
             return super().invoke(ctx)
-        except (CurateError, WorkspaceError) as e:
-            # One clear line, exit status 1; the library already rolled back whatever it started.
+        except (CurateError, ValueError) as e:
+            # The one error boundary: bad input (CurateError, WorkspaceError) and invalid settings
+            # (config dataclasses raise ValueError in __post_init__) become one line and exit
+            # status 1; the library already rolled back whatever it started.
             raise click.ClickException(str(e)) from None
 
     def format_commands(self, ctx, formatter):
@@ -70,7 +71,7 @@ def workspace_options(f):
     )
     @functools.wraps(f)
     def wrapper(*args, workspace, db, **kwargs):
-        from curation.workspace import load
+        from storage.workspace import load
 
         return f(*args, ws=load(workspace, db=db), **kwargs)
 

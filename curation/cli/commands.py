@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from curation._cli_util import LazyGroup, workspace_options
+from curation.cli._util import LazyGroup, workspace_options
 
 
 @click.command("init")
@@ -24,7 +24,7 @@ def init_cmd(directory: str, db: str | None, overlap: int) -> None:
     stay in the environment: pass it as CURATE_DB_URL). Running it again on an
     existing workspace only applies pending migrations.
     """
-    from curation.workspace import init
+    from storage.workspace import init
     from storage import redact
 
     ws = init(directory, db=db, overlap=overlap)
@@ -111,7 +111,7 @@ def import_ratings_cmd(file: str, replace: bool, ws) -> None:
     click.echo(f"ratings: {rep.added} added, {rep.unchanged} unchanged, {rep.updated} updated")
 
 
-@click.group("export", cls=LazyGroup, lazy={"pairs": "curation.pairs_cli:export_pairs_cmd"},
+@click.group("export", cls=LazyGroup, lazy={"pairs": "curation.cli.pairs:export_pairs_cmd"},
              short={"pairs": "Export a pair manifest as a HF or Pick-a-Pic dataset."})
 def export_group() -> None:
     """Export ratings or pairs."""

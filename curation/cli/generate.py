@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from curation._cli_util import LazyGroup, workspace_options
+from curation.cli._util import LazyGroup, workspace_options
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -106,7 +106,7 @@ def check_cmd(methods, ws) -> None:
       extra_args = ["--some-flag", "1"]
       seed = 42
     """
-    from curation.errors import CurateError
+    from storage.errors import CurateError
     from generators.registry import BUILTIN, build
 
     names = list(methods) or sorted(set(BUILTIN) - {"import"} | set(ws.config.generators))

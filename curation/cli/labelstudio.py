@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from curation._cli_util import workspace_options
+from curation.cli._util import workspace_options
 
 _CONNECTION = """\b
 Connection: LABEL_STUDIO_URL (or --url) and LABEL_STUDIO_API_KEY, a legacy

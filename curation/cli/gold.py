@@ -6,7 +6,7 @@ import json
 
 import click
 
-from curation._cli_util import workspace_options
+from curation.cli._util import workspace_options
 
 RANGE_HELP = "Expected {axis} scores, inclusive: 1-2, 4-5 or a single 5 (default 1-5: not checked)."
 
@@ -83,7 +83,7 @@ def list_cmd(as_json: bool, ws) -> None:
     alignment_min, alignment_max, fidelity_min, fidelity_max, note, ratings, passed.
     """
     from annotate_app.gold import gold_answers_frame
-    from annotate_app.stats_cli import format_table
+    from curation.cli.stats import format_table
 
     store = ws.open_store()
     try:

@@ -6,25 +6,25 @@ import logging
 
 import click
 
-from curation._cli_util import LazyGroup
+from curation.cli._util import LazyGroup
 
 # name -> "module:attribute". Each module only parses flags and calls one library function.
 COMMANDS = {
-    "init": "curation.commands:init_cmd",
-    "ingest": "curation.commands:ingest_cmd",
-    "import": "curation.commands:import_group",
-    "export": "curation.commands:export_group",
-    "status": "curation.commands:status_cmd",
-    "demo": "curation.demo:demo_cmd",
-    "build-pairs": "curation.pairs_cli:build_pairs_cmd",
-    "generate": "generators.cli:generate_cmd",
-    "generators": "generators.cli:generators_group",
-    "annotate": "annotate_app.cli:annotate_cmd",
-    "annotators": "annotate_app.cli:annotators_group",
-    "gold": "annotate_app.gold_cli:gold_group",
-    "stats": "annotate_app.stats_cli:stats_cmd",
-    "labelstudio": "annotate_app.labelstudio_cli:labelstudio_group",
-    "train-dpo": "trainer.cli:train_dpo_cmd",
+    "init": "curation.cli.commands:init_cmd",
+    "ingest": "curation.cli.commands:ingest_cmd",
+    "import": "curation.cli.commands:import_group",
+    "export": "curation.cli.commands:export_group",
+    "status": "curation.cli.commands:status_cmd",
+    "demo": "curation.cli.demo:demo_cmd",
+    "build-pairs": "curation.cli.pairs:build_pairs_cmd",
+    "generate": "curation.cli.generate:generate_cmd",
+    "generators": "curation.cli.generate:generators_group",
+    "annotate": "curation.cli.annotate:annotate_cmd",
+    "annotators": "curation.cli.annotate:annotators_group",
+    "gold": "curation.cli.gold:gold_group",
+    "stats": "curation.cli.stats:stats_cmd",
+    "labelstudio": "curation.cli.labelstudio:labelstudio_group",
+    "train-dpo": "curation.cli.train:train_dpo_cmd",
 }
 
 SHORT_HELP = {
@@ -72,5 +72,3 @@ def main(argv: list[str] | None = None) -> None:
     cli.main(args=argv, prog_name="curate")
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -1,12 +1,15 @@
-"""Reading user manifests: CSV, JSONL or Parquet, with one clear error per problem."""
+"""Reading user manifests (CSV, JSONL or Parquet, one clear error per problem) and what every importer shares."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
-from curation.errors import CurateError
+from storage.errors import CurateError
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -21,6 +24,8 @@ def read_table(path: str | Path, required: list[str], optional: list[str] = ()) 
         CurateError: missing/unreadable file, unknown format, empty or header-only file,
             or a missing required column, each naming the file.
     """
+    import pandas as pd  # here, not at import: generator workers share this module without pandas
+
     path = Path(path)
     if not path.is_file():
         raise CurateError(f"{path}: file not found.")
@@ -56,6 +61,8 @@ def cell(value) -> str | None:
     """A manifest cell as a stripped string, or None when empty/missing."""
     if value is None:
         return None
+    import pandas as pd
+
     try:
         if pd.isna(value):
             return None
@@ -63,3 +70,17 @@ def cell(value) -> str | None:
         pass
     s = str(value).strip()
     return s or None
+
+
+@dataclass
+class ImportReport:
+    """What an import did: rows added, left as they were, and changed."""
+
+    added: int = 0
+    unchanged: int = 0
+    updated: int = 0
+
+
+def default_candidate_id(clip_id: str, method: str) -> str:
+    """The id a candidate gets when its file gives none: one per (clip, method)."""
+    return f"{clip_id}:{method}"

@@ -1,4 +1,4 @@
-"""``curate train-dpo``: validate the pair manifest, prepare the latent cache, then train. torch loads only here."""
+"""``curate train-dpo``: flags and help; the work is ``trainer.run.run``. torch loads only when it runs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from curation.errors import CurateError
+from storage.errors import CurateError
 
 HELP = """Diffusion-DPO fine-tuning (Hallo4 sec. 3.2, eq. 5) on a pair manifest from `curate build-pairs`.
 
@@ -70,60 +70,15 @@ def train_dpo_cmd(manifest, model_kind, denoiser, vae, config_file, preset, over
                         vae_path=vae, mode=mode, max_steps=max_steps, output_dir=output, cache_dir=cache_dir)
     if not cfg.denoiser_path or not cfg.vae_path:
         raise click.UsageError("--transformer/--unet and --vae are required (or denoiser_path/vae_path in --config).")
+    from trainer.run import run
+
     try:
-        run(cfg, Path(manifest), media_roots or None, resume=resume, prepare_only=prepare_only,
-            progress=not no_progress)
+        message = run(cfg, Path(manifest), media_roots or None, resume=resume, prepare_only=prepare_only,
+                      progress=not no_progress)
     except (ValueError, FileNotFoundError) as e:
         raise CurateError(str(e)) from None
-
-
-def run(cfg, manifest: Path, media_roots, *, resume: bool, prepare_only: bool, progress: bool) -> None:
-    """Validate, cache, train (the command's body, callable from Python)."""
-    import torch
-    from accelerate import PartialState
-
-    from trainer.data import PairDataset, collate_pairs, validate_manifest
-    from trainer.models import check_latents
-
-    df = validate_manifest(manifest, roots=media_roots)
-    cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else manifest.resolve().parent / "latent-cache"
-    state = PartialState(cpu=not torch.cuda.is_available())
-    if state.is_main_process:
-        _prepare(cfg, df, cache_dir, state.device, progress)
-    state.wait_for_everyone()
-    dataset = PairDataset(df, cache_dir)
-    first = dataset[0]
-    check_latents(cfg.model_kind, cfg.denoiser_path, first["latents_w"],
-                  first["cond"]["encoder_hidden_states"].shape[-1])
-    if prepare_only:
-        click.echo(f"Cache ready: {len(dataset)} pairs in {cache_dir} (latents {tuple(first['latents_w'].shape)}).")
-        return
-    from trainer.dpo_trainer import train
-
-    result = train(cfg.__class__(**{**cfg.to_dict(), "cache_dir": str(cache_dir)}), dataset, collate_pairs,
-                   resume=resume, progress=progress)
-    if state.is_main_process:
-        where = result.final_dir or (Path(cfg.output_dir) / "checkpoints")
-        click.echo(f"Trained {result.global_step} steps; model in {where}.")
-
-
-def _prepare(cfg, df, cache_dir: Path, device, progress: bool) -> None:
-    from trainer.cache import PromptEncoder, prepare_cache
-    from trainer.models import denoiser_text_dim, load_vae
-
-    vae = load_vae(cfg.model_kind, cfg.vae_path).to(device)
-    text_encoder = PromptEncoder.from_pretrained(cfg.text_encoder_path, cfg.text_length) \
-        if cfg.text_encoder_path else None
-    audio_encoder = None
-    if cfg.audio_encoder_path:
-        from transformers import Wav2Vec2Model
-
-        audio_encoder = Wav2Vec2Model.from_pretrained(cfg.audio_encoder_path, local_files_only=True).eval().to(device)
-    prepare_cache(df, vae, cache_dir, frames_rule="4k+1" if cfg.model_kind == "wan" else "n",
-                  num_frames=cfg.num_frames, height=cfg.height, width=cfg.width, fps=cfg.fps,
-                  audio_encoder=audio_encoder, text_encoder=text_encoder,
-                  text_shape=(cfg.text_length, denoiser_text_dim(cfg.model_kind, cfg.denoiser_path)),
-                  audio_layers=cfg.audio_layers, progress=progress)
+    if message:
+        click.echo(message)
 
 
 def _build_config(config_file, preset, overrides, **flags):
