@@ -23,6 +23,7 @@ from pathlib import Path
 from sqlalchemy import and_, func, select, update
 
 from generators.base import DEFAULT_SEED
+from storage.proc import pid_alive
 from storage import Candidate, CandidateStatus, Clip, GenerationJob, JobStatus
 from storage.models import utcnow
 
@@ -95,21 +96,6 @@ def status_counts(session, scope: Scope) -> dict[tuple[str, str], int]:
     """{(method, status): n} over the scope."""
     q = select(GenerationJob.method, GenerationJob.status, func.count()).where(scope.where()).group_by(GenerationJob.method, GenerationJob.status)
     return {(m, s.value if hasattr(s, "value") else str(s)): n for m, s, n in session.execute(q)}
-
-
-def pid_alive(pid: int) -> bool:
-    """True when ``pid`` exists on this host and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def is_abandoned(job: GenerationJob, now: datetime, stale_after: float) -> bool:

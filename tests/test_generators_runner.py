@@ -78,7 +78,7 @@ def test_kill_9_mid_run_then_resume_finishes_each_job_exactly_once(workspace):
 
 def test_killing_curate_kills_the_upstream_process_too(sqlite_workspace, tmp_path):
     """SIGKILL of `curate generate` while a (fake) Hallo3 runs: the upstream dies with it, and a rerun finishes."""
-    from generators._jobs import pid_alive
+    from storage.proc import pid_alive
     from generators.runner import run_generation
     from storage import JobStatus
 

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from storage.media import sha256_file
+from storage.proc import pid_alive
 
 FRAME_RULES = ("4k+1", "n")
 AUDIO_LAYERS = ("last", "all")
@@ -344,18 +345,8 @@ def clean_stale_temp(cache_dir: Path) -> int:
     n = 0
     for tmp in cache_dir.rglob("*.tmp"):
         pid = tmp.suffixes[-2].lstrip(".") if len(tmp.suffixes) >= 2 else ""
-        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and pid_alive(int(pid)):
             continue
         tmp.unlink(missing_ok=True)
         n += 1
     return n
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
