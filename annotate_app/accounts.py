@@ -15,8 +15,8 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
-from storage.errors import CurateError
 from storage import Annotator, AnnotatorRole, Store
+from storage.errors import CurateError
 
 # scrypt cost: ~50 ms and 16 MiB per check on a laptop core; slow enough for guessing, fast enough for sign-in.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1

@@ -24,8 +24,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import Boolean, DateTime, bindparam, text
 from sqlalchemy.orm import Session
 
-from storage import in_transaction
-from storage import Assignment, AssignmentStatus, Store
+from storage import Assignment, AssignmentStatus, Store, in_transaction
 from storage.models_annotate import ClipProgress  # noqa: F401  (registers the table with the ORM)
 
 _TS = DateTime(timezone=True)

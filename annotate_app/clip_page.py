@@ -13,8 +13,9 @@ import streamlit as st
 
 from annotate_app import context
 from annotate_app.assign import AssignConfig, ClipView, clip_view, next_clip, progress, release
-from annotate_app.player import AXES, Cursor, apply_events, new_events, player
+from annotate_app.player import Cursor, apply_events, new_events, player
 from annotate_app.submit import CandidateScore, SubmitError, submit_clip
+from storage.models import AXES
 
 MIN_WATCHED = 0.95
 PER_ROW = 3

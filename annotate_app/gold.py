@@ -17,12 +17,10 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from storage import AXES, Candidate, Clip, Store
 from storage.errors import CurateError, where
-from storage.tables import ImportReport
-from storage import Candidate, Clip, Store
 from storage.models_gold import GoldAnswer
-
-AXES = ("alignment", "fidelity")
+from storage.tables import ImportReport
 
 GOLD_ANSWERS = """
 SELECT cl.clip_id AS clip_id, c.candidate_id AS candidate_id, c.method AS method,
@@ -208,26 +206,3 @@ def import_gold(store: Store, path: str | Path) -> ImportReport:
             outcome = _apply(s, spec, where(path, i, "candidate_id"), seen)
             setattr(report, outcome, getattr(report, outcome) + 1)
     return report
-
-
-def gold_accuracy(ratings: pd.DataFrame, answers: pd.DataFrame, min_accuracy: float = 0.8) -> list[dict]:
-    """Per annotator, the share of their gold ratings inside the expected ranges (both axes).
-
-    ``ratings`` has annotator_id, candidate_id, alignment, fidelity; ``answers`` is
-    :func:`gold_answers_frame`. Annotators without gold ratings are left out.
-    ``below_threshold`` marks accuracy under ``min_accuracy`` (the usual rule: retrain
-    or exclude someone who fails more than ~20% of gold checks).
-    """
-    cols = ["candidate_id"] + [f"{a}_{e}" for a in AXES for e in ("min", "max")]
-    df = ratings.merge(answers[cols], on="candidate_id", how="inner")
-    out = []
-    for name, g in df.groupby("annotator_id", sort=True):
-        ok = {a: g[a].between(g[f"{a}_min"], g[f"{a}_max"]) for a in AXES}
-        passed = int((ok["alignment"] & ok["fidelity"]).sum())
-        acc = passed / len(g)
-        out.append({
-            "annotator_id": name, "gold_ratings": len(g), "passed": passed, "accuracy": round(acc, 4),
-            "alignment_passed": int(ok["alignment"].sum()), "fidelity_passed": int(ok["fidelity"].sum()),
-            "below_threshold": acc < min_accuracy,
-        })
-    return out

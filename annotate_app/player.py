@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-AXES = ("alignment", "fidelity")
+from storage.models import AXES
 
 JS = r"""
 export default function (component) {

@@ -17,9 +17,8 @@ from datetime import datetime, timezone
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from storage import in_transaction
+from storage import Assignment, AssignmentStatus, Candidate, CandidateStatus, Rating, Store, in_transaction
 from storage.errors import CurateError
-from storage import Assignment, AssignmentStatus, Candidate, CandidateStatus, Rating, Store
 from storage.models_annotate import ClipProgress
 
 COMMENT_MAX = 2000

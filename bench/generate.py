@@ -101,8 +101,8 @@ def run_case(workers: int, jobs: int, job_seconds: float, processes: bool) -> di
 def _normalise_seconds(repeat: int = 3) -> float:
     """Median time of normalising the fake output alone (the part of a job's overhead that is real work)."""
     from curation.sample import speech_like, write_wav
-    from storage.workspace import NormalizeConfig
     from generators.normalize import normalize_video
+    from storage.workspace import NormalizeConfig
     from tests.fixtures.media import make_video
 
     with tempfile.TemporaryDirectory(prefix="bench-normalise-") as tmp:

@@ -8,11 +8,11 @@ from pathlib import Path
 from sqlalchemy import select
 from tqdm import tqdm
 
+from storage import Annotator, Candidate, CandidateStatus, Clip, Rating
 from storage.errors import CurateError, where
 from storage.media import probe_video, resolve_media_path, sha256_file
 from storage.tables import ImportReport, cell, default_candidate_id, read_table
 from storage.workspace import Workspace
-from storage import Annotator, Candidate, CandidateStatus, Clip, Rating
 
 CANDIDATE_REQUIRED = ["clip_id", "method", "video"]
 CANDIDATE_OPTIONAL = ["candidate_id"]

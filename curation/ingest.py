@@ -8,11 +8,11 @@ from pathlib import Path
 from sqlalchemy import select
 from tqdm import tqdm
 
+from storage import Clip
 from storage.errors import CurateError, where
 from storage.media import audio_duration, check_image, resolve_media_path, sha256_file
 from storage.tables import cell, read_table
 from storage.workspace import Workspace
-from storage import Clip
 
 REQUIRED = ["clip_id", "image", "audio"]
 OPTIONAL = ["prompt", "skeleton"]

@@ -27,8 +27,8 @@ import duckdb
 import pyarrow as pa
 
 from curation import _duck
-from storage.errors import CurateError, where
 from curation.pairs_config import BuildPairsConfig
+from storage.errors import CurateError, where
 
 REQUIRED = ["clip_id", "candidate_id", "method", "annotator_id", "alignment", "fidelity"]
 # Optional columns and their DuckDB type; absent ones are NULL (then taken from the store, if any).

@@ -18,14 +18,13 @@ import os
 import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import and_, func, select, update
 
 from generators.base import DEFAULT_SEED
-from storage.proc import pid_alive
 from storage import Candidate, CandidateStatus, Clip, GenerationJob, JobStatus
 from storage.models import utcnow
+from storage.proc import pid_alive
 
 HOST = socket.gethostname()
 

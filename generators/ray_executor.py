@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from storage.errors import CurateError
 from generators.worker import WorkerSpec, run_worker
+from storage.errors import CurateError
 
 POLL_SECONDS = 0.5
 

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from storage.errors import CurateError
 from generators.base import VideoGenerator
+from storage.errors import CurateError
 
 __all__ = ["BUILTIN", "GENERATORS", "UPSTREAM", "adapter_target", "batch_size", "build", "known_methods"]
 

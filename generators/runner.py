@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from storage.errors import CurateError
-from storage.workspace import Workspace
 from generators import _jobs
 from generators.registry import adapter_target
 from generators.worker import STALE_AFTER_SECONDS, WorkerSpec, run_worker
 from storage import Clip
+from storage.errors import CurateError
+from storage.workspace import Workspace
 
 __all__ = ["RunReport", "run_generation"]
 

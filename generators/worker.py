@@ -21,7 +21,6 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from storage.workspace import Workspace, load
 from generators import _jobs
 from generators._proc import die_with_parent
 from generators.base import GenerationRequest, GenerationResult
@@ -29,6 +28,7 @@ from generators.normalize import BrokenOutput, normalize_video
 from generators.registry import batch_size, build
 from storage import Candidate, CandidateStatus, Clip, JobStatus
 from storage.tables import default_candidate_id
+from storage.workspace import Workspace, load
 
 HEARTBEAT_SECONDS = 10.0
 STALE_AFTER_SECONDS = 120.0

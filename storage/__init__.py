@@ -28,6 +28,7 @@ _EXPORTS = {
     "Assignment": "storage.models",
     "AssignmentStatus": "storage.models",
     "Rating": "storage.models",
+    "AXES": "storage.models",
 }
 
 __all__ = list(_EXPORTS)

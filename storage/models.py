@@ -223,6 +223,11 @@ class Assignment(Base):
         return f"Assignment(clip_pk={self.clip_pk}, annotator_pk={self.annotator_pk}, status={self.status.value})"
 
 
+# The two Likert axes of a rating (Hallo4 sec. 3.2), in the order annotators see them; every
+# module that loops over the axes takes this one tuple.
+AXES = ("alignment", "fidelity")
+
+
 class Rating(Base):
     """Two 5-point Likert scores for one candidate by one annotator."""
 

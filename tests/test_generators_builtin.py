@@ -15,9 +15,9 @@ BUILTINS = ["still", "lipsync", "lipsync_offset", "lipsync_blur"]
 
 def test_builtins_make_normalised_candidates(workspace):
     """3 clips x 4 methods -> 12 ready candidates: 25 fps, 1 s = 25 frames, 96x64, audio muxed."""
-    from storage.media import probe_video, sha256_file
     from generators.runner import run_generation
     from storage import Candidate, CandidateStatus, GenerationJob, JobStatus
+    from storage.media import probe_video, sha256_file
 
     ws = configure(workspace, normalize={"fps": 25.0, "width": 96, "height": 64})
     sample_clips(ws, n=3, seconds=1.0, size=64)
@@ -102,8 +102,8 @@ def test_still_is_static_and_blur_variant_is_blurred(tmp_path):
 
 def test_crop_box_and_target_length_by_hand():
     """Centre-crop boxes and whole-frame lengths worked out by hand."""
-    from storage.workspace import NormalizeConfig
     from generators.normalize import crop_box, target_length
+    from storage.workspace import NormalizeConfig
 
     assert crop_box(96, 64, 64, 64) == (16, 0, 80, 64)  # too wide: 16 px off each side
     assert crop_box(64, 96, 64, 64) == (0, 16, 64, 80)  # too tall
@@ -116,8 +116,8 @@ def test_crop_box_and_target_length_by_hand():
 
 
 def test_broken_outputs_are_refused(tmp_path):
-    from storage.workspace import NormalizeConfig
     from generators.normalize import BrokenOutput, normalize_video
+    from storage.workspace import NormalizeConfig
     from tests.fixtures.media import make_video, make_wav
 
     wav = make_wav(tmp_path / "a.wav", seconds=1.0)

@@ -178,8 +178,8 @@ def test_check_names_what_is_missing(tmp_path, method):
 
 
 def test_unknown_setting_is_refused(tmp_path):
-    from storage.errors import CurateError
     from generators.registry import build
+    from storage.errors import CurateError
 
     with pytest.raises(CurateError, match=r"\[generators.hallo3\]: unknown key\(s\) \['chekout'\]"):
         build("hallo3", {"chekout": "/x", "python": sys.executable}, tmp_path)

@@ -78,9 +78,9 @@ def test_kill_9_mid_run_then_resume_finishes_each_job_exactly_once(workspace):
 
 def test_killing_curate_kills_the_upstream_process_too(sqlite_workspace, tmp_path):
     """SIGKILL of `curate generate` while a (fake) Hallo3 runs: the upstream dies with it, and a rerun finishes."""
-    from storage.proc import pid_alive
     from generators.runner import run_generation
     from storage import JobStatus
+    from storage.proc import pid_alive
 
     pidfile = tmp_path / "upstream.pid"
     slow = fake_settings("hallo3", env={"FAKE_SLEEP": "60", "FAKE_PIDFILE": str(pidfile)})
@@ -150,8 +150,8 @@ def test_broken_output_becomes_a_failed_candidate_with_reason(sqlite_workspace):
 
 def test_import_adapter_normalises_foreign_videos(sqlite_workspace):
     """A 30 fps, 2 s, 96x64 video for a 1 s clip becomes 25 frames of 64x64 with the clip's audio."""
-    from storage.media import probe_video
     from generators.runner import run_generation
+    from storage.media import probe_video
     from tests.fixtures.media import make_video
 
     ws = sqlite_workspace
@@ -199,8 +199,8 @@ def test_abandoned_job_detection(sqlite_workspace):
 
 
 def test_unknown_method_and_clip_are_clear_errors(sqlite_workspace):
-    from storage.errors import CurateError
     from generators.runner import run_generation
+    from storage.errors import CurateError
 
     sample_clips(sqlite_workspace, n=1)
     with pytest.raises(CurateError, match="unknown generator 'hallo5'"):

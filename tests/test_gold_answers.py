@@ -10,15 +10,15 @@ from sqlalchemy.exc import IntegrityError
 from annotate_app.gold import (
     GoldSpec,
     ScoreRange,
-    gold_accuracy,
     gold_answers_frame,
     import_gold,
     mark_gold,
     parse_range,
     unmark_gold,
 )
-from storage.errors import CurateError
+from annotate_app.stats import gold_accuracy
 from storage import CandidateStatus, Clip
+from storage.errors import CurateError
 from storage.models_gold import GoldAnswer
 from tests.fixtures.stats_seed import add_clips
 

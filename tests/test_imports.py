@@ -7,9 +7,9 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import select
 
-from storage.errors import CurateError
 from curation.imports import import_candidates, import_ratings
 from storage import Candidate, CandidateStatus, Rating
+from storage.errors import CurateError
 from storage.export import RATINGS_CONTRACT, export_ratings, status_counts
 from tests.fixtures.media import make_video
 

@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from storage.errors import CurateError
 from curation.imports import import_ratings, parse_score
 from curation.ingest import ingest_manifest
-from storage.workspace import load
 from storage import Annotator, Candidate, CandidateStatus, Clip, Rating
+from storage.errors import CurateError
+from storage.workspace import load
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 CANDIDATES = ["c1:a", "c1:b", "c2:a"]

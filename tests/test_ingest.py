@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from storage.errors import CurateError
 from curation.ingest import ingest_manifest
-from storage.media import sha256_file
 from curation.sample import make_sample_clips
 from storage import Clip
+from storage.errors import CurateError
+from storage.media import sha256_file
 from tests.fixtures.media import make_png, make_wav
 
 

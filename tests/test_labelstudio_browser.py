@@ -16,7 +16,7 @@ import uuid
 import pytest
 import requests
 
-from annotate_app.label_studio import LabelStudioConfig, pull, push
+from annotate_app.labelstudio import LabelStudioConfig, pull, push
 from storage.workspace import init
 from tests.fixtures import labelstudio_server as ls_fixture
 from tests.fixtures.labelstudio_data import METHODS, add_campaign, ls_ratings, task_slots

@@ -6,7 +6,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from annotate_app.label_studio import (
+from annotate_app.labelstudio import (
     LabelStudioConfig,
     SlotScore,
     control_names,
@@ -190,7 +190,8 @@ def test_cli_unreachable_server_names_it_without_the_key(sqlite_workspace, cli, 
 
 def test_labelstudio_users_become_their_own_annotators(sqlite_workspace):
     """An app annotator who shares a Label Studio user's email stays a different person."""
-    from annotate_app.label_studio import PullReport, _annotators
+    from annotate_app.labelstudio import PullReport
+    from annotate_app.labelstudio.pull_annotations import _annotators
     from storage import Annotator
 
     store = sqlite_workspace.open_store()
@@ -217,18 +218,18 @@ def test_labelstudio_users_become_their_own_annotators(sqlite_workspace):
 
 
 def test_link_media_hard_links_else_copies(tmp_path, monkeypatch):
-    from annotate_app import label_studio
+    from annotate_app.labelstudio import push_tasks
 
     src = tmp_path / "a.mp4"
     src.write_bytes(b"video bytes")
-    label_studio.link_media(src, tmp_path / "links" / "x.mp4")
+    push_tasks.link_media(src, tmp_path / "links" / "x.mp4")
     assert (tmp_path / "links" / "x.mp4").stat().st_ino == src.stat().st_ino  # same file, no extra disk
 
     def no_links(*_a):
         raise OSError(18, "Invalid cross-device link")
 
-    monkeypatch.setattr(label_studio.os, "link", no_links)
-    label_studio.link_media(src, tmp_path / "links" / "y.mp4")
+    monkeypatch.setattr(push_tasks.os, "link", no_links)
+    push_tasks.link_media(src, tmp_path / "links" / "y.mp4")
     y = tmp_path / "links" / "y.mp4"
     assert y.read_bytes() == b"video bytes" and y.stat().st_ino != src.stat().st_ino
     assert sorted(p.name for p in (tmp_path / "links").iterdir()) == ["x.mp4", "y.mp4"]  # no .tmp left

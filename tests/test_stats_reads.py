@@ -7,8 +7,7 @@ import sqlite3
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from storage import read_frames
-from storage import Annotator, make_engine
+from storage import Annotator, make_engine, read_frames
 
 INSERT_LATE = ("INSERT INTO annotators (name, role, source, active, created_at) "
                "VALUES ('late', 'annotator', 'app', true, '2026-01-01 00:00:00')")

@@ -24,8 +24,8 @@ def init_cmd(directory: str, db: str | None, overlap: int) -> None:
     stay in the environment: pass it as CURATE_DB_URL). Running it again on an
     existing workspace only applies pending migrations.
     """
-    from storage.workspace import init
     from storage import redact
+    from storage.workspace import init
 
     ws = init(directory, db=db, overlap=overlap)
     click.echo(f"workspace: {ws.root}")

@@ -106,8 +106,8 @@ def check_cmd(methods, ws) -> None:
       extra_args = ["--some-flag", "1"]
       seed = 42
     """
-    from storage.errors import CurateError
     from generators.registry import BUILTIN, build
+    from storage.errors import CurateError
 
     names = list(methods) or sorted(set(BUILTIN) - {"import"} | set(ws.config.generators))
     not_ready = []

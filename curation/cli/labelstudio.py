@@ -36,7 +36,7 @@ def _connection_options(f):
 
 
 def _config(ws, url: str, project: str | None, **kw):
-    from annotate_app.label_studio import LabelStudioConfig, default_project_title
+    from annotate_app.labelstudio import LabelStudioConfig, default_project_title
 
     return LabelStudioConfig(
         url=url,
@@ -105,7 +105,7 @@ def push_cmd(ws, url, project, as_json, per, document_root, media_url_prefix) ->
     Example:
       curate labelstudio push --project "hallo4 round 1" --document-root ~/ls-media
     """
-    from annotate_app.label_studio import push
+    from annotate_app.labelstudio import push
 
     cfg = _config(ws, url, project, per=per, document_root=document_root, media_url_prefix=media_url_prefix)
     r = push(ws, cfg)
@@ -145,7 +145,7 @@ def pull_cmd(ws, url, project, as_json, strict) -> None:
     Example:
       curate labelstudio pull --project "hallo4 round 1"
     """
-    from annotate_app.label_studio import pull
+    from annotate_app.labelstudio import pull
 
     r = pull(ws, _config(ws, url, project), strict=strict)
     if as_json:

@@ -98,9 +98,9 @@ def build_pairs_cmd(min_margin, strategy, weights, aggregate, min_raters, includ
       curate build-pairs --strategy better-vs-worse --weights alignment=1,fidelity=0
       curate build-pairs --ratings ratings.parquet --out pairs.parquet --dry-run
     """
-    from storage.errors import CurateError
     from curation.pairs import build_pairs, write_manifest
     from curation.pairs_config import BuildPairsConfig, parse_weights
+    from storage.errors import CurateError
 
     try:
         cfg = BuildPairsConfig(strategy=strategy, min_margin=min_margin, weights=parse_weights(weights),

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from storage.errors import CurateError, where
 from generators._settings import build_config
 from generators.base import GenerationRequest, GenerationResult
+from storage.errors import CurateError, where
 
 
 @dataclass

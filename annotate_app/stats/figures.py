@@ -4,8 +4,8 @@ Everything here is a pure function of a few DataFrames (``load_data``), so the
 numbers are testable without a database; ``compute_stats`` gives the JSON-able
 figures (``curate stats``, the dashboard) and ``stats_frames`` the tables behind
 them for plots. The composite score is Hallo4's r = (alignment + fidelity) / 2.
-Reading the store lives in ``_stats_load``, progress toward k in ``_stats_progress`` and
-Krippendorff's alpha in ``_alpha``; their public names are importable from here too.
+Reading the store lives in ``load``, progress toward k in ``progress``, gold accuracy in
+``gold_accuracy`` and Krippendorff's alpha in ``alpha``; the package exports the public names.
 """
 
 from __future__ import annotations
@@ -16,20 +16,12 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
-# Names with a noqa are re-exported: callers and tests import them from here.
-from annotate_app._alpha import interpret_alpha, ordinal_alpha, ordinal_alpha_from_counts  # noqa: F401
-from annotate_app._stats_load import (  # noqa: F401
-    ANNOTATORS,
-    ASSIGNMENTS,
-    CANDIDATES,
-    RATINGS,
-    StatsData,
-    load_data,
-)
-from annotate_app._stats_progress import annotator_progress, clip_progress, over_assigned, overall_progress
-from storage import Store
+from annotate_app.stats.alpha import ordinal_alpha
+from annotate_app.stats.gold_accuracy import gold_accuracy
+from annotate_app.stats.load import StatsData, load_data
+from annotate_app.stats.progress import annotator_progress, clip_progress, over_assigned, overall_progress
+from storage import AXES, Store
 
-AXES = ("alignment", "fidelity")
 SCORES = (1, 2, 3, 4, 5)
 
 
@@ -192,8 +184,6 @@ def records(df: pd.DataFrame, limit: int = 0) -> list[dict]:
 
 def _build(data: StatsData, cfg: StatsConfig) -> tuple[dict[str, pd.DataFrame], dict, dict]:
     """(frames, overall throughput, over-assignment summary): everything computed once."""
-    from annotate_app.gold import gold_accuracy
-
     overall_tp, tp = throughput(data.ratings, cfg)
     over_summary, over_items = over_assigned(data.ratings, data.candidates, cfg.overlap)
     acc = gold_accuracy(data.ratings, data.gold, cfg.min_gold_accuracy)

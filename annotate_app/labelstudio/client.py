@@ -14,15 +14,14 @@ from typing import TypeVar
 from sqlalchemy import select
 
 from storage.errors import CurateError
-from storage.workspace import Workspace
 from storage.models_labelstudio import TASKS_PER_CANDIDATE, TASKS_PER_CLIP, LabelStudioProject
+from storage.workspace import Workspace
 
 # One logger for the whole bridge, named after the public module: that is the name users configure.
-log = logging.getLogger("annotate_app.label_studio")
+log = logging.getLogger("annotate_app.labelstudio")
 T = TypeVar("T")
 
 SOURCE = "labelstudio"  # Rating.source and Annotator.source of everything pulled
-AXES = ("alignment", "fidelity")
 LOCAL_FILES_PREFIX = "/data/local-files/?d="
 MEDIA_DIR = "labelstudio-media"  # under the document root; one sub-folder per project
 IMPORT_BATCH = 500

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from annotate_app._stats_load import StatsData
+from annotate_app.stats.load import StatsData
 
 
 def _per_candidate(ratings: pd.DataFrame, candidates: pd.DataFrame) -> pd.DataFrame:

@@ -13,12 +13,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from annotate_app._ls_client import AXES, SOURCE, LabelStudioConfig, call, connect, find_project
-from annotate_app._ls_config import control_names
-from storage.errors import CurateError
-from storage.workspace import Workspace
+from annotate_app.labelstudio.client import SOURCE, LabelStudioConfig, call, connect, find_project
+from annotate_app.labelstudio.label_config import control_names
 from storage import Annotator, Rating
+from storage.errors import CurateError
+from storage.models import AXES
 from storage.models_labelstudio import LabelStudioProject, LabelStudioTask
+from storage.workspace import Workspace
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import html
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from annotate_app._ls_client import AXES
+from storage.models import AXES
 from storage.workspace import RubricAxis, Workspace
 
 

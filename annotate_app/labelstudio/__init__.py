@@ -13,33 +13,28 @@ Design (docs/labelstudio.md has the reasoning):
   name without complaint): a bad annotation is reported with its task and annotation id and
   never stored.
 
-The code lives in private modules: ``_ls_client`` (settings, connection, error redaction),
-``_ls_config`` (labelling config from the rubric), ``_ls_project``, ``_ls_push`` and ``_ls_pull``.
-``label_studio_sdk`` is imported only when a client is built, so importing this module is cheap.
+Modules: ``client`` (settings, connection, error redaction), ``label_config`` (labelling config
+from the rubric), ``project``, ``push_tasks`` and ``pull_annotations``. ``label_studio_sdk`` is
+imported only when a client is built, so importing this package is cheap.
 """
 
 from __future__ import annotations
 
-import os  # noqa: F401  (tests replace label_studio.os.link to exercise link_media's copy fallback)
-
-from annotate_app._ls_client import (
-    AXES,
+from annotate_app.labelstudio.client import (
     IMPORT_BATCH,
     LOCAL_FILES_PREFIX,
     MEDIA_DIR,
     SOURCE,
     LabelStudioConfig,
-    _sdk_client_class,
     connect,
     default_project_title,
 )
-from annotate_app._ls_config import control_names, render_instructions, render_label_config
-from annotate_app._ls_project import document_root
-from annotate_app._ls_pull import PullReport, SlotScore, _annotators, parse_annotation, pull
-from annotate_app._ls_push import PushReport, link_media, push, reference_name, task_data
+from annotate_app.labelstudio.label_config import control_names, render_instructions, render_label_config
+from annotate_app.labelstudio.project import document_root
+from annotate_app.labelstudio.pull_annotations import PullReport, SlotScore, parse_annotation, pull
+from annotate_app.labelstudio.push_tasks import PushReport, link_media, push, reference_name, task_data
 
 __all__ = [
-    "AXES",
     "IMPORT_BATCH",
     "LOCAL_FILES_PREFIX",
     "MEDIA_DIR",
@@ -48,8 +43,6 @@ __all__ = [
     "PullReport",
     "PushReport",
     "SlotScore",
-    "_annotators",
-    "_sdk_client_class",
     "connect",
     "control_names",
     "default_project_title",

@@ -16,12 +16,12 @@ from pathlib import Path
 
 from sqlalchemy import distinct, func, select, update
 
-from annotate_app._ls_client import IMPORT_BATCH, LabelStudioConfig, call, connect, find_project
-from annotate_app._ls_project import create_project, update_project
-from storage.errors import CurateError
-from storage.workspace import Workspace
+from annotate_app.labelstudio.client import IMPORT_BATCH, LabelStudioConfig, call, connect, find_project
+from annotate_app.labelstudio.project import create_project, update_project
 from storage import Candidate, CandidateStatus, Clip
+from storage.errors import CurateError
 from storage.models_labelstudio import TASKS_PER_CLIP, LabelStudioProject, LabelStudioTask
+from storage.workspace import Workspace
 
 
 @dataclass

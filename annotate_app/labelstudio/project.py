@@ -9,12 +9,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from annotate_app._ls_client import LOCAL_FILES_PREFIX, MEDIA_DIR, LabelStudioConfig, call, log
-from annotate_app._ls_config import project_settings
-from storage.errors import CurateError
-from storage.workspace import Workspace
+from annotate_app.labelstudio.client import LOCAL_FILES_PREFIX, MEDIA_DIR, LabelStudioConfig, call, log
+from annotate_app.labelstudio.label_config import project_settings
 from storage import Candidate, CandidateStatus
+from storage.errors import CurateError
 from storage.models_labelstudio import TASKS_PER_CLIP, LabelStudioProject
+from storage.workspace import Workspace
 
 
 def document_root(ws: Workspace, cfg: LabelStudioConfig) -> Path:
