@@ -29,8 +29,7 @@ def import_candidates(ws: Workspace, path: str | Path, progress: bool = False) -
     path = Path(path).resolve()
     df = read_table(path, CANDIDATE_REQUIRED, CANDIDATE_OPTIONAL)
     report = ImportReport()
-    store = ws.open_store()
-    try:
+    with ws.store() as store:
         with store.session() as s:
             clips = {c.clip_id: c for c in s.scalars(select(Clip))}
             seen: dict[tuple[int, str], int] = {}
@@ -78,8 +77,6 @@ def import_candidates(ws: Workspace, path: str | Path, progress: bool = False) -
                 )
                 s.flush()  # surface a clashing candidate_id here, inside the transaction
                 report.added += 1
-    finally:
-        store.dispose()
     return report
 
 
@@ -153,8 +150,7 @@ def import_ratings(ws: Workspace, path: str | Path, replace: bool = False) -> Im
     if df["candidate_id"].isna().all() and (df["clip_id"].isna().all() or df["method"].isna().all()):
         raise CurateError(f"{path}: needs a candidate_id column, or clip_id and method columns.")
     report = ImportReport()
-    store = ws.open_store()
-    try:
+    with ws.store() as store:
         with store.session() as s:
             cands = list(s.scalars(select(Candidate).join(Clip)))
             by_id = {c.candidate_id: c for c in cands}
@@ -200,7 +196,5 @@ def import_ratings(ws: Workspace, path: str | Path, replace: bool = False) -> Im
                         f"{where(path, i)}: {name!r} already rated {cand.candidate_id!r} "
                         f"({old.alignment}, {old.fidelity}), this row says ({a}, {f}); use --replace to overwrite."
                     )
-    finally:
-        store.dispose()
     return report
 

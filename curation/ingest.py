@@ -134,8 +134,7 @@ def ingest_manifest(ws: Workspace, manifest: str | Path, progress: bool = False)
     """
     rows = validate_manifest(manifest, ws.media_roots, progress=progress)
     report = IngestReport()
-    store = ws.open_store()
-    try:
+    with ws.store() as store:
         with store.session() as s:
             existing = {
                 c.clip_id: c
@@ -153,6 +152,4 @@ def ingest_manifest(ws: Workspace, manifest: str | Path, progress: bool = False)
                     continue
                 s.add(Clip(**{k: v for k, v in r.__dict__.items() if k != "row"}))
                 report.added += 1
-    finally:
-        store.dispose()
     return report

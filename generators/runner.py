@@ -116,8 +116,7 @@ def _check_methods(ws: Workspace, methods: list[str]) -> list[str]:
 
 def _prepare(ws, methods, clip_ids, retry_failed) -> tuple[_jobs.Scope, _jobs.Prepared]:
     seeds = {m: ws.config.generators.get(m, {}).get("seed") for m in methods}
-    store = ws.open_store()
-    try:
+    with ws.store() as store:
         with store.session() as s:
             q = select(Clip).order_by(Clip.id)
             if clip_ids is not None:
@@ -130,8 +129,6 @@ def _prepare(ws, methods, clip_ids, retry_failed) -> tuple[_jobs.Scope, _jobs.Pr
             prepared = _jobs.prepare_jobs(s, methods, clips, seeds, retry_failed)
             scope = _jobs.Scope(tuple(methods), tuple(c.id for c in clips) if clip_ids is not None else None)
             prepared.counts_before = _jobs.status_counts(s, scope)
-    finally:
-        store.dispose()
     return scope, prepared
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -184,9 +186,19 @@ class Workspace:
         return self.root.joinpath(*parts)
 
     def open_store(self):
+        """The migrated store; the caller disposes of it (see :meth:`store` for the usual case)."""
         from storage import open_store
 
         return open_store(self.database_url)
+
+    @contextmanager
+    def store(self) -> Iterator:
+        """``with ws.store() as store:``: the store, disposed of (connections closed) on the way out."""
+        store = self.open_store()
+        try:
+            yield store
+        finally:
+            store.dispose()
 
 
 def resolve_root(workspace: str | os.PathLike | None) -> Path:

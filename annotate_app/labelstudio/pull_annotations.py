@@ -113,8 +113,7 @@ def pull(ws: Workspace, cfg: LabelStudioConfig, strict: bool = False, client=Non
     stay). With ``strict`` any invalid annotation aborts the pull and nothing is written.
     """
     client = client or connect(cfg)
-    store = ws.open_store()
-    try:
+    with ws.store() as store:
         proj = find_project(store, cfg)
         if proj is None:
             raise CurateError(
@@ -130,8 +129,6 @@ def pull(ws: Workspace, cfg: LabelStudioConfig, strict: bool = False, client=Non
                     + "\n  ".join(report.problems)
                 )
             _store_ratings(s, proj, winners, seen, users, report)
-    finally:
-        store.dispose()
     return report
 
 

@@ -40,8 +40,7 @@ class PushReport:
 def push(ws: Workspace, cfg: LabelStudioConfig, client=None) -> PushReport:
     """Create or update the project, then import the tasks that are not there yet."""
     client = client or connect(cfg)
-    store = ws.open_store()
-    try:
+    with ws.store() as store:
         proj = find_project(store, cfg)
         if proj is None:
             proj = create_project(ws, cfg, client, store)
@@ -52,8 +51,6 @@ def push(ws: Workspace, cfg: LabelStudioConfig, client=None) -> PushReport:
             )
         _plan_tasks(store, proj, report)
         _import_pending(cfg, client, store, proj, report)
-    finally:
-        store.dispose()
     return report
 
 

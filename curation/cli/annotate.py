@@ -67,11 +67,8 @@ def add_cmd(ws, name: str, admin: bool, port: int) -> None:
     """
     from annotate_app.accounts import add_annotator
 
-    store = ws.open_store()
-    try:
+    with ws.store() as store:
         password, token = add_annotator(store, name, role="admin" if admin else "annotator")
-    finally:
-        store.dispose()
     _echo_credentials(name, password, token, port)
 
 
@@ -83,11 +80,8 @@ def reset_cmd(ws, name: str, port: int) -> None:
     """New password and login link for NAME (the old ones stop working)."""
     from annotate_app.accounts import reset_credentials
 
-    store = ws.open_store()
-    try:
+    with ws.store() as store:
         password, token = reset_credentials(store, name)
-    finally:
-        store.dispose()
     _echo_credentials(name, password, token, port)
 
 
@@ -98,11 +92,8 @@ def list_cmd(ws, as_json: bool) -> None:
     """List annotators: name, role, source (app/import/labelstudio) and whether they can sign in."""
     from annotate_app.accounts import list_annotators
 
-    store = ws.open_store()
-    try:
+    with ws.store() as store:
         rows = list_annotators(store)
-    finally:
-        store.dispose()
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return

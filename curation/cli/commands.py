@@ -131,11 +131,8 @@ def export_ratings_cmd(out: str, ws) -> None:
     """
     from storage.export import export_ratings
 
-    store = ws.open_store()
-    try:
+    with ws.store() as store:
         path, n = export_ratings(store, Path(out))
-    finally:
-        store.dispose()
     click.echo(f"wrote {n} ratings to {path}")
 
 
@@ -154,11 +151,8 @@ def status_cmd(as_json: bool, ws) -> None:
     from storage import redact
     from storage.export import status_counts
 
-    store = ws.open_store()
-    try:
+    with ws.store() as store:
         counts = status_counts(store, ws.config.overlap)
-    finally:
-        store.dispose()
     if as_json:
         click.echo(json.dumps(counts))
         return

@@ -27,56 +27,17 @@ def _sample_clips(ws) -> int:
     if not manifest.exists():
         manifest = make_sample_clips(ws.path("media", "sample"), n=3, seconds=2.0, size=256)
     ingest_manifest(ws, manifest)  # idempotent: same files, same rows
-    store = ws.open_store()
-    try:
+    with ws.store() as store:
         with store.session() as s:
             return s.scalar(select(func.count()).select_from(Clip))
-    finally:
-        store.dispose()
 
 
 def _candidates(ws) -> str:
     """Candidate videos from the built-in generators (jobs already done are skipped)."""
-    try:
-        from generators.runner import run_generation
-    except ImportError:  # generators not installed: a tiny stand-in (remove once generators always ship)
-        return _fallback_candidates(ws)
+    from generators.runner import run_generation
+
     report = run_generation(ws, DEMO_METHODS, progress=False)
     return f"{report.done} generated, {report.skipped} already there, {report.failed} failed"
-
-
-def _fallback_candidates(ws) -> str:
-    """Two plain candidates per clip (the portrait held still, and darkened) with the clip's audio."""
-    import csv
-
-    from moviepy import AudioFileClip, ImageClip
-    from sqlalchemy import select
-
-    from curation.imports import import_candidates
-    from storage import Clip
-
-    store = ws.open_store()
-    try:
-        with store.session() as s:
-            clips = [(c.clip_id, c.image_path, c.audio_path) for c in s.scalars(select(Clip))]
-    finally:
-        store.dispose()
-    out = ws.path("media", "demo-candidates")
-    out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for clip_id, image, audio in clips:
-        for method, opacity in (("still", 1.0), ("still_dim", 0.6)):
-            path = out / f"{clip_id}-{method}.mp4"
-            if not path.exists():
-                sound = AudioFileClip(audio)
-                video = ImageClip(image, duration=sound.duration).with_opacity(opacity).with_audio(sound)
-                video.write_videofile(str(path), fps=25, codec="libx264", audio_codec="aac", logger=None)
-            rows.append((clip_id, method, path.name))
-    table = out / "candidates.csv"
-    with open(table, "w", newline="") as f:
-        csv.writer(f).writerows([("clip_id", "method", "video"), *rows])
-    r = import_candidates(ws, table)
-    return f"{r.added} imported, {r.unchanged} already there (fallback videos)"
 
 
 GOLD_CLIP = "sample-003"
@@ -91,15 +52,13 @@ def _gold(ws) -> str:
     from annotate_app.gold import GoldSpec, mark_gold, parse_range
     from storage.errors import CurateError
 
-    store = ws.open_store()
-    try:
-        for method, align, fid, note in GOLD_ANSWERS:
-            spec = GoldSpec(GOLD_CLIP, method, parse_range(align, "alignment"), parse_range(fid, "fidelity"), note)
-            mark_gold(store, spec)
-    except CurateError as e:
-        return f"none ({e})"
-    finally:
-        store.dispose()
+    with ws.store() as store:
+        try:
+            for method, align, fid, note in GOLD_ANSWERS:
+                spec = GoldSpec(GOLD_CLIP, method, parse_range(align, "alignment"), parse_range(fid, "fidelity"), note)
+                mark_gold(store, spec)
+        except CurateError as e:
+            return f"none ({e})"
     return f"{GOLD_CLIP} (lipsync_offset: alignment 1-2, lipsync_blur: fidelity 1-2)"
 
 
@@ -110,8 +69,7 @@ def _accounts(ws, port: int) -> list[tuple[str, str, str]]:
     from annotate_app.accounts import add_annotator, login_url, reset_credentials
     from storage import Annotator
 
-    store = ws.open_store()
-    try:
+    with ws.store() as store:
         with store.session() as s:
             existing = set(s.scalars(select(Annotator.name)))
         out = []
@@ -119,8 +77,6 @@ def _accounts(ws, port: int) -> list[tuple[str, str, str]]:
             pw, token = reset_credentials(store, name) if name in existing else add_annotator(store, name, role=role)
             out.append((name, pw, login_url(token, port=port)))
         return out
-    finally:
-        store.dispose()
 
 
 @click.command("demo")

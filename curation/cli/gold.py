@@ -46,11 +46,8 @@ def mark_cmd(clip_id: str, candidate: str, alignment: str | None, fidelity: str 
     from annotate_app.gold import GoldSpec, mark_gold, parse_range
 
     spec = GoldSpec(clip_id, candidate, parse_range(alignment, "--alignment"), parse_range(fidelity, "--fidelity"), note)
-    store = ws.open_store()
-    try:
+    with ws.store() as store:
         outcome = mark_gold(store, spec)
-    finally:
-        store.dispose()
     click.echo(f"gold {clip_id} / {candidate}: alignment {spec.alignment}, fidelity {spec.fidelity} ({outcome})")
 
 
@@ -65,11 +62,8 @@ def unmark_cmd(clip_id: str, candidate: str | None, ws) -> None:
     """
     from annotate_app.gold import unmark_gold
 
-    store = ws.open_store()
-    try:
+    with ws.store() as store:
         n = unmark_gold(store, clip_id, candidate)
-    finally:
-        store.dispose()
     click.echo(f"removed {n} gold answer(s) from {clip_id}")
 
 
@@ -85,11 +79,8 @@ def list_cmd(as_json: bool, ws) -> None:
     from annotate_app.gold import gold_answers_frame
     from curation.cli.stats import format_table
 
-    store = ws.open_store()
-    try:
+    with ws.store() as store:
         df = gold_answers_frame(store)
-    finally:
-        store.dispose()
     rows = json.loads(df.to_json(orient="records"))
     if as_json:
         click.echo(json.dumps(rows))
@@ -123,9 +114,6 @@ def import_cmd(file: str, ws) -> None:
     """
     from annotate_app.gold import import_gold
 
-    store = ws.open_store()
-    try:
+    with ws.store() as store:
         rep = import_gold(store, file)
-    finally:
-        store.dispose()
     click.echo(f"gold answers: {rep.added} added, {rep.unchanged} unchanged, {rep.updated} updated")

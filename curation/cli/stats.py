@@ -130,11 +130,8 @@ def stats_cmd(as_json: bool, limit: int, idle_gap_minutes: float, min_gold_accur
 
     cfg = StatsConfig(overlap=ws.config.overlap, idle_gap_minutes=idle_gap_minutes, min_gold_accuracy=min_gold_accuracy,
                       alpha_include_gold=include_gold_in_alpha, max_rows=limit)
-    store = ws.open_store()
-    try:
+    with ws.store() as store:
         st = compute_stats(store, ws.config.overlap, cfg)
-    finally:
-        store.dispose()
     if as_json:
         click.echo(json.dumps(st))
     else:

@@ -1,0 +1,97 @@
+"""The package layers, checked on the source: storage at the bottom, the CLI at the top.
+
+    storage  <-  annotate_app / generators / trainer  <-  curation  <-  curation.cli
+
+Every import counts, including those inside functions (the lazy ones that keep ``curate --help``
+instant), so an upward import cannot hide in a function body.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT = ("storage", "annotate_app", "generators", "trainer", "curation")
+# What each layer may import from the project (besides itself).
+ALLOWED = {
+    "storage": set(),
+    "annotate_app": {"storage"},
+    "generators": {"storage"},
+    "trainer": {"storage"},
+    "curation": {"storage", "annotate_app", "generators", "trainer"},
+    "curation.cli": {"storage", "annotate_app", "generators", "trainer", "curation"},
+}
+
+
+def layer_of(module: str) -> str:
+    return "curation.cli" if module == "curation.cli" or module.startswith("curation.cli.") else module.split(".")[0]
+
+
+def imported_modules(source: str, module: str) -> list[tuple[int, str]]:
+    """(line, absolute module) for every import in ``source``, relative ones resolved against ``module``."""
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = module.split(".")[: -node.level]
+                base = ".".join([*parts, base] if base else parts)
+            # `from curation import cli` imports curation.cli: name the submodule, not just the package
+            out += [(node.lineno, f"{base}.{a.name}" if base in PROJECT or base == "curation" else base)
+                    for a in node.names]
+    return out
+
+
+def violations(source: str, module: str, label: str) -> list[str]:
+    me = layer_of(module)
+    bad = []
+    for line, name in imported_modules(source, module):
+        top = name.split(".")[0]
+        if top == "click" and me != "curation.cli":
+            bad.append(f"{label}:{line}: imports click outside curation/cli/")
+        if top not in PROJECT:
+            continue
+        target = layer_of(name)
+        if target != me and target not in ALLOWED[me]:
+            bad.append(f"{label}:{line}: {me} imports {name} ({target} is not below {me})")
+    return bad
+
+
+def project_modules():
+    for pkg in PROJECT:
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            rel = path.relative_to(ROOT).with_suffix("")
+            parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+            yield path, ".".join(parts)
+
+
+def test_no_upward_or_sideways_import():
+    bad = [v for path, module in project_modules()
+           for v in violations(path.read_text(), module, str(path.relative_to(ROOT)))]
+    assert not bad, "layering violations:\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize(
+    ("module", "source", "expected"),
+    [
+        ("storage.x", "from curation.pairs import build_pairs", "storage imports curation.pairs"),
+        ("trainer.x", "def f():\n    from annotate_app import gold", "trainer imports annotate_app.gold"),
+        ("generators.x", "import trainer.models", "generators imports trainer.models"),
+        ("annotate_app.x", "from curation import cli", "annotate_app imports curation.cli"),
+        ("curation.pairs", "from curation.cli import _util", "curation imports curation.cli "),
+        ("trainer.x", "import click", "imports click outside curation/cli/"),
+        ("storage.sub.x", "from .. import y", None),  # relative, inside its own layer
+        ("curation.cli.x", "import click\nfrom trainer.run import run", None),
+    ],
+)
+def test_checker_flags_what_it_should(module, source, expected):
+    bad = violations(source, module, "probe.py")
+    if expected is None:
+        assert bad == []
+    else:
+        assert len(bad) == 1 and expected in bad[0], bad
