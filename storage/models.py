@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy import (
     Enum as SAEnum,
@@ -79,6 +80,10 @@ class AssignmentStatus(str, enum.Enum):
 
 _TS = DateTime(timezone=True)
 
+# The round a new clip joins: the latest one opened (table `rounds`, storage/models_rounds.py).
+# A SQL default, so every insert (ORM or bulk) reads it in its own transaction.
+CURRENT_ROUND_SQL = "(SELECT COALESCE(MAX(number), 1) FROM rounds)"
+
 
 class Clip(Base):
     """One input: a reference image and the driving audio (plus optional prompt and skeleton)."""
@@ -99,6 +104,8 @@ class Clip(Base):
     skeleton_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     is_gold: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(_TS, default=utcnow)
+    # Revision 0006_rounds; the clip's candidates and ratings belong to the same round.
+    round: Mapped[int] = mapped_column(Integer, default=text(CURRENT_ROUND_SQL), server_default="1")
 
     candidates: Mapped[list[Candidate]] = relationship(back_populates="clip")
 
