@@ -100,6 +100,8 @@ def build_pairs(
     """
     if ratings is None and store is None:
         raise CurateError("build-pairs needs a ratings file or a workspace store.")
+    if ratings is not None and cfg.rounds is not None:
+        raise CurateError("rounds select the store's ratings; a ratings file is used as it is (filter it first).")
     from curation.pair_card import statistics
 
     spill = tempfile.TemporaryDirectory(prefix="curate-pairs-")
@@ -111,7 +113,7 @@ def build_pairs(
             digest = pool.submit(_sha256, Path(ratings))  # overlaps with the queries; hashlib releases the GIL
         else:
             label = "the workspace store's ratings"
-            digest = pool.submit(str, _register_store_ratings(con, store))
+            digest = pool.submit(str, _register_store_ratings(con, store, cfg.rounds))
         columns, types = _source_columns(con)
         notes = _register_view(con, label, columns, types, has_store=store is not None)
         _register_store_tables(con, store)
@@ -187,13 +189,16 @@ def _register_file(con, path: Path) -> str:
     return str(path)
 
 
-def _register_store_ratings(con, store) -> str:
-    """Expose the store's ratings as view ``src``; returns the sha256 of their content."""
+def _register_store_ratings(con, store, rounds: tuple[int, ...] | None = None) -> str:
+    """Expose the store's ratings (of ``rounds``' clips when given) as view ``src``; returns their sha256."""
     import hashlib
 
     from storage.export import RATINGS_CONTRACT, ratings_frame
 
-    df = ratings_frame(store)
+    df = ratings_frame(store, rounds)
+    if df.empty and rounds is not None:
+        raise CurateError(f"No ratings in round(s) {', '.join(map(str, rounds))} yet: rate them (curate annotate), "
+                          "or choose rounds with --rounds (e.g. --rounds all).")
     if df.empty:
         raise CurateError("No ratings in the workspace yet: rate candidates (curate annotate) or import ratings.")
     # The hash covers the contract columns in the export's order (clip, candidate, annotator), not row ids.

@@ -43,6 +43,9 @@ class BuildPairsConfig:
     min_raters: int = 1
     # Gold clips (known-answer checks for annotators) are left out unless this is set.
     include_gold: bool = False
+    # Only the ratings of these rounds' clips (the store's ratings; `curate build-pairs` defaults to the current
+    # round); None = every rating of the source.
+    rounds: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -57,6 +60,11 @@ class BuildPairsConfig:
         if isinstance(self.min_raters, bool) or not isinstance(self.min_raters, int) or self.min_raters < 1:
             raise ValueError(f"min_raters must be an integer >= 1. Got {self.min_raters!r}.")
         self.weights = self._check_weights(self.weights)
+        if self.rounds is not None:
+            rounds = tuple(self.rounds)
+            if not rounds or any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in rounds):
+                raise ValueError(f"rounds must be None or round numbers >= 1. Got {self.rounds!r}.")
+            self.rounds = tuple(sorted(set(rounds)))
 
     @staticmethod
     def _check_weights(weights: dict[str, float]) -> dict[str, float]:
@@ -85,6 +93,7 @@ class BuildPairsConfig:
             "aggregate": self.aggregate,
             "min_raters": self.min_raters,
             "include_gold": self.include_gold,
+            "rounds": None if self.rounds is None else list(self.rounds),
             "reward_resolution": 1 / REWARD_SCALE,
         }
 

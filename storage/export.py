@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 
 from storage._engine import Store
 from storage.parquet import write_parquet_atomic
-from storage.queries import CLIPS_COMPLETE, COUNTS, RATING_PROGRESS, RATINGS_EXPORT
+from storage.queries import CLIPS_COMPLETE, COUNTS, RATING_PROGRESS, RATINGS_EXPORT, RATINGS_EXPORT_IN_ROUNDS
 
 # The input contract of `curate build-pairs --ratings`.
 RATINGS_CONTRACT = ["clip_id", "candidate_id", "method", "annotator_id", "alignment", "fidelity"]
@@ -35,14 +35,19 @@ RATINGS_SCHEMA = pa.schema(
         ("source", pa.string()),
         ("created_at", pa.timestamp("us", tz="UTC")),
         ("updated_at", pa.timestamp("us", tz="UTC")),
+        ("round", pa.int32()),
     ]
 )
 
 
-def ratings_frame(store: Store) -> pd.DataFrame:
-    """Every rating joined with its clip, candidate and annotator (natural keys)."""
+def ratings_frame(store: Store, rounds: tuple[int, ...] | None = None) -> pd.DataFrame:
+    """Every rating joined with its clip, candidate and annotator (natural keys); only ``rounds`` when given."""
     with store.reader() as conn:
-        df = pd.read_sql(text(RATINGS_EXPORT), conn)
+        if rounds is None:
+            df = pd.read_sql(text(RATINGS_EXPORT), conn)
+        else:
+            query = text(RATINGS_EXPORT_IN_ROUNDS).bindparams(bindparam("rounds", expanding=True))
+            df = pd.read_sql(query, conn, params={"rounds": list(rounds)})
     for col in ("created_at", "updated_at"):
         df[col] = pd.to_datetime(df[col], utc=True)
     for col in ("is_gold", "broken"):
@@ -52,9 +57,9 @@ def ratings_frame(store: Store) -> pd.DataFrame:
     return df
 
 
-def export_ratings(store: Store, out: str | os.PathLike) -> tuple[Path, int]:
-    """Write every rating to ``out`` (Parquet, atomically). Returns the path and the row count."""
-    df = ratings_frame(store)
+def export_ratings(store: Store, out: str | os.PathLike, rounds: tuple[int, ...] | None = None) -> tuple[Path, int]:
+    """Write every rating (of ``rounds`` when given) to ``out`` (Parquet, atomically). Returns the path and the row count."""
+    df = ratings_frame(store, rounds)
     table = pa.Table.from_pandas(df, schema=RATINGS_SCHEMA, preserve_index=False)
     meta = {"kind": "ratings", "rows": len(df), "created_at": datetime.now(timezone.utc).isoformat()}
     return write_parquet_atomic(table, out, meta), len(df)

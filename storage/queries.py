@@ -1,6 +1,6 @@
 """Named SQL for exports and status; every value is a bound parameter."""
 
-RATINGS_EXPORT = """
+_RATINGS_SELECT = """
 SELECT r.id            AS rating_id,
        cl.clip_id      AS clip_id,
        c.candidate_id  AS candidate_id,
@@ -16,13 +16,17 @@ SELECT r.id            AS rating_id,
        r.seconds_watched AS seconds_watched,
        r.source        AS source,
        r.created_at    AS created_at,
-       r.updated_at    AS updated_at
+       r.updated_at    AS updated_at,
+       cl.round        AS round
 FROM ratings r
 JOIN candidates c ON c.id = r.candidate_pk
 JOIN clips cl ON cl.id = c.clip_pk
 JOIN annotators a ON a.id = r.annotator_pk
-ORDER BY cl.clip_id, c.candidate_id, a.name
 """
+_RATINGS_ORDER = "ORDER BY cl.clip_id, c.candidate_id, a.name\n"
+RATINGS_EXPORT = _RATINGS_SELECT + _RATINGS_ORDER
+# The same, for the clips of some rounds only (a rating belongs to its clip's round); :rounds expands.
+RATINGS_EXPORT_IN_ROUNDS = _RATINGS_SELECT + "WHERE cl.round IN :rounds\n" + _RATINGS_ORDER
 
 COUNTS = """
 SELECT (SELECT COUNT(*) FROM clips) AS clips,

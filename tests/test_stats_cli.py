@@ -24,7 +24,8 @@ def test_stats_json(cli, seeded):
     assert r.exit_code == 0, r.output
     st = json.loads(r.output)
     assert set(st) == {"generated_at", "config", "ratings", "progress", "clips", "annotators", "throughput",
-                       "scores_by_annotator", "scores_by_method", "agreement", "gold", "flagged", "over_assigned"}
+                       "scores_by_annotator", "scores_by_method", "agreement", "gold", "flagged", "over_assigned",
+                       "rounds"}
     assert st["config"]["overlap"] == 2 and st["ratings"] == 13
     assert st["progress"]["progress"] == 0.7143
     assert (st["agreement"]["alignment"]["alpha"], st["agreement"]["composite"]["alpha"]) == (0.8, 0.68)

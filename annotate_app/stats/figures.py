@@ -11,7 +11,7 @@ Reading the store lives in ``load``, progress toward k in ``progress``, gold acc
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -20,6 +20,7 @@ from annotate_app.stats.alpha import ordinal_alpha
 from annotate_app.stats.gold_accuracy import gold_accuracy
 from annotate_app.stats.load import StatsData, load_data
 from annotate_app.stats.progress import annotator_progress, clip_progress, over_assigned, overall_progress
+from annotate_app.stats.rounds import RoundStatsConfig, round_frames, round_report
 from storage import AXES, Store
 
 SCORES = (1, 2, 3, 4, 5)
@@ -42,6 +43,8 @@ class StatsConfig:
     throughput_skip_sources: tuple[str, ...] = ("import", "labelstudio")
     # Longest lists in the JSON (clips, flagged, over-assigned); 0 = no limit. Frames are never cut.
     max_rows: int = 200
+    # Per-round method means and head-to-head win rates (annotate_app/stats/rounds.py).
+    rounds: RoundStatsConfig = field(default_factory=RoundStatsConfig)
 
     def __post_init__(self) -> None:
         if not isinstance(self.overlap, int) or self.overlap < 1:
@@ -200,6 +203,7 @@ def _build(data: StatsData, cfg: StatsConfig) -> tuple[dict[str, pd.DataFrame], 
                                                     "alignment_passed", "fidelity_passed", "below_threshold"]),
         "flagged": flagged_videos(data.ratings),
         "over_assigned": over_items,
+        **round_frames(data.ratings, cfg.rounds),
     }
     return frames, overall_tp, over_summary
 
@@ -223,12 +227,13 @@ def _report(data: StatsData, cfg: StatsConfig, f: dict[str, pd.DataFrame], overa
         "gold": {"answers": len(data.gold), "gold_clips": gold_clips, "annotators": records(f["gold_accuracy"])},
         "flagged": {"candidates": len(f["flagged"]), "items": records(f["flagged"], cfg.max_rows)},
         "over_assigned": over | {"items": records(f["over_assigned"], cfg.max_rows)},
+        "rounds": round_report(data.rounds, f, cfg.rounds),
     }
 
 
 def _config(overlap: int, config: StatsConfig | None) -> StatsConfig:
     cfg = config or StatsConfig(overlap=overlap)
-    return cfg if cfg.overlap == overlap else StatsConfig(**(asdict(cfg) | {"overlap": overlap}))
+    return cfg if cfg.overlap == overlap else replace(cfg, overlap=overlap)
 
 
 def compute_stats(store: Store, overlap: int, config: StatsConfig | None = None) -> dict:

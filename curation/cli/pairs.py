@@ -33,6 +33,8 @@ def _workspace(workspace: str | None, db: str | None, required: bool):
 @click.option("--min-raters", default=1, show_default=True, type=click.IntRange(min=1),
               help="Drop candidates with fewer ratings.")
 @click.option("--include-gold", is_flag=True, help="Also pair gold clips (left out by default).")
+@click.option("--rounds", "rounds_spec", metavar="all|N[,N|N-M...]",
+              help="Ratings of these rounds' clips (pooled); default: the current round. Not with --ratings.")
 @click.option("--ratings", type=click.Path(dir_okay=False),
               help="A ratings Parquet file (as `curate export ratings` writes) instead of the store's ratings.")
 @click.option("--out", type=click.Path(dir_okay=False),
@@ -47,8 +49,8 @@ def _workspace(workspace: str | None, db: str | None, required: bool):
               help="Workspace folder (default: $CURATE_WORKSPACE, else the current folder). "
                    "Optional with --ratings and --out.")
 @click.option("--db", envvar="CURATE_DB_URL", help="Database URL overriding curate.toml ($CURATE_DB_URL).")
-def build_pairs_cmd(min_margin, strategy, weights, aggregate, min_raters, include_gold, ratings, out, force,
-                    dry_run, as_json, threads, memory_limit, workspace, db) -> None:
+def build_pairs_cmd(min_margin, strategy, weights, aggregate, min_raters, include_gold, rounds_spec, ratings, out,
+                    force, dry_run, as_json, threads, memory_limit, workspace, db) -> None:
     """Turn ratings into a versioned DPO pair manifest (Parquet) and its dataset card.
 
     \b
@@ -87,6 +89,11 @@ def build_pairs_cmd(min_margin, strategy, weights, aggregate, min_raters, includ
     naming the row; nothing is written then.
 
     \b
+    Rounds: from the store, only the ratings of the current round's clips
+    (`curate round list`); --rounds 1,2 pools rounds, --rounds all takes every
+    rating. The rounds used are recorded in the manifest's metadata.
+
+    \b
     Output: manifests/pairs-v0001.parquet, -v0002, ... (never overwritten) and
     pairs-vNNNN.md beside it: counts, margin histogram, per-method wins. The
     Parquet metadata records the parameters, the sha256 of the ratings, the
@@ -110,6 +117,14 @@ def build_pairs_cmd(min_margin, strategy, weights, aggregate, min_raters, includ
     ws = _workspace(workspace, db, required=ratings is None or (out is None and not dry_run))
     store = ws.open_store() if ws is not None else None
     try:
+        if ratings is None:
+            from dataclasses import replace
+
+            from storage.rounds import resolve_rounds
+
+            cfg = replace(cfg, rounds=resolve_rounds(store, rounds_spec))
+        elif rounds_spec is not None:
+            raise click.BadParameter("--rounds selects the store's ratings; a --ratings file is used as it is.")
         result = build_pairs(cfg, ratings=ratings, store=store, threads=threads, memory_limit=memory_limit)
     finally:
         if store is not None:

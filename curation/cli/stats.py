@@ -32,6 +32,32 @@ def _pct(x) -> str:
     return "-" if x is None else f"{x:.1%}"
 
 
+def _ci(s: dict) -> str:
+    """mean [low, high] of one round-method axis; "-" when no interval (one clip)."""
+    if s["mean"] is None:
+        return "-"
+    return f"{s['mean']:.2f}" + (f" [{s['low']:.2f}, {s['high']:.2f}]" if s["low"] is not None else "")
+
+
+def print_rounds(rounds: dict) -> None:
+    """Per round and method: means with intervals; then one line per head-to-head pair."""
+    from annotate_app.stats.rounds import h2h_sentence
+
+    cfg = rounds["config"]
+    conf = f"{cfg['confidence']:.0%}".replace("%", " %")
+    gold = "all clips" if cfg["include_gold"] else "gold clips left out"
+    click.echo(f"\nrounds (current: {rounds['current']}; {gold}; mean over clips [{conf} t-interval])")
+    click.echo(format_table(["round", "method", "clips", "ratings", "alignment", "fidelity", "composite"], [
+        [m["round"], m["method"], m["clips"], m["ratings"], _ci(m["alignment"]), _ci(m["fidelity"]),
+         _ci(m["composite"])] for m in rounds["methods"]]))
+    click.echo(f"\nhead to head (paired on the round's clips by mean composite; ties count half; "
+               f"[{conf} bootstrap over clips, seed {cfg['seed']}])")
+    for row in rounds["head_to_head"]:
+        click.echo(f"round {row['round']}: {h2h_sentence(row)}")
+    if not rounds["head_to_head"]:
+        click.echo("no clip has rated candidates of two methods yet")
+
+
 def print_report(st: dict) -> None:
     p = st["progress"]
     click.echo(f"ratings      {st['ratings']}")
@@ -80,6 +106,7 @@ def print_report(st: dict) -> None:
         click.echo("\ncandidates with more than k ratings")
         click.echo(format_table(["candidate", "method", "ratings"],
                                 [[i["candidate_id"], i["method"], i["ratings"]] for i in o["items"]]))
+    print_rounds(st["rounds"])
     open_clips = [c for c in st["clips"] if not c["complete"]]
     if open_clips:
         click.echo("\nclips not complete yet (least complete first)")
@@ -97,10 +124,14 @@ def print_report(st: dict) -> None:
 @click.option("--min-gold-accuracy", default=0.8, show_default=True, type=click.FloatRange(0, 1),
               help="Annotators below this gold accuracy are marked LOW.")
 @click.option("--include-gold-in-alpha", is_flag=True, help="Count gold clips in Krippendorff's alpha too.")
+@click.option("--bootstrap", default=2000, show_default=True, type=click.IntRange(min=100),
+              help="Bootstrap resamples per head-to-head win rate.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Seed of the bootstrap (the same seed gives the same intervals).")
 @workspace_options
 def stats_cmd(as_json: bool, limit: int, idle_gap_minutes: float, min_gold_accuracy: float,
-              include_gold_in_alpha: bool, ws) -> None:
-    """Progress, throughput, score distributions, agreement, gold accuracy, flags.
+              include_gold_in_alpha: bool, bootstrap: int, seed: int, ws) -> None:
+    """Progress, throughput, score distributions, agreement, gold accuracy, flags, rounds.
 
     The same figures as the app's admin dashboard. k is `overlap` in curate.toml.
 
@@ -124,12 +155,19 @@ def stats_cmd(as_json: bool, limit: int, idle_gap_minutes: float, min_gold_accur
       flagged              candidates marked broken: flagged_by, ratings, comments
       over_assigned        candidates with more than k ratings: count, share,
                            extra_ratings, items
+      rounds               current, list, methods (per round and method: clips,
+                           ratings, alignment|fidelity|composite: {mean, low,
+                           high}), head_to_head (per round and method pair:
+                           method_a, method_b, clips, wins, ties, losses,
+                           win_rate, low, high; method_a is the one winning more)
     Example:  curate stats --json | jq .agreement.alignment.alpha
     """
     from annotate_app.stats import StatsConfig, compute_stats
+    from annotate_app.stats.rounds import RoundStatsConfig
 
     cfg = StatsConfig(overlap=ws.config.overlap, idle_gap_minutes=idle_gap_minutes, min_gold_accuracy=min_gold_accuracy,
-                      alpha_include_gold=include_gold_in_alpha, max_rows=limit)
+                      alpha_include_gold=include_gold_in_alpha, max_rows=limit,
+                      rounds=RoundStatsConfig(bootstrap_samples=bootstrap, seed=seed))
     with ws.store() as store:
         st = compute_stats(store, ws.config.overlap, cfg)
     if as_json:
