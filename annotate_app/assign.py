@@ -25,6 +25,7 @@ from sqlalchemy import Boolean, DateTime, bindparam, text
 from sqlalchemy.orm import Session
 
 from storage import Assignment, AssignmentStatus, Store, in_transaction
+from storage.models import CURRENT_ROUND_SQL
 from storage.models_annotate import ClipProgress  # noqa: F401  (registers the table with the ORM)
 
 _TS = DateTime(timezone=True)
@@ -130,6 +131,7 @@ SELECT q.clip_pk
 FROM clip_progress q JOIN clips c ON c.id = q.clip_pk
 WHERE q.n_done < :k
   AND c.is_gold = :false
+  AND c.round = {CURRENT_ROUND_SQL}
   AND q.clip_pk NOT IN :skip
   AND {_NOT_MINE.format(clip="q.clip_pk")}
   AND {_HAS_RATEABLE.format(clip="q.clip_pk")}
@@ -296,11 +298,11 @@ def clip_view(store: Store, annotator_pk: int, assignment_id: int) -> ClipView |
     return ClipView(aid, clip_id, image, str(getattr(status, "value", status)), blind_order(cands, seed))
 
 
-PROGRESS = text("""
+PROGRESS = text(f"""
 SELECT (SELECT COUNT(*) FROM assignments WHERE annotator_pk = :me AND status = 'done') AS mine,
        (SELECT COUNT(*) FROM clip_progress q JOIN clips c ON c.id = q.clip_pk
-        WHERE q.n_done >= :k AND c.is_gold = :false) AS complete,
-       (SELECT COUNT(*) FROM clips WHERE is_gold = :false) AS clips
+        WHERE q.n_done >= :k AND c.is_gold = :false AND c.round = {CURRENT_ROUND_SQL}) AS complete,
+       (SELECT COUNT(*) FROM clips WHERE is_gold = :false AND round = {CURRENT_ROUND_SQL}) AS clips
 """).bindparams(bindparam("false", value=False, type_=Boolean))
 
 

@@ -31,15 +31,18 @@ HOST = socket.gethostname()
 
 @dataclass(frozen=True)
 class Scope:
-    """Which jobs a run works on: these methods, for these clips (None = every clip)."""
+    """Which jobs a run works on: these methods, for these clips (None = every clip) of these rounds (None = all)."""
 
     methods: tuple[str, ...]
     clip_pks: tuple[int, ...] | None = None
+    rounds: tuple[int, ...] | None = None
 
     def where(self):
         cond = GenerationJob.method.in_(self.methods)
         if self.clip_pks is not None:
             cond = and_(cond, GenerationJob.clip_pk.in_(self.clip_pks))
+        if self.rounds is not None:  # a subquery, not a list of pks: a round can hold 100k clips
+            cond = and_(cond, GenerationJob.clip_pk.in_(select(Clip.id).where(Clip.round.in_(self.rounds))))
         return cond
 
 

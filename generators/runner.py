@@ -64,6 +64,7 @@ def run_generation(
     progress: bool = True,
     retry_failed: bool = False,
     stale_after: float = STALE_AFTER_SECONDS,
+    rounds: tuple[int, ...] | None = None,
 ) -> RunReport:
     """Generate a candidate for every (clip, method) that has none yet.
 
@@ -77,6 +78,7 @@ def run_generation(
         progress: show a tqdm bar per method.
         retry_failed: put jobs that failed in an earlier run back in the queue.
         stale_after: seconds without heartbeat after which another host's running job is taken over.
+        rounds: only the clips of these rounds (default: every round; `curate generate` passes the current one).
 
     Raises:
         CurateError: unknown method, unknown clip id, bad executor or retries.
@@ -87,8 +89,9 @@ def run_generation(
     if retries < 0:
         raise CurateError(f"--retries must be >= 0. Got {retries}.")
     methods = _check_methods(ws, methods)
-    scope, prepared = _prepare(ws, methods, clip_ids, retry_failed)
-    spec = WorkerSpec(str(ws.root), ws.db_override, tuple(methods), scope.clip_pks, retries, "local", stale_after)
+    scope, prepared = _prepare(ws, methods, clip_ids, retry_failed, rounds)
+    spec = WorkerSpec(str(ws.root), ws.db_override, tuple(methods), scope.clip_pks, retries, "local", stale_after,
+                      rounds=scope.rounds)
     bars = _Bars(ws, scope, prepared.counts_before, progress)
     try:
         if executor == "ray":
@@ -114,20 +117,25 @@ def _check_methods(ws: Workspace, methods: list[str]) -> list[str]:
     return list(dict.fromkeys(methods))
 
 
-def _prepare(ws, methods, clip_ids, retry_failed) -> tuple[_jobs.Scope, _jobs.Prepared]:
+def _prepare(ws, methods, clip_ids, retry_failed, rounds=None) -> tuple[_jobs.Scope, _jobs.Prepared]:
     seeds = {m: ws.config.generators.get(m, {}).get("seed") for m in methods}
     with ws.store() as store:
         with store.session() as s:
             q = select(Clip).order_by(Clip.id)
             if clip_ids is not None:
                 q = q.where(Clip.clip_id.in_(clip_ids))
+            if rounds is not None:
+                q = q.where(Clip.round.in_(rounds))
             clips = list(s.scalars(q))
             if clip_ids is not None:
                 missing = sorted(set(clip_ids) - {c.clip_id for c in clips})
+                if missing and rounds is not None:
+                    raise CurateError(f"clip id(s) {', '.join(missing)} unknown or not in round(s) "
+                                      f"{', '.join(map(str, rounds))}; see `curate round list`.")
                 if missing:
                     raise CurateError(f"unknown clip id(s): {', '.join(missing)}; see `curate status`.")
             prepared = _jobs.prepare_jobs(s, methods, clips, seeds, retry_failed)
-            scope = _jobs.Scope(tuple(methods), tuple(c.id for c in clips) if clip_ids is not None else None)
+            scope = _jobs.Scope(tuple(methods), tuple(c.id for c in clips) if clip_ids is not None else None, rounds)
             prepared.counts_before = _jobs.status_counts(s, scope)
     return scope, prepared
 
@@ -143,6 +151,8 @@ def _run_processes(ws: Workspace, spec: WorkerSpec, gpus: list[str], refresh) ->
             cmd += ["--db", spec.db]
         if spec.clip_pks is not None:
             cmd += ["--clip-pks", ",".join(map(str, spec.clip_pks))]
+        if spec.rounds is not None:
+            cmd += ["--rounds", ",".join(map(str, spec.rounds))]
         env = {**os.environ, "CUDA_VISIBLE_DEVICES": str(gpu)}
         log = open(log_dir / f"gpu{gpu}.log", "ab")  # noqa: SIM115 - closed when the worker has exited
         # The worker arms PR_SET_PDEATHSIG itself first thing (generators.worker.main).

@@ -46,6 +46,7 @@ class WorkerSpec:
     label: str = "local"
     stale_after: float = STALE_AFTER_SECONDS
     heartbeat: float = HEARTBEAT_SECONDS
+    rounds: tuple[int, ...] | None = None  # only the jobs of these rounds' clips (None = every round)
 
 
 class _Heartbeat(threading.Thread):
@@ -75,7 +76,7 @@ def run_worker(spec: WorkerSpec, on_batch: Callable[[], None] | None = None) -> 
     store = ws.open_store()
     beat = _Heartbeat(store, spec.heartbeat)
     beat.start()
-    scope = _jobs.Scope(spec.methods, spec.clip_pks)
+    scope = _jobs.Scope(spec.methods, spec.clip_pks, spec.rounds)
     adapters: dict[str, object] = {}
     batch_sizes = {m: batch_size(m, ws.config.generators.get(m, {})) for m in spec.methods}
     attempted = 0
@@ -280,6 +281,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--retries", type=int, default=2)
     p.add_argument("--label", default="local")
     p.add_argument("--stale-after", type=float, default=STALE_AFTER_SECONDS)
+    p.add_argument("--rounds")
     a = p.parse_args(argv)
     die_with_parent()
     # Pay the media stack's import before the first claim, not inside the first job.
@@ -287,7 +289,8 @@ def main(argv: list[str] | None = None) -> None:
     import moviepy  # noqa: F401
     spec = WorkerSpec(a.workspace, a.db, tuple(a.methods.split(",")),
                       tuple(int(x) for x in a.clip_pks.split(",")) if a.clip_pks else None,
-                      a.retries, a.label, a.stale_after)
+                      a.retries, a.label, a.stale_after,
+                      rounds=tuple(int(x) for x in a.rounds.split(",")) if a.rounds else None)
     run_worker(spec)
 
 

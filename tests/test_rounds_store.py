@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import inspect, insert, select, text
+from sqlalchemy import insert, inspect, select, text
 
 from storage import Clip, CurateError, make_engine, open_store
 from storage.migrate import alembic_config, upgrade

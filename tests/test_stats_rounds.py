@@ -103,7 +103,7 @@ def test_multinomial_bootstrap_matches_resampling_clips():
     draws = np.random.default_rng(2).multinomial(10, [0.5, 0.2, 0.3], size=20000)
     fast = (draws[:, 0] + draws[:, 1] / 2) / 10
     grid = np.arange(0, 21) / 20
-    freq = lambda x: np.array([(np.isclose(x, g)).mean() for g in grid])  # noqa: E731
+    freq = lambda x: np.array([(np.isclose(x, g)).mean() for g in grid])
     assert np.abs(freq(naive) - freq(fast)).max() < 0.015
     assert naive.mean() == pytest.approx(fast.mean(), abs=0.005)
 

@@ -216,7 +216,7 @@ def round_report(rounds: pd.DataFrame, frames: dict[str, pd.DataFrame], cfg: Rou
         methods.append(item)
     h2h = [{**r, "win_rate": _num(r["win_rate"]), "low": _num(r["low"]), "high": _num(r["high"])}
            for r in frames["head_to_head"].to_dict("records")]
-    listed = [{"number": int(r["number"]), "started_at": r["started_at"], "note": r["note"]}
+    listed = [{"number": int(r["number"]), "started_at": r["started_at"], "note": None if pd.isna(r["note"]) else r["note"]}
               for r in rounds.to_dict("records")]
     return {"current": max((r["number"] for r in listed), default=1), "list": listed,
             "config": asdict(cfg), "methods": methods, "head_to_head": h2h}

@@ -15,7 +15,9 @@ def _split(value: str | None) -> list[str] | None:
 
 @click.command("generate")
 @click.option("--methods", default="still,lipsync", show_default=True, help="Comma-separated generator names.")
-@click.option("--clips", help="Comma-separated clip ids (default: every clip in the store).")
+@click.option("--clips", help="Comma-separated clip ids (default: every clip of the rounds chosen).")
+@click.option("--rounds", "rounds_spec", metavar="all|N[,N|N-M...]",
+              help="Clips of these rounds (default: the current round; with --clips: any round).")
 @click.option("--gpus", help="Comma-separated GPU ids, one worker process per GPU (default: one local worker).")
 @click.option("--retries", default=2, show_default=True, type=click.IntRange(min=0), help="Extra attempts after a failure.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
@@ -23,7 +25,7 @@ def _split(value: str | None) -> list[str] | None:
 @click.option("--retry-failed", is_flag=True, help="Also rerun jobs that failed in an earlier run.")
 @click.option("--no-progress", is_flag=True, help="No progress bars (e.g. in CI logs).")
 @workspace_options
-def generate_cmd(methods, clips, gpus, retries, executor, retry_failed, no_progress, ws) -> None:
+def generate_cmd(methods, clips, rounds_spec, gpus, retries, executor, retry_failed, no_progress, ws) -> None:
     """Generate one candidate video per (clip, method) that has none yet.
 
     \b
@@ -41,6 +43,10 @@ def generate_cmd(methods, clips, gpus, retries, executor, retry_failed, no_progr
     fails is retried --retries times, then marked failed with the upstream's error.
 
     \b
+    Rounds: without --clips, the clips of the current round (`curate round
+    list`); --rounds 1,2 or --rounds all for others.
+
+    \b
     Built-in methods (CPU, no weights): still, lipsync, lipsync_offset, lipsync_blur.
     Baselines: sadtalker, aniportrait, echomimic_v2, fantasytalking, hallo3, hallo4
     (check them first with `curate generators check`).
@@ -52,9 +58,14 @@ def generate_cmd(methods, clips, gpus, retries, executor, retry_failed, no_progr
       RAY_ADDRESS=ray://head:10001 curate generate --methods hallo3 --executor ray
     """
     from generators.runner import run_generation
+    from storage.rounds import resolve_rounds
 
+    rounds = None
+    if clips is None or rounds_spec is not None:
+        with ws.store() as store:
+            rounds = resolve_rounds(store, rounds_spec)
     rep = run_generation(ws, _split(methods) or [], _split(clips), _split(gpus), executor, retries,
-                         progress=not no_progress, retry_failed=retry_failed)
+                         progress=not no_progress, retry_failed=retry_failed, rounds=rounds)
     for m, c in sorted(rep.per_method.items()):
         click.echo(f"{m:>16}: {c['done']} done, {c['failed']} failed, {c['skipped']} skipped, {c['unfinished']} unfinished")
     click.echo(f"jobs: {rep.done} done, {rep.failed} failed, {rep.skipped} skipped, {rep.unfinished} unfinished "
