@@ -11,6 +11,7 @@ import time
 import streamlit as st
 
 from annotate_app import context
+from annotate_app.dashboard_rounds import render_rounds
 
 REFRESH_SECONDS = 30
 
@@ -82,6 +83,7 @@ def render() -> None:
     _agreement(fig)
     _distribution(frames["scores_by_method"], "method", "Scores per method")
     _distribution(frames["scores_by_annotator"], "annotator_id", "Scores per annotator")
+    render_rounds(fig, frames)
     st.subheader("Annotators: progress, throughput, gold accuracy")
     ann = frames["annotators"].merge(frames["throughput"], on="annotator_id", how="left", suffixes=("", "_timed"))
     ann = ann.merge(frames["gold_accuracy"], on="annotator_id", how="left")

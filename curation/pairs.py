@@ -196,11 +196,9 @@ def _register_store_ratings(con, store, rounds: tuple[int, ...] | None = None) -
     from storage.export import RATINGS_CONTRACT, ratings_frame
 
     df = ratings_frame(store, rounds)
-    if df.empty and rounds is not None:
-        raise CurateError(f"No ratings in round(s) {', '.join(map(str, rounds))} yet: rate them (curate annotate), "
-                          "or choose rounds with --rounds (e.g. --rounds all).")
     if df.empty:
-        raise CurateError("No ratings in the workspace yet: rate candidates (curate annotate) or import ratings.")
+        where = "" if rounds is None else f" in round(s) {', '.join(map(str, rounds))} (--rounds chooses others)"
+        raise CurateError(f"No ratings in the workspace yet{where}: rate candidates (curate annotate) or import ratings.")
     # The hash covers the contract columns in the export's order (clip, candidate, annotator), not row ids.
     digest = hashlib.sha256(df[RATINGS_CONTRACT].to_csv(index=False).encode()).hexdigest()
     df = df.rename(columns={"rating_id": "_row"})

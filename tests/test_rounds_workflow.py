@@ -101,7 +101,7 @@ def test_build_pairs_defaults_to_the_current_round_and_pools_on_request(cli, two
 def test_build_pairs_on_a_fresh_round_says_so(cli, two_rounds):
     assert cli("round", "start", "--allow-empty", "-w", two_rounds.root).exit_code == 0
     r = cli("build-pairs", "-w", two_rounds.root, "--dry-run")
-    assert r.exit_code == 1 and "No ratings in round(s) 3 yet" in r.output
+    assert r.exit_code == 1 and "No ratings in the workspace yet in round(s) 3 (--rounds chooses others)" in r.output
 
 
 def test_export_ratings_carries_the_round(two_rounds, tmp_path):
@@ -171,3 +171,27 @@ def test_generate_works_on_the_current_round_unless_told(cli, workspace):
     r = cli("generate", "--methods", "still", "--no-progress", "--clips", "sample-001", "--rounds", "2",
             "-w", workspace.root)
     assert r.exit_code == 1 and "not in round(s) 2" in r.output
+
+
+def _dashboard_script():
+    from annotate_app import dashboard
+
+    dashboard.render()
+
+
+def test_dashboard_shows_the_rounds(two_rounds, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from annotate_app.accounts import Account
+
+    monkeypatch.setenv("CURATE_WORKSPACE", str(two_rounds.root))
+    monkeypatch.setenv("CURATE_DB_URL", two_rounds.db_override)
+    at = AppTest.from_function(_dashboard_script, default_timeout=60)
+    at.session_state["account"] = Account(pk=1, name="boss", role="admin")
+    at.run()
+    assert not at.exception, at.exception
+    assert "Rounds (current: 2)" in [s.value for s in at.subheader]
+    text = "\n".join(m.value for m in at.markdown)
+    assert "policy beats m1 on 75 % [50, 100] of 2 clips" in text and "m1 beats m2" not in text
+    at.selectbox(key="dashboard_round").select(1).run()
+    assert "m1 beats m2 on 100 % [100, 100] of 2 clips" in "\n".join(m.value for m in at.markdown)
