@@ -37,7 +37,8 @@ SELECT (SELECT COUNT(*) FROM clips) AS clips,
        (SELECT COUNT(*) FROM ratings) AS ratings,
        (SELECT COUNT(*) FROM annotators) AS annotators,
        (SELECT COUNT(*) FROM generation_jobs WHERE status = 'pending') AS jobs_pending,
-       (SELECT COUNT(*) FROM generation_jobs WHERE status = 'failed') AS jobs_failed
+       (SELECT COUNT(*) FROM generation_jobs WHERE status = 'failed') AS jobs_failed,
+       (SELECT COALESCE(MAX(number), 1) FROM rounds) AS round
 """
 
 # Per ready candidate, its ratings capped at k: the work done towards k ratings each.

@@ -123,6 +123,8 @@ def test_round_cli_start_and_list(cli, two_rounds):
     assert r.exit_code == 1 and "round 3 has no clips yet" in r.output
     out = cli("round", "list", "-w", two_rounds.root).output
     assert "3 (current)" in out and "policy-r2" in out
+    assert json.loads(cli("status", "--json", "-w", two_rounds.root).output)["round"] == 3
+    assert "round      3 (current" in cli("status", "-w", two_rounds.root).output
 
 
 def test_hand_out_serves_the_current_round_only(workspace):

@@ -146,7 +146,7 @@ def status_cmd(as_json: bool, ws) -> None:
     have k (overlap) ratings. --json keys: clips, candidates, candidates_ready,
     candidates_failed, candidates_flagged, ratings, annotators, jobs_pending,
     jobs_failed, overlap, ratings_needed, ratings_done_toward_overlap,
-    candidates_fully_rated, clips_fully_rated, progress.
+    candidates_fully_rated, clips_fully_rated, progress, round (the current one).
     """
     from storage import redact
     from storage.export import status_counts
@@ -157,6 +157,7 @@ def status_cmd(as_json: bool, ws) -> None:
         click.echo(json.dumps(counts))
         return
     click.echo(f"workspace  {ws.root}\nstore      {redact(ws.database_url)}")
+    click.echo(f"round      {counts['round']} (current; `curate round list` for all)")
     click.echo(f"clips      {counts['clips']} ({counts['clips_fully_rated']} fully rated)")
     click.echo(
         f"candidates {counts['candidates']} ({counts['candidates_ready']} ready, "
