@@ -197,3 +197,47 @@ def test_dashboard_shows_the_rounds(two_rounds, monkeypatch):
     assert "policy beats m1 on 75 % [50, 100] of 2 clips" in text and "m1 beats m2" not in text
     at.selectbox(key="dashboard_round").select(1).run()
     assert "m1 beats m2 on 100 % [100, 100] of 2 clips" in "\n".join(m.value for m in at.markdown)
+
+
+def test_a_round_scoped_worker_claims_only_that_rounds_jobs(workspace):
+    from generators import _jobs
+    from storage import GenerationJob, JobStatus
+
+    with workspace.store() as store:
+        (old,) = annotate_data.add_clips(store, 1, methods=())
+        start_round(store)
+        (new,) = annotate_data.add_clips(store, 1, methods=(), start=1)
+        with store.session() as s:
+            s.add_all([GenerationJob(clip_pk=pk, method="still", status=JobStatus.pending) for pk in (old, new)])
+        with store.session() as s:
+            claimed = _jobs.claim_batch(s, _jobs.Scope(("still",), None, (2,)), {"still": 5}, "tok", "w")
+            assert [j.clip_pk for j in claimed] == [new]
+            counts = _jobs.status_counts(s, _jobs.Scope(("still",), None, (1,)))
+            assert counts == {("still", "pending"): 1}
+
+
+def test_gpu_worker_processes_get_the_rounds(sqlite_workspace):
+    import os
+
+    from generators.runner import run_generation
+    from tests.fixtures.generators_ws import REPO, configure, sample_clips
+
+    ws = configure(sqlite_workspace, generators={"slow": {"adapter": "tests.fixtures.generators_slow:make",
+                                                          "delay": 0.1}},
+                   normalize={"fps": 25.0, "width": 64, "height": 64})
+    from storage import GenerationJob, JobStatus
+
+    sample_clips(ws, n=2)
+    with ws.store() as store:
+        with store.session() as s:  # round 1's jobs, left pending (say, by an interrupted run)
+            s.add_all([GenerationJob(clip_pk=c.id, method="slow", status=JobStatus.pending)
+                       for c in s.scalars(select(Clip))])
+        start_round(store, allow_empty=True)
+    os.environ["PYTHONPATH"] = str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")
+    rep = run_generation(ws, ["slow"], gpus=["0"], progress=False, rounds=(2,))
+    # The worker process got --rounds 2: round 1's pending jobs are not its business.
+    assert rep.done == 0
+    with ws.store() as store, store.session() as s:
+        assert {j.status for j in s.scalars(select(GenerationJob))} == {JobStatus.pending}
+    rep = run_generation(ws, ["slow"], gpus=["0"], progress=False, rounds=(1,))
+    assert rep.done == 2

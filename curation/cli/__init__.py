@@ -62,6 +62,7 @@ def cli(verbose: int) -> None:
       curate annotators add alice && curate annotate
       curate build-pairs --min-margin 1
       curate train-dpo --manifest manifests/pairs-v0001.parquet ...
+      curate round start                    # next round: new clips, the trained model as a method
 
     Every command takes -w/--workspace DIR (else $CURATE_WORKSPACE, else the
     current folder) and --db URL (else $CURATE_DB_URL, else curate.toml).
