@@ -23,7 +23,9 @@ def configure(level: int | None = None) -> int:
     if level is None:
         raw = os.environ.get(ENV, "")
         level = int(raw) if raw.isdigit() else logging.WARNING
-    logging.basicConfig(level=level, format=FORMAT, force=True)
-    logging.getLogger().setLevel(level)
+    root = logging.getLogger()
+    if not root.handlers:  # keep handlers someone installed (pytest's caplog, an embedding program)
+        logging.basicConfig(format=FORMAT)
+    root.setLevel(level)
     os.environ[ENV] = str(level)
     return level
