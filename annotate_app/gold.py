@@ -10,7 +10,7 @@ alignment candidate for any clip; ``mark_gold`` works on any candidate.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -74,11 +74,11 @@ def parse_range(value: str | None, what: str) -> ScoreRange:
 class GoldSpec:
     """One expected answer: which candidate of which clip, and the ranges a good annotator gives."""
 
-    clip_id: str
-    candidate: str  # a candidate_id, or the method name of a candidate of this clip
-    alignment: ScoreRange = ANY
-    fidelity: ScoreRange = ANY
-    note: str | None = None
+    clip_id: str = field(metadata={"help": "The gold clip."})
+    candidate: str = field(metadata={"help": "A candidate_id, or the method name of a candidate of this clip."})
+    alignment: ScoreRange = field(default=ANY, metadata={"help": "Alignment scores a good annotator gives."})
+    fidelity: ScoreRange = field(default=ANY, metadata={"help": "Fidelity scores a good annotator gives."})
+    note: str | None = field(default=None, metadata={"help": 'Why the answer is known, e.g. "audio shifted 0.4 s".'})
 
     def __post_init__(self) -> None:
         if self.alignment == ANY and self.fidelity == ANY:

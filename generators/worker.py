@@ -283,6 +283,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--stale-after", type=float, default=STALE_AFTER_SECONDS)
     p.add_argument("--rounds")
     a = p.parse_args(argv)
+    from storage.logs import configure
+
+    configure()  # the parent's -v level, from the environment
     die_with_parent()
     # Pay the media stack's import before the first claim, not inside the first job.
     import decord  # noqa: F401

@@ -29,33 +29,24 @@ IMPORT_BATCH = 500
 
 @dataclass
 class LabelStudioConfig:
-    """How to reach Label Studio and what to push.
+    """How to reach Label Studio and what to push (docs/labelstudio.md). The API key is never printed or
+    logged; error messages have it replaced by ``***``."""
 
-    Connection:
-        url: server base URL, e.g. ``http://127.0.0.1:8080`` ($LABEL_STUDIO_URL).
-        api_key: a legacy token or a personal access token ($LABEL_STUDIO_API_KEY). Never
-            printed or logged; error messages have it replaced by ``***``.
-        timeout_s: per-request timeout.
-    Project:
-        project: the project title; this workspace remembers which Label Studio project it is.
-        per: ``clip`` (one task per clip, all its videos) or ``candidate`` (one task per
-            video); fixed when the project is created. None: the project's, ``clip`` for a new one.
-    Media (both fixed when the project is created; None: the project's, or the default):
-        document_root: the server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT as seen from here;
-            blind links to the media are made under it. Default: $LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT,
-            else the workspace's first media root.
-        media_url_prefix: serve the links from elsewhere: task URLs become
-            ``prefix + <path under the document root>`` and no local-files storage is made.
-            Default: Label Studio's own ``/data/local-files/?d=``.
-    """
-
-    url: str = ""
-    api_key: str = field(default="", repr=False)
-    project: str = "curate"
-    per: str | None = None
-    document_root: Path | None = None
-    media_url_prefix: str | None = None
-    timeout_s: float = 60.0
+    url: str = field(default="", metadata={"help": "Server base URL, e.g. http://127.0.0.1:8080 ($LABEL_STUDIO_URL)."})
+    api_key: str = field(default="", repr=False, metadata={
+        "help": "A legacy token or a personal access token ($LABEL_STUDIO_API_KEY)."})
+    project: str = field(default="curate", metadata={
+        "help": "Project title; the workspace remembers which Label Studio project it is (1-200 characters)."})
+    per: str | None = field(default=None, metadata={
+        "help": "'clip' (one task per clip, all its videos) or 'candidate' (one task per video); fixed when the "
+                "project is created. None: the project's, 'clip' for a new one."})
+    document_root: Path | None = field(default=None, metadata={
+        "help": "The server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT as seen from here; blind links to the media "
+                "are made under it. None: $LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT, else the first media root."})
+    media_url_prefix: str | None = field(default=None, metadata={
+        "help": "Serve the links from elsewhere: task URLs become prefix + <path under the document root> and no "
+                "local-files storage is made. None: Label Studio's own /data/local-files/?d=."})
+    timeout_s: float = field(default=60.0, metadata={"help": "Per-request timeout, seconds (> 0)."})
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):

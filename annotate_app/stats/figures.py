@@ -30,21 +30,20 @@ SCORES = (1, 2, 3, 4, 5)
 class StatsConfig:
     """What counts, and how much to list. Every figure is documented in docs/stats.md."""
 
-    # k: ratings wanted per ready candidate (curate.toml `overlap`).
-    overlap: int = 3
-    # A pause longer than this between two of an annotator's ratings is a break, not work time.
-    idle_gap_minutes: float = 30.0
-    # Annotators whose gold accuracy is below this are marked `below_threshold`.
-    min_gold_accuracy: float = 0.8
-    # Gold clips are usually left out of alpha: their obvious answers would inflate agreement.
-    alpha_include_gold: bool = False
-    # Ratings from these sources carry the time they reached the store (an import, a Label Studio
-    # pull), not when they were made: counting them would show thousands of ratings per second.
-    throughput_skip_sources: tuple[str, ...] = ("import", "labelstudio")
-    # Longest lists in the JSON (clips, flagged, over-assigned); 0 = no limit. Frames are never cut.
-    max_rows: int = 200
-    # Per-round method means and head-to-head win rates (annotate_app/stats/rounds.py).
-    rounds: RoundStatsConfig = field(default_factory=RoundStatsConfig)
+    overlap: int = field(default=3, metadata={"help": "k: ratings wanted per ready candidate (curate.toml overlap)."})
+    idle_gap_minutes: float = field(default=30.0, metadata={
+        "help": "A pause longer than this between two of an annotator's ratings is a break, not work time."})
+    min_gold_accuracy: float = field(default=0.8, metadata={
+        "help": "Annotators whose gold accuracy is below this (0..1) are marked below_threshold."})
+    alpha_include_gold: bool = field(default=False, metadata={
+        "help": "Count gold clips in alpha; off by default, as their obvious answers would inflate agreement."})
+    throughput_skip_sources: tuple[str, ...] = field(default=("import", "labelstudio"), metadata={
+        "help": "Rating sources left out of throughput: their time is when they reached the store (an import, a "
+                "Label Studio pull), not when they were made."})
+    max_rows: int = field(default=200, metadata={
+        "help": "Longest lists in the JSON (clips, flagged, over-assigned); 0 = no limit. Frames are never cut."})
+    rounds: RoundStatsConfig = field(default_factory=RoundStatsConfig, metadata={
+        "help": "Per-round method means and head-to-head win rates (annotate_app/stats/rounds.py)."})
 
     def __post_init__(self) -> None:
         if not isinstance(self.overlap, int) or self.overlap < 1:

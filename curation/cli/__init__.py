@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
 
 from curation.cli._util import LazyGroup
@@ -67,8 +65,9 @@ def cli(verbose: int) -> None:
     Every command takes -w/--workspace DIR (else $CURATE_WORKSPACE, else the
     current folder) and --db URL (else $CURATE_DB_URL, else curate.toml).
     """
-    level = logging.WARNING - 10 * verbose
-    logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s")
+    from storage.logs import configure, level_for
+
+    configure(level_for(verbose))  # also exported to the processes the command starts
 
 
 def main(argv: list[str] | None = None) -> None:

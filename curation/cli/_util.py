@@ -76,3 +76,8 @@ def workspace_options(f):
         return f(*args, ws=load(workspace, db=db), **kwargs)
 
     return wrapper
+
+
+def no_progress_option(f):
+    """Add ``--no-progress`` (progress bars off, e.g. in CI logs); the command receives ``no_progress``."""
+    return click.option("--no-progress", is_flag=True, help="No progress bars (e.g. in CI logs).")(f)

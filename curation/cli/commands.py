@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from curation.cli._util import LazyGroup, workspace_options
+from curation.cli._util import LazyGroup, no_progress_option, workspace_options
 
 
 @click.command("init")
@@ -38,8 +38,9 @@ def init_cmd(directory: str, db: str | None, overlap: int) -> None:
 
 @click.command("ingest")
 @click.argument("manifest", type=click.Path(dir_okay=False))
+@no_progress_option
 @workspace_options
-def ingest_cmd(manifest: str, ws) -> None:
+def ingest_cmd(manifest: str, no_progress: bool, ws) -> None:
     """Add input clips from MANIFEST (.csv, .jsonl or .parquet).
 
     \b
@@ -56,7 +57,7 @@ def ingest_cmd(manifest: str, ws) -> None:
     """
     from curation.ingest import ingest_manifest
 
-    rep = ingest_manifest(ws, manifest, progress=True)
+    rep = ingest_manifest(ws, manifest, progress=not no_progress)
     click.echo(f"clips: {rep.added} added, {rep.unchanged} unchanged")
 
 
@@ -67,8 +68,9 @@ def import_group() -> None:
 
 @import_group.command("candidates")
 @click.argument("file", type=click.Path(dir_okay=False))
+@no_progress_option
 @workspace_options
-def import_candidates_cmd(file: str, ws) -> None:
+def import_candidates_cmd(file: str, no_progress: bool, ws) -> None:
     """Register pre-generated videos from FILE (.csv, .jsonl, .parquet).
 
     \b
@@ -82,7 +84,7 @@ def import_candidates_cmd(file: str, ws) -> None:
     """
     from curation.imports import import_candidates
 
-    rep = import_candidates(ws, file, progress=True)
+    rep = import_candidates(ws, file, progress=not no_progress)
     click.echo(f"candidates: {rep.added} added, {rep.unchanged} unchanged")
 
 

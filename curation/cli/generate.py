@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from curation.cli._util import LazyGroup, workspace_options
+from curation.cli._util import LazyGroup, no_progress_option, workspace_options
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -23,7 +23,7 @@ def _split(value: str | None) -> list[str] | None:
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local processes, or a Ray cluster ($RAY_ADDRESS; a local Ray instance when unset).")
 @click.option("--retry-failed", is_flag=True, help="Also rerun jobs that failed in an earlier run.")
-@click.option("--no-progress", is_flag=True, help="No progress bars (e.g. in CI logs).")
+@no_progress_option
 @workspace_options
 def generate_cmd(methods, clips, rounds_spec, gpus, retries, executor, retry_failed, no_progress, ws) -> None:
     """Generate one candidate video per (clip, method) that has none yet.
