@@ -113,6 +113,14 @@ def test_export_ratings_carries_the_round(two_rounds, tmp_path):
     assert n == 6 and set(df["round"]) == {2} and str(df["round"].dtype) == "int32"
 
 
+def test_export_ratings_cli_takes_rounds(cli, two_rounds, tmp_path):
+    r = cli("export", "ratings", "--out", tmp_path / "all.parquet", "-w", two_rounds.root)
+    assert r.exit_code == 0 and "wrote 19 ratings" in r.output  # 13 in round 1 + 6 in round 2
+    r = cli("export", "ratings", "--out", tmp_path / "r1.parquet", "--rounds", "1", "-w", two_rounds.root)
+    assert r.exit_code == 0 and "wrote 13 ratings" in r.output
+    assert set(pd.read_parquet(tmp_path / "r1.parquet")["round"]) == {1}
+
+
 def test_round_cli_start_and_list(cli, two_rounds):
     rows = json.loads(cli("round", "list", "--json", "-w", two_rounds.root).output)
     assert [(r["number"], r["clips"], r["candidates_ready"], r["ratings"], r["current"]) for r in rows] == [

@@ -121,20 +121,23 @@ def export_group() -> None:
 
 @export_group.command("ratings")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output .parquet file.")
+@click.option("--rounds", "rounds_spec", default="all", show_default=True, metavar="all|N[,N|N-M...]",
+              help="Only the ratings of these rounds' clips.")
 @workspace_options
-def export_ratings_cmd(out: str, ws) -> None:
+def export_ratings_cmd(out: str, rounds_spec: str, ws) -> None:
     """Write every rating to a Parquet file (atomically: temp name, then rename).
 
     \b
     Columns: rating_id, clip_id, candidate_id, method, annotator_id,
     alignment, fidelity (int 1-5), video, candidate_status, is_gold, broken,
-    comment, seconds_watched, source, created_at, updated_at (UTC).
+    comment, seconds_watched, source, created_at, updated_at (UTC), round.
     The first six are the input contract of `curate build-pairs --ratings`.
     """
     from storage.export import export_ratings
+    from storage.rounds import resolve_rounds
 
     with ws.store() as store:
-        path, n = export_ratings(store, Path(out))
+        path, n = export_ratings(store, Path(out), rounds=resolve_rounds(store, rounds_spec))
     click.echo(f"wrote {n} ratings to {path}")
 
 
