@@ -152,3 +152,12 @@ def test_a_single_clip_has_no_mean_interval_and_no_ratings_give_empty_tables():
 def test_config_refuses_bad_values(kw, match):
     with pytest.raises(ValueError, match=match):
         RoundStatsConfig(**kw)
+
+
+def test_equal_means_over_different_rating_counts_tie():
+    """11/3 (three ratings) and 22/6 (six ratings) are the same mean: a tie, not a win either way."""
+    rows = [("c1", "a", 4, 4), ("c1", "a", 4, 3), ("c1", "a", 4, 3)]  # composites 4, 3.5, 3.5 -> 11/3
+    rows += [("c1", "b", 4, 4), ("c1", "b", 4, 4), ("c1", "b", 4, 3), ("c1", "b", 4, 3), ("c1", "b", 4, 3),
+             ("c1", "b", 4, 3)]  # 4, 4, 3.5, 3.5, 3.5, 3.5 -> 22/6
+    [row] = head_to_head(clip_scores(_ratings(rows)), RoundStatsConfig()).to_dict("records")
+    assert (row["wins"], row["ties"], row["losses"], row["win_rate"]) == (0, 1, 0, 0.5)

@@ -32,6 +32,7 @@ import pandas as pd
 from storage import AXES
 
 SCORE_AXES = (*AXES, "composite")
+TIE_TOLERANCE = 1e-9  # two mean composites closer than this are a tie
 LIKERT = (1.0, 5.0)
 
 
@@ -167,13 +168,13 @@ def method_means(scores: pd.DataFrame, confidence: float) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def _oriented(rnd: int, a: str, b: str, w: int, t: int, l: int, lo, hi) -> dict:
+def _oriented(rnd: int, a: str, b: str, n_win: int, n_tie: int, n_loss: int, lo, hi) -> dict:
     """The row with the method that wins more first (alphabetical order on an even split)."""
-    rate = win_rate(w, t, l)
+    rate = win_rate(n_win, n_tie, n_loss)
     if rate is not None and rate < 0.5:
-        a, b, w, l, rate, lo, hi = b, a, l, w, 1 - rate, 1 - hi, 1 - lo
-    return {"round": rnd, "method_a": a, "method_b": b, "clips": w + t + l, "wins": w, "ties": t, "losses": l,
-            "win_rate": rate, "low": lo, "high": hi}
+        a, b, n_win, n_loss, rate, lo, hi = b, a, n_loss, n_win, 1 - rate, 1 - hi, 1 - lo
+    return {"round": rnd, "method_a": a, "method_b": b, "clips": n_win + n_tie + n_loss, "wins": n_win,
+            "ties": n_tie, "losses": n_loss, "win_rate": rate, "low": lo, "high": hi}
 
 
 def head_to_head(scores: pd.DataFrame, cfg: RoundStatsConfig) -> pd.DataFrame:
@@ -186,12 +187,15 @@ def head_to_head(scores: pd.DataFrame, cfg: RoundStatsConfig) -> pd.DataFrame:
             for b in methods[i + 1:]:
                 both = wide[[a, b]].dropna()
                 diff = both[a].to_numpy() - both[b].to_numpy()
-                w, t, l = int((diff > 0).sum()), int((diff == 0).sum()), int((diff < 0).sum())
-                if w + t + l == 0:
+                # Means of half-point scores are exact sums over a count; the tolerance only guards equal
+                # means reached through differently rounded divisions (11/3 vs 22/6) from counting as a win.
+                tie = np.abs(diff) < TIE_TOLERANCE
+                n_win, n_tie, n_loss = int((diff[~tie] > 0).sum()), int(tie.sum()), int((diff[~tie] < 0).sum())
+                if n_win + n_tie + n_loss == 0:
                     continue
-                lo, hi = bootstrap_win_interval(w, t, l, cfg.bootstrap_samples, cfg.confidence,
+                lo, hi = bootstrap_win_interval(n_win, n_tie, n_loss, cfg.bootstrap_samples, cfg.confidence,
                                                 pair_rng(cfg.seed, int(rnd), a, b))
-                rows.append(_oriented(int(rnd), a, b, w, t, l, lo, hi))
+                rows.append(_oriented(int(rnd), a, b, n_win, n_tie, n_loss, lo, hi))
     cols = ["round", "method_a", "method_b", "clips", "wins", "ties", "losses", "win_rate", "low", "high"]
     return pd.DataFrame(rows, columns=cols).sort_values(["round", "win_rate", "method_a", "method_b"],
                                                         ascending=[True, False, True, True], ignore_index=True)
