@@ -17,11 +17,11 @@ from sqlalchemy import select
 
 from storage import Annotator, AnnotatorRole, Store
 from storage.errors import CurateError
+from storage.ids import check_id
 
 # scrypt cost: ~50 ms and 16 MiB per check on a laptop core; slow enough for guessing, fast enough for sign-in.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 _SCHEME = "scrypt"
-NAME_MAX = 200
 
 
 @dataclass(frozen=True)
@@ -65,10 +65,7 @@ def _new_credentials(pk: int) -> tuple[str, str]:
 
 
 def _check_name(name: str) -> str:
-    name = (name or "").strip()
-    if not name or len(name) > NAME_MAX or any(ch.isspace() for ch in name):
-        raise CurateError(f"annotator name must be 1-{NAME_MAX} characters without spaces. Got {name!r}.")
-    return name
+    return check_id(name, "annotator name", "annotator")
 
 
 def add_annotator(store: Store, name: str, role: str = "annotator", password: str | None = None) -> tuple[str, str]:
