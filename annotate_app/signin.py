@@ -10,13 +10,22 @@ from __future__ import annotations
 
 import streamlit as st
 
-from annotate_app import context
+from annotate_app import context, media_guard
 from annotate_app.accounts import close_session, open_session, resume_session, sign_in_password, sign_in_token
 
 HANDLE = "session_handle"
 
 
+def _browser_session() -> str | None:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else None
+
+
 def _clear() -> None:
+    if sid := _browser_session():
+        media_guard.unbind(sid)
     for k in list(st.session_state.keys()):
         del st.session_state[k]
 
@@ -24,6 +33,8 @@ def _clear() -> None:
 def _start(account, handle: str) -> None:
     st.session_state["account"], st.session_state[HANDLE] = account, handle
     st.query_params["session"] = handle
+    if sid := _browser_session():
+        media_guard.bind(sid, handle)  # Streamlit's /media/ files of this page are this session's
 
 
 def current_account():
