@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from annotate_app import clip_page, dashboard, signin
+from annotate_app.plain_text import md_plain
 
 st.set_page_config(page_title="Rate clips", layout="wide")
 
@@ -18,7 +19,7 @@ def main() -> None:
     if account.is_admin:
         pages.append(st.Page(dashboard.render, title="Dashboard", url_path="dashboard"))
     with st.sidebar:
-        st.write(f"Signed in as **{account.name}**")
+        st.markdown(f"Signed in as **{md_plain(account.name)}**")
         st.button("Sign out", on_click=signin.sign_out)
     st.navigation(pages).run()
 
