@@ -77,3 +77,35 @@ def busy_retry(fn: Callable[[], T], attempts: int = BUSY_ATTEMPTS) -> T:
     note.warning("The database is still busy. Nothing was lost; please reload the page in a minute.")
     st.stop()
     raise AssertionError("unreachable")  # st.stop() raises
+
+
+BUSY_RERUNS = 3
+
+
+def calm_when_busy(run: Callable[[], None]) -> None:
+    """Run a page; if the store stays busy past SQLite's busy timeout (or PostgreSQL reports a
+    deadlock), show "busy, retrying" and run the page again a few times, never a traceback.
+
+    The pages' own writes already retry (``in_transaction``); this also covers their reads and
+    any path that does not. Other errors are not caught here.
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    from storage._engine import is_transient
+
+    try:
+        run()
+    except DBAPIError as exc:
+        if not is_transient(exc):
+            raise
+        n = st.session_state.get("_busy_reruns", 0) + 1
+        if n > BUSY_RERUNS:
+            st.session_state["_busy_reruns"] = 0
+            st.warning("The database is still busy. Nothing was lost; please reload the page in a minute.")
+            return
+        st.session_state["_busy_reruns"] = n
+        st.info("The database is busy (another job is writing); retrying...")
+        time.sleep(min(2.0, 0.25 * 2**n))
+        st.rerun()
+    else:
+        st.session_state.pop("_busy_reruns", None)
