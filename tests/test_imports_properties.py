@@ -75,7 +75,18 @@ def _fresh(template_db, tmp_path):
 
 
 score = st.one_of(st.integers(0, 6), st.sampled_from(["3", "x", "2.5", ""]))
-row = st.tuples(st.sampled_from(CANDIDATES + ["c9:z"]), st.sampled_from(["ann", "bob", "cy"]), score, score)
+# annotator ids: mostly valid names, sometimes anything (the id rule, storage/ids.py, decides)
+name = st.one_of(st.sampled_from(["ann", "bob", "cy"]), st.text(max_size=6))
+row = st.tuples(st.sampled_from(CANDIDATES + ["c9:z"]), name, score, score)
+
+
+def _valid_name(text: str) -> str | None:
+    from storage.ids import check_id
+
+    try:
+        return check_id(text, "x", "annotator")
+    except CurateError:
+        return None
 
 
 def _first_bad_row(rows) -> int | None:
@@ -83,6 +94,9 @@ def _first_bad_row(rows) -> int | None:
     seen = set()
     for i, (cand, ann, a, f) in enumerate(rows, 1):
         if cand not in CANDIDATES:
+            return i
+        ann = _valid_name(ann)
+        if ann is None:
             return i
         for v in (a, f):
             if str(v).strip() not in {"1", "2", "3", "4", "5"}:
@@ -115,7 +129,7 @@ def test_import_ratings_stores_all_or_nothing(template_db, tmp_path, rows):
                     (c.candidate_id, a.name, r.alignment, r.fidelity)
                     for r, c, a in s.execute(select(Rating, Candidate, Annotator).join(Candidate).join(Annotator))
                 }
-            assert got == {(c, a, int(x), int(y)) for c, a, x, y in rows}
+            assert got == {(c, _valid_name(a), int(x), int(y)) for c, a, x, y in rows}
     finally:
         store.dispose()
 
