@@ -130,7 +130,15 @@ def allowed_path(store, handle: str, assignment_id: int, item: str, root: Path |
 
     from sqlalchemy import select
 
-    from storage import Annotator, AnnotatorRole, Assignment, AssignmentStatus, Candidate, CandidateStatus, Clip
+    from storage import (
+        Annotator,
+        AnnotatorRole,
+        Assignment,
+        AssignmentStatus,
+        Candidate,
+        CandidateStatus,
+        Clip,
+    )
     from storage.models_annotate import AppSession
 
     now = datetime.now(timezone.utc)

@@ -39,8 +39,7 @@ def _lock_is_free(db: Path) -> bool:
 
 
 def test_ingest_and_import_candidates_do_slow_work_without_the_lock(sqlite_workspace, monkeypatch):
-    import curation.imports as imports
-    import curation.ingest as ingest
+    from curation import imports, ingest
     from curation.sample import make_sample_clips
 
     ws, free = sqlite_workspace, []

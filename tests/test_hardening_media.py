@@ -128,7 +128,7 @@ def _lease(store, handle: str) -> Assignment:
 def test_media_needs_the_session_that_holds_the_clip(served):
     from playwright.sync_api import sync_playwright
 
-    ws, store, port, (tok1, tok2) = served
+    _, store, port, (tok1, tok2) = served
     base = f"http://127.0.0.1:{port}"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)

@@ -76,7 +76,7 @@ def test_expired_session_is_dead(store):
 
 
 def test_reset_and_disable_end_sessions(store):
-    alice, pw, token = _account(store, "alice")
+    alice, _, _ = _account(store, "alice")
     bob, _, _ = _account(store, "bob")
     a1, a2, b1 = open_session(store, alice), open_session(store, alice), open_session(store, bob)
     reset_credentials(store, "alice")
@@ -116,7 +116,7 @@ def test_an_open_tab_is_signed_out_by_disable(ws, store, monkeypatch):
 
     monkeypatch.setenv("CURATE_WORKSPACE", str(ws.root))
     monkeypatch.setenv("CURATE_DB_URL", ws.database_url)
-    _, pw, token = _account(store, "carol")
+    _, _, token = _account(store, "carol")
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params["token"] = token
     at.run()
