@@ -1,7 +1,7 @@
 """app sessions: an unguessable handle per session; earlier (sequential-id) sessions end
 
 Revision ID: 0006_sessions
-Revises: 0001_initial (depends on 0003_annotate)
+Revises: 0003_annotate
 
 A session used to be addressed by its integer id (``?session=<id>.<secret>``), so
 handles were guessable and sign-out trusted the id alone. From here a session is
@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_sessions"
-down_revision = "0001_initial"
+down_revision = "0003_annotate"  # the revision that made app_sessions
 branch_labels = None
-depends_on = "0003_annotate"  # the revision that made app_sessions
+depends_on = None
 
 
 def upgrade() -> None:
