@@ -7,6 +7,7 @@ The lock is held from another connection with a raw ``BEGIN IMMEDIATE``, as a lo
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 import threading
 from pathlib import Path
 
@@ -140,3 +141,63 @@ def test_a_lock_held_past_the_timeout_shows_a_calm_note(app_ws, monkeypatch):
         holder.release()
     at.run()
     assert not at.exception and at.title[0].value.startswith("Clip sample-")
+
+
+@pytest.mark.browser
+def test_signing_in_during_a_long_import_candidates(tmp_path, monkeypatch):
+    """The issue's scenario end to end: `import candidates` of 120 videos runs while an annotator
+    signs in to the served app; the page comes up with no database error in it. (The import here
+    lasts seconds, under SQLite's 30 s timeout, so the old code would pass too, only slower: the
+    probe-without-the-lock test above is the one that catches a regression.)"""
+    from playwright.sync_api import sync_playwright
+
+    from annotate_app.server import start
+    from curation import imports
+    from tests.test_annotate_browser import _MISSING, ARGS, CHROMIUM, _free_port, _wait_healthy
+
+    if _MISSING:
+        pytest.skip(f"{CHROMIUM} missing: apt-get install chromium")
+    ws = rating_workspace(tmp_path / "ws", clips=2, overlap=1)
+    store = ws.open_store()
+    _, token = add_annotator(store, "ann")
+    store.dispose()
+    video = make_video(ws.path("media", "bulk", "v.mp4"), seconds=0.4, fps=10, size=(32, 32), seed=5)
+    rows = [(f"sample-00{c}", f"bulk{i:03d}", video.name) for c in (1, 2) for i in range(60)]
+    pd.DataFrame(rows, columns=["clip_id", "method", "video"]).to_csv(video.parent / "bulk.csv", index=False)
+    probing = threading.Event()
+    real_probe = imports.probe_video
+
+    def probe(*a, **k):
+        probing.set()
+        return real_probe(*a, **k)
+
+    monkeypatch.setattr(imports, "probe_video", probe)
+    result: dict = {}
+    port = _free_port()
+    with open(tmp_path / "app.log", "wb") as log:
+        proc = start(ws, port=port, stdout=log, stderr=log)
+        try:
+            _wait_healthy(port, proc)
+            worker = threading.Thread(target=lambda: result.update(rep=imports.import_candidates(ws, video.parent / "bulk.csv")))
+            worker.start()
+            assert probing.wait(30)
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+                try:
+                    page = browser.new_page()
+                    page.goto(f"http://127.0.0.1:{port}/?token={token}")
+                    page.get_by_role("heading", name="Clip sample-").first.wait_for(timeout=60_000)
+                    body = page.inner_text("body")
+                finally:
+                    browser.close()
+            worker.join(120)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    assert result["rep"].added == 120
+    for bad in ("OperationalError", "Traceback", "database is locked"):
+        assert bad not in body
