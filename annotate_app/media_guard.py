@@ -61,20 +61,29 @@ def _mac(payload: str) -> str:
     return base64.urlsafe_b64encode(hmac.new(_key(), payload.encode(), hashlib.sha256).digest()[:20]).decode()
 
 
-def sign(handle: str, assignment_id: int, item: str, now: float | None = None, ttl: float = URL_TTL_S) -> str:
+def _mask(public: str, assignment_id: int) -> int:
+    # Candidate pks are sequential, often in method order: shown as is they would unblind a
+    # clip. In the URL a pk is XORed with a 48-bit mask only the server can compute.
+    digest = hmac.new(_key(), f"mask~{public}~{assignment_id}".encode(), hashlib.sha256).digest()
+    return int.from_bytes(digest[:6], "big")
+
+
+def sign(handle: str, assignment_id: int, item, now: float | None = None, ttl: float = URL_TTL_S) -> str:
     """The URL path of one file for one session's page: ``/clip-media/<handle>~<aid>~<item>~<exp>~<mac>``.
 
     ``handle`` may be the full ``<handle>.<secret>``: only the public part goes into the URL.
-    ``item`` is ``ref`` (the reference image) or a candidate pk.
+    ``item`` is ``ref`` (the reference image) or a candidate pk (masked in the URL).
     """
     now = time.time() if now is None else now
+    public, aid = handle.partition(".")[0], int(assignment_id)
     expires = int(math.ceil((now + ttl) / BUCKET_S) * BUCKET_S)
-    payload = f"{handle.partition('.')[0]}~{int(assignment_id)}~{item}~{expires}"
+    shown = "ref" if item == "ref" else f"c{int(item) ^ _mask(public, aid):x}"
+    payload = f"{public}~{aid}~{shown}~{expires}"
     return f"{ROUTE_PREFIX}{payload}~{_mac(payload)}"
 
 
 def verify(token: str, now: float | None = None) -> tuple[str, int, str] | None:
-    """``(handle, assignment_id, item)`` of a genuine, unexpired token, else None."""
+    """``(handle, assignment_id, item)`` of a genuine, unexpired token, else None (item: ``ref`` or a pk)."""
     parts = token.split("~")
     if len(parts) != 5 or not parts[1].isdigit() or not parts[3].isdigit():
         return None
@@ -83,7 +92,13 @@ def verify(token: str, now: float | None = None) -> tuple[str, int, str] | None:
         return None
     if int(parts[3]) <= (time.time() if now is None else now):
         return None
-    return parts[0], int(parts[1]), parts[2]
+    public, aid, shown = parts[0], int(parts[1]), parts[2]
+    if shown == "ref":
+        return public, aid, "ref"
+    try:
+        return public, aid, str(int(shown[1:], 16) ^ _mask(public, aid)) if shown.startswith("c") else None
+    except ValueError:
+        return None
 
 
 def referer_session(referer: str | None) -> str | None:

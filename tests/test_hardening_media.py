@@ -38,6 +38,10 @@ def test_signed_url_by_hand(monkeypatch):
     assert media_guard.verify(token, now=2100) is None  # expired
     assert media_guard.verify(token.replace("~7~", "~8~"), now=1000) is None  # another assignment
     assert media_guard.sign("h", 7, "ref", now=1001) == media_guard.sign("h", 7, "ref", now=1199)  # same URL per step
+    # a candidate pk is masked: not readable in the URL, different per session, recovered by the server
+    u1, u2 = (media_guard.sign(h, 7, 42, now=1000).removeprefix(media_guard.ROUTE_PREFIX) for h in ("h1", "h2"))
+    assert u1.split("~")[2] != u2.split("~")[2] and "42" not in u1.split("~")[2][1:] + u2.split("~")[2][1:]
+    assert media_guard.verify(u1, now=1000) == ("h1", 7, "42") and media_guard.verify(u2, now=1000) == ("h2", 7, "42")
     monkeypatch.setenv(media_guard.KEY_ENV, KEY + "x")
     assert media_guard.verify(token, now=1000) is None  # another server's key
 
