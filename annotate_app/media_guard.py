@@ -39,10 +39,16 @@ _bound: dict[str, str] = {}  # Streamlit browser-session id -> app session handl
 _lock = threading.Lock()
 
 
+MAX_BOUND = 10_000  # browser tabs closed without signing out are never unbound: keep the newest
+
+
 def bind(browser_session_id: str, handle: str) -> None:
     """Remember that this Streamlit browser session is signed in with ``handle`` (``<handle>.<secret>``)."""
     with _lock:
+        _bound.pop(browser_session_id, None)  # re-insert: newest last
         _bound[browser_session_id] = handle.partition(".")[0]
+        while len(_bound) > MAX_BOUND:
+            del _bound[next(iter(_bound))]
 
 
 def unbind(browser_session_id: str) -> None:

@@ -46,6 +46,16 @@ def test_signed_url_by_hand(monkeypatch):
     assert media_guard.verify(token, now=1000) is None  # another server's key
 
 
+def test_bound_sessions_keep_the_newest(monkeypatch):
+    monkeypatch.setattr(media_guard, "MAX_BOUND", 2)
+    monkeypatch.setattr(media_guard, "_bound", {})
+    for sid, handle in (("a", "h1.s"), ("b", "h2.s"), ("a", "h1.s"), ("c", "h3.s")):
+        media_guard.bind(sid, handle)
+    assert media_guard._bound == {"a": "h1", "c": "h3"}  # b was the oldest; no secret kept
+    media_guard.unbind("a")
+    assert media_guard._bound == {"c": "h3"}
+
+
 def _get(url: str, referer: str | None = None, range_: str | None = None) -> tuple[int, bytes]:
     req = urllib.request.Request(url)
     if referer:
