@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from annotate_app import clip_page, context, dashboard, signin
+from annotate_app import clip_page, context, dashboard, media_guard, signin
 from annotate_app.plain_text import md_plain
 
 st.set_page_config(page_title="Rate clips", layout="wide")
@@ -25,3 +25,4 @@ def main() -> None:
 
 
 context.calm_when_busy(main)  # a store busy for longer than its timeout: a calm note, never a traceback
+media_guard.remember_shown()  # reached only when the run completed (not on st.rerun / st.stop)

@@ -48,12 +48,14 @@ def bind(browser_session_id: str, handle: str) -> None:
         _bound.pop(browser_session_id, None)  # re-insert: newest last
         _bound[browser_session_id] = handle.partition(".")[0]
         while len(_bound) > MAX_BOUND:
-            del _bound[next(iter(_bound))]
+            _shown.pop(oldest := next(iter(_bound)), None)
+            del _bound[oldest]
 
 
 def unbind(browser_session_id: str) -> None:
     with _lock:
         _bound.pop(browser_session_id, None)
+        _shown.pop(browser_session_id, None)
 
 
 def _key() -> bytes:
@@ -113,19 +115,52 @@ def referer_session(referer: str | None) -> str | None:
     return values[0] if values else None
 
 
+_shown: dict[str, frozenset[str]] = {}  # browser session -> file ids on screen after its last complete run
+
+
+def _refs(mgr) -> dict[str, dict[str, str]] | None:
+    return getattr(mgr, "_files_by_session_and_coord", None)  # streamlit 1.67 keeps a session's files here
+
+
+def remember_shown() -> None:
+    """Call at the end of a complete page run: what this browser session now shows.
+
+    Streamlit forgets a session's files at the *start* of every rerun and re-adds them as the
+    page draws them again; a video's range request in that gap (a score clicked during
+    playback) must still be served, so the last complete run's files count too.
+    """
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None or not Runtime.exists():
+        return
+    mgr = Runtime.instance().media_file_mgr
+    refs = _refs(mgr)
+    if refs is None:
+        return
+    with mgr._lock:
+        files = frozenset((refs.get(ctx.session_id) or {}).values())
+    with _lock:
+        if ctx.session_id in _bound:
+            _shown[ctx.session_id] = files
+
+
 def file_shown_to(file_id: str, handle: str) -> bool:
     """Is Streamlit's media file ``file_id`` on screen in a browser session signed in with ``handle``?"""
     from streamlit.runtime import Runtime
 
     mgr = Runtime.instance().media_file_mgr
-    by_session = getattr(mgr, "_files_by_session_and_coord", None)  # streamlit 1.67 keeps it here
-    if by_session is None:
+    refs = _refs(mgr)
+    if refs is None:
         return False  # unknown layout: refuse rather than serve to anyone
     public = handle.partition(".")[0]
     with _lock:
         sessions = [sid for sid, h in _bound.items() if h == public]
+        if any(file_id in _shown.get(sid, ()) for sid in sessions):
+            return True
     with mgr._lock:  # the manager's own lock: pages add and drop files from other threads
-        return any(file_id in (by_session.get(sid) or {}).values() for sid in sessions)
+        return any(file_id in (refs.get(sid) or {}).values() for sid in sessions)
 
 
 def page_url(assignment_id: int, item: str) -> str:

@@ -32,7 +32,8 @@ def _clear() -> None:
 
 def _start(account, handle: str) -> None:
     st.session_state["account"], st.session_state[HANDLE] = account, handle
-    st.query_params["session"] = handle
+    if st.query_params.get("session") != handle:  # a reload keeps the session
+        st.query_params["session"] = handle
     if sid := _browser_session():
         media_guard.bind(sid, handle)  # Streamlit's /media/ files of this page are this session's
 

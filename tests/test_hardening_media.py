@@ -8,6 +8,7 @@ sign-out (403), after the session expired (403), after the lease ended (403).
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import urllib.error
 import urllib.request
@@ -142,7 +143,7 @@ def _lease(store, handle: str) -> Assignment:
 def test_media_needs_the_session_that_holds_the_clip(served):
     from playwright.sync_api import sync_playwright
 
-    _, store, port, (tok1, tok2) = served
+    ws, store, port, (tok1, tok2) = served
     base = f"http://127.0.0.1:{port}"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
@@ -178,6 +179,19 @@ def test_media_needs_the_session_that_holds_the_clip(served):
             assert _get(base + media_guard.sign(h1, lease1.id, "99999"))[0] == 403  # not a candidate of the clip
             assert _get(base + media_guard.sign(h1, lease1.id, "ref", ttl=-600))[0] == 403  # expired link
             assert _get(ref1[:-3] + "AAA")[0] == 403  # tampered signature
+
+            # a rerun (a score key) while the store is busy: Streamlit has already forgotten the page's
+            # files and not yet re-added them; the video must still play
+            holder = sqlite3.connect(ws.root / "curate.db", timeout=5, isolation_level=None)
+            holder.execute("BEGIN IMMEDIATE")
+            try:
+                page1.mouse.click(5, 300)
+                page1.keyboard.press("3")
+                page1.wait_for_timeout(1500)  # the rerun is now waiting for the lock, past its start
+                assert _get(srcs1[0], referer=url1)[0] == 200
+            finally:
+                holder.execute("ROLLBACK")
+                holder.close()
 
             # sign-out (ann2, in the browser) ends both kinds of access
             ref2 = base + media_guard.sign(h2, lease2.id, "ref")
