@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from annotate_app import clip_page, dashboard, signin
+from annotate_app import clip_page, context, dashboard, media_guard, signin
+from annotate_app.plain_text import md_plain
 
 st.set_page_config(page_title="Rate clips", layout="wide")
 
@@ -18,9 +19,10 @@ def main() -> None:
     if account.is_admin:
         pages.append(st.Page(dashboard.render, title="Dashboard", url_path="dashboard"))
     with st.sidebar:
-        st.write(f"Signed in as **{account.name}**")
+        st.markdown(f"Signed in as **{md_plain(account.name)}**")
         st.button("Sign out", on_click=signin.sign_out)
     st.navigation(pages).run()
 
 
-main()
+context.calm_when_busy(main)  # a store busy for longer than its timeout: a calm note, never a traceback
+media_guard.remember_shown()  # reached only when the run completed (not on st.rerun / st.stop)

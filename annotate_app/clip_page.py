@@ -13,6 +13,7 @@ import streamlit as st
 
 from annotate_app import context
 from annotate_app.assign import AssignConfig, ClipView, clip_view, next_clip, progress, release
+from annotate_app.plain_text import md_plain
 from annotate_app.player import Cursor, apply_events, new_events, player
 from annotate_app.submit import CandidateScore, SubmitError, submit_clip
 from storage.models import AXES
@@ -171,7 +172,7 @@ def render() -> None:
     account = st.session_state["account"]
     cfg = AssignConfig.from_workspace(ws, gold_rate=context.gold_rate())
     if saved := st.session_state.pop("just_saved", None):
-        st.toast(f"Saved clip {saved}.")
+        st.toast(f"Saved clip {md_plain(saved)}.")
     view = _current_view(store, account, cfg)
     p = progress(store, account.pk, cfg.overlap)
     st.progress(p["complete"] / p["clips"] if p["clips"] else 1.0,
@@ -184,7 +185,7 @@ def render() -> None:
     player(f"player_{aid}", labels, labels[cursor.slot] if labels else "",
            on_events=lambda: _on_keys(aid, labels), min_fraction=MIN_WATCHED)
     watched = _watched(aid)
-    st.title(f"Clip {view.clip_id}")
+    st.title(f"Clip {md_plain(view.clip_id)}")  # stored text, shown as text (no Markdown links/images)
     left, right = st.columns([1, 3])
     left.image(_media(ws, view.image_path), caption="Reference image", width=180)
     with right:

@@ -2,6 +2,8 @@
 
 Every figure comes from ``annotate_app.stats`` (the same numbers as ``curate stats``);
 this page only lays them out. Method names are shown here on purpose: admins are not blind.
+Tables go through ``formula_safe_frame``: each offers a CSV download, and a name or comment
+such as ``=HYPERLINK(...)`` must not run when that file is opened in a spreadsheet.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import streamlit as st
 
 from annotate_app import context
 from annotate_app.dashboard_rounds import render_rounds
+from annotate_app.plain_text import formula_safe_frame
 
 REFRESH_SECONDS = 30
 
@@ -61,6 +64,8 @@ def _distribution(frame, by: str, title: str) -> None:
         return
     for col, axis in zip(st.columns(2), ("alignment", "fidelity")):
         wide = frame[frame["axis"] == axis].pivot_table(index="score", columns=by, values="count", fill_value=0)
+        # Column names become Vega-Lite field names, where ":" starts a type ("alice:x" broke the page).
+        wide.columns = [str(c).replace(":", "\\:") for c in wide.columns]
         col.caption(axis)
         col.bar_chart(wide, stack=False, height=220)
 
@@ -87,15 +92,15 @@ def render() -> None:
     st.subheader("Annotators: progress, throughput, gold accuracy")
     ann = frames["annotators"].merge(frames["throughput"], on="annotator_id", how="left", suffixes=("", "_timed"))
     ann = ann.merge(frames["gold_accuracy"], on="annotator_id", how="left")
-    st.dataframe(ann, hide_index=True, width="stretch")
+    st.dataframe(formula_safe_frame(ann), hide_index=True, width="stretch")
     if not frames["ratings_by_hour"].empty:
         st.caption("Ratings per hour")
         st.bar_chart(frames["ratings_by_hour"], x=frames["ratings_by_hour"].columns[0], y="ratings",
                      color="annotator_id", height=220)
     st.subheader("Progress per clip")
-    st.dataframe(frames["clips"], hide_index=True, width="stretch")
+    st.dataframe(formula_safe_frame(frames["clips"]), hide_index=True, width="stretch")
     st.subheader("Flagged videos")
     if frames["flagged"].empty:
         st.caption("No video was marked broken.")
     else:
-        st.dataframe(frames["flagged"], hide_index=True, width="stretch")
+        st.dataframe(formula_safe_frame(frames["flagged"]), hide_index=True, width="stretch")

@@ -187,6 +187,7 @@ def import_gold(store: Store, path: str | Path) -> ImportReport:
     Columns: clip_id, candidate_id (or the method name), alignment_min,
     alignment_max, fidelity_min, fidelity_max (empty = 1 / 5), note.
     """
+    from storage.ids import check_id
     from storage.tables import cell, read_table
 
     path = Path(path)
@@ -195,10 +196,8 @@ def import_gold(store: Store, path: str | Path) -> ImportReport:
     seen: dict[int, str] = {}
     with store.session() as s:
         for i, rec in enumerate(df.to_dict("records"), 1):
-            clip_id, cand = cell(rec["clip_id"]), cell(rec["candidate_id"])
-            for col, v in (("clip_id", clip_id), ("candidate_id", cand)):
-                if v is None:
-                    raise CurateError(f"{where(path, i, col)}: empty {col}.")
+            clip_id = check_id(rec["clip_id"], where(path, i, "clip_id"), "clip_id")
+            cand = check_id(rec["candidate_id"], where(path, i, "candidate_id"), "candidate_id")
             ranges = {axis: _row_range(rec, axis, path, i) for axis in AXES}
             if all(r == ANY for r in ranges.values()):
                 raise CurateError(f"{where(path, i)}: no range given; set alignment_* or fidelity_* columns.")

@@ -2,17 +2,19 @@
 
 The workspace and database URL travel in the environment (``CURATE_WORKSPACE``,
 ``CURATE_DB_URL``), never on the command line, so a database password never shows
-up in ``ps`` output or logs.
+up in ``ps`` output or logs; so does ``CURATE_MEDIA_KEY``, the key that signs media URLs.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
 
-APP = Path(__file__).with_name("app.py")
+# The st.App that wraps app.py with the media checks (annotate_app/media_guard.py).
+APP = Path(__file__).with_name("asgi_app.py")
 
 
 def streamlit_command(host: str = "127.0.0.1", port: int = 8501) -> list[str]:
@@ -38,6 +40,8 @@ def app_env(ws, base: dict[str, str] | None = None, gold_rate: float | None = No
     env["CURATE_WORKSPACE"] = str(ws.root)
     env["CURATE_DB_URL"] = ws.database_url
     env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
+    # Signs the short-lived media URLs; new per start (a restart voids old links) unless set.
+    env["CURATE_MEDIA_KEY"] = env.get("CURATE_MEDIA_KEY") or secrets.token_urlsafe(32)
     return env
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
 from tqdm import tqdm
 
-from storage import Annotator, Candidate, CandidateStatus, Clip, Rating
+from storage import Annotator, Candidate, CandidateStatus, Clip, Rating, in_transaction
 from storage.errors import CurateError, where
+from storage.ids import check_id, optional_id
 from storage.media import probe_video, resolve_media_path, sha256_file
 from storage.tables import ImportReport, cell, default_candidate_id, read_table
 from storage.workspace import Workspace
@@ -20,64 +22,100 @@ RATING_REQUIRED = ["annotator_id", "alignment", "fidelity"]
 RATING_OPTIONAL = ["clip_id", "candidate_id", "method", "comment", "broken", "seconds_watched"]
 
 
+@dataclass(frozen=True)
+class _CandidateRow:
+    """One checked row of a candidates file: ids valid, video probed and hashed."""
+
+    row: int
+    clip_id: str
+    method: str
+    candidate_id: str
+    video: Path
+    probe: object
+    sha256: str
+
+
+def _check_candidate_rows(path: Path, records: list[dict], clip_ids: set[str], roots, progress: bool) -> list[_CandidateRow]:
+    """Every row's ids, then its video probed and hashed: the slow part, done before any lock is taken."""
+    rows: list[_CandidateRow] = []
+    by_key: dict[tuple[str, str], int] = {}
+    by_cand: dict[str, int] = {}
+    for i, rec in enumerate(records, 1):
+        clip_id = check_id(rec.get("clip_id"), where(path, i, "clip_id"), "clip_id")
+        if clip_id not in clip_ids:
+            raise CurateError(f"{where(path, i, 'clip_id')}: unknown clip_id {clip_id!r}; ingest it first.")
+        method = check_id(rec.get("method"), where(path, i, "method"), "method")
+        cand_id = optional_id(rec.get("candidate_id"), where(path, i, "candidate_id"), "candidate_id")
+        cand_id = cand_id or default_candidate_id(clip_id, method)
+        if (clip_id, method) in by_key:
+            raise CurateError(f"{where(path, i, 'method')}: clip {clip_id!r} method {method!r} repeats row {by_key[(clip_id, method)]}.")
+        if cand_id in by_cand:
+            raise CurateError(f"{where(path, i, 'candidate_id')}: candidate_id {cand_id!r} repeats row {by_cand[cand_id]}.")
+        by_key[(clip_id, method)], by_cand[cand_id] = i, i
+        rows.append((i, rec, clip_id, method, cand_id))
+    out = []
+    for i, rec, clip_id, method, cand_id in tqdm(rows, desc="probing videos", unit="video", disable=not progress):
+        video = resolve_media_path(cell(rec["video"]) or "", path.parent, roots, where(path, i, "video"))
+        probe = probe_video(video, where(path, i, "video"))
+        out.append(_CandidateRow(i, clip_id, method, cand_id, video, probe, sha256_file(video)))
+    return out
+
+
+def _store_candidates(s, path: Path, rows: list[_CandidateRow], report: ImportReport) -> None:
+    """The write transaction: only lookups and inserts, no file work."""
+    clips = {c.clip_id: c for c in s.scalars(select(Clip).where(Clip.clip_id.in_({r.clip_id for r in rows})))}
+    for r in rows:
+        clip = clips.get(r.clip_id)
+        if clip is None:  # deleted between the check and now
+            raise CurateError(f"{where(path, r.row, 'clip_id')}: unknown clip_id {r.clip_id!r}; ingest it first.")
+        old = s.scalar(select(Candidate).where(Candidate.clip_pk == clip.id, Candidate.method == r.method))
+        if old is not None:
+            if old.sha256 == r.sha256 and old.candidate_id == r.candidate_id:
+                report.unchanged += 1
+                continue
+            raise CurateError(
+                f"{where(path, r.row, 'video')}: clip {r.clip_id!r} already has a {r.method!r} candidate "
+                f"({old.candidate_id}) with a different video or id."
+            )
+        other = s.scalar(select(Candidate).where(Candidate.candidate_id == r.candidate_id))
+        if other is not None:
+            raise CurateError(
+                f"{where(path, r.row, 'candidate_id')}: candidate_id {r.candidate_id!r} is already used by "
+                f"clip {other.clip.clip_id!r} method {other.method!r}."
+            )
+        p = r.probe
+        s.add(
+            Candidate(
+                candidate_id=r.candidate_id, clip_pk=clip.id, method=r.method, video_path=str(r.video),
+                fps=p.fps, frame_count=p.frame_count, width=p.width, height=p.height, duration=p.duration,
+                has_audio=p.has_audio, sha256=r.sha256, status=CandidateStatus.ready, source="import",
+            )
+        )
+        report.added += 1
+
+
 def import_candidates(ws: Workspace, path: str | Path, progress: bool = False) -> ImportReport:
     """Register pre-generated videos as ready candidates, probed with decord and hashed.
 
-    Re-importing the same file changes nothing; the same (clip, method) with a different
-    video is an error naming the row.
+    Every video is probed and hashed before the store's write lock is taken, so a long
+    import never holds annotators' writes back (on SQLite the write transaction lasts
+    milliseconds per hundred rows). Re-importing the same file changes nothing; the same
+    (clip, method) with a different video, or a candidate_id used twice, is an error
+    naming the rows.
     """
     path = Path(path).resolve()
     df = read_table(path, CANDIDATE_REQUIRED, CANDIDATE_OPTIONAL)
-    report = ImportReport()
     with ws.store() as store:
-        with store.session() as s:
-            clips = {c.clip_id: c for c in s.scalars(select(Clip))}
-            seen: dict[tuple[int, str], int] = {}
-            records = df.to_dict("records")
-            for i, rec in enumerate(tqdm(records, desc="probing videos", unit="video", disable=not progress), 1):
-                clip_id, method = cell(rec["clip_id"]), cell(rec["method"])
-                clip = clips.get(clip_id or "")
-                if clip is None:
-                    raise CurateError(f"{where(path, i, 'clip_id')}: unknown clip_id {clip_id!r}; ingest it first.")
-                if not method:
-                    raise CurateError(f"{where(path, i, 'method')}: empty method.")
-                video = resolve_media_path(cell(rec["video"]) or "", path.parent, ws.media_roots, where(path, i, "video"))
-                probe = probe_video(video, where(path, i, "video"))
-                digest = sha256_file(video)
-                cand_id = cell(rec.get("candidate_id")) or default_candidate_id(clip.clip_id, method)
-                key = (clip.id, method)
-                if key in seen:
-                    raise CurateError(f"{where(path, i, 'method')}: clip {clip_id!r} method {method!r} repeats row {seen[key]}.")
-                seen[key] = i
-                old = s.scalar(select(Candidate).where(Candidate.clip_pk == clip.id, Candidate.method == method))
-                if old is not None:
-                    if old.sha256 == digest and old.candidate_id == cand_id:
-                        report.unchanged += 1
-                        continue
-                    raise CurateError(
-                        f"{where(path, i, 'video')}: clip {clip_id!r} already has a {method!r} candidate "
-                        f"({old.candidate_id}) with a different video or id."
-                    )
-                s.add(
-                    Candidate(
-                        candidate_id=cand_id,
-                        clip_pk=clip.id,
-                        method=method,
-                        video_path=str(video),
-                        fps=probe.fps,
-                        frame_count=probe.frame_count,
-                        width=probe.width,
-                        height=probe.height,
-                        duration=probe.duration,
-                        has_audio=probe.has_audio,
-                        sha256=digest,
-                        status=CandidateStatus.ready,
-                        source="import",
-                    )
-                )
-                s.flush()  # surface a clashing candidate_id here, inside the transaction
-                report.added += 1
-    return report
+        with store.reader() as conn:
+            clip_ids = set(conn.scalars(select(Clip.clip_id)))
+        rows = _check_candidate_rows(path, df.to_dict("records"), clip_ids, ws.media_roots, progress)
+
+        def write(s) -> ImportReport:  # a fresh report per attempt: in_transaction may run it again
+            report = ImportReport()
+            _store_candidates(s, path, rows, report)
+            return report
+
+        return in_transaction(store, write)
 
 
 def parse_score(value, what: str) -> int:
@@ -121,7 +159,9 @@ def _parse_seconds(value, what: str) -> float | None:
 
 
 def _find_candidate(rec: dict, by_id: dict, by_key: dict, path: Path, i: int) -> Candidate:
-    cand_id, clip_id, method = cell(rec.get("candidate_id")), cell(rec.get("clip_id")), cell(rec.get("method"))
+    cand_id = optional_id(rec.get("candidate_id"), where(path, i, "candidate_id"), "candidate_id")
+    clip_id = optional_id(rec.get("clip_id"), where(path, i, "clip_id"), "clip_id")
+    method = optional_id(rec.get("method"), where(path, i, "method"), "method")
     if cand_id is not None:
         cand = by_id.get(cand_id)
         if cand is None:
@@ -160,9 +200,7 @@ def import_ratings(ws: Workspace, path: str | Path, replace: bool = False) -> Im
             seen: dict[tuple[int, str], int] = {}
             for i, rec in enumerate(df.to_dict("records"), 1):
                 cand = _find_candidate(rec, by_id, by_key, path, i)
-                name = cell(rec.get("annotator_id"))
-                if name is None:
-                    raise CurateError(f"{where(path, i, 'annotator_id')}: empty annotator_id.")
+                name = check_id(rec.get("annotator_id"), where(path, i, "annotator_id"), "annotator")
                 a = parse_score(rec["alignment"], where(path, i, "alignment"))
                 f = parse_score(rec["fidelity"], where(path, i, "fidelity"))
                 if (cand.id, name) in seen:

@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from storage import Clip
 from storage.errors import CurateError, where
+from storage.ids import check_id
 from storage.media import audio_duration, check_image, resolve_media_path, sha256_file
 from storage.tables import cell, read_table
 from storage.workspace import Workspace
@@ -78,9 +79,7 @@ def _skeleton(value: str, base: Path, roots: list[Path], what: str) -> Path:
 def validate_row(i: int, rec: dict, manifest: Path, roots: list[Path]) -> ClipRow:
     """Check and hash one manifest row (``i`` counts rows from 1)."""
     base = manifest.parent
-    clip_id = cell(rec.get("clip_id"))
-    if clip_id is None:
-        raise CurateError(f"{where(manifest, i, 'clip_id')}: empty clip_id.")
+    clip_id = check_id(rec.get("clip_id"), where(manifest, i, "clip_id"), "clip_id")
     image = resolve_media_path(cell(rec.get("image")) or "", base, roots, where(manifest, i, "image"))
     w, h = check_image(image, where(manifest, i, "image"))
     audio = resolve_media_path(cell(rec.get("audio")) or "", base, roots, where(manifest, i, "audio"))

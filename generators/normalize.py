@@ -21,10 +21,23 @@ from storage.errors import CurateError
 from storage.media import VideoProbe, probe_video, sha256_file
 from storage.workspace import NormalizeConfig
 
-__all__ = ["MIN_SECONDS", "BrokenOutput", "NormalizedVideo", "normalize_video"]
+__all__ = ["MIN_SECONDS", "VIDEO_KBPS", "BrokenOutput", "NormalizedVideo", "normalize_video"]
 
 # A candidate shorter than this cannot be judged for lip sync; it is a broken output.
 MIN_SECONDS = 0.4
+
+# Constant video bitrate (kbit/s), padded with filler data: a candidate's file size then follows
+# its length only, not its content. Left to the quality-based rate control, a blurred or noisy
+# method made files 15x the size of the others, which anyone who can see a download's size (or
+# the browser's network panel) could learn as a method signature. 1000 kbit/s is ample for
+# 512x512 at 25 fps.
+VIDEO_KBPS = 1000
+
+
+def rate_params(kbps: int = VIDEO_KBPS) -> list[str]:
+    """ffmpeg flags for a constant-bitrate H.264 stream (HRD CBR with filler NAL units)."""
+    k = f"{int(kbps)}k"
+    return ["-b:v", k, "-minrate", k, "-maxrate", k, "-bufsize", k, "-x264-params", "nal-hrd=cbr:filler=1"]
 
 
 class BrokenOutput(Exception):
@@ -106,7 +119,7 @@ def _encode(raw: Path, audio: Path, tmp: Path, cfg: NormalizeConfig, seconds: fl
             audio_codec="aac",
             temp_audiofile=str(tmp.with_name(tmp.stem + ".snd.m4a")),
             preset="veryfast",
-            ffmpeg_params=["-vf", scale, "-pix_fmt", "yuv420p"],
+            ffmpeg_params=["-vf", scale, "-pix_fmt", "yuv420p", *rate_params()],
             logger=None,
         )
     except (OSError, ValueError, IndexError) as e:

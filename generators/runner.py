@@ -26,6 +26,7 @@ from generators.registry import adapter_target
 from generators.worker import STALE_AFTER_SECONDS, WorkerSpec, run_worker
 from storage import Clip
 from storage.errors import CurateError
+from storage.ids import check_id
 from storage.workspace import Workspace
 
 __all__ = ["RunReport", "run_generation"]
@@ -113,6 +114,7 @@ def _check_methods(ws: Workspace, methods: list[str]) -> list[str]:
     if not methods:
         raise CurateError("no methods given; e.g. --methods still,lipsync (see `curate generators list`).")
     for m in methods:
+        check_id(m, "--methods", "method")
         adapter_target(m, ws.config.generators.get(m, {}))  # raises for unknown names
     return list(dict.fromkeys(methods))
 

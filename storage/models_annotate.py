@@ -36,17 +36,25 @@ class ClipProgress(Base):
 class AppSession(Base):
     """A signed-in browser session, so a reload does not sign a password user out.
 
-    The browser holds ``<id>.<secret>`` in the URL (``?session=``); only a salted hash of the
-    secret is stored. Deleted on sign-out; useless after ``expires_at``.
+    The browser holds ``<handle>.<secret>`` in the URL (``?session=``): ``handle`` is random
+    (revision ``0006_sessions``; the integer id is never shown), and only a hash of the
+    secret is stored. Deleted on sign-out, on ``annotators reset`` and ``disable``;
+    useless after ``expires_at``.
     """
 
     __tablename__ = "app_sessions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    handle: Mapped[str | None] = mapped_column(String(64), nullable=True)
     annotator_pk: Mapped[int] = mapped_column(ForeignKey("annotators.id", ondelete="CASCADE"))
     secret_hash: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("app_session_handle_ix", "handle", unique=True),
+        Index("app_session_annotator_ix", "annotator_pk"),
+    )
 
     def __repr__(self) -> str:
         return f"AppSession(id={self.id}, annotator_pk={self.annotator_pk})"

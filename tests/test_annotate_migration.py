@@ -33,7 +33,7 @@ def test_counters_are_backfilled_and_downgrade_drops_them(db_url):
         index_names = {ix["name"] for ix in inspect(engine).get_indexes("assignments")}
         assert "assignment_annotator_pk_status_ix" in index_names
         cfg = alembic_config(engine)
-        command.downgrade(cfg, "0003_annotate@-1")
+        command.downgrade(cfg, "0003_annotate-1")  # below 0003 (and so below its dependents, e.g. 0006_sessions)
         insp = inspect(engine)
         assert "clip_progress" not in insp.get_table_names()
         assert "clip_is_gold_ix" not in {ix["name"] for ix in insp.get_indexes("clips")}

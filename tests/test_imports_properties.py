@@ -75,7 +75,18 @@ def _fresh(template_db, tmp_path):
 
 
 score = st.one_of(st.integers(0, 6), st.sampled_from(["3", "x", "2.5", ""]))
-row = st.tuples(st.sampled_from(CANDIDATES + ["c9:z"]), st.sampled_from(["ann", "bob", "cy"]), score, score)
+# annotator ids: mostly valid names, sometimes anything (the id rule, storage/ids.py, decides)
+name = st.one_of(st.sampled_from(["ann", "bob", "cy"]), st.text(max_size=6))
+row = st.tuples(st.sampled_from(CANDIDATES + ["c9:z"]), name, score, score)
+
+
+def _valid_name(text: str) -> str | None:
+    from storage.ids import check_id
+
+    try:
+        return check_id(text, "x", "annotator")
+    except CurateError:
+        return None
 
 
 def _first_bad_row(rows) -> int | None:
@@ -83,6 +94,9 @@ def _first_bad_row(rows) -> int | None:
     seen = set()
     for i, (cand, ann, a, f) in enumerate(rows, 1):
         if cand not in CANDIDATES:
+            return i
+        ann = _valid_name(ann)
+        if ann is None:
             return i
         for v in (a, f):
             if str(v).strip() not in {"1", "2", "3", "4", "5"}:
@@ -115,13 +129,16 @@ def test_import_ratings_stores_all_or_nothing(template_db, tmp_path, rows):
                     (c.candidate_id, a.name, r.alignment, r.fidelity)
                     for r, c, a in s.execute(select(Rating, Candidate, Annotator).join(Candidate).join(Annotator))
                 }
-            assert got == {(c, a, int(x), int(y)) for c, a, x, y in rows}
+            assert got == {(c, _valid_name(a), int(x), int(y)) for c, a, x, y in rows}
     finally:
         store.dispose()
 
 
 clip_ids = st.lists(
-    st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12).filter(lambda t: t.strip() == t and t not in ("c1", "c2")),
+    st.one_of(
+        st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12),
+        st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._:@+\-]{0,11}", fullmatch=True),  # the id rule (storage/ids.py)
+    ).filter(lambda t: t.strip() == t and t not in ("c1", "c2")),
     min_size=1, max_size=4, unique=True,
 )
 
@@ -129,8 +146,9 @@ clip_ids = st.lists(
 @SETTINGS
 @given(ids=clip_ids)
 def test_ingest_round_trips_any_clip_id_through_csv(template_db, tmp_path, ids):
-    """Commas, quotes and unicode in clip ids survive the CSV reader exactly."""
+    """Every clip id survives the CSV reader exactly, or the file is refused naming the row and nothing is stored."""
     from curation.sample import make_sample_clips
+    from storage.ids import check_id
 
     ws = _fresh(template_db, tmp_path)
     media = ws.root / "media" / "prop"
@@ -138,8 +156,18 @@ def test_ingest_round_trips_any_clip_id_through_csv(template_db, tmp_path, ids):
         make_sample_clips(media, n=1, seconds=0.3, size=16)
     path = media / f"{uuid.uuid4().hex}.csv"
     pd.DataFrame({"clip_id": ids, "image": "sample-001.png", "audio": "sample-001.wav"}).to_csv(path, index=False)
-    assert ingest_manifest(ws, path).added == len(ids)
+    bad = []
+    for i, t in enumerate(ids, 1):
+        try:
+            check_id(t, "x")
+        except CurateError:
+            bad.append(i)
+    if bad:
+        with pytest.raises(CurateError, match=rf"row {bad[0]}, column 'clip_id'"):
+            ingest_manifest(ws, path)
+    else:
+        assert ingest_manifest(ws, path).added == len(ids)
     store = ws.open_store()
     with store.session() as s:
-        assert set(s.scalars(select(Clip.clip_id))) == set(ids) | {"c1", "c2"}
+        assert set(s.scalars(select(Clip.clip_id))) == (set() if bad else set(ids)) | {"c1", "c2"}
     store.dispose()

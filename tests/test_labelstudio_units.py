@@ -211,7 +211,7 @@ def test_labelstudio_users_become_their_own_annotators(sqlite_workspace):
         store.dispose()
     assert people == {
         ("ana@example.com", "app", None),
-        ("ana@example.com (labelstudio 5)", "labelstudio", "5"),
+        ("ana@example.com+labelstudio-5", "labelstudio", "5"),
         ("bo@example.com", "labelstudio", "6"),
         ("labelstudio-user-7", "labelstudio", "7"),
     }

@@ -17,6 +17,7 @@ from annotate_app.labelstudio.client import SOURCE, LabelStudioConfig, call, con
 from annotate_app.labelstudio.label_config import control_names
 from storage import Annotator, Rating
 from storage.errors import CurateError
+from storage.ids import ID_MAX, to_id
 from storage.models import AXES
 from storage.models_labelstudio import LabelStudioProject, LabelStudioTask
 from storage.workspace import Workspace
@@ -213,9 +214,11 @@ def _annotators(s, users: dict[int, str], wanted: set[int], report: PullReport) 
     out = {}
     for uid in sorted(wanted):
         if str(uid) not in known:
-            name = (users.get(uid) or f"labelstudio-user-{uid}")[:170]  # Annotator.name is 200 chars
+            # The e-mail made into a valid id (storage.ids): odd characters become "_".
+            name = to_id(users.get(uid) or "", f"labelstudio-user-{uid}")
             if name in taken:  # an app annotator of that name is someone else until proven otherwise
-                name = f"{name} (labelstudio {uid})"
+                suffix = f"+labelstudio-{uid}"
+                name = name[: ID_MAX - len(suffix)] + suffix
             a = Annotator(name=name, source=SOURCE, external_id=str(uid))
             s.add(a)
             s.flush()

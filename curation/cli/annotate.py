@@ -36,7 +36,7 @@ def annotate_cmd(ws, host: str, port: int, gold_rate: float) -> None:
 
 @click.group("annotators")
 def annotators_group() -> None:
-    """Add, list and reset annotator accounts of the annotation app.
+    """Add, list, reset, disable and enable annotator accounts of the annotation app.
 
     \b
     Passwords and login tokens are printed once and stored only as salted
@@ -77,12 +77,37 @@ def add_cmd(ws, name: str, admin: bool, port: int) -> None:
 @click.option("--port", default=8501, show_default=True, type=int, help="Port used in the printed login link.")
 @workspace_options
 def reset_cmd(ws, name: str, port: int) -> None:
-    """New password and login link for NAME (the old ones stop working)."""
+    """New password and login link for NAME (the old ones and NAME's open sessions stop working)."""
     from annotate_app.accounts import reset_credentials
 
     with ws.store() as store:
         password, token = reset_credentials(store, name)
     _echo_credentials(name, password, token, port)
+
+
+@annotators_group.command("disable")
+@click.argument("name")
+@workspace_options
+def disable_cmd(ws, name: str) -> None:
+    """Lock NAME out now: open sessions end, leased clips go back to the pool; ratings stay."""
+    from annotate_app.accounts import set_active
+
+    with ws.store() as store:
+        done = set_active(store, name, False)
+    click.echo(f"{name}: disabled; {done['sessions_ended']} session(s) ended, "
+               f"{done['leases_released']} leased clip(s) released.")
+
+
+@annotators_group.command("enable")
+@click.argument("name")
+@workspace_options
+def enable_cmd(ws, name: str) -> None:
+    """Let NAME sign in again with their current password or login link."""
+    from annotate_app.accounts import set_active
+
+    with ws.store() as store:
+        set_active(store, name, True)
+    click.echo(f"{name}: enabled.")
 
 
 @annotators_group.command("list")
@@ -102,4 +127,5 @@ def list_cmd(ws, as_json: bool) -> None:
         return
     click.echo(f"{'name':<24} {'role':<10} {'source':<12} sign-in")
     for r in rows:
-        click.echo(f"{r['name']:<24} {r['role']:<10} {r['source']:<12} {'yes' if r['can_sign_in'] else 'no'}")
+        sign_in = ("yes" if r["active"] else "disabled") if r["can_sign_in"] else "no"
+        click.echo(f"{r['name']:<24} {r['role']:<10} {r['source']:<12} {sign_in}")

@@ -1,0 +1,85 @@
+"""What ``curate annotate`` serves: the Streamlit app (``app.py``) with every media request checked.
+
+``streamlit run`` finds the ``st.App`` below and serves it with uvicorn. On top of
+Streamlit's own routes it adds ``/clip-media/<signed token>`` and a middleware that
+guards Streamlit's ``/media/`` (see ``annotate_app.media_guard``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import streamlit as st
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.responses import FileResponse, PlainTextResponse
+from starlette.routing import Route
+
+from annotate_app import media_guard
+
+_store = None
+_store_lock = threading.Lock()
+NO_SESSION = "Sign in first."
+REFUSED = "This file is not yours to see (any more): sign in again or reload the page."
+
+
+def _open_store():
+    global _store
+    with _store_lock:
+        if _store is None:
+            from storage.workspace import load
+
+            _store = load(os.environ["CURATE_WORKSPACE"], db=os.environ.get("CURATE_DB_URL") or None).open_store()
+        return _store
+
+
+def _root() -> Path:
+    return Path(os.environ["CURATE_WORKSPACE"])
+
+
+async def clip_media(request):
+    """``GET /clip-media/<token>``: one file of a leased clip, for the session the URL was signed for."""
+    got = media_guard.verify(request.path_params["token"])
+    if got is None:
+        return PlainTextResponse(REFUSED, status_code=403)
+    path = await run_in_threadpool(media_guard.allowed_path, _open_store(), *got, _root())
+    if path is None or not path.is_file():
+        return PlainTextResponse(REFUSED, status_code=403)
+    return FileResponse(path, headers={"Cache-Control": "private, no-store"})
+
+
+def _media_status(handle: str | None, file_id: str) -> int:
+    from annotate_app.accounts import resume_session
+
+    if not handle:
+        return 401
+    if resume_session(_open_store(), handle) is None or not media_guard.file_shown_to(file_id, handle):
+        return 403
+    return 200
+
+
+class MediaGuard:
+    """ASGI middleware: Streamlit's ``/media/<file id>`` only for the signed-in page showing that file."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"].startswith("/media/"):
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+            file_id = scope["path"][len("/media/"):].split(".", 1)[0]
+            status = await run_in_threadpool(_media_status, media_guard.referer_session(headers.get("referer")), file_id)
+            if status != 200:
+                response = PlainTextResponse(NO_SESSION if status == 401 else REFUSED, status_code=status)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+app = st.App(
+    "app.py",
+    routes=[Route(media_guard.ROUTE_PREFIX + "{token}", clip_media)],
+    middleware=[Middleware(MediaGuard)],
+)
