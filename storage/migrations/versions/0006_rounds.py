@@ -37,6 +37,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("clip_round_ix", table_name="clips")
-    with op.batch_alter_table("clips", schema=None) as batch_op:
-        batch_op.drop_column("round")
+    # A plain ALTER TABLE ... DROP COLUMN (SQLite >= 3.35): batch mode would rebuild `clips`, and
+    # DROP TABLE clips fails while candidates reference it (foreign keys are on).
+    op.drop_column("clips", "round")
     op.drop_table("rounds")
