@@ -73,9 +73,8 @@ def test_wan_prepare_shapes_normalisation_and_reuse(manifest, models, tmp_path):
     z = load_entry(tmp_path, keys["winner"])["latents"]
     assert z.shape == (16, 3, 4, 4)  # T' = 1 + (9 - 1) / 4, 32 / 8
     assert load_entry(tmp_path, keys["image"])["latents"].shape == (16, 1, 4, 4)
-    n_samples = round(9 / 16 * 16000)
-    la = int(w2v._get_feat_extract_output_lengths(n_samples))
-    assert load_entry(tmp_path, keys["audio"])["audio_embeds"].shape == (la, 16)
+    # frame-aligned: one feature per video frame, +-2 neighbours, wav2vec2's width (trainer.audio_features)
+    assert load_entry(tmp_path, keys["audio"])["audio_embeds"].shape == (9, 5, 16)
     # normalisation: (posterior mean - latents_mean) / latents_std, per channel
     s = CacheSettings(num_frames=9, height=32, width=32, fps=16.0)
     with torch.no_grad():

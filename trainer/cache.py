@@ -4,8 +4,9 @@ Layout of ``cache_dir`` (all tensors float32, safetensors):
 
     video/<key>.safetensors   {"latents": (C, T', h, w)}  normalised VAE latents of one video
     image/<key>.safetensors   {"latents": (C, 1, h, w)}   the reference image, same VAE and normalisation
-    audio/<key>.safetensors   {"audio_embeds": (La, Da)}  wav2vec2 features of the clip's audio window
-                                                          ((La, layers, Da) with audio_layers="all")
+    audio/<key>.safetensors   {"audio_embeds": (T, 2w+1, d_a)}  frame-aligned wav2vec2 features of the clip's
+                                                          audio window (``trainer.audio_features``; d_a = Da, or
+                                                          layers x Da with audio_layers="all")
     text/<key>.safetensors    {"encoder_hidden_states": (L, D)}
     index.json                {"pairs": {pair_id: {"winner", "loser", "image", "audio", "text"}}, "text_shape",
                                "settings"}: what the last prepare produced, read by ``trainer.data.PairDataset``
@@ -34,6 +35,9 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from trainer.audio_features import audio_condition
+
+from storage.errors import CurateError
 from storage.media import sha256_file
 from storage.proc import pid_alive
 
@@ -52,6 +56,7 @@ class CacheSettings:
         a video is shorter). height, width: pixels after resize-to-cover and centre crop; multiples of 8.
     fps: sampling rate of frames, and the audio window is num_frames / fps seconds.
     audio_layers: "last" (last_hidden_state) or "all" (every transformer layer stacked, as Hallo4 feeds them).
+    audio_window: w, the +-w neighbouring video frames each frame's audio feature carries (Hallo4: 2).
     """
 
     frames_rule: str = "4k+1"
@@ -60,6 +65,7 @@ class CacheSettings:
     width: int = 64
     fps: float = 16.0
     audio_layers: str = "last"
+    audio_window: int = 2
 
     def __post_init__(self) -> None:
         if self.frames_rule not in FRAME_RULES:
@@ -73,6 +79,8 @@ class CacheSettings:
             raise ValueError(f"fps must be > 0. Got {self.fps}.")
         if self.audio_layers not in AUDIO_LAYERS:
             raise ValueError(f"audio_layers must be one of {AUDIO_LAYERS}. Got {self.audio_layers!r}.")
+        if self.audio_window < 0:
+            raise ValueError(f"audio_window must be >= 0. Got {self.audio_window}.")
 
 
 def prepare_cache(
@@ -89,6 +97,7 @@ def prepare_cache(
     text_encoder=None,
     text_shape: tuple[int, int] | None = None,
     audio_layers: str = "last",
+    audio_window: int = 2,
     progress: bool = True,
 ) -> dict[str, dict[str, str | None]]:
     """Encode what the manifest needs that is not cached yet; return ``{pair_id: {role: key}}``.
@@ -101,7 +110,7 @@ def prepare_cache(
         text_shape: (L, D) of the zero prompt embeddings used when ``text_encoder`` is None.
         Others: see :class:`CacheSettings`.
     """
-    s = CacheSettings(frames_rule, num_frames, height, width, fps, audio_layers)
+    s = CacheSettings(frames_rule, num_frames, height, width, fps, audio_layers, audio_window)
     if text_encoder is None and text_shape is None:
         raise ValueError("text_shape=(L, D) is needed when no text_encoder is given (zero prompt embeddings; "
                          "D is the denoiser's text dim, e.g. 4096 for Wan2.1 with L = 512).")
@@ -125,7 +134,8 @@ def _plan(manifest_df: pd.DataFrame, s: CacheSettings, vae, audio_encoder, text_
                       "hw": [s.height, s.width]}
     image_settings = {"vae": vae_fp, "hw": [s.height, s.width]}
     audio_settings = audio_encoder is not None and {
-        "enc": fingerprint(audio_encoder), "seconds": s.num_frames / s.fps, "layers": s.audio_layers}
+        "enc": fingerprint(audio_encoder), "seconds": s.num_frames / s.fps, "layers": s.audio_layers,
+        "frames": s.num_frames, "window": s.audio_window, "aligned": 1}
     text_fp = text_encoder is not None and fingerprint(text_encoder)
     jobs: dict[str, tuple[str, str]] = {}
     hashes: dict[str, str] = {}  # file -> sha256, so a file shared by rows is hashed once
@@ -171,7 +181,9 @@ def _encode_all(todo, cache_dir, s: CacheSettings, vae, audio_encoder, text_enco
             elif kind == "image":
                 out = {"latents": encode_pixels(vae, read_image(src, s))}
             elif kind == "audio":
-                out = {"audio_embeds": encode_audio(audio_encoder, read_audio(src, s.num_frames / s.fps), s)}
+                samples = read_audio(src, s.num_frames / s.fps, strict=True)
+                out = {"audio_embeds": audio_condition(encode_audio(audio_encoder, samples, s), s.num_frames,
+                                                       s.audio_window)}
             else:
                 out = {"encoder_hidden_states": text_encoder([src])[0]}
             save_entry(cache_dir, key, out)
@@ -216,14 +228,18 @@ def _fit(frames: torch.Tensor, s: CacheSettings) -> torch.Tensor:
     return x[..., top: top + s.height, left: left + s.width].clamp(-1, 1)
 
 
-def read_audio(path: str, seconds: float) -> torch.Tensor:
-    """16 kHz mono samples of the first ``seconds`` (zero-padded). decord's stereo + resample path returns
+def read_audio(path: str, seconds: float, strict: bool = False) -> torch.Tensor:
+    """16 kHz mono samples of the first ``seconds`` (zero-padded, or refused with ``strict``: training on silence
+    the video does not have would teach lip motion without sound). decord's stereo + resample path returns
     garbage, so audio is always read ``mono=True``."""
     import decord
 
     ar = decord.AudioReader(str(path), sample_rate=AUDIO_RATE, mono=True)
     x = torch.from_numpy(ar[:].asnumpy()[0].astype("float32"))
     n = round(seconds * AUDIO_RATE)
+    if strict and x.shape[0] < n:
+        raise CurateError(f"{path}, column 'audio': the audio lasts {x.shape[0] / AUDIO_RATE:.3f} s, shorter than "
+                          f"the {seconds:.3f} s of video frames it must drive (num_frames / fps).")
     return F.pad(x[:n], (0, max(0, n - x.shape[0])))
 
 
