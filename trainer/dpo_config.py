@@ -22,6 +22,11 @@ REFERENCES = ("lora", "frozen_copy")
 PRECISIONS = ("no", "bf16")
 WEIGHTINGS = ("none", "logit_normal", "bsmntw", "sigma_sqrt", "cosmap")
 PREDICTION_TYPES = ("epsilon", "v_prediction")
+PHASES = ("", "audio", "skeleton")
+MOTION = ("auto", "off")
+REFERENCE_IMAGES = ("none", "vace")
+AUDIO_ABLATIONS = ("full", "audio/2", "audio/4")  # table 6
+SKELETON_ABLATIONS = ("full", "skeleton/2", "skeleton/4")  # table 7
 
 
 def _f(default, help: str):
@@ -56,6 +61,19 @@ class DiffusionDPOConfig:
     text_length: int = _f(512, "Prompt embedding length L (Wan2.1: 512; SD1.5: 77).")
     audio_encoder_path: str = _f("", "Local wav2vec2 folder for audio features; '' = no audio features.")
     audio_layers: str = _f("last", "wav2vec2 features: 'last' hidden state or 'all' layers stacked (Hallo4).")
+    audio_window: int = _f(2, "Audio feature of each video frame carries its +-w neighbouring frames (Hallo4: 2).")
+    # portrait conditioning (sec. 3.3-3.5)
+    motion: str = _f("auto", "'auto': attach a motion module (eq. 6-8) when batches carry audio/skeleton and the "
+                     "model has none; 'off': train without them.")
+    audio_ablation: str = _f("full", "Eq. 6 (rho*D audio tokens per latent frame) or table 6's 'audio/2', 'audio/4'.")
+    skeleton_ablation: str = _f("full", "Eq. 6 for the skeleton, or table 7's 'skeleton/2', 'skeleton/4'.")
+    skeleton_channels: int = _f(32, "d_k: channels of the skeleton encoder.")
+    skeleton_stride: int = _f(4, "Skeleton tokens on the latent grid downsampled by 1, 2 or 4.")
+    audio_dropout: float = _f(0.05, "SFT: share of samples trained with zeroed audio (audio CFG at sampling).")
+    reference_image: str = _f("none", "'vace': the reference latent is prepended as an extra latent frame (left "
+                              "out of the loss); 'none': not fed.")
+    phase: str = _f("", "Phased SFT (sec. 3.5): 'audio' or 'skeleton' trains only that motion branch ('' = off).")
+    init_from: str = _f("", "A finished run folder: policy AND reference start from its final/ (pi_ref = SFT).")
     # objective
     mode: str = _f("dpo", "'dpo' (pairs), 'sft' (winners only: table 8 baseline) or 'plain' (every video).")
     loss_type: str = _f("sigmoid", "DPO loss: 'sigmoid' (eq. 5), 'hinge', 'ipo' or 'robust'.")
@@ -108,6 +126,20 @@ class DiffusionDPOConfig:
         _choice("weighting", self.weighting, WEIGHTINGS)
         _choice("prediction_type", self.prediction_type, PREDICTION_TYPES)
         _choice("audio_layers", self.audio_layers, ("last", "all"))
+        _choice("motion", self.motion, MOTION)
+        _choice("audio_ablation", self.audio_ablation, AUDIO_ABLATIONS)
+        _choice("skeleton_ablation", self.skeleton_ablation, SKELETON_ABLATIONS)
+        _choice("reference_image", self.reference_image, REFERENCE_IMAGES)
+        _choice("phase", self.phase, PHASES)
+        _check(not self.phase or self.mode == "sft", f"`phase` {self.phase!r} trains with flow matching on videos: "
+               f"it needs mode 'sft'. Got mode {self.mode!r}.")
+        _check(self.reference_image == "none" or self.model_kind == "wan",
+               f"`reference_image` {self.reference_image!r} is for Wan. Got model_kind {self.model_kind!r}.")
+        _check(0 <= self.audio_dropout < 1, f"`audio_dropout` must be in [0, 1). Got {self.audio_dropout}.")
+        _check(self.audio_window >= 0, f"`audio_window` must be >= 0. Got {self.audio_window}.")
+        _check(self.skeleton_channels >= 1 and self.skeleton_stride in (1, 2, 4),
+               f"`skeleton_channels` must be >= 1 and `skeleton_stride` 1, 2 or 4. Got {self.skeleton_channels}, "
+               f"{self.skeleton_stride}.")
         for name in ("beta", "learning_rate", "lora_alpha", "shift", "fps"):
             _check(getattr(self, name) > 0, f"`{name}` must be > 0. Got {getattr(self, name)}.")
         for name in ("lora_rank", "max_steps", "batch_size", "gradient_accumulation_steps", "log_every",

@@ -26,6 +26,7 @@ from trainer.models import (
     build_policy,
     load_denoiser,
     load_trainable_state_dict,
+    load_trained,
     make_denoiser,
     save_trained,
     trainable_state_dict,
@@ -80,7 +81,7 @@ def train(cfg: DiffusionDPOConfig, dataset, collate_fn, *, resume: bool = False,
     out = Path(cfg.output_dir)
     micro = _micro_batch(cfg, acc.num_processes)
     _seed_everything(cfg.seed)
-    model = _on_device(load_denoiser(cfg.model_kind, cfg.denoiser_path), acc.device)
+    model = _on_device(_load_model(cfg, dataset), acc.device)
     policy = build_policy(model, cfg)
     optimizer = torch.optim.AdamW(policy.trainable_parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay,
                                   betas=(cfg.adam_beta1, cfg.adam_beta2), eps=cfg.adam_epsilon)
@@ -102,7 +103,7 @@ def train(cfg: DiffusionDPOConfig, dataset, collate_fn, *, resume: bool = False,
     if loop.step >= cfg.max_steps:
         final_dir = out / "final"
         if acc.is_main_process:
-            save_trained(model, final_dir, policy.lora)
+            save_trained(model, final_dir, policy.lora, policy.phase)
             (final_dir / "dpo_config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
     acc.wait_for_everyone()
     return TrainResult(global_step=loop.step, output_dir=out, final_dir=final_dir, history=history, model=model)
@@ -115,7 +116,7 @@ class _Loop:
         self.cfg, self.acc, self.policy, self.wrapped, self.model = cfg, acc, policy, wrapped, model
         self.optimizer, self.scheduler, self.generator, self.sampler, self.out = (optimizer, scheduler, generator,
                                                                                   sampler, out)
-        self.denoiser, self.objective = make_denoiser(cfg.model_kind), make_objective(cfg)
+        self.denoiser, self.objective = make_denoiser(cfg.model_kind, cfg.reference_image), make_objective(cfg)
         self.logger = MetricLogger(out / "logs", enabled=acc.is_main_process)
         self.step, self.micro_done = 0, 0
 
@@ -217,6 +218,27 @@ def _restore(cfg, acc, resume: bool, model, optimizer, scheduler, generator) -> 
     scheduler.load_state_dict(state.scheduler)
     log.info("resuming from %s (step %d)", ckpt, state.global_step)
     return state.global_step, state.position
+
+
+def _load_model(cfg: DiffusionDPOConfig, dataset) -> torch.nn.Module:
+    """The denoiser to train: the base, or a finished run's model with ``init_from`` (paper sec. 3.2: pi_ref is the
+    SFT model, so policy and reference both start there), plus a fresh motion module when the data has motion
+    inputs and the model none (drawn after seeding; its output projections start at zero)."""
+    from trainer.portrait import attach_motion, has_motion, motion_config_for
+
+    if cfg.init_from:
+        model = load_trained(cfg.model_kind, cfg.denoiser_path, Path(cfg.init_from) / "final")
+        if getattr(model, "peft_config", None):
+            # the SFT LoRA becomes part of the starting weights: the DPO adapter is the only one toggled off
+            model.fuse_lora()
+            model.unload_lora()
+    else:
+        model = load_denoiser(cfg.model_kind, cfg.denoiser_path)
+    if not has_motion(model):
+        motion_cfg = motion_config_for(cfg, dataset[0])
+        if motion_cfg is not None:
+            attach_motion(model, motion_cfg, cfg.model_kind)
+    return model
 
 
 def _micro_batch(cfg: DiffusionDPOConfig, processes: int) -> int:

@@ -66,10 +66,20 @@ def _dpo(cfg, policy, model, unwrapped, denoiser, objective, batch, generator):
                               loss_type=cfg.loss_type, label_smoothing=cfg.label_smoothing)
 
 
+def _drop_audio(cond: dict, rate: float, generator: torch.Generator | None) -> dict:
+    """Zero the audio of about ``rate`` of the samples: zero audio is the unconditional input of audio CFG."""
+    audio = cond.get("audio_embeds")
+    if audio is None or not rate:
+        return cond
+    keep = torch.rand(audio.shape[0], generator=generator, device=audio.device) >= rate
+    return {**cond, "audio_embeds": audio * keep.view(-1, *([1] * (audio.dim() - 1))).to(audio.dtype)}
+
+
 def _single(cfg, model, denoiser, objective, batch, generator):
     cond = batch["cond"]
     if cfg.mode == "sft":
         x0 = batch["latents_w"]  # (B, C, T, H, W), winners only
+        cond = _drop_audio(cond, cfg.audio_dropout, generator)
     else:
         x0 = torch.cat([batch["latents_w"], batch["latents_l"]])  # batch is [chosen, rejected]
         cond = {k: torch.cat([v, v]) for k, v in cond.items()}
