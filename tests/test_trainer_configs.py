@@ -36,14 +36,15 @@ def test_paper_preset_is_the_paper():
     assert (cfg.learning_rate, cfg.warmup_steps, cfg.beta, cfg.batch_size, cfg.max_steps) == (1e-8, 2500, 2500.0, 8,
                                                                                                 12000)
     assert cfg.mode == "dpo" and cfg.loss_type == "sigmoid" and cfg.model_kind == "wan"
+    assert cfg.weighting == "eps_equivalent" and cfg.weight_cap == 100.0
     assert load_config("paper") == cfg
 
 
 def test_sft_yaml_is_the_paper_schedule_on_winners():
     sft = load_config(config_file=next(p for p in CONFIGS if p.stem == "sft"))
     paper = load_config("paper")
-    assert sft.mode == "sft"
-    assert dataclasses.replace(sft, mode="dpo") == paper
+    assert sft.mode == "sft" and sft.weighting == "none"  # eps_equivalent is there for DPO's beta only
+    assert dataclasses.replace(sft, mode="dpo", weighting="eps_equivalent") == paper
 
 
 def test_precedence_defaults_preset_yaml_cli(tmp_path):

@@ -20,7 +20,7 @@ MODES = ("dpo", "sft", "plain")
 LOSS_TYPES = ("sigmoid", "hinge", "ipo", "robust")
 REFERENCES = ("lora", "frozen_copy")
 PRECISIONS = ("no", "bf16")
-WEIGHTINGS = ("none", "logit_normal", "bsmntw", "sigma_sqrt", "cosmap")
+WEIGHTINGS = ("none", "logit_normal", "bsmntw", "sigma_sqrt", "cosmap", "eps_equivalent")
 PREDICTION_TYPES = ("epsilon", "v_prediction")
 PHASES = ("", "audio", "skeleton")
 MOTION = ("auto", "off")
@@ -81,6 +81,8 @@ class DiffusionDPOConfig:
     label_smoothing: float = _f(0.0, "Assumed label-flip rate for 'sigmoid' (cDPO) and 'robust', in [0, 0.5).")
     shift: float = _f(5.0, "Flow-matching sigma shift (Wan trains with 5; 1 = no shift). Ignored by 'unet'.")
     weighting: str = _f("none", "w_t / timestep density of eq. 5: " + ", ".join(WEIGHTINGS) + ".")
+    weight_cap: float = _f(100.0, "Clamp w_t to at most this (0 = no cap): sigma_sqrt reaches ~4e4 at shift 5 and "
+                           "saturates the sigmoid.")
     prediction_type: str = _f("epsilon", "UNet target: 'epsilon' or 'v_prediction'. Ignored by 'wan'.")
     num_train_timesteps: int = _f(1000, "Length of the training noise schedule.")
     # reference and trainable weights
@@ -145,7 +147,7 @@ class DiffusionDPOConfig:
         for name in ("lora_rank", "max_steps", "batch_size", "gradient_accumulation_steps", "log_every",
                      "num_train_timesteps", "num_frames", "height", "width", "text_length"):
             _check(getattr(self, name) >= 1, f"`{name}` must be >= 1. Got {getattr(self, name)}.")
-        for name in ("warmup_steps", "weight_decay", "max_grad_norm", "checkpoint_every", "keep_checkpoints",
+        for name in ("weight_cap", "warmup_steps", "weight_decay", "max_grad_norm", "checkpoint_every", "keep_checkpoints",
                      "num_workers", "adam_epsilon"):
             _check(getattr(self, name) >= 0, f"`{name}` must be >= 0. Got {getattr(self, name)}.")
         _check(0 <= self.label_smoothing < 0.5, f"`label_smoothing` must be in [0, 0.5). Got {self.label_smoothing}.")
@@ -201,7 +203,11 @@ class DiffusionDPOConfig:
 PRESETS: dict[str, dict[str, Any]] = {
     # Hallo4 sec. 4.1: AdamW, lr 1e-8, 2,500 warm-up steps, beta 2500, global batch 8, 12k iterations. The paper
     # does not say whether the DPO phase trains all weights; lr 1e-8 only makes sense for a full fine-tune.
-    "paper": dict(model_kind="wan", mode="dpo", loss_type="sigmoid", beta=2500.0, learning_rate=1e-8,
+    # Nor does it say which error its beta multiplies: 2500 is Diffusion-DPO's value for epsilon errors, so the
+    # preset weights velocity errors back to epsilon scale (w_t = (1 - sigma)^2; raw velocity errors would make
+    # beta ~36x hotter at shift 5's median sigma).
+    "paper": dict(model_kind="wan", mode="dpo", loss_type="sigmoid", beta=2500.0, weighting="eps_equivalent",
+                  learning_rate=1e-8,
                   warmup_steps=2500, max_steps=12000, batch_size=8, reference="frozen_copy", shift=5.0,
                   mixed_precision="bf16", gradient_checkpointing=True, num_frames=81, height=480, width=832,
                   fps=16.0, checkpoint_every=500, log_every=10),

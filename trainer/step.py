@@ -24,7 +24,7 @@ def make_objective(cfg: DiffusionDPOConfig):
 
     if cfg.model_kind == "wan":
         return FlowMatchingObjective(shift=cfg.shift, weighting=cfg.weighting,
-                                     num_train_timesteps=cfg.num_train_timesteps)
+                                     num_train_timesteps=cfg.num_train_timesteps, weight_cap=cfg.weight_cap or None)
     if cfg.weighting != "none":
         raise ValueError(f"weighting {cfg.weighting!r} is for flow matching; the UNet (DDPM) path takes 'none'.")
     return EpsilonObjective(num_train_timesteps=cfg.num_train_timesteps, prediction_type=cfg.prediction_type)
