@@ -21,12 +21,13 @@ def test_every_shipped_yaml_loads_and_says_how_to_launch(path):
     cfg = load_config(config_file=path)
     assert isinstance(cfg, DiffusionDPOConfig)
     first = path.read_text().splitlines()[0]
-    assert first.startswith("# curate train-dpo --config trainer/configs/" + path.name)
+    command = "train-sft --phase audio --config" if cfg.phase else "train-dpo --config trainer/configs/"
+    assert first.startswith(f"# curate {command}") and path.stem in first
 
 
 def test_shipped_configs_load_by_name():
     assert load_config(config_file="wan_lora").reference == "lora"
-    with pytest.raises(ValueError, match="not found .shipped configs: paper, sft, tiny, unet_sd15, wan_lora"):
+    with pytest.raises(ValueError, match="not found .shipped configs: paper, sft, sft_audio, tiny, unet_sd15, wan_lora"):
         load_config(config_file="nope")
 
 

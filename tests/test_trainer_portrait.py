@@ -208,3 +208,29 @@ def test_init_chain_sft_then_lora_dpo_keeps_the_sft_modules_in_the_reference(wan
     back = load_trained("wan", wan_path, final)
     with torch.no_grad():
         assert torch.equal(den(back.eval(), x, t, cond), den(result.model.eval(), x, t, cond))
+
+
+def test_skeleton_phase_trains_only_the_skeleton_branch(wan_path, tmp_path):
+    """Audio + skeleton module, zero-initialised: still the plain model exactly. Phase 'skeleton' straight away is
+    refused (the shared output projections are zero, no gradient would reach the skeleton); after the audio phase,
+    3 skeleton steps (no weight decay) move every skeleton parameter and nothing else."""
+    data = AudioClips(2, skeleton_joints=5)
+    x, t, cond = _inputs()
+    cond["skeleton"] = torch.rand(2, 9, 5, 3, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        plain = make_denoiser("wan")(_wan(wan_path), x, t, cond)
+        both = make_denoiser("wan")(_wan(wan_path, audio_dim=8, skeleton_joints=5), x, t, cond)
+    assert torch.equal(plain, both)
+    skel = dict(mode="sft", phase="skeleton", max_steps=3, learning_rate=1e-2, weight_decay=0.0,
+                skeleton_channels=4, skeleton_stride=2)
+    with pytest.raises(ValueError, match="train --phase audio first"):
+        train(_cfg(wan_path, tmp_path, "too-early", **skel), data, collate, progress=False)
+    audio = _cfg(wan_path, tmp_path, "audio", **{**skel, "phase": "audio", "max_steps": 5})
+    train(audio, data, collate, progress=False)
+    cfg = _cfg(wan_path, tmp_path, "skel", **skel, init_from=str(tmp_path / "audio"))
+    from trainer.dpo_trainer import _load_model
+
+    start = {n: p.detach().clone() for n, p in _load_model(cfg, data).named_parameters()}
+    model = train(cfg, data, collate, progress=False).model
+    moved = {n for n, p in model.named_parameters() if not torch.equal(p, start[n])}
+    assert moved == set(phase_parameters(model, "skeleton")) and len(moved) == 14  # 4 + 2 + 2 blocks x 4

@@ -8,6 +8,7 @@ Layout of ``cache_dir`` (all tensors float32, safetensors):
                                                           audio window (``trainer.audio_features``; d_a = Da, or
                                                           layers x Da with audio_layers="all")
     text/<key>.safetensors    {"encoder_hidden_states": (L, D)}
+    skeleton/<key>.safetensors {"keypoints": (T, J, 3)}   the clip's first num_frames keypoint frames
     index.json                {"pairs": {pair_id: {"winner", "loser", "image", "audio", "text"}}, "text_shape",
                                "settings"}: what the last prepare produced, read by ``trainer.data.PairDataset``
 
@@ -44,7 +45,7 @@ from storage.proc import pid_alive
 FRAME_RULES = ("4k+1", "n")
 AUDIO_LAYERS = ("last", "all")
 AUDIO_RATE = 16000
-KINDS = ("video", "image", "audio", "text")
+KINDS = ("video", "image", "audio", "text", "skeleton")
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,7 @@ def _plan(manifest_df: pd.DataFrame, s: CacheSettings, vae, audio_encoder, text_
                 for role, col in (("winner", "winner_video"), ("loser", "loser_video"))}
         keys["image"] = _job(jobs, hashes, "image", rec.get("image"), image_settings)
         keys["audio"] = _job(jobs, hashes, "audio", rec.get("audio"), audio_settings) if audio_settings else None
+        keys["skeleton"] = _job(jobs, hashes, "skeleton", rec.get("skeleton"), {"frames": s.num_frames})
         prompt = rec.get("prompt") if isinstance(rec.get("prompt"), str) else ""
         keys["text"] = _text_job(jobs, prompt, text_fp) if text_fp else None
         pairs[str(rec["pair_id"])] = keys
@@ -184,6 +186,10 @@ def _encode_all(todo, cache_dir, s: CacheSettings, vae, audio_encoder, text_enco
                 samples = read_audio(src, s.num_frames / s.fps, strict=True)
                 out = {"audio_embeds": audio_condition(encode_audio(audio_encoder, samples, s), s.num_frames,
                                                        s.audio_window)}
+            elif kind == "skeleton":
+                from trainer.skeleton import read_keypoints
+
+                out = {"keypoints": read_keypoints(src, s.num_frames)}
             else:
                 out = {"encoder_hidden_states": text_encoder([src])[0]}
             save_entry(cache_dir, key, out)

@@ -183,13 +183,29 @@ PHASES = {
 
 def phase_parameters(model: nn.Module, phase: str) -> dict[str, nn.Parameter]:
     """The parameters phase ``audio`` (audio projection + the motion cross-attention) or ``skeleton`` (skeleton
-    encoder, its projection and the skeleton K/V of each block) trains, by name."""
+    encoder, its projection and the skeleton K/V of each block; plus the shared query/output of the motion
+    attention when the module has no audio branch) trains, by name."""
     if phase not in PHASES:
         raise ValueError(f"phase must be one of {sorted(PHASES)}. Got {phase!r}.")
     found = {n: p for n, p in model.named_parameters() if any(pat in "." + n for pat in PHASES[phase])}
     if not found:
         raise ValueError(f"phase {phase!r}: the model has no {phase} branch in its motion module.")
+    if phase == "skeleton":
+        out = [p for n, p in model.named_parameters() if ".processor.motion.to_out." in "." + n]
+        if model.motion.audio_proj is None:  # a skeleton-only module: nothing else trains the shared attention
+            found.update({n: p for n, p in phase_parameters_shared(model)})
+        elif all(not p.any() for p in out):
+            raise ValueError("phase 'skeleton' trains the skeleton's keys and values only, but the motion module's "
+                             "output projections are still zero (no gradient reaches them): train --phase audio "
+                             "first and start this phase from it (--init).")
     return found
+
+
+def phase_parameters_shared(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
+    """The query, norms and output projection of every block's motion attention (trained by the audio phase)."""
+    shared = (".processor.motion.to_q.", ".processor.motion.norm_q.", ".processor.motion.norm_k.",
+              ".processor.motion.to_out.")
+    return [(n, p) for n, p in model.named_parameters() if any(pat in "." + n for pat in shared)]
 
 
 def has_motion(model: nn.Module) -> bool:

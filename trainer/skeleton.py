@@ -52,11 +52,12 @@ class SkeletonEncoder(nn.Module):
         return out.flatten(2).transpose(1, 2).reshape(b, t, -1, out.shape[1])
 
 
-def read_keypoints(path: str | Path, num_frames: int, joints: int | None = None) -> torch.Tensor:
-    """A clip's keypoints (num_frames, J, 3) from ``.npy`` / ``.npz``; the first num_frames frames are kept."""
+def read_keypoints(path: str | Path, num_frames: int, joints: int | None = None, where: str = "") -> torch.Tensor:
+    """A clip's keypoints (num_frames, J, 3) from ``.npy`` / ``.npz``; the first num_frames frames are kept.
+    ``where`` names the manifest cell in errors (default: the file and the column)."""
     import numpy as np
 
-    what = f"{path}, column 'skeleton'"
+    what = where or f"{path}, column 'skeleton'"
     try:
         data = np.load(str(path), allow_pickle=False)
         if isinstance(data, np.lib.npyio.NpzFile):
@@ -65,10 +66,10 @@ def read_keypoints(path: str | Path, num_frames: int, joints: int | None = None)
                 raise CurateError(f"{what}: an .npz skeleton must hold exactly one array, found {len(arrays)}.")
             data = arrays[0]
     except (OSError, ValueError) as e:
-        raise CurateError(f"{what}: not a NumPy keypoint array (.npy/.npz): {e}") from None
+        raise CurateError(f"{what}: not a NumPy keypoint array (.npy/.npz) ({path}): {e}") from None
     if data.ndim != 3 or data.shape[2] != 3 or (joints is not None and data.shape[1] != joints):
         want = f"(T, {joints}, 3)" if joints else "(T, J, 3)"
-        raise CurateError(f"{what}: keypoints must have shape {want} (x, y, confidence), got {data.shape}.")
+        raise CurateError(f"{what}: keypoints must have shape {want} (x, y, confidence), got {data.shape} ({path}).")
     if data.shape[0] < num_frames:
-        raise CurateError(f"{what}: {data.shape[0]} frames of keypoints, the video needs {num_frames}.")
+        raise CurateError(f"{what}: {data.shape[0]} frames of keypoints, the video needs {num_frames} ({path}).")
     return torch.from_numpy(np.ascontiguousarray(data[:num_frames], dtype=np.float32))
