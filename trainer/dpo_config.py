@@ -73,6 +73,9 @@ class DiffusionDPOConfig:
     reference_image: str = _f("none", "'vace': the reference latent is prepended as an extra latent frame (left "
                               "out of the loss); 'none': not fed.")
     phase: str = _f("", "Phased SFT (sec. 3.5): 'audio' or 'skeleton' trains only that motion branch ('' = off).")
+    precompute_reference: bool = _f(False, "DPO: reference errors computed once per (pair, draw) and reused "
+                                    "(no reference forward per step; runs differing only in beta share them).")
+    reference_draws: int = _f(4, "With precompute_reference: fixed (noise, t) draws per pair; a step picks one.")
     init_from: str = _f("", "A finished run folder: policy AND reference start from its final/ (pi_ref = SFT).")
     # objective
     mode: str = _f("dpo", "'dpo' (pairs), 'sft' (winners only: table 8 baseline) or 'plain' (every video).")
@@ -144,7 +147,7 @@ class DiffusionDPOConfig:
                f"{self.skeleton_stride}.")
         for name in ("beta", "learning_rate", "lora_alpha", "shift", "fps"):
             _check(getattr(self, name) > 0, f"`{name}` must be > 0. Got {getattr(self, name)}.")
-        for name in ("lora_rank", "max_steps", "batch_size", "gradient_accumulation_steps", "log_every",
+        for name in ("reference_draws", "lora_rank", "max_steps", "batch_size", "gradient_accumulation_steps", "log_every",
                      "num_train_timesteps", "num_frames", "height", "width", "text_length"):
             _check(getattr(self, name) >= 1, f"`{name}` must be >= 1. Got {getattr(self, name)}.")
         for name in ("weight_cap", "warmup_steps", "weight_decay", "max_grad_norm", "checkpoint_every", "keep_checkpoints",
@@ -193,7 +196,8 @@ class DiffusionDPOConfig:
 
     @property
     def uses_reference(self) -> bool:
-        return self.mode == "dpo"
+        """A live reference model is needed (DPO without precomputed reference errors)."""
+        return self.mode == "dpo" and not self.precompute_reference
 
     @property
     def uses_lora(self) -> bool:

@@ -82,6 +82,8 @@ def train(cfg: DiffusionDPOConfig, dataset, collate_fn, *, resume: bool = False,
     micro = _micro_batch(cfg, acc.num_processes)
     _seed_everything(cfg.seed)
     model = _on_device(_load_model(cfg, dataset), acc.device)
+    ref_errors = _reference_table(cfg, acc, model, dataset, collate_fn, progress) \
+        if cfg.mode == "dpo" and cfg.precompute_reference else None
     policy = build_policy(model, cfg)
     optimizer = torch.optim.AdamW(policy.trainable_parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay,
                                   betas=(cfg.adam_beta1, cfg.adam_beta2), eps=cfg.adam_epsilon)
@@ -98,6 +100,7 @@ def train(cfg: DiffusionDPOConfig, dataset, collate_fn, *, resume: bool = False,
     loader = torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_fn,
                                          num_workers=cfg.num_workers)
     loop = _Loop(cfg, acc, policy, wrapped, model, optimizer, scheduler, generator, sampler, out)
+    loop.ref_errors = ref_errors
     history = loop.run(iter(loader), step, stop_after, progress)
     final_dir = None
     if loop.step >= cfg.max_steps:
@@ -119,6 +122,7 @@ class _Loop:
         self.denoiser, self.objective = make_denoiser(cfg.model_kind, cfg.reference_image), make_objective(cfg)
         self.logger = MetricLogger(out / "logs", enabled=acc.is_main_process)
         self.step, self.micro_done = 0, 0
+        self.ref_errors = None  # precomputed reference errors (N, draws, 2), or None: live reference
 
     def run(self, batches, start_step: int, stop_after: int | None, progress: bool) -> list[dict]:
         from tqdm.auto import tqdm
@@ -159,7 +163,7 @@ class _Loop:
             sync = contextlib.nullcontext() if i == accum - 1 else acc.no_sync(self.wrapped)
             with sync:
                 loss, metrics = compute_loss(cfg, self.policy, self.wrapped, self.model, self.denoiser,
-                                             self.objective, batch, self.generator)
+                                             self.objective, batch, self.generator, self.ref_errors)
                 acc.backward(loss / accum)
             window.add(metrics)
             self.micro_done += 1
@@ -239,6 +243,36 @@ def _load_model(cfg: DiffusionDPOConfig, dataset) -> torch.nn.Module:
         if motion_cfg is not None:
             attach_motion(model, motion_cfg, cfg.model_kind)
     return model
+
+
+def _reference_table(cfg: DiffusionDPOConfig, acc, model, dataset, collate_fn, progress: bool) -> torch.Tensor:
+    """The precomputed reference errors (``trainer.reference_errors``): computed by the main process from the
+    model as it starts (= the reference), stored under the cache folder, reused by every run with the same
+    reference, noising settings and pairs."""
+    from trainer.cache import fingerprint
+    from trainer.reference_errors import compute_table, load_or_compute, table_key
+
+    pair_ids = getattr(dataset, "pair_ids", None) or [dataset[i]["pair_id"] for i in range(len(dataset))]
+    settings = {"model": fingerprint(model), "kind": cfg.model_kind, "shift": cfg.shift, "weighting": cfg.weighting,
+                "timesteps": cfg.num_train_timesteps, "prediction": cfg.prediction_type,
+                "reference_image": cfg.reference_image, "draws": cfg.reference_draws, "seed": cfg.seed,
+                "pairs": _digest(pair_ids)}
+    path = Path(cfg.cache_dir or cfg.output_dir) / "reference" / f"{table_key(settings)}.safetensors"
+    compute = lambda: compute_table(model, make_denoiser(cfg.model_kind, cfg.reference_image), make_objective(cfg),
+                                    dataset, collate_fn, cfg.reference_draws, cfg.seed, acc.device)
+    if acc.is_main_process:
+        _, computed = load_or_compute(path, settings, compute)
+        log.info("reference errors %s %s", "computed into" if computed else "reused from", path)
+    acc.wait_for_everyone()
+    from safetensors.torch import load_file
+
+    return load_file(str(path))["errors"]
+
+
+def _digest(ids) -> str:
+    import hashlib
+
+    return hashlib.sha256("\n".join(map(str, ids)).encode()).hexdigest()[:40]
 
 
 def _micro_batch(cfg: DiffusionDPOConfig, processes: int) -> int:

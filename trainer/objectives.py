@@ -140,6 +140,10 @@ class FlowMatchingObjective:
         _check_pair(x0_w, x0_l)
         noise = _randn_like(x0_w, generator)
         idx = self.sample_indices(x0_w.shape[0], generator, x0_w.device)
+        return self.noise_pair_with(x0_w, x0_l, noise, idx)
+
+    def noise_pair_with(self, x0_w, x0_l, noise: torch.Tensor, idx: torch.Tensor) -> Noised:
+        """``noise_pair`` with given noise (B, ...) and grid indices (B,) (precomputed reference draws)."""
         out = self._apply(torch.cat([x0_w, x0_l]), torch.cat([noise, noise]), torch.cat([idx, idx]))
         out.weight = out.weight[: x0_w.shape[0]]
         return out
@@ -201,7 +205,15 @@ class EpsilonObjective:
         """Shared noise and timestep for winner and loser; outputs are (2B, ...) in [chosen; rejected] order."""
         _check_pair(x0_w, x0_l)
         noise = _randn_like(x0_w, generator)
-        t = torch.randint(0, self.num_train_timesteps, (x0_w.shape[0],), generator=generator, device=x0_w.device)
+        t = self.sample_indices(x0_w.shape[0], generator, x0_w.device)
+        return self.noise_pair_with(x0_w, x0_l, noise, t)
+
+    def sample_indices(self, b: int, generator=None, device=None) -> torch.Tensor:
+        """B uniform integer timesteps."""
+        return torch.randint(0, self.num_train_timesteps, (b,), generator=generator, device=device)
+
+    def noise_pair_with(self, x0_w, x0_l, noise: torch.Tensor, t: torch.Tensor) -> Noised:
+        """``noise_pair`` with given noise (B, ...) and timesteps (B,) (precomputed reference draws)."""
         out = self._apply(torch.cat([x0_w, x0_l]), torch.cat([noise, noise]), torch.cat([t, t]))
         out.weight = out.weight[: x0_w.shape[0]]
         return out

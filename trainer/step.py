@@ -38,16 +38,20 @@ def autocast_for(cfg: DiffusionDPOConfig, device: torch.device):
 
 
 def compute_loss(cfg: DiffusionDPOConfig, policy: Policy, model: nn.Module, unwrapped: nn.Module,
-                 denoiser: Denoiser, objective: Any, batch: dict, generator: torch.Generator | None
-                 ) -> tuple[torch.Tensor, dict[str, float]]:
+                 denoiser: Denoiser, objective: Any, batch: dict, generator: torch.Generator | None,
+                 ref_errors: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """The loss of one micro-batch and its metrics.
 
     Args:
         model: the policy as called for training (possibly DDP-wrapped); ``unwrapped``: the bare module.
         batch: the collated dict (``latents_w``, ``latents_l`` (B, C, T, H, W), ``cond``), already on the device.
         generator: the noise RNG (checkpointed, so a resumed run draws the same noise).
+        ref_errors: (N, draws, 2) precomputed reference errors (``trainer.reference_errors``), or None for a live
+            reference forward.
     """
     with autocast_for(cfg, batch["latents_w"].device):
+        if cfg.mode == "dpo" and ref_errors is not None:
+            return _dpo_precomputed(cfg, model, denoiser, objective, batch, generator, ref_errors)
         if cfg.mode == "dpo":
             return _dpo(cfg, policy, model, unwrapped, denoiser, objective, batch, generator)
         return _single(cfg, model, denoiser, objective, batch, generator)
@@ -63,6 +67,20 @@ def _dpo(cfg, policy, model, unwrapped, denoiser, objective, batch, generator):
     pred = denoiser(model, noised.x_t, noised.timesteps, cond)  # (2B, C, T, H, W)
     err_w, err_l = per_sample_mse(pred, noised.target).chunk(2)  # batch is [chosen, rejected]
     return diffusion_dpo_loss(err_w, err_l, ref_err_w, ref_err_l, beta=cfg.beta, weight=noised.weight,
+                              loss_type=cfg.loss_type, label_smoothing=cfg.label_smoothing)
+
+
+def _dpo_precomputed(cfg, model, denoiser, objective, batch, generator, ref_errors):
+    from trainer.reference_errors import noised_draws
+
+    b = batch["latents_w"].shape[0]
+    device = generator.device if generator is not None else "cpu"
+    ks = torch.randint(0, ref_errors.shape[1], (b,), generator=generator, device=device).cpu()
+    noised = noised_draws(objective, batch, ks, cfg.seed)
+    ref = ref_errors[batch["index"].cpu(), ks].to(batch["latents_w"].device)  # (B, 2): [chosen, rejected]
+    cond = {k: torch.cat([v, v]) for k, v in batch["cond"].items()}  # batch is [chosen, rejected]
+    err_w, err_l = per_sample_mse(denoiser(model, noised.x_t, noised.timesteps, cond), noised.target).chunk(2)
+    return diffusion_dpo_loss(err_w, err_l, ref[:, 0], ref[:, 1], beta=cfg.beta, weight=noised.weight,
                               loss_type=cfg.loss_type, label_smoothing=cfg.label_smoothing)
 
 
