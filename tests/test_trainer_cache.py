@@ -210,3 +210,16 @@ def test_prompt_encoder_from_a_local_t5(tmp_path):
         ref = model(input_ids=ids).last_hidden_state
     assert_close(out[0, :3], ref[0, :3], atol=1e-5, rtol=1e-5)
     assert enc.fingerprint.startswith(fingerprint(model))
+
+
+def test_i2v_condition_is_the_image_then_grey_frames(manifest, models, tmp_path):
+    """i2v=True adds the VAE latent of [image, 8 grey frames] per clip: (16, 3, 4, 4), and because the Wan VAE is
+    causal its first latent frame is the image's own latent."""
+    vae = models["wan"]
+    pairs = prepare_cache(manifest, vae, tmp_path, i2v=True, **WAN)
+    y = load_entry(tmp_path, pairs["p0"]["i2v"])["latents"]
+    image = load_entry(tmp_path, pairs["p0"]["image"])["latents"]
+    assert y.shape == (16, 3, 4, 4)
+    assert_close(y[:, :1], image, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(y[:, 1:], image.expand(-1, 2, -1, -1), atol=1e-3)
+    assert prepare_cache(manifest, vae, tmp_path, **WAN)["p0"]["i2v"] is None

@@ -234,3 +234,33 @@ def test_skeleton_phase_trains_only_the_skeleton_branch(wan_path, tmp_path):
     model = train(cfg, data, collate, progress=False).model
     moved = {n for n, p in model.named_parameters() if not torch.equal(p, start[n])}
     assert moved == set(phase_parameters(model, "skeleton")) and len(moved) == 14  # 4 + 2 + 2 blocks x 4
+
+
+def test_i2v_input_is_latents_mask_and_image_condition(tmp_path):
+    """A 36-channel Wan (I2V): the adapter feeds [x_t (16), mask (4: ones on latent frame 0), condition (16)] and
+    gets 16 channels back; a DPO step on it starts at ln 2. check_latents takes 36 = 2 x 16 + 4 only with i2v."""
+    from diffusers import WanTransformer3DModel
+
+    from trainer.models import check_latents, i2v_condition
+
+    path = tmp_path / "i2v"
+    torch.manual_seed(0)
+    WanTransformer3DModel(**{**TINY_WAN, "in_channels": 36}).save_pretrained(path)
+    x, t, cond = _inputs()
+    cond["i2v_latents"] = torch.randn(2, 16, 3, 8, 8)
+    mask, y = i2v_condition(cond, x)
+    assert mask[:, :, 0].eq(1).all() and mask[:, :, 1:].eq(0).all() and torch.equal(y, cond["i2v_latents"])
+    model = load_denoiser("wan", path)
+    with torch.no_grad():
+        assert make_denoiser("wan", "i2v")(model, x, t, cond).shape == x.shape
+    check_latents("wan", path, x[0], 32, "i2v")
+    with pytest.raises(ValueError, match="a Wan I2V model. Set reference_image: i2v"):
+        check_latents("wan", path, x[0], 32)
+    cfg = load_config("tiny", overrides=dict(denoiser_path=str(path), output_dir=str(tmp_path / "run"),
+                                             reference="frozen_copy", reference_image="i2v", shift=5.0))
+    torch.manual_seed(0)
+    policy = build_policy(model, cfg)
+    batch = {"latents_w": x, "latents_l": x.flip(0), "cond": cond, "index": torch.arange(2)}
+    loss, _ = compute_loss(cfg, policy, model, model, make_denoiser("wan", "i2v"), make_objective(cfg), batch,
+                           torch.Generator().manual_seed(1))
+    assert loss.item() == pytest.approx(math.log(2), abs=1e-7)

@@ -4,6 +4,8 @@ Layout of ``cache_dir`` (all tensors float32, safetensors):
 
     video/<key>.safetensors   {"latents": (C, T', h, w)}  normalised VAE latents of one video
     image/<key>.safetensors   {"latents": (C, 1, h, w)}   the reference image, same VAE and normalisation
+    i2v/<key>.safetensors     {"latents": (C, T', h, w)}  (``i2v=True``) the VAE latent of [image, grey frames],
+                                                          the condition a Wan I2V model concatenates to its input
     audio/<key>.safetensors   {"audio_embeds": (T, 2w+1, d_a)}  frame-aligned wav2vec2 features of the clip's
                                                           audio window (``trainer.audio_features``; d_a = Da, or
                                                           layers x Da with audio_layers="all")
@@ -45,7 +47,7 @@ from storage.proc import pid_alive
 FRAME_RULES = ("4k+1", "n")
 AUDIO_LAYERS = ("last", "all")
 AUDIO_RATE = 16000
-KINDS = ("video", "image", "audio", "text", "skeleton")
+KINDS = ("video", "image", "audio", "text", "skeleton", "i2v")
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ def prepare_cache(
     text_shape: tuple[int, int] | None = None,
     audio_layers: str = "last",
     audio_window: int = 2,
+    i2v: bool = False,
     progress: bool = True,
 ) -> dict[str, dict[str, str | None]]:
     """Encode what the manifest needs that is not cached yet; return ``{pair_id: {role: key}}``.
@@ -109,6 +112,8 @@ def prepare_cache(
         audio_encoder: a transformers Wav2Vec2Model, or None to skip audio (needs an ``audio`` column).
         text_encoder: a callable ``(list[str]) -> (N, L, D)`` (e.g. :class:`PromptEncoder`), or None.
         text_shape: (L, D) of the zero prompt embeddings used when ``text_encoder`` is None.
+        i2v: also encode each reference image as the first of num_frames frames followed by zeros (mid grey), as
+            the Wan I2V pipeline builds its condition.
         Others: see :class:`CacheSettings`.
     """
     s = CacheSettings(frames_rule, num_frames, height, width, fps, audio_layers, audio_window)
@@ -119,7 +124,7 @@ def prepare_cache(
     for kind in KINDS:
         (cache_dir / kind).mkdir(parents=True, exist_ok=True)
     clean_stale_temp(cache_dir)
-    jobs, pairs = _plan(manifest_df, s, vae, audio_encoder, text_encoder)
+    jobs, pairs = _plan(manifest_df, s, vae, audio_encoder, text_encoder, i2v)
     todo = {k: v for k, v in jobs.items() if not entry_path(cache_dir, k).is_file()}
     _encode_all(todo, cache_dir, s, vae, audio_encoder, text_encoder, progress)
     index = {"pairs": pairs, "text_shape": None if text_encoder is not None else list(text_shape),
@@ -128,7 +133,7 @@ def prepare_cache(
     return pairs
 
 
-def _plan(manifest_df: pd.DataFrame, s: CacheSettings, vae, audio_encoder, text_encoder):
+def _plan(manifest_df: pd.DataFrame, s: CacheSettings, vae, audio_encoder, text_encoder, i2v: bool = False):
     """Cache keys of every row, and the work behind each key: ({key: (kind, source)}, {pair_id: {role: key}})."""
     vae_fp = fingerprint(vae)
     video_settings = {"vae": vae_fp, "rule": s.frames_rule, "frames": s.num_frames, "fps": s.fps,
@@ -145,6 +150,7 @@ def _plan(manifest_df: pd.DataFrame, s: CacheSettings, vae, audio_encoder, text_
         keys = {role: _job(jobs, hashes, "video", rec[col], video_settings)
                 for role, col in (("winner", "winner_video"), ("loser", "loser_video"))}
         keys["image"] = _job(jobs, hashes, "image", rec.get("image"), image_settings)
+        keys["i2v"] = _job(jobs, hashes, "i2v", rec.get("image"), video_settings) if i2v else None
         keys["audio"] = _job(jobs, hashes, "audio", rec.get("audio"), audio_settings) if audio_settings else None
         keys["skeleton"] = _job(jobs, hashes, "skeleton", rec.get("skeleton"), {"frames": s.num_frames})
         prompt = rec.get("prompt") if isinstance(rec.get("prompt"), str) else ""
@@ -182,6 +188,10 @@ def _encode_all(todo, cache_dir, s: CacheSettings, vae, audio_encoder, text_enco
                 out = {"latents": encode_pixels(vae, read_frames(src, s))}
             elif kind == "image":
                 out = {"latents": encode_pixels(vae, read_image(src, s))}
+            elif kind == "i2v":
+                image = read_image(src, s)  # (3, 1, H, W)
+                rest = torch.zeros(3, s.num_frames - 1, *image.shape[2:])
+                out = {"latents": encode_pixels(vae, torch.cat([image, rest], dim=1))}
             elif kind == "audio":
                 samples = read_audio(src, s.num_frames / s.fps, strict=True)
                 out = {"audio_embeds": audio_condition(encode_audio(audio_encoder, samples, s), s.num_frames,

@@ -190,6 +190,8 @@ class PairDataset(torch.utils.data.Dataset):
             cond["audio_embeds"] = load_entry(self.cache_dir, keys["audio"])["audio_embeds"]
         if keys.get("image"):
             cond["ref_latents"] = load_entry(self.cache_dir, keys["image"])["latents"]
+        if keys.get("i2v"):
+            cond["i2v_latents"] = load_entry(self.cache_dir, keys["i2v"])["latents"]
         if keys.get("skeleton"):
             cond["skeleton"] = load_entry(self.cache_dir, keys["skeleton"])["keypoints"]
         return {

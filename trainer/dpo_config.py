@@ -24,7 +24,7 @@ WEIGHTINGS = ("none", "logit_normal", "bsmntw", "sigma_sqrt", "cosmap", "eps_equ
 PREDICTION_TYPES = ("epsilon", "v_prediction")
 PHASES = ("", "audio", "skeleton")
 MOTION = ("auto", "off")
-REFERENCE_IMAGES = ("none", "vace")
+REFERENCE_IMAGES = ("none", "vace", "i2v")
 AUDIO_ABLATIONS = ("full", "audio/2", "audio/4")  # table 6
 SKELETON_ABLATIONS = ("full", "skeleton/2", "skeleton/4")  # table 7
 
@@ -71,7 +71,8 @@ class DiffusionDPOConfig:
     skeleton_stride: int = _f(4, "Skeleton tokens on the latent grid downsampled by 1, 2 or 4.")
     audio_dropout: float = _f(0.05, "SFT: share of samples trained with zeroed audio (audio CFG at sampling).")
     reference_image: str = _f("none", "'vace': the reference latent is prepended as an extra latent frame (left "
-                              "out of the loss); 'none': not fed.")
+                              "out of the loss); 'i2v': [x_t, mask, latent of [image, grey]] in channels (a "
+                              "36-channel Wan I2V model); 'none': not fed.")
     phase: str = _f("", "Phased SFT (sec. 3.5): 'audio' or 'skeleton' trains only that motion branch ('' = off).")
     precompute_reference: bool = _f(False, "DPO: reference errors computed once per (pair, draw) and reused "
                                     "(no reference forward per step; runs differing only in beta share them).")

@@ -60,6 +60,8 @@ class WanDenoiser:
         if motion:
             extra["attention_kwargs"] = {"motion": motion}
         lead = 0
+        if self.reference_image == "i2v":
+            x_t = torch.cat([x_t, *i2v_condition(cond, x_t)], dim=1)
         if self.reference_image == "vace":
             if cond.get("ref_latents") is None:
                 raise ValueError("reference_image 'vace' needs a reference image (the manifest's image column).")
@@ -102,6 +104,20 @@ class UNetDenoiser:
 
     def text_dim(self, module):
         return int(_config(module)["cross_attention_dim"])
+
+
+def i2v_condition(cond: dict, x_t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mask (N, 4, T', H, W), image condition (N, C, T', H, W)) of a Wan I2V input: the pipeline's mask is 1 on the
+    4 video frames folded into latent frame 0 (the image) and 0 after; the condition is the cached VAE latent of
+    [image, grey frames]."""
+    y = cond.get("i2v_latents")
+    if y is None:
+        raise ValueError("reference_image 'i2v' needs i2v_latents: prepare the cache with the image column and "
+                         "reference_image: i2v.")
+    n, _, t, h, w = x_t.shape
+    mask = torch.zeros(n, 4, t, h, w, device=x_t.device, dtype=x_t.dtype)
+    mask[:, :, 0] = 1
+    return mask, y.to(x_t.dtype)
 
 
 def _motion_inputs(module: nn.Module, cond: dict) -> dict | None:
@@ -168,16 +184,21 @@ def read_model_config(kind: str, path: str | Path, role: str = "denoiser") -> di
     return config
 
 
-def check_latents(kind: str, path: str | Path, latents: torch.Tensor, text_dim: int) -> None:
+def check_latents(kind: str, path: str | Path, latents: torch.Tensor, text_dim: int,
+                  reference_image: str = "none") -> None:
     """Fail before training when cached latents or prompt embeddings do not fit the denoiser's config.json."""
     config = read_model_config(kind, path)
     want_c = config["in_channels"]
     want_d = config["text_dim"] if kind == "wan" else config["cross_attention_dim"]
     c = latents.shape[0]
     # Wan I2V takes [noisy latents (C), mask (4), VAE latent of [image, zeros] (C)]: 36 = 16 + 4 + 16
-    if c != want_c and not (kind == "wan" and want_c == 2 * c + 4):
-        raise ValueError(f"The cached latents have {c} channels but the denoiser takes {want_c} (or 2 x {c} + 4 "
-                         "for a Wan I2V model): the VAE does not belong to this denoiser.")
+    i2v = reference_image == "i2v"
+    if want_c == 2 * c + 4 and kind == "wan" and not i2v:
+        raise ValueError(f"The denoiser takes {want_c} = 2 x {c} + 4 channels: a Wan I2V model. Set "
+                         "reference_image: i2v (needs the manifest's image column).")
+    if (2 * c + 4 if i2v else c) != want_c:
+        raise ValueError(f"The cached latents have {c} channels but the denoiser takes {want_c}"
+                         f"{' (I2V: 2 x C + 4)' if i2v else ''}: the VAE does not belong to this denoiser.")
     if text_dim != want_d:
         raise ValueError(f"The prompt embeddings have dim {text_dim} but the denoiser expects {want_d}.")
 

@@ -25,7 +25,7 @@ def run(cfg, manifest: Path, media_roots, *, resume: bool, prepare_only: bool, p
     dataset = PairDataset(df, cache_dir)
     first = dataset[0]
     check_latents(cfg.model_kind, cfg.denoiser_path, first["latents_w"],
-                  first["cond"]["encoder_hidden_states"].shape[-1])
+                  first["cond"]["encoder_hidden_states"].shape[-1], cfg.reference_image)
     if prepare_only:
         what = "pairs" if manifest_kind == "pairs" else "videos"
         return f"Cache ready: {len(dataset)} {what} in {cache_dir} (latents {tuple(first['latents_w'].shape)})."
@@ -55,4 +55,5 @@ def _prepare(cfg, df, cache_dir: Path, device, progress: bool) -> None:
                   num_frames=cfg.num_frames, height=cfg.height, width=cfg.width, fps=cfg.fps,
                   audio_encoder=audio_encoder, text_encoder=text_encoder,
                   text_shape=(cfg.text_length, denoiser_text_dim(cfg.model_kind, cfg.denoiser_path)),
-                  audio_layers=cfg.audio_layers, audio_window=cfg.audio_window, progress=progress)
+                  audio_layers=cfg.audio_layers, audio_window=cfg.audio_window, i2v=cfg.reference_image == "i2v",
+                  progress=progress)
