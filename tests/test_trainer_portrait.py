@@ -115,16 +115,16 @@ def test_phase_parameter_sets_by_name_and_count(wan_path):
     """Tiny Wan: width 24, 2 blocks; audio d_a 8; skeleton J 5, d_k 4, stride 2.
 
     audio: audio_proj 8*24+24 = 216; per block to_q, to_k, to_v, to_out 4 x (24*24+24) = 2400 + norm_q, norm_k
-    2 x 24 = 2448; total 216 + 2 x 2448 = 5112. skeleton: conv 5->4 3x3 (180+4) + conv 4->4 3x3 stride 2 (144+4)
+    2 x 24 + norm_in (LayerNorm) 2 x 24 = 2496; total 216 + 2 x 2496 = 5208. skeleton: conv 5->4 3x3 (180+4) + conv 4->4 3x3 stride 2 (144+4)
     = 332, skeleton_proj 4*24+24 = 120, per block to_k_skel + to_v_skel 2 x 600; total 332 + 120 + 2400 = 2852."""
     model = _wan(wan_path, audio_dim=8, skeleton_joints=5, skeleton_channels=4, skeleton_stride=2)
     audio, skel = phase_parameters(model, "audio"), phase_parameters(model, "skeleton")
-    assert sum(p.numel() for p in audio.values()) == 5112
+    assert sum(p.numel() for p in audio.values()) == 5208
     assert sum(p.numel() for p in skel.values()) == 2852
     assert not set(audio) & set(skel)
     assert sorted(n for n in audio if n.startswith("blocks.0.")) == [
         f"blocks.0.attn2.processor.motion.{m}.{w}" for m, w in
-        [("norm_k", "weight"), ("norm_q", "weight"), ("to_k", "bias"), ("to_k", "weight"), ("to_out", "bias"),
+        [("norm_in", "bias"), ("norm_in", "weight"), ("norm_k", "weight"), ("norm_q", "weight"), ("to_k", "bias"), ("to_k", "weight"), ("to_out", "bias"),
          ("to_out", "weight"), ("to_q", "bias"), ("to_q", "weight"), ("to_v", "bias"), ("to_v", "weight")]]
     assert sorted(n for n in skel if not n.startswith("blocks.")) == [
         "motion.skeleton.net.0.bias", "motion.skeleton.net.0.weight", "motion.skeleton.net.2.bias",

@@ -9,10 +9,13 @@ The motion tokens travel in the block's own ``encoder_hidden_states``, appended 
 by a hook (``trainer.portrait``), so a checkpointed block gets them as a real argument. The processor splits them
 off, runs the stock text (and image) attention on the rest, then attends from the video tokens to the motion tokens:
 
-    Z' = text_out + to_out(softmax(Q K^T / sqrt(d)) V),  Q = norm_q(to_q(Z + text_out)),  K, V from H
+    attn2 output = text_out + to_out(softmax(Q K^T / sqrt(d)) V),  Q = norm_q(to_q(norm_in(X + text_out))),
+    K, V from H
 
-where Z is the block's normalised video stream (the text attention's input) and ``Z + text_out`` is that stream
-after the text cross-attention, so the motion attention comes after it (eq. 8's residual is the block's own). Wan:
+where X is the block's residual stream entering the cross-attention (a forward hook on the block's ``norm2``, the
+text attention's input norm, hands it to the processor) and ``X + text_out`` is the stream after the text
+cross-attention: the motion attention comes after it, with the block's own residual (eq. 8's ``+ Z``), as in
+Hallo4's released blocks (``x = x + text(norm(x)); x = x + audio(norm'(x))``). Wan:
 per latent frame, frame j's video tokens attend to frame j's motion tokens H_j = [H_audio || H_skel] (audio and
 skeleton tokens have their own K/V projections, so phase 2 can train the skeleton's alone; one softmax over both).
 Frames before the motion frames (a prepended reference latent) get nothing. ``to_out`` starts at zero, so a wrapped
@@ -51,6 +54,7 @@ class MotionAttention(nn.Module):
         super().__init__()
         context_dim = context_dim or dim
         self.heads = heads
+        self.norm_in = nn.LayerNorm(dim, eps=eps)  # on the stream after the text cross-attention
         self.to_q = nn.Linear(dim, dim)
         self.to_k = nn.Linear(context_dim, dim)
         self.to_v = nn.Linear(context_dim, dim)
@@ -73,12 +77,29 @@ class MotionAttention(nn.Module):
                 raise ValueError("skeleton tokens given, but this motion module has no skeleton branch.")
             keys.append(self.to_k_skel(skel))
             values.append(self.to_v_skel(skel))
-        q = self.norm_q(self.to_q(x))
+        q = self.norm_q(self.to_q(self.norm_in(x)))
         k = self.norm_k(torch.cat(keys, dim=1))
         v = torch.cat(values, dim=1)
         heads = lambda t: t.unflatten(-1, (self.heads, -1)).transpose(1, 2)  # (N, L, dim) -> (N, h, L, dim/h)
         out = F.scaled_dot_product_attention(heads(q), heads(k), heads(v))
         return self.to_out(out.transpose(1, 2).flatten(2).type_as(x))
+
+
+class _Residual:
+    """Holds the block's residual stream entering the cross-attention, handed over by a hook on ``norm2``."""
+
+    def __init__(self, layout: Layout):
+        self._layout, self._x = layout, None
+
+    def grab(self, module, inputs, output):
+        if self._layout.motion_tokens:  # a call without motion never takes it: do not keep the tensor alive
+            self._x = inputs[0]
+
+    def take(self, like: torch.Tensor) -> torch.Tensor:
+        x, self._x = self._x, None  # drop the reference: it is recomputed under checkpointing
+        if x is None or x.shape != like.shape:
+            raise RuntimeError("the motion processor did not receive the block's residual stream (norm2 hook).")
+        return x.to(like.dtype)
 
 
 class WanMotionProcessor(nn.Module):
@@ -91,6 +112,7 @@ class WanMotionProcessor(nn.Module):
         self.motion = MotionAttention(dim, heads, skeleton=skeleton, eps=eps)
         self._stock = WanAttnProcessor()
         self._layout = layout  # shared with the model's hooks; a plain object, not a submodule
+        self.residual = _Residual(layout)  # attach_motion hooks the block's norm2 to it
 
     def forward(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, rotary_emb=None):
         lay = self._layout
@@ -99,7 +121,7 @@ class WanMotionProcessor(nn.Module):
         context = encoder_hidden_states[:, :-lay.motion_tokens]
         motion = encoder_hidden_states[:, -lay.motion_tokens:]
         text_out = self._stock(attn, hidden_states, context, attention_mask, rotary_emb)
-        return text_out + self._per_frame(hidden_states + text_out, motion)
+        return text_out + self._per_frame(self.residual.take(text_out) + text_out, motion)
 
     def _per_frame(self, z: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
         lay = self._layout
@@ -124,6 +146,7 @@ class UNetMotionProcessor(nn.Module):
         self.motion = MotionAttention(query_dim, heads, context_dim=context_dim)
         self._stock = AttnProcessor2_0()
         self._layout = layout
+        self.residual = _Residual(layout)
 
     def forward(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, **kwargs):
         m = self._layout.motion_tokens
@@ -131,4 +154,4 @@ class UNetMotionProcessor(nn.Module):
             return self._stock(attn, hidden_states, encoder_hidden_states, attention_mask, temb)
         context, motion = encoder_hidden_states[:, :-m], encoder_hidden_states[:, -m:]
         text_out = self._stock(attn, hidden_states, context, attention_mask, temb)  # (N, L, C) in transformer blocks
-        return text_out + self.motion.attend(hidden_states + text_out, motion, None)
+        return text_out + self.motion.attend(self.residual.take(text_out) + text_out, motion, None)

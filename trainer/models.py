@@ -245,8 +245,9 @@ def build_policy(model: nn.Module, cfg: DiffusionDPOConfig) -> Policy:
     the reference at step 0 and the first DPO loss is exactly ln 2).
     """
     if cfg.phase:  # phased SFT (sec. 3.5): only the named motion parameters train, denoiser and VAE frozen
-        from trainer.portrait import phase_parameters
+        from trainer.portrait import check_phase, phase_parameters
 
+        check_phase(model, cfg.phase)
         model.requires_grad_(False)
         for p in phase_parameters(model, cfg.phase).values():
             p.requires_grad_(True)

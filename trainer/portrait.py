@@ -150,17 +150,19 @@ def attach_motion(model: nn.Module, cfg: MotionConfig, kind: str) -> MotionModul
         dim = model.config.num_attention_heads * model.config.attention_head_dim
         module = MotionModule(cfg, dim, kind)
         for block in model.blocks:
-            block.attn2.set_processor(WanMotionProcessor(dim, block.attn2.heads, module.layout,
-                                                         skeleton=bool(cfg.skeleton_joints)))
+            proc = WanMotionProcessor(dim, block.attn2.heads, module.layout, skeleton=bool(cfg.skeleton_joints))
+            block.attn2.set_processor(proc)
+            block.norm2.register_forward_hook(proc.residual.grab)
         model.condition_embedder.register_forward_hook(module._after_condition)
     elif kind == "unet":
         if cfg.skeleton_joints:
             raise ValueError("the UNet path takes audio only (skeleton_joints must be 0).")
         module = MotionModule(cfg, model.config.cross_attention_dim, kind)
-        for name, sub in model.named_modules():
-            if name.endswith("attn2") and hasattr(sub, "set_processor"):
-                sub.set_processor(UNetMotionProcessor(sub.to_q.in_features, sub.to_k.in_features, sub.heads,
-                                                      module.layout))
+        for name, sub in list(model.named_modules()):
+            if name.endswith(".attn2") and hasattr(sub, "set_processor"):
+                proc = UNetMotionProcessor(sub.to_q.in_features, sub.to_k.in_features, sub.heads, module.layout)
+                sub.set_processor(proc)
+                model.get_submodule(name.rsplit(".", 1)[0]).norm2.register_forward_hook(proc.residual.grab)
     else:
         raise ValueError(f"model kind must be 'wan' or 'unet'. Got {kind!r}.")
     p = next(model.parameters())
@@ -174,8 +176,9 @@ def attach_motion(model: nn.Module, cfg: MotionConfig, kind: str) -> MotionModul
 
 # the parameter sets of the phased SFT (sec. 3.5), matched against "." + parameter name
 PHASES = {
-    "audio": (".motion.audio_proj.", ".processor.motion.to_q.", ".processor.motion.to_k.", ".processor.motion.to_v.",
-              ".processor.motion.norm_q.", ".processor.motion.norm_k.", ".processor.motion.to_out."),
+    "audio": (".motion.audio_proj.", ".processor.motion.norm_in.", ".processor.motion.to_q.",
+              ".processor.motion.to_k.", ".processor.motion.to_v.", ".processor.motion.norm_q.",
+              ".processor.motion.norm_k.", ".processor.motion.to_out."),
     "skeleton": (".motion.skeleton.", ".motion.skeleton_proj.", ".processor.motion.to_k_skel.",
                  ".processor.motion.to_v_skel."),
 }
@@ -190,21 +193,27 @@ def phase_parameters(model: nn.Module, phase: str) -> dict[str, nn.Parameter]:
     found = {n: p for n, p in model.named_parameters() if any(pat in "." + n for pat in PHASES[phase])}
     if not found:
         raise ValueError(f"phase {phase!r}: the model has no {phase} branch in its motion module.")
-    if phase == "skeleton":
-        out = [p for n, p in model.named_parameters() if ".processor.motion.to_out." in "." + n]
-        if model.motion.audio_proj is None:  # a skeleton-only module: nothing else trains the shared attention
-            found.update({n: p for n, p in phase_parameters_shared(model)})
-        elif all(not p.any() for p in out):
-            raise ValueError("phase 'skeleton' trains the skeleton's keys and values only, but the motion module's "
-                             "output projections are still zero (no gradient reaches them): train --phase audio "
-                             "first and start this phase from it (--init).")
+    if phase == "skeleton" and model.motion.audio_proj is None:
+        found.update(dict(phase_parameters_shared(model)))  # a skeleton-only module: nothing else trains these
     return found
+
+
+def check_phase(model: nn.Module, phase: str) -> None:
+    """Refuse a phase whose parameters cannot learn: the skeleton phase of an audio + skeleton module needs the
+    shared output projections trained first (at zero, no gradient reaches the skeleton's keys and values)."""
+    if phase != "skeleton" or model.motion.audio_proj is None:
+        return
+    out = [p for n, p in model.named_parameters() if ".processor.motion.to_out." in "." + n]
+    if all(not p.any() for p in out):
+        raise ValueError("phase 'skeleton' trains the skeleton's keys and values only, but the motion module's "
+                         "output projections are still zero (no gradient reaches them): train --phase audio "
+                         "first and start this phase from it (--init).")
 
 
 def phase_parameters_shared(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
     """The query, norms and output projection of every block's motion attention (trained by the audio phase)."""
-    shared = (".processor.motion.to_q.", ".processor.motion.norm_q.", ".processor.motion.norm_k.",
-              ".processor.motion.to_out.")
+    shared = (".processor.motion.norm_in.", ".processor.motion.to_q.", ".processor.motion.norm_q.",
+              ".processor.motion.norm_k.", ".processor.motion.to_out.")
     return [(n, p) for n, p in model.named_parameters() if any(pat in "." + n for pat in shared)]
 
 
