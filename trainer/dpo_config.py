@@ -65,6 +65,8 @@ class DiffusionDPOConfig:
     # portrait conditioning (sec. 3.3-3.5)
     motion: str = _f("auto", "'auto': attach a motion module (eq. 6-8) when batches carry audio/skeleton and the "
                      "model has none; 'off': train without them.")
+    audio_projection: str = _f("linear", "Eq. 7 per token ('linear') or Hallo4's window MLP ('mlp', 32 tokens "
+                               "per video frame).")
     audio_ablation: str = _f("full", "Eq. 6 (rho*D audio tokens per latent frame) or table 6's 'audio/2', 'audio/4'.")
     skeleton_ablation: str = _f("full", "Eq. 6 for the skeleton, or table 7's 'skeleton/2', 'skeleton/4'.")
     skeleton_channels: int = _f(32, "d_k: channels of the skeleton encoder.")
@@ -134,6 +136,7 @@ class DiffusionDPOConfig:
         _choice("audio_layers", self.audio_layers, ("last", "all"))
         _choice("motion", self.motion, MOTION)
         _choice("audio_ablation", self.audio_ablation, AUDIO_ABLATIONS)
+        _choice("audio_projection", self.audio_projection, ("linear", "mlp"))
         _choice("skeleton_ablation", self.skeleton_ablation, SKELETON_ABLATIONS)
         _choice("reference_image", self.reference_image, REFERENCE_IMAGES)
         _choice("phase", self.phase, PHASES)

@@ -40,6 +40,11 @@ class MotionConfig:
     """Shape of the motion module. ``audio_dim`` 0 / ``skeleton_joints`` 0 leave that branch out."""
 
     audio_dim: int = field(default=0, metadata={"help": "d_a of a C_audio token (wav2vec2 width, x layers for 'all')."})
+    audio_projection: str = field(default="linear", metadata={"help": "'linear' (eq. 7, per token) or 'mlp' "
+                                  "(Hallo4's released AudioProjModel: a frame's window -> context tokens)."})
+    audio_window_tokens: int = field(default=5, metadata={"help": "'mlp': N_a = 2w + 1 tokens of a frame's window."})
+    audio_hidden: int = field(default=512, metadata={"help": "'mlp': hidden width."})
+    audio_context_tokens: int = field(default=32, metadata={"help": "'mlp': tokens per video frame it makes."})
     rho: int = field(default=4, metadata={"help": "Video frames per latent frame (Wan VAE: 4). UNet: ignored (1)."})
     audio_ablation: str = field(default="full", metadata={"help": "Eq. 6 or table 6's 'audio/2' ('/2'), 'audio/4' ('/4')."})
     skeleton_joints: int = field(default=0, metadata={"help": "J keypoints per frame (0 = no skeleton branch)."})
@@ -51,6 +56,10 @@ class MotionConfig:
         for name in ("audio_dim", "skeleton_joints"):
             if getattr(self, name) < 0:
                 raise ValueError(f"`{name}` must be >= 0. Got {getattr(self, name)}.")
+        if self.audio_projection not in ("linear", "mlp"):
+            raise ValueError(f"`audio_projection` must be 'linear' or 'mlp'. Got {self.audio_projection!r}.")
+        if min(self.audio_window_tokens, self.audio_hidden, self.audio_context_tokens) < 1:
+            raise ValueError("audio_window_tokens, audio_hidden and audio_context_tokens must be >= 1.")
         if not self.audio_dim and not self.skeleton_joints:
             raise ValueError("A motion module needs audio_dim > 0 or skeleton_joints > 0.")
         for name in ("audio_ablation", "skeleton_ablation"):
@@ -64,13 +73,33 @@ class MotionConfig:
         return dataclasses.asdict(self)
 
 
+class AudioMLP(nn.Module):
+    """Hallo4's audio projection: a video frame's whole window (N_a x d_a, flattened in that order) -> ReLU MLP ->
+    ``tokens`` x dim, LayerNorm over dim. (B, T, N_a, d_a) -> (B, T, tokens, dim)."""
+
+    def __init__(self, in_features: int, hidden: int, tokens: int, dim: int):
+        super().__init__()
+        self.proj1, self.proj2 = nn.Linear(in_features, hidden), nn.Linear(hidden, hidden)
+        self.proj3, self.norm = nn.Linear(hidden, tokens * dim), nn.LayerNorm(dim)
+        self.tokens = tokens
+
+    def forward(self, c: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.proj2(torch.relu(self.proj1(c.flatten(2)))))
+        return self.norm(self.proj3(x).unflatten(-1, (self.tokens, -1)))
+
+
 class MotionModule(nn.Module):
     """Eq. 7's learnable projections (``audio_proj``; ``skeleton`` + ``skeleton_proj``) and the model hooks."""
 
     def __init__(self, cfg: MotionConfig, dim: int, kind: str):
         super().__init__()
         self.cfg, self.kind, self.layout = cfg, kind, Layout()
-        self.audio_proj = nn.Linear(cfg.audio_dim, dim) if cfg.audio_dim else None
+        self.audio_proj = None
+        if cfg.audio_dim and cfg.audio_projection == "mlp":
+            self.audio_proj = AudioMLP(cfg.audio_window_tokens * cfg.audio_dim, cfg.audio_hidden,
+                                       cfg.audio_context_tokens, dim)
+        elif cfg.audio_dim:
+            self.audio_proj = nn.Linear(cfg.audio_dim, dim)
         self.skeleton = SkeletonEncoder(cfg.skeleton_joints, cfg.skeleton_channels, cfg.skeleton_stride) \
             if cfg.skeleton_joints else None
         self.skeleton_proj = nn.Linear(cfg.skeleton_channels, dim) if cfg.skeleton_joints else None
@@ -83,8 +112,11 @@ class MotionModule(nn.Module):
         if self.audio_proj is not None:
             if audio is None:
                 raise ValueError("this model has an audio branch: the batch needs audio_embeds (zeros for none).")
-            parts.append(self.audio_proj(modulate(audio.to(self.audio_proj.weight.dtype), rho,
-                                                  self.cfg.audio_ablation)))
+            audio = audio.to(next(self.audio_proj.parameters()).dtype)
+            if self.cfg.audio_projection == "mlp":  # per video frame first, then eq. 6 on the tokens it made
+                parts.append(modulate(self.audio_proj(audio), rho, self.cfg.audio_ablation))
+            else:
+                parts.append(self.audio_proj(modulate(audio, rho, self.cfg.audio_ablation)))
         if self.skeleton is not None:
             if skeleton is None:
                 raise ValueError("this model has a skeleton branch: the batch needs skeleton keypoints.")
@@ -155,8 +187,9 @@ def attach_motion(model: nn.Module, cfg: MotionConfig, kind: str) -> MotionModul
             block.norm2.register_forward_hook(proc.residual.grab)
         model.condition_embedder.register_forward_hook(module._after_condition)
     elif kind == "unet":
-        if cfg.skeleton_joints:
-            raise ValueError("the UNet path takes audio only (skeleton_joints must be 0).")
+        if cfg.skeleton_joints or cfg.audio_projection != "linear":
+            raise ValueError("the UNet path takes audio through the linear projection only (skeleton_joints 0, "
+                             "audio_projection 'linear').")
         module = MotionModule(cfg, model.config.cross_attention_dim, kind)
         for name, sub in list(model.named_modules()):
             if name.endswith(".attn2") and hasattr(sub, "set_processor"):
@@ -259,7 +292,11 @@ def load_motion(model: nn.Module, folder: str | Path) -> MotionModule:
     if set(state) != want:
         raise ValueError(f"{folder / MOTION_WEIGHTS} does not match the motion module: missing "
                          f"{sorted(want - set(state))[:5]}, unexpected {sorted(set(state) - want)[:5]}.")
-    model.load_state_dict(state, strict=False)
+    try:
+        model.load_state_dict(state, strict=False)
+    except RuntimeError as e:  # shape mismatches: another model width or audio feature size
+        raise ValueError(f"{folder / MOTION_WEIGHTS} does not fit this model: {str(e).splitlines()[-1].strip()}") \
+            from None
     return module
 
 
@@ -275,7 +312,8 @@ def motion_config_for(cfg, item: dict) -> MotionConfig | None:
                          "C_audio (T, 2w+1, d_a); prepare the cache again with this version.")
     if audio is None and skel is None:
         return None
-    return MotionConfig(audio_dim=0 if audio is None else audio.shape[-1],
+    return MotionConfig(audio_dim=0 if audio is None else audio.shape[-1], audio_projection=cfg.audio_projection,
+                        audio_window_tokens=1 if audio is None else audio.shape[-2],
                         audio_ablation=cfg.audio_ablation.removeprefix("audio"),
                         skeleton_joints=0 if skel is None else skel.shape[-2],
                         skeleton_channels=cfg.skeleton_channels, skeleton_stride=cfg.skeleton_stride,

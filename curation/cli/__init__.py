@@ -26,6 +26,7 @@ COMMANDS = {
     "labelstudio": "curation.cli.labelstudio:labelstudio_group",
     "train-dpo": "curation.cli.train:train_dpo_cmd",
     "train-sft": "curation.cli.train:train_sft_cmd",
+    "convert": "curation.cli.convert:convert_group",
 }
 
 SHORT_HELP = {
@@ -45,6 +46,7 @@ SHORT_HELP = {
     "labelstudio": "Push clips to / pull ratings from Label Studio.",
     "train-dpo": "Diffusion-DPO fine-tuning on a pair manifest.",
     "train-sft": "Phased SFT of the audio / skeleton motion module.",
+    "convert": "Map released model weights onto the trainer's modules.",
 }
 
 
