@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from train_step import MODELS, _peak_rss_mib, _rss_mib, _stats, _sync, _threads  # noqa: E402
+from train_step import MODELS, _peak_rss_mib, _rss_mib, _stats, _sync, _threads
 
 AUDIO = {"tiny": (9, 5, 64), "small": (17, 5, 64), "wan1.3b": (81, 5, 12 * 768)}  # C_audio per video: T, 2w+1, d_a
 VARIANTS = {"plain": "sft", "conditioned": "sft", "dpo_live": "dpo", "dpo_precomputed": "dpo"}
@@ -48,7 +48,8 @@ def build(size: str, variant: str, device: str):
     from diffusers import WanTransformer3DModel
 
     from trainer.dpo_config import DiffusionDPOConfig
-    from trainer.models import build_policy, make_denoiser
+    from trainer.models import make_denoiser
+    from trainer.policy import build_policy
     from trainer.portrait import MotionConfig, attach_motion
     from trainer.reference_errors import compute_table
     from trainer.step import compute_loss, make_objective

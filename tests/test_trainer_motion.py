@@ -6,7 +6,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from trainer.motion import first_frame_rule, latent_frame_count, modulate, temporal_reshape, tokens_per_latent_frame
+from trainer.motion import (
+    first_frame_rule,
+    latent_frame_count,
+    modulate,
+    temporal_reshape,
+    tokens_per_latent_frame,
+)
 
 
 def _coded(b: int, t: int, d_m: int, d: int = 2) -> torch.Tensor:

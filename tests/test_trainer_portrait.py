@@ -10,12 +10,13 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 pytest.importorskip("peft")
 
-from tests.fixtures.trainer_loop_models import TINY_UNET, TINY_WAN, collate, save_tiny_unet, save_tiny_wan
+from tests.fixtures.trainer_loop_models import TINY_WAN, collate, save_tiny_unet, save_tiny_wan
 from tests.fixtures.trainer_portrait import AudioClips
 from trainer.dpo_config import load_config
 from trainer.dpo_trainer import train
 from trainer.losses import per_sample_mse
-from trainer.models import build_policy, load_denoiser, load_trained, make_denoiser, save_trained
+from trainer.models import load_denoiser, load_trained, make_denoiser, save_trained
+from trainer.policy import build_policy
 from trainer.portrait import MotionConfig, attach_motion, phase_parameters
 from trainer.step import compute_loss, make_objective
 

@@ -38,11 +38,10 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from trainer.audio_features import audio_condition
-
 from storage.errors import CurateError
 from storage.media import sha256_file
 from storage.proc import pid_alive
+from trainer.audio_features import audio_condition
 
 FRAME_RULES = ("4k+1", "n")
 AUDIO_LAYERS = ("last", "all")

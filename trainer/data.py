@@ -144,7 +144,7 @@ def _check_decodes(kind: str, p: Path, what: str) -> None:
                 raise CurateError(f"{what}: audio has no samples ({p}).")
     except CurateError:
         raise
-    except Exception as e:  # noqa: BLE001 - decord raises its own DECORDError subclasses
+    except Exception as e:
         msg = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise CurateError(f"{what}: {kind} does not decode ({p}): {msg}") from None
 

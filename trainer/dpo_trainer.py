@@ -22,15 +22,8 @@ import torch
 from trainer import checkpoint
 from trainer.dpo_config import DiffusionDPOConfig
 from trainer.logging_utils import MetricLogger, MetricWindow
-from trainer.models import (
-    build_policy,
-    load_denoiser,
-    load_trainable_state_dict,
-    load_trained,
-    make_denoiser,
-    save_trained,
-    trainable_state_dict,
-)
+from trainer.models import load_denoiser, load_trained, make_denoiser, save_trained
+from trainer.policy import build_policy, load_trainable_state_dict, trainable_state_dict
 from trainer.sampling import DataPosition, ShardedBatchSampler
 from trainer.step import compute_loss, make_objective
 
