@@ -265,3 +265,18 @@ def test_i2v_input_is_latents_mask_and_image_condition(tmp_path):
     loss, _ = compute_loss(cfg, policy, model, model, make_denoiser("wan", "i2v"), make_objective(cfg), batch,
                            torch.Generator().manual_seed(1))
     assert loss.item() == pytest.approx(math.log(2), abs=1e-7)
+
+
+def test_audio_dropout_zeroes_whole_samples():
+    """rate 0.5 with a seeded generator: sample b is zeroed exactly when its uniform draw is < 0.5; the rest and
+    the other cond keys are untouched. Rate 0 or no audio: the cond comes back as it was."""
+    from trainer.step import _drop_audio
+
+    audio = torch.ones(6, 9, 5, 8)
+    cond = {"audio_embeds": audio, "encoder_hidden_states": torch.ones(6, 2, 3)}
+    out = _drop_audio(cond, 0.5, torch.Generator().manual_seed(4))
+    draws = torch.rand(6, generator=torch.Generator().manual_seed(4))
+    kept = out["audio_embeds"].flatten(1).amax(dim=1)
+    assert kept.tolist() == [0.0 if d < 0.5 else 1.0 for d in draws.tolist()]
+    assert 0 < kept.sum() < 6 and out["encoder_hidden_states"] is cond["encoder_hidden_states"]
+    assert _drop_audio(cond, 0.0, None) is cond and _drop_audio({"x": audio}, 0.5, None) == {"x": audio}
