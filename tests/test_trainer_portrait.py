@@ -280,3 +280,27 @@ def test_audio_dropout_zeroes_whole_samples():
     assert kept.tolist() == [0.0 if d < 0.5 else 1.0 for d in draws.tolist()]
     assert 0 < kept.sum() < 6 and out["encoder_hidden_states"] is cond["encoder_hidden_states"]
     assert _drop_audio(cond, 0.0, None) is cond and _drop_audio({"x": audio}, 0.5, None) == {"x": audio}
+
+
+def test_init_from_a_lora_run_fuses_its_adapter(wan_path, tmp_path):
+    """A LoRA SFT run (adapter + motion module) as --init: its LoRA is fused into the starting weights, so the DPO
+    run's own adapter is the only one (and the only one switched off for the reference); ln 2 at step 0."""
+    data = AudioClips(2, losers=True)
+    sft = _cfg(wan_path, tmp_path, "sft-lora", mode="sft", max_steps=3, learning_rate=1e-2, reference="lora")
+    train(sft, data, collate, progress=False)
+    assert (tmp_path / "sft-lora" / "final" / "lora").is_dir()
+    trained = load_trained("wan", wan_path, tmp_path / "sft-lora" / "final").eval()
+    from trainer.dpo_trainer import _load_model
+
+    dpo = _cfg(wan_path, tmp_path, "dpo", mode="dpo", init_from=str(tmp_path / "sft-lora"))
+    start = _load_model(dpo, data).eval()
+    assert not getattr(start, "peft_config", None)
+    x, t, cond = _inputs()
+    with torch.no_grad():
+        torch.testing.assert_close(make_denoiser("wan")(start, x, t, cond), make_denoiser("wan")(trained, x, t, cond),
+                                   rtol=1e-5, atol=1e-5)
+    torch.manual_seed(0)
+    policy = build_policy(start, dpo)
+    loss, _ = compute_loss(dpo, policy, start, start, make_denoiser("wan"), make_objective(dpo),
+                           collate([data[0], data[1]]), torch.Generator().manual_seed(1))
+    assert loss.item() == pytest.approx(math.log(2), abs=1e-6)
