@@ -143,11 +143,10 @@ class MotionModule(nn.Module):
         return args, self._unet_context(x, motion, kwargs)
 
     def _wan_layout(self, model, x, motion, kwargs):
-        _, _, frames, h, w = x.shape
-        pt, ph, pw = model.config.patch_size
-        tokens, n_audio, n_skel = self.tokens(motion.get("audio"), motion.get("skeleton"), (h // ph, w // pw))
+        _, _, frames, h, w = x.shape  # the skeleton's heatmaps go on this latent grid
+        tokens, n_audio, n_skel = self.tokens(motion.get("audio"), motion.get("skeleton"), (h, w))
         lay = self.layout
-        lay.frames, lay.motion_frames = frames // pt, tokens.shape[1]
+        lay.frames, lay.motion_frames = frames // model.config.patch_size[0], tokens.shape[1]
         if lay.motion_frames > lay.frames:
             raise ValueError(f"motion covers {lay.motion_frames} latent frames, the video has {lay.frames}.")
         lay.audio_tokens, lay.skeleton_tokens = n_audio, n_skel
