@@ -304,3 +304,39 @@ def test_init_from_a_lora_run_fuses_its_adapter(wan_path, tmp_path):
     loss, _ = compute_loss(dpo, policy, start, start, make_denoiser("wan"), make_objective(dpo),
                            collate([data[0], data[1]]), torch.Generator().manual_seed(1))
     assert loss.item() == pytest.approx(math.log(2), abs=1e-6)
+
+
+def test_rendered_skeleton_video_goes_through_the_cache_and_the_model(wan_path, tmp_path):
+    """A rendered skeleton video in the skeleton column: cached as (9, 3, 4, 4) frames in [0, 1] on the 32x32 clip's
+    latent grid; its 3 colour maps feed the encoder (skeleton_joints 3), and the module's output equals the plain
+    model at step 0."""
+    from tests.fixtures.media import make_video
+    from tests.fixtures.trainer_data_media import make_pair_manifest
+    from tests.fixtures.trainer_loop_models import save_tiny_wan_vae
+    from trainer.cache import prepare_cache
+    from trainer.data import PairDataset, collate_pairs, validate_manifest
+
+    folder = tmp_path / "data"
+    manifest = make_pair_manifest(folder, n_pairs=1)
+    make_video(folder / "media" / "skel.mp4", seconds=0.6, size=(40, 32), audio=False, seed=9)
+    import pandas as pd
+
+    df = pd.read_parquet(manifest)
+    df["skeleton"] = ["media/skel.mp4"]
+    df.to_parquet(manifest)
+    checked = validate_manifest(manifest, roots=[])
+    from diffusers import AutoencoderKLWan
+
+    vae = AutoencoderKLWan.from_pretrained(save_tiny_wan_vae(tmp_path / "vae"))
+    prepare_cache(checked, vae, tmp_path / "cache", num_frames=9, height=32, width=32, fps=16.0,
+                  text_shape=(6, 32), progress=False)
+    batch = collate_pairs([PairDataset(checked, tmp_path / "cache")[0]])
+    skel = batch["cond"]["skeleton"]
+    assert skel.shape == (1, 9, 3, 4, 4) and 0 <= skel.min() and skel.max() <= 1 and skel.std() > 0
+    model = _wan(wan_path, skeleton_joints=3, skeleton_channels=4, skeleton_stride=2)
+    x, t, cond = _inputs(b=1)
+    cond = {"encoder_hidden_states": cond["encoder_hidden_states"], "skeleton": skel}
+    tokens, n_audio, n_skel = model.motion.tokens(None, skel, (8, 8))
+    assert tokens.shape == (1, 3, 4 * 16, 24) and (n_audio, n_skel) == (0, 64)  # 8x8 grid / stride 2 = 16 tokens
+    with torch.no_grad():
+        assert torch.equal(make_denoiser("wan")(model, x, t, cond), make_denoiser("wan")(_wan(wan_path), x, t, cond))

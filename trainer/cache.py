@@ -10,7 +10,8 @@ Layout of ``cache_dir`` (all tensors float32, safetensors):
                                                           audio window (``trainer.audio_features``; d_a = Da, or
                                                           layers x Da with audio_layers="all")
     text/<key>.safetensors    {"encoder_hidden_states": (L, D)}
-    skeleton/<key>.safetensors {"keypoints": (T, J, 3)}   the clip's first num_frames keypoint frames
+    skeleton/<key>.safetensors {"keypoints": (T, J, 3)}   the clip's first num_frames keypoint frames, or
+                               {"frames": (T, 3, H/8, W/8)} a rendered skeleton video in [0, 1] on the latent grid
     index.json                {"pairs": {pair_id: {"winner", "loser", "image", "audio", "text"}}, "text_shape",
                                "settings"}: what the last prepare produced, read by ``trainer.data.PairDataset``
 
@@ -151,7 +152,7 @@ def _plan(manifest_df: pd.DataFrame, s: CacheSettings, vae, audio_encoder, text_
         keys["image"] = _job(jobs, hashes, "image", rec.get("image"), image_settings)
         keys["i2v"] = _job(jobs, hashes, "i2v", rec.get("image"), video_settings) if i2v else None
         keys["audio"] = _job(jobs, hashes, "audio", rec.get("audio"), audio_settings) if audio_settings else None
-        keys["skeleton"] = _job(jobs, hashes, "skeleton", rec.get("skeleton"), {"frames": s.num_frames})
+        keys["skeleton"] = _job(jobs, hashes, "skeleton", rec.get("skeleton"), {**video_settings, "vae": None})
         prompt = rec.get("prompt") if isinstance(rec.get("prompt"), str) else ""
         keys["text"] = _text_job(jobs, prompt, text_fp) if text_fp else None
         pairs[str(rec["pair_id"])] = keys
@@ -196,9 +197,7 @@ def _encode_all(todo, cache_dir, s: CacheSettings, vae, audio_encoder, text_enco
                 out = {"audio_embeds": audio_condition(encode_audio(audio_encoder, samples, s), s.num_frames,
                                                        s.audio_window)}
             elif kind == "skeleton":
-                from trainer.skeleton import read_keypoints
-
-                out = {"keypoints": read_keypoints(src, s.num_frames)}
+                out = read_skeleton(src, s)
             else:
                 out = {"encoder_hidden_states": text_encoder([src])[0]}
             save_entry(cache_dir, key, out)
@@ -259,6 +258,17 @@ def read_audio(path: str, seconds: float, strict: bool = False) -> torch.Tensor:
 
 
 # ---- encoding ---------------------------------------------------------------------------------------------
+
+def read_skeleton(path: str, s: CacheSettings) -> dict[str, torch.Tensor]:
+    """Keypoints (T, J, 3), or a rendered skeleton video sampled like the clip and area-averaged to the latent grid
+    (H/8, W/8): (T, 3, H/8, W/8) in [0, 1]."""
+    from trainer.skeleton import is_keypoint_file, read_keypoints
+
+    if is_keypoint_file(path):
+        return {"keypoints": read_keypoints(path, s.num_frames)}
+    frames = (read_frames(path, s).permute(1, 0, 2, 3) + 1) / 2  # (T, 3, H, W) in [0, 1]
+    return {"frames": F.interpolate(frames, size=(s.height // 8, s.width // 8), mode="area")}
+
 
 def is_video_vae(vae) -> bool:
     """AutoencoderKLWan-style (5-D input, latents_mean/std) vs image AutoencoderKL (4-D, scaling_factor)."""

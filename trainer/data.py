@@ -126,10 +126,12 @@ def _check_decodes(kind: str, p: Path, what: str) -> None:
         check_image(p, what)
         return
     if kind == "skeleton":
-        from trainer.skeleton import read_keypoints
+        from trainer.skeleton import is_keypoint_file, read_keypoints
 
-        read_keypoints(p, 0, where=what)  # shape only; the frame count is checked when the cache is filled
-        return
+        if is_keypoint_file(p):
+            read_keypoints(p, 0, where=what)  # shape only; the frame count is checked when the cache is filled
+            return
+        kind = "video"  # a rendered skeleton video: it must decode like the clips
     import decord
 
     try:
@@ -144,7 +146,7 @@ def _check_decodes(kind: str, p: Path, what: str) -> None:
                 raise CurateError(f"{what}: audio has no samples ({p}).")
     except CurateError:
         raise
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - decord raises its own DECORDError subclasses
         msg = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise CurateError(f"{what}: {kind} does not decode ({p}): {msg}") from None
 
@@ -193,7 +195,8 @@ class PairDataset(torch.utils.data.Dataset):
         if keys.get("i2v"):
             cond["i2v_latents"] = load_entry(self.cache_dir, keys["i2v"])["latents"]
         if keys.get("skeleton"):
-            cond["skeleton"] = load_entry(self.cache_dir, keys["skeleton"])["keypoints"]
+            entry = load_entry(self.cache_dir, keys["skeleton"])
+            cond["skeleton"] = entry["keypoints"] if "keypoints" in entry else entry["frames"]
         return {
             "latents_w": load_entry(self.cache_dir, keys["winner"])["latents"],
             "latents_l": load_entry(self.cache_dir, keys["loser"])["latents"],

@@ -47,7 +47,8 @@ class MotionConfig:
     audio_context_tokens: int = field(default=32, metadata={"help": "'mlp': tokens per video frame it makes."})
     rho: int = field(default=4, metadata={"help": "Video frames per latent frame (Wan VAE: 4). UNet: ignored (1)."})
     audio_ablation: str = field(default="full", metadata={"help": "Eq. 6 or table 6's 'audio/2' ('/2'), 'audio/4' ('/4')."})
-    skeleton_joints: int = field(default=0, metadata={"help": "J keypoints per frame (0 = no skeleton branch)."})
+    skeleton_joints: int = field(default=0, metadata={"help": "J keypoints per frame, or 3 for a rendered skeleton "
+                                 "video (the encoder's input maps; 0 = no skeleton branch)."})
     skeleton_channels: int = field(default=32, metadata={"help": "d_k: channels of the skeleton encoder."})
     skeleton_stride: int = field(default=4, metadata={"help": "Latent grid / skeleton token grid (1, 2 or 4)."})
     skeleton_ablation: str = field(default="full", metadata={"help": "Eq. 6 or table 7's '/2', '/4' for the skeleton."})
@@ -314,7 +315,8 @@ def motion_config_for(cfg, item: dict) -> MotionConfig | None:
     return MotionConfig(audio_dim=0 if audio is None else audio.shape[-1], audio_projection=cfg.audio_projection,
                         audio_window_tokens=1 if audio is None else audio.shape[-2],
                         audio_ablation=cfg.audio_ablation.removeprefix("audio"),
-                        skeleton_joints=0 if skel is None else skel.shape[-2],
+                        # keypoints (T, J, 3): J heatmaps; a rendered video (T, 3, h, w): 3 colour maps
+                        skeleton_joints=0 if skel is None else (skel.shape[-2] if skel.dim() == 3 else skel.shape[1]),
                         skeleton_channels=cfg.skeleton_channels, skeleton_stride=cfg.skeleton_stride,
                         skeleton_ablation=cfg.skeleton_ablation.removeprefix("skeleton"))
 

@@ -7,8 +7,10 @@ downsamples by ``stride`` so the token count per frame stays moderate (Wan2.1 at
 stride 4 -> 390 tokens). The result (B, T, H'W' / stride^2, d_k) keeps the video's frame rate; the temporal reshape
 of eq. 6 (``trainer.motion``) then lays each latent frame's rho frames side by side.
 
-A clip's ``skeleton`` file: a NumPy ``.npy`` (or ``.npz`` with one array) of shape (T, J, 3), float, frames at the
-video's sampling rate of the cache (``fps``). :func:`read_keypoints` checks it and names the file and the field.
+A clip's ``skeleton`` file is either a NumPy ``.npy`` (or ``.npz`` with one array) of keypoints (T, J, 3), float,
+one row per frame at the cache's ``fps`` (:func:`read_keypoints` checks it and names the file and the field), or a
+rendered skeleton video (any file decord reads, e.g. DWPose's drawn skeletons), sampled like the clip's video and
+averaged down to the latent grid: its 3 colour channels then take the heatmaps' place as the encoder's input.
 """
 
 from __future__ import annotations
@@ -20,6 +22,12 @@ import torch
 from torch import nn
 
 from storage.errors import CurateError
+
+KEYPOINT_SUFFIXES = (".npy", ".npz")
+
+
+def is_keypoint_file(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in KEYPOINT_SUFFIXES
 
 
 def heatmaps(keypoints: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
@@ -43,11 +51,18 @@ class SkeletonEncoder(nn.Module):
         self.net = nn.Sequential(*layers[:-1])  # no activation on the output: eq. 7's projection follows
         self.joints = joints
 
-    def forward(self, keypoints: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
-        b, t, j, _ = keypoints.shape
-        if j != self.joints:
-            raise ValueError(f"skeleton keypoints have {j} joints, the encoder takes {self.joints}.")
-        maps = heatmaps(keypoints.reshape(b * t, j, 3), grid)
+    def forward(self, skeleton: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+        """Keypoints (B, T, J, 3) or rendered frames (B, T, 3, h, w) in [0, 1] -> (B, T, tokens, d_k)."""
+        b, t = skeleton.shape[:2]
+        if skeleton.dim() == 5:  # a rendered skeleton video: its colours are the input maps
+            maps = skeleton.flatten(0, 1)
+            if tuple(maps.shape[-2:]) != tuple(grid):
+                maps = torch.nn.functional.interpolate(maps, size=grid, mode="area")
+        else:
+            maps = heatmaps(skeleton.reshape(b * t, skeleton.shape[2], 3), grid)
+        if maps.shape[1] != self.joints:
+            raise ValueError(f"the skeleton gives {maps.shape[1]} input maps (joints, or 3 colours of a rendered "
+                             f"video), the encoder takes {self.joints}.")
         out = self.net(maps)  # (B*T, d_k, h', w')
         return out.flatten(2).transpose(1, 2).reshape(b, t, -1, out.shape[1])
 
