@@ -340,3 +340,25 @@ def test_rendered_skeleton_video_goes_through_the_cache_and_the_model(wan_path, 
     assert tokens.shape == (1, 3, 4 * 16, 24) and (n_audio, n_skel) == (0, 64)  # 8x8 grid / stride 2 = 16 tokens
     with torch.no_grad():
         assert torch.equal(make_denoiser("wan")(model, x, t, cond), make_denoiser("wan")(_wan(wan_path), x, t, cond))
+
+
+def test_i2v_model_with_clip_image_embeddings(tmp_path):
+    """A Wan I2V-shaped model (36 input channels, image_dim 16, added K/V): the batch's image_embeds reach it (the
+    stock processor takes the tokens before the last 512 as the image's), also with a motion module attached, whose
+    tokens are split off first."""
+    from diffusers import WanTransformer3DModel
+
+    torch.manual_seed(0)
+    model = WanTransformer3DModel(**{**TINY_WAN, "in_channels": 36, "image_dim": 16, "added_kv_proj_dim": 24}).eval()
+    g = torch.Generator().manual_seed(0)
+    x, t = torch.randn(1, 16, 3, 8, 8, generator=g), torch.tensor([300.0])
+    cond = {"encoder_hidden_states": torch.randn(1, 512, 32, generator=g),  # Wan's processor assumes 512 text tokens
+            "i2v_latents": torch.randn(1, 16, 3, 8, 8, generator=g), "image_embeds": torch.randn(1, 17, 16, generator=g),
+            "audio_embeds": torch.randn(1, 9, 5, 8, generator=g)}
+    den = make_denoiser("wan", "i2v")
+    with torch.no_grad():
+        a = den(model, x, t, cond)
+        b = den(model, x, t, {**cond, "image_embeds": torch.randn(1, 17, 16, generator=g)})  # (scale is normed away)
+        attach_motion(model, MotionConfig(audio_dim=8), "wan")
+        c = den(model, x, t, cond)
+    assert (a - b).abs().max() > 1e-4 and torch.equal(a, c)

@@ -6,6 +6,7 @@ Layout of ``cache_dir`` (all tensors float32, safetensors):
     image/<key>.safetensors   {"latents": (C, 1, h, w)}   the reference image, same VAE and normalisation
     i2v/<key>.safetensors     {"latents": (C, T', h, w)}  (``i2v=True``) the VAE latent of [image, grey frames],
                                                           the condition a Wan I2V model concatenates to its input
+    clip/<key>.safetensors    {"image_embeds": (N, D)}    (``image_encoder``) CLIP vision penultimate hidden states
     audio/<key>.safetensors   {"audio_embeds": (T, 2w+1, d_a)}  frame-aligned wav2vec2 features of the clip's
                                                           audio window (``trainer.audio_features``; d_a = Da, or
                                                           layers x Da with audio_layers="all")
@@ -47,7 +48,9 @@ from trainer.audio_features import audio_condition
 FRAME_RULES = ("4k+1", "n")
 AUDIO_LAYERS = ("last", "all")
 AUDIO_RATE = 16000
-KINDS = ("video", "image", "audio", "text", "skeleton", "i2v")
+KINDS = ("video", "image", "audio", "text", "skeleton", "i2v", "clip")
+# what CLIPImageProcessor normalises with by default (OpenAI CLIP), the Wan I2V pipeline's image encoder input
+CLIP_MEAN, CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,7 @@ def prepare_cache(
     audio_layers: str = "last",
     audio_window: int = 2,
     i2v: bool = False,
+    image_encoder=None,
     progress: bool = True,
 ) -> dict[str, dict[str, str | None]]:
     """Encode what the manifest needs that is not cached yet; return ``{pair_id: {role: key}}``.
@@ -112,6 +116,8 @@ def prepare_cache(
         audio_encoder: a transformers Wav2Vec2Model, or None to skip audio (needs an ``audio`` column).
         text_encoder: a callable ``(list[str]) -> (N, L, D)`` (e.g. :class:`PromptEncoder`), or None.
         text_shape: (L, D) of the zero prompt embeddings used when ``text_encoder`` is None.
+        image_encoder: a transformers ``CLIPVisionModel``: each reference image's penultimate hidden states
+            (what the Wan I2V pipeline feeds as ``encoder_hidden_states_image``), or None.
         i2v: also encode each reference image as the first of num_frames frames followed by zeros (mid grey), as
             the Wan I2V pipeline builds its condition.
         Others: see :class:`CacheSettings`.
@@ -125,8 +131,13 @@ def prepare_cache(
         (cache_dir / kind).mkdir(parents=True, exist_ok=True)
     clean_stale_temp(cache_dir)
     jobs, pairs = _plan(manifest_df, s, vae, audio_encoder, text_encoder, i2v)
+    if image_encoder is not None:
+        clip_settings = {"enc": fingerprint(image_encoder)}
+        hashes: dict[str, str] = {}
+        for rec in manifest_df.to_dict("records"):
+            pairs[str(rec["pair_id"])]["clip"] = _job(jobs, hashes, "clip", rec.get("image"), clip_settings)
     todo = {k: v for k, v in jobs.items() if not entry_path(cache_dir, k).is_file()}
-    _encode_all(todo, cache_dir, s, vae, audio_encoder, text_encoder, progress)
+    _encode_all(todo, cache_dir, s, vae, audio_encoder, text_encoder, progress, image_encoder)
     index = {"pairs": pairs, "text_shape": None if text_encoder is not None else list(text_shape),
              "settings": asdict(s)}
     write_atomic(cache_dir / "index.json", lambda p: p.write_text(json.dumps(index, indent=1)))
@@ -179,7 +190,8 @@ def _hash(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:40]
 
 
-def _encode_all(todo, cache_dir, s: CacheSettings, vae, audio_encoder, text_encoder, progress: bool) -> None:
+def _encode_all(todo, cache_dir, s: CacheSettings, vae, audio_encoder, text_encoder, progress: bool,
+                image_encoder=None) -> None:
     from tqdm import tqdm
 
     with torch.inference_mode():
@@ -196,6 +208,8 @@ def _encode_all(todo, cache_dir, s: CacheSettings, vae, audio_encoder, text_enco
                 samples = read_audio(src, s.num_frames / s.fps, strict=True)
                 out = {"audio_embeds": audio_condition(encode_audio(audio_encoder, samples, s), s.num_frames,
                                                        s.audio_window)}
+            elif kind == "clip":
+                out = {"image_embeds": encode_clip_image(image_encoder, src)}
             elif kind == "skeleton":
                 out = read_skeleton(src, s)
             else:
@@ -258,6 +272,19 @@ def read_audio(path: str, seconds: float, strict: bool = False) -> torch.Tensor:
 
 
 # ---- encoding ---------------------------------------------------------------------------------------------
+
+def encode_clip_image(model, path: str) -> torch.Tensor:
+    """(N, D) penultimate hidden states of a CLIP vision model: the image resized (shorter side) and centre-cropped
+    to ``config.image_size``, normalised with CLIP's mean and std, as CLIPImageProcessor does by default."""
+    size = model.config.image_size
+    x = (read_image(path, CacheSettings(num_frames=1, frames_rule="n", height=8 * math.ceil(size / 8),
+                                        width=8 * math.ceil(size / 8)))[:, 0] + 1) / 2  # (3, S, S) in [0, 1]
+    x = F.interpolate(x[None], size=(size, size), mode="bilinear", antialias=True, align_corners=False)[0]
+    x = (x - torch.tensor(CLIP_MEAN).view(3, 1, 1)) / torch.tensor(CLIP_STD).view(3, 1, 1)
+    p = next(model.parameters())
+    out = model.eval()(pixel_values=x[None].to(p.device, p.dtype), output_hidden_states=True)
+    return out.hidden_states[-2][0].float().cpu()
+
 
 def read_skeleton(path: str, s: CacheSettings) -> dict[str, torch.Tensor]:
     """Keypoints (T, J, 3), or a rendered skeleton video sampled like the clip and area-averaged to the latent grid

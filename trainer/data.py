@@ -192,6 +192,8 @@ class PairDataset(torch.utils.data.Dataset):
             cond["audio_embeds"] = load_entry(self.cache_dir, keys["audio"])["audio_embeds"]
         if keys.get("image"):
             cond["ref_latents"] = load_entry(self.cache_dir, keys["image"])["latents"]
+        if keys.get("clip"):
+            cond["image_embeds"] = load_entry(self.cache_dir, keys["clip"])["image_embeds"]
         if keys.get("i2v"):
             cond["i2v_latents"] = load_entry(self.cache_dir, keys["i2v"])["latents"]
         if keys.get("skeleton"):

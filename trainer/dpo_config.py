@@ -60,6 +60,8 @@ class DiffusionDPOConfig:
     text_encoder_path: str = _f("", "Local T5/UMT5/CLIP text encoder + tokenizer; '' = zero prompt embeddings.")
     text_length: int = _f(512, "Prompt embedding length L (Wan2.1: 512; SD1.5: 77).")
     audio_encoder_path: str = _f("", "Local wav2vec2 folder for audio features; '' = no audio features.")
+    image_encoder_path: str = _f("", "Local CLIPVisionModel folder: penultimate-layer embeddings of the reference "
+                                 "image for a Wan I2V model's image_dim ('' = none).")
     audio_layers: str = _f("last", "wav2vec2 features: 'last' hidden state or 'all' layers stacked (Hallo4).")
     audio_window: int = _f(2, "Audio feature of each video frame carries its +-w neighbouring frames (Hallo4: 2).")
     # portrait conditioning (sec. 3.3-3.5)

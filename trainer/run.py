@@ -51,9 +51,14 @@ def _prepare(cfg, df, cache_dir: Path, device, progress: bool) -> None:
         from transformers import Wav2Vec2Model
 
         audio_encoder = Wav2Vec2Model.from_pretrained(cfg.audio_encoder_path, local_files_only=True).eval().to(device)
+    image_encoder = None
+    if cfg.image_encoder_path:
+        from transformers import CLIPVisionModel
+
+        image_encoder = CLIPVisionModel.from_pretrained(cfg.image_encoder_path, local_files_only=True).to(device)
     prepare_cache(df, vae, cache_dir, frames_rule="4k+1" if cfg.model_kind == "wan" else "n",
                   num_frames=cfg.num_frames, height=cfg.height, width=cfg.width, fps=cfg.fps,
                   audio_encoder=audio_encoder, text_encoder=text_encoder,
                   text_shape=(cfg.text_length, denoiser_text_dim(cfg.model_kind, cfg.denoiser_path)),
                   audio_layers=cfg.audio_layers, audio_window=cfg.audio_window, i2v=cfg.reference_image == "i2v",
-                  progress=progress)
+                  image_encoder=image_encoder, progress=progress)

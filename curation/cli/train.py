@@ -51,6 +51,7 @@ def _shared_options(f):
         click.option("--transformer", "--unet", "denoiser", help="Local diffusers folder of the denoiser."),
         click.option("--vae", help="Local diffusers folder of the VAE (AutoencoderKLWan / AutoencoderKL)."),
         click.option("--audio-encoder", help="Local wav2vec2 folder: audio features reach the model (sec. 3.3)."),
+        click.option("--image-encoder", help="Local CLIPVisionModel folder: reference-image embeddings (Wan I2V)."),
         click.option("--config", "config_file", help="YAML run config: a path, or a shipped name (paper, sft, "
                      "sft_audio, wan_lora, unet_sd15, tiny)."),
         click.option("--preset", type=click.Choice(["paper", "tiny"]), help="Preset under the YAML: paper or tiny."),
@@ -115,7 +116,7 @@ def train_sft_cmd(phase, videos, manifest, init_from, **opts):
     _train(videos or manifest, "videos" if videos else "pairs", mode="sft", phase=phase, init_from=init_from, **opts)
 
 
-def _train(manifest, kind, *, model_kind, denoiser, vae, audio_encoder, config_file, preset, overrides, max_steps,
+def _train(manifest, kind, *, model_kind, denoiser, vae, audio_encoder, image_encoder, config_file, preset, overrides, max_steps,
            output, cache_dir, media_roots, resume, prepare_only, no_progress, help_config, **flags):
     if help_config:
         click.echo(_config_help())
@@ -123,7 +124,7 @@ def _train(manifest, kind, *, model_kind, denoiser, vae, audio_encoder, config_f
     if not manifest:
         raise click.UsageError("--manifest is required.")
     cfg = _build_config(config_file, preset, overrides, model_kind=model_kind, denoiser_path=denoiser,
-                        vae_path=vae, audio_encoder_path=audio_encoder, max_steps=max_steps, output_dir=output,
+                        vae_path=vae, audio_encoder_path=audio_encoder, image_encoder_path=image_encoder, max_steps=max_steps, output_dir=output,
                         cache_dir=cache_dir, **flags)
     if not cfg.denoiser_path or not cfg.vae_path:
         raise click.UsageError("--transformer/--unet and --vae are required (or denoiser_path/vae_path in --config).")
