@@ -40,7 +40,7 @@ def read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
 
             return load_file(str(path))
         raw = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - safetensors and torch raise many kinds; all mean "not a checkpoint"
         raise CurateError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e}).") from None
     return raw.get("state_dict", raw) if isinstance(raw, dict) else {}
 

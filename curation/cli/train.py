@@ -83,17 +83,18 @@ def train_dpo_cmd(manifest, mode, init_from, **opts):
 
 SFT_HELP = """Phased supervised fine-tuning of the motion module (Hallo4 sec. 3.5), flow matching.
 
-
+\b
 --phase audio: only the audio projection and the motion cross-attention
                train (denoiser and VAE frozen); needs --audio-encoder.
 --phase skeleton: only the skeleton branch trains (the manifest's
-               skeleton column: NumPy keypoints (T, J, 3) per clip).
+               skeleton column: NumPy keypoints (T, J, 3) per clip,
+               or a rendered skeleton video).
 Data: --videos, a plain video manifest (clip_id, video; image, audio,
 skeleton, prompt), e.g. the real clips; or --manifest, a pair manifest
 whose winners are the training videos. Same loop, checkpoints, --resume
 and metrics as train-dpo; the run folder's final/motion holds the module.
 
-
+\b
   curate train-sft --phase audio --videos clips.parquet --model-kind wan \\
     --transformer Wan2.1-T2V-1.3B-Diffusers/transformer \\
     --vae Wan2.1-T2V-1.3B-Diffusers/vae --audio-encoder wav2vec2-base \\
