@@ -119,7 +119,8 @@ def build_variant(size: str, variant: str, pairs: int, device: str):
     from diffusers import WanTransformer3DModel
 
     from trainer.dpo_config import DiffusionDPOConfig
-    from trainer.models import build_policy, make_denoiser
+    from trainer.models import make_denoiser
+    from trainer.policy import build_policy
     from trainer.step import compute_loss, make_objective
 
     spec, (mode, reference) = MODELS[size], VARIANTS[variant]

@@ -73,9 +73,8 @@ def test_wan_prepare_shapes_normalisation_and_reuse(manifest, models, tmp_path):
     z = load_entry(tmp_path, keys["winner"])["latents"]
     assert z.shape == (16, 3, 4, 4)  # T' = 1 + (9 - 1) / 4, 32 / 8
     assert load_entry(tmp_path, keys["image"])["latents"].shape == (16, 1, 4, 4)
-    n_samples = round(9 / 16 * 16000)
-    la = int(w2v._get_feat_extract_output_lengths(n_samples))
-    assert load_entry(tmp_path, keys["audio"])["audio_embeds"].shape == (la, 16)
+    # frame-aligned: one feature per video frame, +-2 neighbours, wav2vec2's width (trainer.audio_features)
+    assert load_entry(tmp_path, keys["audio"])["audio_embeds"].shape == (9, 5, 16)
     # normalisation: (posterior mean - latents_mean) / latents_std, per channel
     s = CacheSettings(num_frames=9, height=32, width=32, fps=16.0)
     with torch.no_grad():
@@ -211,3 +210,41 @@ def test_prompt_encoder_from_a_local_t5(tmp_path):
         ref = model(input_ids=ids).last_hidden_state
     assert_close(out[0, :3], ref[0, :3], atol=1e-5, rtol=1e-5)
     assert enc.fingerprint.startswith(fingerprint(model))
+
+
+def test_i2v_condition_is_the_image_then_grey_frames(manifest, models, tmp_path):
+    """i2v=True adds the VAE latent of [image, 8 grey frames] per clip: (16, 3, 4, 4), and because the Wan VAE is
+    causal its first latent frame is the image's own latent."""
+    vae = models["wan"]
+    pairs = prepare_cache(manifest, vae, tmp_path, i2v=True, **WAN)
+    y = load_entry(tmp_path, pairs["p0"]["i2v"])["latents"]
+    image = load_entry(tmp_path, pairs["p0"]["image"])["latents"]
+    assert y.shape == (16, 3, 4, 4)
+    assert_close(y[:, :1], image, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(y[:, 1:], image.expand(-1, 2, -1, -1), atol=1e-3)
+    assert prepare_cache(manifest, vae, tmp_path, **WAN)["p0"]["i2v"] is None
+
+
+def test_clip_image_embeddings_for_i2v_models(manifest, models, tmp_path):
+    """A tiny CLIPVisionModel (32 px, patch 8: 16 patches + CLS): each reference image's penultimate hidden states,
+    (17, 16), equal to running the model on the image resized and normalised by hand."""
+    import torch.nn.functional as F
+    from transformers import CLIPVisionConfig, CLIPVisionModel
+
+    from trainer.cache import CLIP_MEAN, CLIP_STD, read_image
+
+    torch.manual_seed(0)
+    clip = CLIPVisionModel(CLIPVisionConfig(image_size=32, patch_size=8, hidden_size=16, intermediate_size=32,
+                                            num_hidden_layers=2, num_attention_heads=2)).eval()
+    pairs = prepare_cache(manifest, models["wan"], tmp_path, image_encoder=clip, **WAN)
+    emb = load_entry(tmp_path, pairs["p1"]["clip"])["image_embeds"]
+    assert emb.shape == (17, 16)
+    x = (read_image(manifest.at[1, "image"], CacheSettings(num_frames=1, frames_rule="n", height=32, width=32))[:, 0]
+         + 1) / 2
+    x = F.interpolate(x[None], size=(32, 32), mode="bilinear", antialias=True, align_corners=False)
+    x = (x - torch.tensor(CLIP_MEAN).view(1, 3, 1, 1)) / torch.tensor(CLIP_STD).view(1, 3, 1, 1)
+    with torch.no_grad():
+        want = clip(pixel_values=x, output_hidden_states=True).hidden_states[-2][0]
+    assert_close(emb, want)
+    ds = PairDataset(manifest, tmp_path)
+    assert ds[0]["cond"]["image_embeds"].shape == (17, 16)

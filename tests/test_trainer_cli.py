@@ -135,3 +135,66 @@ def test_unet_kind_end_to_end(cli, tiny_run, tmp_path):
     from diffusers import UNet2DConditionModel
 
     UNet2DConditionModel.from_pretrained(out / "final" / "denoiser")  # a diffusers folder that loads back
+
+
+@pytest.fixture(scope="module")
+def w2v(tmp_path_factory):
+    from tests.fixtures.trainer_data_models import tiny_wav2vec2
+
+    folder = tmp_path_factory.mktemp("w2v") / "w2v"
+    tiny_wav2vec2(folder)
+    return folder
+
+
+def _video_manifest(t, path, **extra):
+    """The real clips as a plain video manifest: each pair's winner with its image and audio."""
+    import pandas as pd
+
+    rows = pd.read_parquet(t["manifest"])
+    df = pd.DataFrame({"clip_id": rows["clip_id"], "video": rows["winner_video"], "image": rows["image"],
+                       "audio": rows["audio"], **extra})
+    df.to_parquet(path)
+    return path
+
+
+def test_train_sft_audio_phase_then_dpo_from_it(cli, tiny_run, w2v, tmp_path):
+    """train-sft --phase audio on a video manifest (real mp4 + wav), then train-dpo --init from that run: the DPO
+    run starts at ln 2 (policy == reference == the SFT model) and saves the LoRA beside the SFT motion module."""
+    videos = _video_manifest(tiny_run, tiny_run["manifest"].parent / "videos.parquet")
+    common = ["--model-kind", "wan", "--transformer", tiny_run["wan"], "--vae", tiny_run["vae"], "--audio-encoder",
+              w2v, "--preset", "tiny", "--set", "fps=16", "--no-progress", "--cache-dir", tmp_path / "cache"]
+    sft = tmp_path / "sft"
+    result = cli("train-sft", "--phase", "audio", "--videos", videos, *common, "--set", "max_steps=2",
+                 "--output", sft)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (sft / "final" / "motion").iterdir()) == ["motion.safetensors",
+                                                                            "motion_config.json"]
+    assert json.loads((sft / "config.json").read_text())["phase"] == "audio"
+    dpo = tmp_path / "dpo"
+    result = cli("train-dpo", "--init", sft, "--manifest", tiny_run["manifest"], *common, "--set", "max_steps=2",
+                 "--output", dpo)
+    assert result.exit_code == 0, result.output
+    assert "step 1: loss=0.6931" in result.output
+    assert (dpo / "final" / "lora").is_dir() and (dpo / "final" / "motion").is_dir()
+
+
+def test_train_sft_needs_one_manifest_and_a_known_ablation(cli, tiny_run, tmp_path):
+    result = cli("train-sft", "--phase", "audio", "--model-kind", "wan", "--transformer", tiny_run["wan"],
+                 "--vae", tiny_run["vae"], "--output", tmp_path / "r")
+    assert result.exit_code == 2 and "exactly one of --videos" in result.output
+    result = cli(*_args(tiny_run, tmp_path / "run", "--set", "audio_ablation=audio/3"))
+    assert result.exit_code == 2 and "`audio_ablation` must be one of ['full', 'audio/2', 'audio/4']" in result.output
+
+
+def test_skeleton_of_the_wrong_shape_is_refused(cli, tiny_run, tmp_path):
+    import numpy as np
+
+    folder = tiny_run["manifest"].parent
+    np.save(folder / "media" / "bad_skel.npy", np.zeros((9, 18, 2), dtype=np.float32))  # (x, y) without confidence
+    np.save(folder / "media" / "good_skel.npy", np.zeros((9, 18, 3), dtype=np.float32))
+    videos = _video_manifest(tiny_run, folder / "skel.parquet", skeleton=["media/good_skel.npy", "media/bad_skel.npy"])
+    result = cli("train-sft", "--phase", "skeleton", "--videos", videos, "--model-kind", "wan", "--transformer",
+                 tiny_run["wan"], "--vae", tiny_run["vae"], "--preset", "tiny", "--output", tmp_path / "run")
+    assert result.exit_code == 1
+    assert "skel.parquet, row 2, column 'skeleton': keypoints must have shape (T, J, 3)" in result.output
+    assert "got (9, 18, 2)" in result.output and "bad_skel.npy" in result.output

@@ -21,12 +21,13 @@ def test_every_shipped_yaml_loads_and_says_how_to_launch(path):
     cfg = load_config(config_file=path)
     assert isinstance(cfg, DiffusionDPOConfig)
     first = path.read_text().splitlines()[0]
-    assert first.startswith("# curate train-dpo --config trainer/configs/" + path.name)
+    command = "train-sft --phase audio --config" if cfg.phase else "train-dpo --config trainer/configs/"
+    assert first.startswith(f"# curate {command}") and path.stem in first
 
 
 def test_shipped_configs_load_by_name():
     assert load_config(config_file="wan_lora").reference == "lora"
-    with pytest.raises(ValueError, match="not found .shipped configs: paper, sft, tiny, unet_sd15, wan_lora"):
+    with pytest.raises(ValueError, match="not found .shipped configs: paper, sft, sft_audio, tiny, unet_sd15, wan_lora"):
         load_config(config_file="nope")
 
 
@@ -36,14 +37,15 @@ def test_paper_preset_is_the_paper():
     assert (cfg.learning_rate, cfg.warmup_steps, cfg.beta, cfg.batch_size, cfg.max_steps) == (1e-8, 2500, 2500.0, 8,
                                                                                                 12000)
     assert cfg.mode == "dpo" and cfg.loss_type == "sigmoid" and cfg.model_kind == "wan"
+    assert cfg.weighting == "eps_equivalent" and cfg.weight_cap == 100.0
     assert load_config("paper") == cfg
 
 
 def test_sft_yaml_is_the_paper_schedule_on_winners():
     sft = load_config(config_file=next(p for p in CONFIGS if p.stem == "sft"))
     paper = load_config("paper")
-    assert sft.mode == "sft"
-    assert dataclasses.replace(sft, mode="dpo") == paper
+    assert sft.mode == "sft" and sft.weighting == "none"  # eps_equivalent is there for DPO's beta only
+    assert dataclasses.replace(sft, mode="dpo", weighting="eps_equivalent") == paper
 
 
 def test_precedence_defaults_preset_yaml_cli(tmp_path):

@@ -53,3 +53,22 @@ def test_two_process_run_stays_in_lockstep(tmp_path):
     rows = [json.loads(line) for line in (out / "logs" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3]  # the main process alone logs
     assert rows[0]["loss"] == pytest.approx(0.693147, abs=1e-6)
+
+
+def test_two_process_motion_module_stays_in_lockstep(tmp_path):
+    """Phase-audio SFT under DDP: the model's forward pre-hook feeds the audio through the wrapped module, every
+    trainable motion parameter gets its gradient all-reduced, and both processes end identical and trained."""
+    model = save_tiny_wan(tmp_path / "wan")
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+           "--main_process_port", str(_free_port()), str(SCRIPT), str(model), str(out), "lora", "audio"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    w0, w1 = load_file(str(out / "rank0.safetensors")), load_file(str(out / "rank1.safetensors"))
+    assert len(w0) == 2 + 2 * 12 and all("motion" in k for k in w0)  # audio_proj + 12 tensors per block
+    for k in w0:
+        assert torch.equal(w0[k], w1[k]), k
+    assert all(w0[k].abs().max() > 0 for k in w0 if ".to_out." in k)  # moved off their zero start
+    assert (out / "final" / "motion" / "motion.safetensors").is_file()

@@ -138,3 +138,29 @@ def test_pair_shape_mismatch_and_bad_config():
         EpsilonObjective(prediction_type="sample")
     with pytest.raises(ValueError, match="'none' or a callable"):
         EpsilonObjective(weighting="cosmap")
+
+
+def test_eps_equivalent_weight_turns_velocity_errors_into_epsilon_errors():
+    """x_t = (1 - s) x0 + s eps; a velocity guess v' implies eps' = x_t + (1 - s) v', so
+    ||eps' - eps||^2 = (1 - s)^2 ||v' - v||^2. At shift 1, N = 1000, index 500 is sigma 0.5 -> w = 0.25."""
+    obj = FlowMatchingObjective(shift=1.0, weighting="eps_equivalent")
+    idx = torch.tensor([500, 0])
+    assert_close(obj.weights(idx), torch.tensor([0.25, 0.0]))
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.randn(1, 4, 3, 3, generator=g)
+    noised = obj._apply(x0, torch.randn(1, 4, 3, 3, generator=g), idx[:1])
+    v_guess = torch.randn(1, 4, 3, 3, generator=g)
+    eps = noised.target + x0  # target = eps - x0
+    eps_guess = noised.x_t + 0.5 * v_guess
+    assert_close((eps_guess - eps).pow(2).mean(), noised.weight[0] * (v_guess - noised.target).pow(2).mean())
+
+
+def test_weight_cap_guards_sigma_sqrt():
+    """shift 5: the smallest sigma is 5 * 0.001 / (1 + 4 * 0.001) = 0.00498 -> sigma^-2 = 40320; capped at 100."""
+    idx = torch.tensor([999, 0])
+    raw = FlowMatchingObjective(shift=5.0, weighting="sigma_sqrt").weights(idx)
+    assert_close(raw, torch.tensor([(1.004 / 0.005) ** 2, 1.0]))
+    capped = FlowMatchingObjective(shift=5.0, weighting="sigma_sqrt", weight_cap=100.0).weights(idx)
+    assert capped.tolist() == [100.0, 1.0]
+    with pytest.raises(ValueError, match="weight_cap must be > 0"):
+        FlowMatchingObjective(weight_cap=0.0)

@@ -4,9 +4,15 @@ Layout of ``cache_dir`` (all tensors float32, safetensors):
 
     video/<key>.safetensors   {"latents": (C, T', h, w)}  normalised VAE latents of one video
     image/<key>.safetensors   {"latents": (C, 1, h, w)}   the reference image, same VAE and normalisation
-    audio/<key>.safetensors   {"audio_embeds": (La, Da)}  wav2vec2 features of the clip's audio window
-                                                          ((La, layers, Da) with audio_layers="all")
+    i2v/<key>.safetensors     {"latents": (C, T', h, w)}  (``i2v=True``) the VAE latent of [image, grey frames],
+                                                          the condition a Wan I2V model concatenates to its input
+    clip/<key>.safetensors    {"image_embeds": (N, D)}    (``image_encoder``) CLIP vision penultimate hidden states
+    audio/<key>.safetensors   {"audio_embeds": (T, 2w+1, d_a)}  frame-aligned wav2vec2 features of the clip's
+                                                          audio window (``trainer.audio_features``; d_a = Da, or
+                                                          layers x Da with audio_layers="all")
     text/<key>.safetensors    {"encoder_hidden_states": (L, D)}
+    skeleton/<key>.safetensors {"keypoints": (T, J, 3)}   the clip's first num_frames keypoint frames, or
+                               {"frames": (T, 3, H/8, W/8)} a rendered skeleton video in [0, 1] on the latent grid
     index.json                {"pairs": {pair_id: {"winner", "loser", "image", "audio", "text"}}, "text_shape",
                                "settings"}: what the last prepare produced, read by ``trainer.data.PairDataset``
 
@@ -34,13 +40,17 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from storage.errors import CurateError
 from storage.media import sha256_file
 from storage.proc import pid_alive
+from trainer.audio_features import audio_condition
 
 FRAME_RULES = ("4k+1", "n")
 AUDIO_LAYERS = ("last", "all")
 AUDIO_RATE = 16000
-KINDS = ("video", "image", "audio", "text")
+KINDS = ("video", "image", "audio", "text", "skeleton", "i2v", "clip")
+# what CLIPImageProcessor normalises with by default (OpenAI CLIP), the Wan I2V pipeline's image encoder input
+CLIP_MEAN, CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,7 @@ class CacheSettings:
         a video is shorter). height, width: pixels after resize-to-cover and centre crop; multiples of 8.
     fps: sampling rate of frames, and the audio window is num_frames / fps seconds.
     audio_layers: "last" (last_hidden_state) or "all" (every transformer layer stacked, as Hallo4 feeds them).
+    audio_window: w, the +-w neighbouring video frames each frame's audio feature carries (Hallo4: 2).
     """
 
     frames_rule: str = "4k+1"
@@ -60,6 +71,7 @@ class CacheSettings:
     width: int = 64
     fps: float = 16.0
     audio_layers: str = "last"
+    audio_window: int = 2
 
     def __post_init__(self) -> None:
         if self.frames_rule not in FRAME_RULES:
@@ -73,6 +85,8 @@ class CacheSettings:
             raise ValueError(f"fps must be > 0. Got {self.fps}.")
         if self.audio_layers not in AUDIO_LAYERS:
             raise ValueError(f"audio_layers must be one of {AUDIO_LAYERS}. Got {self.audio_layers!r}.")
+        if self.audio_window < 0:
+            raise ValueError(f"audio_window must be >= 0. Got {self.audio_window}.")
 
 
 def prepare_cache(
@@ -89,6 +103,9 @@ def prepare_cache(
     text_encoder=None,
     text_shape: tuple[int, int] | None = None,
     audio_layers: str = "last",
+    audio_window: int = 2,
+    i2v: bool = False,
+    image_encoder=None,
     progress: bool = True,
 ) -> dict[str, dict[str, str | None]]:
     """Encode what the manifest needs that is not cached yet; return ``{pair_id: {role: key}}``.
@@ -99,9 +116,13 @@ def prepare_cache(
         audio_encoder: a transformers Wav2Vec2Model, or None to skip audio (needs an ``audio`` column).
         text_encoder: a callable ``(list[str]) -> (N, L, D)`` (e.g. :class:`PromptEncoder`), or None.
         text_shape: (L, D) of the zero prompt embeddings used when ``text_encoder`` is None.
+        image_encoder: a transformers ``CLIPVisionModel``: each reference image's penultimate hidden states
+            (what the Wan I2V pipeline feeds as ``encoder_hidden_states_image``), or None.
+        i2v: also encode each reference image as the first of num_frames frames followed by zeros (mid grey), as
+            the Wan I2V pipeline builds its condition.
         Others: see :class:`CacheSettings`.
     """
-    s = CacheSettings(frames_rule, num_frames, height, width, fps, audio_layers)
+    s = CacheSettings(frames_rule, num_frames, height, width, fps, audio_layers, audio_window)
     if text_encoder is None and text_shape is None:
         raise ValueError("text_shape=(L, D) is needed when no text_encoder is given (zero prompt embeddings; "
                          "D is the denoiser's text dim, e.g. 4096 for Wan2.1 with L = 512).")
@@ -109,23 +130,29 @@ def prepare_cache(
     for kind in KINDS:
         (cache_dir / kind).mkdir(parents=True, exist_ok=True)
     clean_stale_temp(cache_dir)
-    jobs, pairs = _plan(manifest_df, s, vae, audio_encoder, text_encoder)
+    jobs, pairs = _plan(manifest_df, s, vae, audio_encoder, text_encoder, i2v)
+    if image_encoder is not None:
+        clip_settings = {"enc": fingerprint(image_encoder)}
+        hashes: dict[str, str] = {}
+        for rec in manifest_df.to_dict("records"):
+            pairs[str(rec["pair_id"])]["clip"] = _job(jobs, hashes, "clip", rec.get("image"), clip_settings)
     todo = {k: v for k, v in jobs.items() if not entry_path(cache_dir, k).is_file()}
-    _encode_all(todo, cache_dir, s, vae, audio_encoder, text_encoder, progress)
+    _encode_all(todo, cache_dir, s, vae, audio_encoder, text_encoder, progress, image_encoder)
     index = {"pairs": pairs, "text_shape": None if text_encoder is not None else list(text_shape),
              "settings": asdict(s)}
     write_atomic(cache_dir / "index.json", lambda p: p.write_text(json.dumps(index, indent=1)))
     return pairs
 
 
-def _plan(manifest_df: pd.DataFrame, s: CacheSettings, vae, audio_encoder, text_encoder):
+def _plan(manifest_df: pd.DataFrame, s: CacheSettings, vae, audio_encoder, text_encoder, i2v: bool = False):
     """Cache keys of every row, and the work behind each key: ({key: (kind, source)}, {pair_id: {role: key}})."""
     vae_fp = fingerprint(vae)
     video_settings = {"vae": vae_fp, "rule": s.frames_rule, "frames": s.num_frames, "fps": s.fps,
                       "hw": [s.height, s.width]}
     image_settings = {"vae": vae_fp, "hw": [s.height, s.width]}
     audio_settings = audio_encoder is not None and {
-        "enc": fingerprint(audio_encoder), "seconds": s.num_frames / s.fps, "layers": s.audio_layers}
+        "enc": fingerprint(audio_encoder), "seconds": s.num_frames / s.fps, "layers": s.audio_layers,
+        "frames": s.num_frames, "window": s.audio_window, "aligned": 1}
     text_fp = text_encoder is not None and fingerprint(text_encoder)
     jobs: dict[str, tuple[str, str]] = {}
     hashes: dict[str, str] = {}  # file -> sha256, so a file shared by rows is hashed once
@@ -134,7 +161,9 @@ def _plan(manifest_df: pd.DataFrame, s: CacheSettings, vae, audio_encoder, text_
         keys = {role: _job(jobs, hashes, "video", rec[col], video_settings)
                 for role, col in (("winner", "winner_video"), ("loser", "loser_video"))}
         keys["image"] = _job(jobs, hashes, "image", rec.get("image"), image_settings)
+        keys["i2v"] = _job(jobs, hashes, "i2v", rec.get("image"), video_settings) if i2v else None
         keys["audio"] = _job(jobs, hashes, "audio", rec.get("audio"), audio_settings) if audio_settings else None
+        keys["skeleton"] = _job(jobs, hashes, "skeleton", rec.get("skeleton"), {**video_settings, "vae": None})
         prompt = rec.get("prompt") if isinstance(rec.get("prompt"), str) else ""
         keys["text"] = _text_job(jobs, prompt, text_fp) if text_fp else None
         pairs[str(rec["pair_id"])] = keys
@@ -161,7 +190,8 @@ def _hash(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:40]
 
 
-def _encode_all(todo, cache_dir, s: CacheSettings, vae, audio_encoder, text_encoder, progress: bool) -> None:
+def _encode_all(todo, cache_dir, s: CacheSettings, vae, audio_encoder, text_encoder, progress: bool,
+                image_encoder=None) -> None:
     from tqdm import tqdm
 
     with torch.inference_mode():
@@ -170,8 +200,18 @@ def _encode_all(todo, cache_dir, s: CacheSettings, vae, audio_encoder, text_enco
                 out = {"latents": encode_pixels(vae, read_frames(src, s))}
             elif kind == "image":
                 out = {"latents": encode_pixels(vae, read_image(src, s))}
+            elif kind == "i2v":
+                image = read_image(src, s)  # (3, 1, H, W)
+                rest = torch.zeros(3, s.num_frames - 1, *image.shape[2:])
+                out = {"latents": encode_pixels(vae, torch.cat([image, rest], dim=1))}
             elif kind == "audio":
-                out = {"audio_embeds": encode_audio(audio_encoder, read_audio(src, s.num_frames / s.fps), s)}
+                samples = read_audio(src, s.num_frames / s.fps, strict=True)
+                out = {"audio_embeds": audio_condition(encode_audio(audio_encoder, samples, s), s.num_frames,
+                                                       s.audio_window)}
+            elif kind == "clip":
+                out = {"image_embeds": encode_clip_image(image_encoder, src)}
+            elif kind == "skeleton":
+                out = read_skeleton(src, s)
             else:
                 out = {"encoder_hidden_states": text_encoder([src])[0]}
             save_entry(cache_dir, key, out)
@@ -216,18 +256,46 @@ def _fit(frames: torch.Tensor, s: CacheSettings) -> torch.Tensor:
     return x[..., top: top + s.height, left: left + s.width].clamp(-1, 1)
 
 
-def read_audio(path: str, seconds: float) -> torch.Tensor:
-    """16 kHz mono samples of the first ``seconds`` (zero-padded). decord's stereo + resample path returns
+def read_audio(path: str, seconds: float, strict: bool = False) -> torch.Tensor:
+    """16 kHz mono samples of the first ``seconds`` (zero-padded, or refused with ``strict``: training on silence
+    the video does not have would teach lip motion without sound). decord's stereo + resample path returns
     garbage, so audio is always read ``mono=True``."""
     import decord
 
     ar = decord.AudioReader(str(path), sample_rate=AUDIO_RATE, mono=True)
     x = torch.from_numpy(ar[:].asnumpy()[0].astype("float32"))
     n = round(seconds * AUDIO_RATE)
+    if strict and x.shape[0] < n:
+        raise CurateError(f"{path}, column 'audio': the audio lasts {x.shape[0] / AUDIO_RATE:.3f} s, shorter than "
+                          f"the {seconds:.3f} s of video frames it must drive (num_frames / fps).")
     return F.pad(x[:n], (0, max(0, n - x.shape[0])))
 
 
 # ---- encoding ---------------------------------------------------------------------------------------------
+
+def encode_clip_image(model, path: str) -> torch.Tensor:
+    """(N, D) penultimate hidden states of a CLIP vision model: the image resized (shorter side) and centre-cropped
+    to ``config.image_size``, normalised with CLIP's mean and std, as CLIPImageProcessor does by default."""
+    size = model.config.image_size
+    x = (read_image(path, CacheSettings(num_frames=1, frames_rule="n", height=8 * math.ceil(size / 8),
+                                        width=8 * math.ceil(size / 8)))[:, 0] + 1) / 2  # (3, S, S) in [0, 1]
+    x = F.interpolate(x[None], size=(size, size), mode="bilinear", antialias=True, align_corners=False)[0]
+    x = (x - torch.tensor(CLIP_MEAN).view(3, 1, 1)) / torch.tensor(CLIP_STD).view(3, 1, 1)
+    p = next(model.parameters())
+    out = model.eval()(pixel_values=x[None].to(p.device, p.dtype), output_hidden_states=True)
+    return out.hidden_states[-2][0].float().cpu()
+
+
+def read_skeleton(path: str, s: CacheSettings) -> dict[str, torch.Tensor]:
+    """Keypoints (T, J, 3), or a rendered skeleton video sampled like the clip and area-averaged to the latent grid
+    (H/8, W/8): (T, 3, H/8, W/8) in [0, 1]."""
+    from trainer.skeleton import is_keypoint_file, read_keypoints
+
+    if is_keypoint_file(path):
+        return {"keypoints": read_keypoints(path, s.num_frames)}
+    frames = (read_frames(path, s).permute(1, 0, 2, 3) + 1) / 2  # (T, 3, H, W) in [0, 1]
+    return {"frames": F.interpolate(frames, size=(s.height // 8, s.width // 8), mode="area")}
+
 
 def is_video_vae(vae) -> bool:
     """AutoencoderKLWan-style (5-D input, latents_mean/std) vs image AutoencoderKL (4-D, scaling_factor)."""

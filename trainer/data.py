@@ -23,13 +23,19 @@ from storage.tables import cell, read_table
 # build-pairs writes more (methods, candidate ids, rewards, margin); training needs only these
 REQUIRED_COLUMNS = ["pair_id", "clip_id", "winner_video", "loser_video"]
 # conditioning media: a column is either filled in every row or empty in every row (batches need one layout)
-MEDIA_COLUMNS = ["image", "audio"]
-OPTIONAL_COLUMNS = [*MEDIA_COLUMNS, "prompt", "skeleton"]
+MEDIA_COLUMNS = ["image", "audio", "skeleton"]
+OPTIONAL_COLUMNS = [*MEDIA_COLUMNS, "prompt"]
 VIDEO_COLUMNS = ["winner_video", "loser_video"]
+# the SFT phases read a plain video manifest (e.g. `curate export` of the real clips): one video per clip
+VIDEO_MANIFEST_COLUMNS = ["clip_id", "video"]
 
 
-def validate_manifest(path: str | Path, roots: list[str | Path] | None = None) -> pd.DataFrame:
+def validate_manifest(path: str | Path, roots: list[str | Path] | None = None, kind: str = "pairs") -> pd.DataFrame:
     """Read a pair manifest (csv, jsonl or parquet) and check everything training will touch, before it starts.
+
+    ``kind="videos"`` reads a plain video manifest instead (columns clip_id, video; optional image, audio,
+    skeleton, prompt) for SFT: each row becomes an item whose winner and loser are the clip's video (SFT reads
+    winners only), with ``pair_id`` = ``clip_id``.
 
     Checks: the required columns; non-empty, unique ``pair_id``; winner and loser videos differ; every video,
     image and audio path lies inside the roots, exists and decodes (decord for video and audio, Pillow for
@@ -48,27 +54,35 @@ def validate_manifest(path: str | Path, roots: list[str | Path] | None = None) -
         CurateError: the first problem, naming the file, the row (from 1, header excluded) and the column.
     """
     path = Path(path).resolve()
-    df = read_table(path, REQUIRED_COLUMNS, OPTIONAL_COLUMNS).reset_index(drop=True)
+    if kind not in ("pairs", "videos"):
+        raise ValueError(f"manifest kind must be 'pairs' or 'videos'. Got {kind!r}.")
+    videos = ["video"] if kind == "videos" else VIDEO_COLUMNS
+    required = VIDEO_MANIFEST_COLUMNS if kind == "videos" else REQUIRED_COLUMNS
+    df = read_table(path, required, OPTIONAL_COLUMNS).reset_index(drop=True)
+    if kind == "videos":
+        df["pair_id"] = df["clip_id"]
     root_paths = _default_roots(path) if roots is None else [Path(r).resolve() for r in roots]
-    _check_ids(df, path)
+    _check_ids(df, path, videos)
     _check_media_layout(df, path)
     decoded: dict[tuple[str, Path], None] = {}
     for i, rec in enumerate(df.to_dict("records")):
-        for col in [*VIDEO_COLUMNS, *MEDIA_COLUMNS]:
+        for col in [*videos, *MEDIA_COLUMNS]:
             value = cell(rec.get(col))
             if value is None:
                 continue  # only media columns can be empty here (_check_ids covers the videos)
             what = where(path, i + 1, col)
             resolved = resolve_media_path(value, path.parent, root_paths, what)
-            kind = "video" if col in VIDEO_COLUMNS else col
-            if (kind, resolved) not in decoded:
-                _check_decodes(kind, resolved, what)
-                decoded[(kind, resolved)] = None
+            media = "video" if col in videos else col
+            if (media, resolved) not in decoded:
+                _check_decodes(media, resolved, what)
+                decoded[(media, resolved)] = None
             df.at[i, col] = str(resolved)
-        if df.at[i, "winner_video"] == df.at[i, "loser_video"]:
+        if kind == "pairs" and df.at[i, "winner_video"] == df.at[i, "loser_video"]:
             raise CurateError(f"{where(path, i + 1, 'loser_video')}: the loser is the winner's video.")
     for col in MEDIA_COLUMNS:
         df[col] = [cell(v) for v in df[col]]
+    if kind == "videos":
+        df["winner_video"] = df["loser_video"] = df["video"]
     df.attrs["manifest"] = str(path)
     return df
 
@@ -86,10 +100,10 @@ def _default_roots(manifest: Path) -> list[Path]:
     return []
 
 
-def _check_ids(df: pd.DataFrame, path: Path) -> None:
+def _check_ids(df: pd.DataFrame, path: Path, videos: list[str]) -> None:
     seen: dict[str, int] = {}
     for i, rec in enumerate(df.to_dict("records")):
-        for col in ["pair_id", *VIDEO_COLUMNS]:
+        for col in ["pair_id", *videos]:
             if cell(rec.get(col)) is None:
                 raise CurateError(f"{where(path, i + 1, col)}: empty.")
         pid = cell(rec["pair_id"])
@@ -111,6 +125,13 @@ def _check_decodes(kind: str, p: Path, what: str) -> None:
     if kind == "image":
         check_image(p, what)
         return
+    if kind == "skeleton":
+        from trainer.skeleton import is_keypoint_file, read_keypoints
+
+        if is_keypoint_file(p):
+            read_keypoints(p, 0, where=what)  # shape only; the frame count is checked when the cache is filled
+            return
+        kind = "video"  # a rendered skeleton video: it must decode like the clips
     import decord
 
     try:
@@ -171,6 +192,13 @@ class PairDataset(torch.utils.data.Dataset):
             cond["audio_embeds"] = load_entry(self.cache_dir, keys["audio"])["audio_embeds"]
         if keys.get("image"):
             cond["ref_latents"] = load_entry(self.cache_dir, keys["image"])["latents"]
+        if keys.get("clip"):
+            cond["image_embeds"] = load_entry(self.cache_dir, keys["clip"])["image_embeds"]
+        if keys.get("i2v"):
+            cond["i2v_latents"] = load_entry(self.cache_dir, keys["i2v"])["latents"]
+        if keys.get("skeleton"):
+            entry = load_entry(self.cache_dir, keys["skeleton"])
+            cond["skeleton"] = entry["keypoints"] if "keypoints" in entry else entry["frames"]
         return {
             "latents_w": load_entry(self.cache_dir, keys["winner"])["latents"],
             "latents_l": load_entry(self.cache_dir, keys["loser"])["latents"],

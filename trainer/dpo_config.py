@@ -20,8 +20,13 @@ MODES = ("dpo", "sft", "plain")
 LOSS_TYPES = ("sigmoid", "hinge", "ipo", "robust")
 REFERENCES = ("lora", "frozen_copy")
 PRECISIONS = ("no", "bf16")
-WEIGHTINGS = ("none", "logit_normal", "bsmntw", "sigma_sqrt", "cosmap")
+WEIGHTINGS = ("none", "logit_normal", "bsmntw", "sigma_sqrt", "cosmap", "eps_equivalent")
 PREDICTION_TYPES = ("epsilon", "v_prediction")
+PHASES = ("", "audio", "skeleton")
+MOTION = ("auto", "off")
+REFERENCE_IMAGES = ("none", "vace", "i2v")
+AUDIO_ABLATIONS = ("full", "audio/2", "audio/4")  # table 6
+SKELETON_ABLATIONS = ("full", "skeleton/2", "skeleton/4")  # table 7
 
 
 def _f(default, help: str):
@@ -55,7 +60,28 @@ class DiffusionDPOConfig:
     text_encoder_path: str = _f("", "Local T5/UMT5/CLIP text encoder + tokenizer; '' = zero prompt embeddings.")
     text_length: int = _f(512, "Prompt embedding length L (Wan2.1: 512; SD1.5: 77).")
     audio_encoder_path: str = _f("", "Local wav2vec2 folder for audio features; '' = no audio features.")
+    image_encoder_path: str = _f("", "Local CLIPVisionModel folder: penultimate-layer embeddings of the reference "
+                                 "image for a Wan I2V model's image_dim ('' = none).")
     audio_layers: str = _f("last", "wav2vec2 features: 'last' hidden state or 'all' layers stacked (Hallo4).")
+    audio_window: int = _f(2, "Audio feature of each video frame carries its +-w neighbouring frames (Hallo4: 2).")
+    # portrait conditioning (sec. 3.3-3.5)
+    motion: str = _f("auto", "'auto': attach a motion module (eq. 6-8) when batches carry audio/skeleton and the "
+                     "model has none; 'off': train without them.")
+    audio_projection: str = _f("linear", "Eq. 7 per token ('linear') or Hallo4's window MLP ('mlp', 32 tokens "
+                               "per video frame).")
+    audio_ablation: str = _f("full", "Eq. 6 (rho*D audio tokens per latent frame) or table 6's 'audio/2', 'audio/4'.")
+    skeleton_ablation: str = _f("full", "Eq. 6 for the skeleton, or table 7's 'skeleton/2', 'skeleton/4'.")
+    skeleton_channels: int = _f(32, "d_k: channels of the skeleton encoder.")
+    skeleton_stride: int = _f(4, "Skeleton tokens on the latent grid downsampled by 1, 2 or 4.")
+    audio_dropout: float = _f(0.05, "SFT: share of samples trained with zeroed audio (audio CFG at sampling).")
+    reference_image: str = _f("none", "'vace': the reference latent is prepended as an extra latent frame (left "
+                              "out of the loss); 'i2v': [x_t, mask, latent of [image, grey]] in channels (a "
+                              "36-channel Wan I2V model); 'none': not fed.")
+    phase: str = _f("", "Phased SFT (sec. 3.5): 'audio' or 'skeleton' trains only that motion branch ('' = off).")
+    precompute_reference: bool = _f(False, "DPO: reference errors computed once per (pair, draw) and reused "
+                                    "(no reference forward per step; runs differing only in beta share them).")
+    reference_draws: int = _f(4, "With precompute_reference: fixed (noise, t) draws per pair; a step picks one.")
+    init_from: str = _f("", "A finished run folder: policy AND reference start from its final/ (pi_ref = SFT).")
     # objective
     mode: str = _f("dpo", "'dpo' (pairs), 'sft' (winners only: table 8 baseline) or 'plain' (every video).")
     loss_type: str = _f("sigmoid", "DPO loss: 'sigmoid' (eq. 5), 'hinge', 'ipo' or 'robust'.")
@@ -63,6 +89,8 @@ class DiffusionDPOConfig:
     label_smoothing: float = _f(0.0, "Assumed label-flip rate for 'sigmoid' (cDPO) and 'robust', in [0, 0.5).")
     shift: float = _f(5.0, "Flow-matching sigma shift (Wan trains with 5; 1 = no shift). Ignored by 'unet'.")
     weighting: str = _f("none", "w_t / timestep density of eq. 5: " + ", ".join(WEIGHTINGS) + ".")
+    weight_cap: float = _f(100.0, "Clamp w_t to at most this (0 = no cap): sigma_sqrt reaches ~4e4 at shift 5 and "
+                           "saturates the sigmoid.")
     prediction_type: str = _f("epsilon", "UNet target: 'epsilon' or 'v_prediction'. Ignored by 'wan'.")
     num_train_timesteps: int = _f(1000, "Length of the training noise schedule.")
     # reference and trainable weights
@@ -108,12 +136,27 @@ class DiffusionDPOConfig:
         _choice("weighting", self.weighting, WEIGHTINGS)
         _choice("prediction_type", self.prediction_type, PREDICTION_TYPES)
         _choice("audio_layers", self.audio_layers, ("last", "all"))
+        _choice("motion", self.motion, MOTION)
+        _choice("audio_ablation", self.audio_ablation, AUDIO_ABLATIONS)
+        _choice("audio_projection", self.audio_projection, ("linear", "mlp"))
+        _choice("skeleton_ablation", self.skeleton_ablation, SKELETON_ABLATIONS)
+        _choice("reference_image", self.reference_image, REFERENCE_IMAGES)
+        _choice("phase", self.phase, PHASES)
+        _check(not self.phase or self.mode == "sft", f"`phase` {self.phase!r} trains with flow matching on videos: "
+               f"it needs mode 'sft'. Got mode {self.mode!r}.")
+        _check(self.reference_image == "none" or self.model_kind == "wan",
+               f"`reference_image` {self.reference_image!r} is for Wan. Got model_kind {self.model_kind!r}.")
+        _check(0 <= self.audio_dropout < 1, f"`audio_dropout` must be in [0, 1). Got {self.audio_dropout}.")
+        _check(self.audio_window >= 0, f"`audio_window` must be >= 0. Got {self.audio_window}.")
+        _check(self.skeleton_channels >= 1 and self.skeleton_stride in (1, 2, 4),
+               f"`skeleton_channels` must be >= 1 and `skeleton_stride` 1, 2 or 4. Got {self.skeleton_channels}, "
+               f"{self.skeleton_stride}.")
         for name in ("beta", "learning_rate", "lora_alpha", "shift", "fps"):
             _check(getattr(self, name) > 0, f"`{name}` must be > 0. Got {getattr(self, name)}.")
-        for name in ("lora_rank", "max_steps", "batch_size", "gradient_accumulation_steps", "log_every",
+        for name in ("reference_draws", "lora_rank", "max_steps", "batch_size", "gradient_accumulation_steps", "log_every",
                      "num_train_timesteps", "num_frames", "height", "width", "text_length"):
             _check(getattr(self, name) >= 1, f"`{name}` must be >= 1. Got {getattr(self, name)}.")
-        for name in ("warmup_steps", "weight_decay", "max_grad_norm", "checkpoint_every", "keep_checkpoints",
+        for name in ("weight_cap", "warmup_steps", "weight_decay", "max_grad_norm", "checkpoint_every", "keep_checkpoints",
                      "num_workers", "adam_epsilon"):
             _check(getattr(self, name) >= 0, f"`{name}` must be >= 0. Got {getattr(self, name)}.")
         _check(0 <= self.label_smoothing < 0.5, f"`label_smoothing` must be in [0, 0.5). Got {self.label_smoothing}.")
@@ -159,7 +202,8 @@ class DiffusionDPOConfig:
 
     @property
     def uses_reference(self) -> bool:
-        return self.mode == "dpo"
+        """A live reference model is needed (DPO without precomputed reference errors)."""
+        return self.mode == "dpo" and not self.precompute_reference
 
     @property
     def uses_lora(self) -> bool:
@@ -169,7 +213,11 @@ class DiffusionDPOConfig:
 PRESETS: dict[str, dict[str, Any]] = {
     # Hallo4 sec. 4.1: AdamW, lr 1e-8, 2,500 warm-up steps, beta 2500, global batch 8, 12k iterations. The paper
     # does not say whether the DPO phase trains all weights; lr 1e-8 only makes sense for a full fine-tune.
-    "paper": dict(model_kind="wan", mode="dpo", loss_type="sigmoid", beta=2500.0, learning_rate=1e-8,
+    # Nor does it say which error its beta multiplies: 2500 is Diffusion-DPO's value for epsilon errors, so the
+    # preset weights velocity errors back to epsilon scale (w_t = (1 - sigma)^2; raw velocity errors would make
+    # beta ~36x hotter at shift 5's median sigma).
+    "paper": dict(model_kind="wan", mode="dpo", loss_type="sigmoid", beta=2500.0, weighting="eps_equivalent",
+                  learning_rate=1e-8,
                   warmup_steps=2500, max_steps=12000, batch_size=8, reference="frozen_copy", shift=5.0,
                   mixed_precision="bf16", gradient_checkpointing=True, num_frames=81, height=480, width=832,
                   fps=16.0, checkpoint_every=500, log_every=10),

@@ -22,14 +22,8 @@ import torch
 from trainer import checkpoint
 from trainer.dpo_config import DiffusionDPOConfig
 from trainer.logging_utils import MetricLogger, MetricWindow
-from trainer.models import (
-    build_policy,
-    load_denoiser,
-    load_trainable_state_dict,
-    make_denoiser,
-    save_trained,
-    trainable_state_dict,
-)
+from trainer.models import load_denoiser, load_trained, make_denoiser, save_trained
+from trainer.policy import build_policy, load_trainable_state_dict, trainable_state_dict
 from trainer.sampling import DataPosition, ShardedBatchSampler
 from trainer.step import compute_loss, make_objective
 
@@ -80,7 +74,9 @@ def train(cfg: DiffusionDPOConfig, dataset, collate_fn, *, resume: bool = False,
     out = Path(cfg.output_dir)
     micro = _micro_batch(cfg, acc.num_processes)
     _seed_everything(cfg.seed)
-    model = _on_device(load_denoiser(cfg.model_kind, cfg.denoiser_path), acc.device)
+    model = _on_device(_load_model(cfg, dataset), acc.device)
+    ref_errors = _reference_table(cfg, acc, model, dataset, collate_fn, progress) \
+        if cfg.mode == "dpo" and cfg.precompute_reference else None
     policy = build_policy(model, cfg)
     optimizer = torch.optim.AdamW(policy.trainable_parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay,
                                   betas=(cfg.adam_beta1, cfg.adam_beta2), eps=cfg.adam_epsilon)
@@ -97,12 +93,13 @@ def train(cfg: DiffusionDPOConfig, dataset, collate_fn, *, resume: bool = False,
     loader = torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_fn,
                                          num_workers=cfg.num_workers)
     loop = _Loop(cfg, acc, policy, wrapped, model, optimizer, scheduler, generator, sampler, out)
+    loop.ref_errors = ref_errors
     history = loop.run(iter(loader), step, stop_after, progress)
     final_dir = None
     if loop.step >= cfg.max_steps:
         final_dir = out / "final"
         if acc.is_main_process:
-            save_trained(model, final_dir, policy.lora)
+            save_trained(model, final_dir, policy.lora, policy.phase)
             (final_dir / "dpo_config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
     acc.wait_for_everyone()
     return TrainResult(global_step=loop.step, output_dir=out, final_dir=final_dir, history=history, model=model)
@@ -115,9 +112,10 @@ class _Loop:
         self.cfg, self.acc, self.policy, self.wrapped, self.model = cfg, acc, policy, wrapped, model
         self.optimizer, self.scheduler, self.generator, self.sampler, self.out = (optimizer, scheduler, generator,
                                                                                   sampler, out)
-        self.denoiser, self.objective = make_denoiser(cfg.model_kind), make_objective(cfg)
+        self.denoiser, self.objective = make_denoiser(cfg.model_kind, cfg.reference_image), make_objective(cfg)
         self.logger = MetricLogger(out / "logs", enabled=acc.is_main_process)
         self.step, self.micro_done = 0, 0
+        self.ref_errors = None  # precomputed reference errors (N, draws, 2), or None: live reference
 
     def run(self, batches, start_step: int, stop_after: int | None, progress: bool) -> list[dict]:
         from tqdm.auto import tqdm
@@ -158,7 +156,7 @@ class _Loop:
             sync = contextlib.nullcontext() if i == accum - 1 else acc.no_sync(self.wrapped)
             with sync:
                 loss, metrics = compute_loss(cfg, self.policy, self.wrapped, self.model, self.denoiser,
-                                             self.objective, batch, self.generator)
+                                             self.objective, batch, self.generator, self.ref_errors)
                 acc.backward(loss / accum)
             window.add(metrics)
             self.micro_done += 1
@@ -217,6 +215,57 @@ def _restore(cfg, acc, resume: bool, model, optimizer, scheduler, generator) -> 
     scheduler.load_state_dict(state.scheduler)
     log.info("resuming from %s (step %d)", ckpt, state.global_step)
     return state.global_step, state.position
+
+
+def _load_model(cfg: DiffusionDPOConfig, dataset) -> torch.nn.Module:
+    """The denoiser to train: the base, or a finished run's model with ``init_from`` (paper sec. 3.2: pi_ref is the
+    SFT model, so policy and reference both start there), plus a fresh motion module when the data has motion
+    inputs and the model none (drawn after seeding; its output projections start at zero)."""
+    from trainer.portrait import attach_motion, has_motion, motion_config_for
+
+    if cfg.init_from:
+        model = load_trained(cfg.model_kind, cfg.denoiser_path, Path(cfg.init_from) / "final")
+        if getattr(model, "peft_config", None):
+            # the SFT LoRA becomes part of the starting weights: the DPO adapter is the only one toggled off
+            model.fuse_lora()
+            model.unload_lora()
+    else:
+        model = load_denoiser(cfg.model_kind, cfg.denoiser_path)
+    if not has_motion(model):
+        motion_cfg = motion_config_for(cfg, dataset[0])
+        if motion_cfg is not None:
+            attach_motion(model, motion_cfg, cfg.model_kind)
+    return model
+
+
+def _reference_table(cfg: DiffusionDPOConfig, acc, model, dataset, collate_fn, progress: bool) -> torch.Tensor:
+    """The precomputed reference errors (``trainer.reference_errors``): computed by the main process from the
+    model as it starts (= the reference), stored under the cache folder, reused by every run with the same
+    reference, noising settings and pairs."""
+    from trainer.cache import fingerprint
+    from trainer.reference_errors import compute_table, load_or_compute, table_key
+
+    pair_ids = getattr(dataset, "pair_ids", None) or [dataset[i]["pair_id"] for i in range(len(dataset))]
+    settings = {"model": fingerprint(model), "kind": cfg.model_kind, "shift": cfg.shift, "weighting": cfg.weighting,
+                "timesteps": cfg.num_train_timesteps, "prediction": cfg.prediction_type,
+                "reference_image": cfg.reference_image, "draws": cfg.reference_draws, "seed": cfg.seed,
+                "pairs": _digest(pair_ids)}
+    path = Path(cfg.cache_dir or cfg.output_dir) / "reference" / f"{table_key(settings)}.safetensors"
+    compute = lambda: compute_table(model, make_denoiser(cfg.model_kind, cfg.reference_image), make_objective(cfg),
+                                    dataset, collate_fn, cfg.reference_draws, cfg.seed, acc.device)
+    if acc.is_main_process:
+        _, computed = load_or_compute(path, settings, compute)
+        log.info("reference errors %s %s", "computed into" if computed else "reused from", path)
+    acc.wait_for_everyone()
+    from safetensors.torch import load_file
+
+    return load_file(str(path))["errors"]
+
+
+def _digest(ids) -> str:
+    import hashlib
+
+    return hashlib.sha256("\n".join(map(str, ids)).encode()).hexdigest()[:40]
 
 
 def _micro_batch(cfg: DiffusionDPOConfig, processes: int) -> int:

@@ -4,23 +4,17 @@ A ``Denoiser`` adapter runs a model on ``x_t`` (N, C, T, H, W), timesteps (N,) a
 ``trainer/data.py``): Wan takes the 5-D video directly; a UNet2D gets the frames folded into the batch. Conditioning
 keys a model does not use are ignored, so the next issue's audio module can add keys without touching the loop.
 
-Reference policy (``cfg.reference``): ``lora`` adds a LoRA (B initialised to zero) and takes the reference from the
-same weights with the adapter disabled, so there is no second model in memory; ``frozen_copy`` trains every weight
-and keeps a frozen deep copy as the reference.
+The trainable weights and the reference policy are built in ``trainer.policy``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import torch
 from torch import nn
-
-from trainer.dpo_config import DiffusionDPOConfig
 
 LORA_ADAPTER = "default"
 LORA_WEIGHTS = "pytorch_lora_weights.safetensors"
@@ -39,54 +33,124 @@ class Denoiser(Protocol):
 
 
 class WanDenoiser:
-    """``WanTransformer3DModel``: (N, C, T, H, W) in and out; optional ``image_embeds`` for I2V-style models."""
+    """``WanTransformer3DModel``: (N, C, T, H, W) in and out; optional ``image_embeds`` for I2V-style models.
+
+    With a motion module attached (``trainer.portrait``) the batch's ``audio_embeds`` C_audio (N, T, N_a, d_a) and
+    ``skeleton`` keypoints (N, T, J, 3) go in through ``attention_kwargs["motion"]``. ``reference_image="vace"``
+    prepends the clean reference latent ``ref_latents`` (N, C, 1, H, W) as an extra latent frame (Hallo4's released
+    model does this) and cuts it off the output, so it is left out of the loss.
+    """
 
     kind = "wan"
+
+    def __init__(self, reference_image: str = "none"):
+        self.reference_image = reference_image
 
     def __call__(self, module, x_t, timesteps, cond):
         extra = {}
         if cond.get("image_embeds") is not None and _config(module).get("image_dim"):
             extra["encoder_hidden_states_image"] = cond["image_embeds"]
+        motion = _motion_inputs(module, cond)
+        if motion:
+            extra["attention_kwargs"] = {"motion": motion}
+        lead = 0
+        if self.reference_image == "i2v":
+            x_t = torch.cat([x_t, *i2v_condition(cond, x_t)], dim=1)
+        if self.reference_image == "vace":
+            if cond.get("ref_latents") is None:
+                raise ValueError("reference_image 'vace' needs a reference image (the manifest's image column).")
+            ref = cond["ref_latents"].to(x_t.dtype)  # (N, C, 1, H, W), clean
+            x_t, lead = torch.cat([ref, x_t], dim=2), ref.shape[2]
         out = module(hidden_states=x_t, timestep=timesteps, encoder_hidden_states=cond["encoder_hidden_states"],
-                     return_dict=False, **extra)
-        return out[0]
+                     return_dict=False, **extra)[0]
+        return out[:, :, lead:]
 
     def text_dim(self, module):
         return int(_config(module)["text_dim"])
 
 
 class UNetDenoiser:
-    """``UNet2DConditionModel`` on video: frames are folded into the batch, (N, C, T, H, W) -> (N*T, C, H, W)."""
+    """``UNet2DConditionModel`` on video: frames are folded into the batch, (N, C, T, H, W) -> (N*T, C, H, W).
+
+    With a motion module, frame t of sample n attends to its own audio tokens ``audio_embeds[n, t]``.
+    """
 
     kind = "unet"
+
+    def __init__(self, reference_image: str = "none"):
+        if reference_image != "none":
+            raise ValueError(f"reference_image {reference_image!r} is for Wan; the UNet path takes 'none'.")
 
     def __call__(self, module, x_t, timesteps, cond):
         n, c, t, h, w = x_t.shape
         frames = x_t.permute(0, 2, 1, 3, 4).reshape(n * t, c, h, w)  # (N*T, C, H, W)
         ehs = cond["encoder_hidden_states"].repeat_interleave(t, dim=0)  # (N*T, L, D)
-        out = module(frames, timesteps.repeat_interleave(t), encoder_hidden_states=ehs, return_dict=False)[0]
+        extra = {}
+        motion = _motion_inputs(module, cond)
+        if motion:
+            audio = motion["audio"]
+            if audio.shape[1] != t:
+                raise ValueError(f"audio_embeds has {audio.shape[1]} frames, the latents {t}.")
+            extra["cross_attention_kwargs"] = {"motion": {"audio": audio.flatten(0, 1)}}  # (N*T, Na, da)
+        out = module(frames, timesteps.repeat_interleave(t), encoder_hidden_states=ehs, return_dict=False,
+                     **extra)[0]
         return out.reshape(n, t, -1, h, w).permute(0, 2, 1, 3, 4)  # (N, C, T, H, W)
 
     def text_dim(self, module):
         return int(_config(module)["cross_attention_dim"])
 
 
+def i2v_condition(cond: dict, x_t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mask (N, 4, T', H, W), image condition (N, C, T', H, W)) of a Wan I2V input: the pipeline's mask is 1 on the
+    4 video frames folded into latent frame 0 (the image) and 0 after; the condition is the cached VAE latent of
+    [image, grey frames]."""
+    y = cond.get("i2v_latents")
+    if y is None:
+        raise ValueError("reference_image 'i2v' needs i2v_latents: prepare the cache with the image column and "
+                         "reference_image: i2v.")
+    n, _, t, h, w = x_t.shape
+    mask = torch.zeros(n, 4, t, h, w, device=x_t.device, dtype=x_t.dtype)
+    mask[:, :, 0] = 1
+    return mask, y.to(x_t.dtype)
+
+
+def _motion_inputs(module: nn.Module, cond: dict) -> dict | None:
+    """The motion module's inputs from the batch, or None for a model without one."""
+    from trainer.portrait import has_motion
+
+    if not has_motion(module):
+        return None
+    return {"audio": cond.get("audio_embeds"), "skeleton": cond.get("skeleton")}
+
+
 DENOISERS: dict[str, type] = {"wan": WanDenoiser, "unet": UNetDenoiser}
 
 
-def make_denoiser(kind: str) -> Denoiser:
+def make_denoiser(kind: str, reference_image: str = "none") -> Denoiser:
     if kind not in DENOISERS:
         raise ValueError(f"model_kind must be one of {sorted(DENOISERS)}. Got {kind!r}.")
-    return DENOISERS[kind]()
+    return DENOISERS[kind](reference_image)
 
 
 def load_denoiser(kind: str, path: str | Path, dtype: torch.dtype = torch.float32) -> nn.Module:
-    """``WanTransformer3DModel`` or ``UNet2DConditionModel`` from a local diffusers folder (nothing downloaded)."""
+    """``WanTransformer3DModel`` or ``UNet2DConditionModel`` from a local diffusers folder (nothing downloaded).
+
+    A folder :func:`save_trained` wrote with a motion module (``motion_config.json`` beside ``config.json``) comes
+    back with it: the stock ``from_pretrained`` skips those weights, :func:`trainer.portrait.load_motion` restores
+    them.
+    """
     from diffusers import UNet2DConditionModel, WanTransformer3DModel
+
+    from trainer.portrait import MOTION_CONFIG, load_motion
 
     cls = {"wan": WanTransformer3DModel, "unet": UNet2DConditionModel}[kind]
     read_model_config(kind, path)
-    return cls.from_pretrained(_local(path, f"{kind} denoiser"), local_files_only=True, torch_dtype=dtype)
+    has_motion = (Path(path) / MOTION_CONFIG).is_file()
+    with _quiet_diffusers() if has_motion else contextlib.nullcontext():  # "weights not used": the motion keys
+        model = cls.from_pretrained(_local(path, f"{kind} denoiser"), local_files_only=True, torch_dtype=dtype)
+    if has_motion:
+        load_motion(model, path)
+    return model
 
 
 def load_vae(kind: str, path: str | Path, dtype: torch.dtype = torch.float32) -> nn.Module:
@@ -114,14 +178,21 @@ def read_model_config(kind: str, path: str | Path, role: str = "denoiser") -> di
     return config
 
 
-def check_latents(kind: str, path: str | Path, latents: torch.Tensor, text_dim: int) -> None:
+def check_latents(kind: str, path: str | Path, latents: torch.Tensor, text_dim: int,
+                  reference_image: str = "none") -> None:
     """Fail before training when cached latents or prompt embeddings do not fit the denoiser's config.json."""
     config = read_model_config(kind, path)
     want_c = config["in_channels"]
     want_d = config["text_dim"] if kind == "wan" else config["cross_attention_dim"]
-    if latents.shape[0] != want_c:
-        raise ValueError(f"The cached latents have {latents.shape[0]} channels but the denoiser takes {want_c}: "
-                         "the VAE does not belong to this denoiser.")
+    c = latents.shape[0]
+    # Wan I2V takes [noisy latents (C), mask (4), VAE latent of [image, zeros] (C)]: 36 = 16 + 4 + 16
+    i2v = reference_image == "i2v"
+    if want_c == 2 * c + 4 and kind == "wan" and not i2v:
+        raise ValueError(f"The denoiser takes {want_c} = 2 x {c} + 4 channels: a Wan I2V model. Set "
+                         "reference_image: i2v (needs the manifest's image column).")
+    if (2 * c + 4 if i2v else c) != want_c:
+        raise ValueError(f"The cached latents have {c} channels but the denoiser takes {want_c}"
+                         f"{' (I2V: 2 x C + 4)' if i2v else ''}: the VAE does not belong to this denoiser.")
     if text_dim != want_d:
         raise ValueError(f"The prompt embeddings have dim {text_dim} but the denoiser expects {want_d}.")
 
@@ -132,105 +203,52 @@ def denoiser_text_dim(kind: str, path: str | Path) -> int:
     return int(config["text_dim"] if kind == "wan" else config["cross_attention_dim"])
 
 
-@dataclass
-class Policy:
-    """The trainable model and how to get reference predictions from it."""
+def save_trained(model: nn.Module, out_dir: Path, lora: bool, phase: str = "") -> Path:
+    """Save what was trained so that :func:`load_trained` (and ``from_pretrained``) get all of it back.
 
-    model: nn.Module  # trainable; the loop may wrap it for DDP
-    reference: nn.Module | None  # frozen deep copy, or None when the reference is the LoRA-disabled base
-    lora: bool
-    lora_layers: list = field(default_factory=list)  # peft layers, found once: a full module walk per step costs
+    * phased SFT: ``out_dir/motion`` (``motion_config.json`` + ``motion.safetensors``); the base is unchanged.
+    * LoRA: ``out_dir/lora`` (``pytorch_lora_weights.safetensors``, peft config in its metadata; load with
+      ``load_lora_adapter(dir, prefix=None)``) and, with a motion module, ``out_dir/motion`` beside it.
+    * full: ``out_dir/denoiser`` (``config.json`` + safetensors, plus the motion files when there is a module).
 
-    def trainable_parameters(self) -> list[nn.Parameter]:
-        return [p for p in self.model.parameters() if p.requires_grad]
-
-    @contextlib.contextmanager
-    def reference_model(self, unwrapped: nn.Module):
-        """Yields the module that gives reference predictions; with LoRA, the policy with its adapter off."""
-        if self.reference is not None:
-            yield self.reference
-            return
-        # what diffusers' disable_adapters()/enable_adapters() do, without walking every module each step
-        for layer in self.lora_layers:
-            layer.enable_adapters(False)
-        try:
-            yield unwrapped
-        finally:
-            for layer in self.lora_layers:
-                layer.enable_adapters(True)  # also re-marks the adapter trainable, which disabling unmarked
-
-
-def build_policy(model: nn.Module, cfg: DiffusionDPOConfig) -> Policy:
-    """Add a LoRA or unfreeze everything, and build the reference policy when ``cfg.mode == 'dpo'``.
-
-    Call after seeding: LoRA's A matrices are drawn from the global RNG (B starts at zero, so the policy equals
-    the reference at step 0 and the first DPO loss is exactly ln 2).
+    Returns the folder written.
     """
-    if cfg.uses_lora:
-        from peft import LoraConfig
+    from trainer.portrait import has_motion, save_motion
 
-        model.requires_grad_(False)
-        model.add_adapter(LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, target_modules=list(cfg.lora_targets),
-                                     init_lora_weights="gaussian"), adapter_name=LORA_ADAPTER)
-        if not any(p.requires_grad for p in model.parameters()):
-            raise ValueError(f"No module matched lora_targets {cfg.lora_targets}.")
-        reference = None
-        from peft.tuners.tuners_utils import BaseTunerLayer
-
-        lora_layers = [m for m in model.modules() if isinstance(m, BaseTunerLayer)]
-    else:
-        lora_layers = []
-        model.requires_grad_(True)
-        reference = _frozen_copy(model) if cfg.uses_reference else None
-    if cfg.gradient_checkpointing:
-        # Wan skips checkpointing when grad is off, so the reference forward pays nothing for it
-        model.enable_gradient_checkpointing()
-    model.train()
-    return Policy(model=model, reference=reference, lora=cfg.uses_lora, lora_layers=lora_layers)
-
-
-def trainable_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
-    """The trained weights by parameter name: the LoRA layers, or every weight for a full fine-tune."""
-    return {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
-
-
-def load_trainable_state_dict(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
-    params = dict(model.named_parameters())
-    missing = sorted(n for n, p in params.items() if p.requires_grad and n not in state)
-    unknown = sorted(set(state) - set(params))
-    if missing or unknown:
-        raise ValueError(f"Checkpoint does not match the model: missing {missing[:5]}, unexpected {unknown[:5]}.")
-    with torch.no_grad():
-        for name, value in state.items():
-            params[name].copy_(value)
-
-
-def save_trained(model: nn.Module, out_dir: Path, lora: bool) -> Path:
-    """Save for ``from_pretrained``: the LoRA adapter (``load_lora_adapter(dir, prefix=None)``) or the whole model.
-
-    Returns the folder written: ``out_dir/lora`` (``pytorch_lora_weights.safetensors``, peft config in its
-    metadata) or ``out_dir/denoiser`` (``config.json`` + safetensors).
-    """
+    if phase:
+        return save_motion(model, out_dir / "motion")
     if lora:
         target = out_dir / "lora"
         with _quiet_diffusers():  # save_lora_adapter calls .to(dtype=None), which makes Wan warn about fp32 modules
             model.save_lora_adapter(str(target), adapter_name=LORA_ADAPTER, safe_serialization=True,
                                     weight_name=LORA_WEIGHTS)
+        if has_motion(model):
+            save_motion(model, out_dir / "motion")
     else:
         target = out_dir / "denoiser"
         model.save_pretrained(str(target), safe_serialization=True)
+        if has_motion(model):
+            save_motion(model, target)
     return target
 
 
 def load_trained(kind: str, base_path: str | Path, trained_dir: str | Path) -> nn.Module:
-    """Load what :func:`save_trained` wrote: the full model, or the base with the LoRA adapter applied."""
+    """Load what :func:`save_trained` wrote: the full model, or the base with the motion module and LoRA applied
+    (motion first: the LoRA may reach into its layers)."""
+    from trainer.portrait import load_motion
+
     trained_dir = Path(trained_dir)
+    if (trained_dir / "denoiser").is_dir():
+        return load_denoiser(kind, trained_dir / "denoiser")
+    if not ((trained_dir / "lora").is_dir() or (trained_dir / "motion").is_dir()):
+        raise ValueError(f"{trained_dir}: no denoiser/, lora/ or motion/ folder (not a finished run's final/).")
+    model = load_denoiser(kind, base_path)
+    if (trained_dir / "motion").is_dir():
+        load_motion(model, trained_dir / "motion")
     if (trained_dir / "lora").is_dir():
-        model = load_denoiser(kind, base_path)
         model.load_lora_adapter(str(trained_dir / "lora"), prefix=None, adapter_name=LORA_ADAPTER,
                                 weight_name=LORA_WEIGHTS)
-        return model
-    return load_denoiser(kind, trained_dir / "denoiser")
+    return model
 
 
 @contextlib.contextmanager
@@ -243,11 +261,6 @@ def _quiet_diffusers():
         yield
     finally:
         dlog.set_verbosity(level)
-
-
-def _frozen_copy(model: nn.Module) -> nn.Module:
-    ref = copy.deepcopy(model)
-    return ref.eval().requires_grad_(False)
 
 
 def _config(module: nn.Module) -> dict:

@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 
 import torch
 
-# "none": uniform t, w_t = 1. "logit_normal": t drawn logit-normal(logit_mean, logit_std) on the grid, w_t = 1
+# "eps_equivalent": uniform t, w_t = (1 - sigma)^2, which turns velocity errors into the matching epsilon errors
+# (the model's implied epsilon is x_t + (1 - sigma) v, so eps_err = (1 - sigma)^2 v_err): a beta tuned on epsilon
+# models (Diffusion-DPO's 2500/5000 on SD) keeps its scale. "none": uniform t, w_t = 1. "logit_normal": t drawn logit-normal(logit_mean, logit_std) on the grid, w_t = 1
 # (Flow-DPO as released in flow_grpo). "bsmntw": uniform t, DiffSynth's Gaussian bump over t, normalised to mean 1
 # over the grid. "sigma_sqrt" (w = sigma^-2) and "cosmap" (w = 2 / (pi (1 - 2 sigma + 2 sigma^2))): SD3's schemes.
-FLOW_WEIGHTINGS = ("none", "logit_normal", "bsmntw", "sigma_sqrt", "cosmap")
+FLOW_WEIGHTINGS = ("none", "logit_normal", "bsmntw", "sigma_sqrt", "cosmap", "eps_equivalent")
 BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")
 PREDICTION_TYPES = ("epsilon", "v_prediction")
 
@@ -65,6 +67,8 @@ class FlowMatchingObjective:
     weighting: one of FLOW_WEIGHTINGS, or a callable mapping sigmas (B,) to w_t (B,) with uniform t.
     num_train_timesteps: N, the grid length; model timesteps are sigma * N.
     logit_mean, logit_std: the logit-normal density for weighting="logit_normal".
+    weight_cap: w_t is clamped to at most this (None = no cap). sigma_sqrt reaches 1/sigma_min^2 (about 4e4 at
+        shift 5), where beta * w_t * (error difference) saturates the sigmoid and the pair's gradient vanishes.
     """
 
     shift: float = 3.0
@@ -72,6 +76,7 @@ class FlowMatchingObjective:
     num_train_timesteps: int = 1000
     logit_mean: float = 0.0
     logit_std: float = 1.0
+    weight_cap: float | None = None
     sigmas: torch.Tensor = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -83,6 +88,8 @@ class FlowMatchingObjective:
             raise ValueError(f"num_train_timesteps must be >= 2. Got {self.num_train_timesteps}.")
         if not self.logit_std > 0:
             raise ValueError(f"logit_std must be > 0. Got {self.logit_std}.")
+        if self.weight_cap is not None and not self.weight_cap > 0:
+            raise ValueError(f"weight_cap must be > 0 or None. Got {self.weight_cap}.")
         n = self.num_train_timesteps
         # float32 like diffusers, so sigma * N reproduces its timesteps bit for bit
         base = torch.linspace(1, n, n, dtype=torch.float32).flip(0) / n
@@ -102,12 +109,18 @@ class FlowMatchingObjective:
         return torch.randint(0, n, (b,), generator=generator, device=device)
 
     def weights(self, idx: torch.Tensor) -> torch.Tensor:
-        """w_t of eq. 5 for grid indices ``idx``."""
+        """w_t of eq. 5 for grid indices ``idx``, clamped to ``weight_cap``."""
+        w = self._raw_weights(idx)
+        return w if self.weight_cap is None else w.clamp(max=self.weight_cap)
+
+    def _raw_weights(self, idx: torch.Tensor) -> torch.Tensor:
         sigma = self.sigmas.to(idx.device)[idx]
         if callable(self.weighting):
             return self.weighting(sigma).float()
         if self.weighting == "sigma_sqrt":
             return sigma.pow(-2.0)
+        if self.weighting == "eps_equivalent":
+            return (1 - sigma).pow(2)
         if self.weighting == "cosmap":
             return 2.0 / (math.pi * (1 - 2 * sigma + 2 * sigma**2))
         if self.weighting == "bsmntw":
@@ -127,6 +140,10 @@ class FlowMatchingObjective:
         _check_pair(x0_w, x0_l)
         noise = _randn_like(x0_w, generator)
         idx = self.sample_indices(x0_w.shape[0], generator, x0_w.device)
+        return self.noise_pair_with(x0_w, x0_l, noise, idx)
+
+    def noise_pair_with(self, x0_w, x0_l, noise: torch.Tensor, idx: torch.Tensor) -> Noised:
+        """``noise_pair`` with given noise (B, ...) and grid indices (B,) (precomputed reference draws)."""
         out = self._apply(torch.cat([x0_w, x0_l]), torch.cat([noise, noise]), torch.cat([idx, idx]))
         out.weight = out.weight[: x0_w.shape[0]]
         return out
@@ -188,7 +205,15 @@ class EpsilonObjective:
         """Shared noise and timestep for winner and loser; outputs are (2B, ...) in [chosen; rejected] order."""
         _check_pair(x0_w, x0_l)
         noise = _randn_like(x0_w, generator)
-        t = torch.randint(0, self.num_train_timesteps, (x0_w.shape[0],), generator=generator, device=x0_w.device)
+        t = self.sample_indices(x0_w.shape[0], generator, x0_w.device)
+        return self.noise_pair_with(x0_w, x0_l, noise, t)
+
+    def sample_indices(self, b: int, generator=None, device=None) -> torch.Tensor:
+        """B uniform integer timesteps."""
+        return torch.randint(0, self.num_train_timesteps, (b,), generator=generator, device=device)
+
+    def noise_pair_with(self, x0_w, x0_l, noise: torch.Tensor, t: torch.Tensor) -> Noised:
+        """``noise_pair`` with given noise (B, ...) and timesteps (B,) (precomputed reference draws)."""
         out = self._apply(torch.cat([x0_w, x0_l]), torch.cat([noise, noise]), torch.cat([t, t]))
         out.weight = out.weight[: x0_w.shape[0]]
         return out

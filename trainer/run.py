@@ -5,15 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def run(cfg, manifest: Path, media_roots, *, resume: bool, prepare_only: bool, progress: bool) -> str | None:
-    """Validate, cache, train; returns the line the command prints (None on processes other than the main one)."""
+def run(cfg, manifest: Path, media_roots, *, resume: bool, prepare_only: bool, progress: bool,
+        manifest_kind: str = "pairs") -> str | None:
+    """Validate, cache, train; returns the line the command prints (None on processes other than the main one).
+
+    ``manifest_kind``: "pairs" (a pair manifest) or "videos" (a plain video manifest, for SFT)."""
     import torch
     from accelerate import PartialState
 
     from trainer.data import PairDataset, collate_pairs, validate_manifest
     from trainer.models import check_latents
 
-    df = validate_manifest(manifest, roots=media_roots)
+    df = validate_manifest(manifest, roots=media_roots, kind=manifest_kind)
     cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else manifest.resolve().parent / "latent-cache"
     state = PartialState(cpu=not torch.cuda.is_available())
     if state.is_main_process:
@@ -22,9 +25,10 @@ def run(cfg, manifest: Path, media_roots, *, resume: bool, prepare_only: bool, p
     dataset = PairDataset(df, cache_dir)
     first = dataset[0]
     check_latents(cfg.model_kind, cfg.denoiser_path, first["latents_w"],
-                  first["cond"]["encoder_hidden_states"].shape[-1])
+                  first["cond"]["encoder_hidden_states"].shape[-1], cfg.reference_image)
     if prepare_only:
-        return f"Cache ready: {len(dataset)} pairs in {cache_dir} (latents {tuple(first['latents_w'].shape)})."
+        what = "pairs" if manifest_kind == "pairs" else "videos"
+        return f"Cache ready: {len(dataset)} {what} in {cache_dir} (latents {tuple(first['latents_w'].shape)})."
     from trainer.dpo_trainer import train
 
     result = train(cfg.__class__(**{**cfg.to_dict(), "cache_dir": str(cache_dir)}), dataset, collate_pairs,
@@ -47,8 +51,14 @@ def _prepare(cfg, df, cache_dir: Path, device, progress: bool) -> None:
         from transformers import Wav2Vec2Model
 
         audio_encoder = Wav2Vec2Model.from_pretrained(cfg.audio_encoder_path, local_files_only=True).eval().to(device)
+    image_encoder = None
+    if cfg.image_encoder_path:
+        from transformers import CLIPVisionModel
+
+        image_encoder = CLIPVisionModel.from_pretrained(cfg.image_encoder_path, local_files_only=True).to(device)
     prepare_cache(df, vae, cache_dir, frames_rule="4k+1" if cfg.model_kind == "wan" else "n",
                   num_frames=cfg.num_frames, height=cfg.height, width=cfg.width, fps=cfg.fps,
                   audio_encoder=audio_encoder, text_encoder=text_encoder,
                   text_shape=(cfg.text_length, denoiser_text_dim(cfg.model_kind, cfg.denoiser_path)),
-                  audio_layers=cfg.audio_layers, progress=progress)
+                  audio_layers=cfg.audio_layers, audio_window=cfg.audio_window, i2v=cfg.reference_image == "i2v",
+                  image_encoder=image_encoder, progress=progress)

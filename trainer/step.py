@@ -15,7 +15,8 @@ from torch import nn
 
 from trainer.dpo_config import DiffusionDPOConfig
 from trainer.losses import diffusion_dpo_loss, per_sample_mse, sft_loss
-from trainer.models import Denoiser, Policy
+from trainer.models import Denoiser
+from trainer.policy import Policy
 
 
 def make_objective(cfg: DiffusionDPOConfig):
@@ -24,7 +25,7 @@ def make_objective(cfg: DiffusionDPOConfig):
 
     if cfg.model_kind == "wan":
         return FlowMatchingObjective(shift=cfg.shift, weighting=cfg.weighting,
-                                     num_train_timesteps=cfg.num_train_timesteps)
+                                     num_train_timesteps=cfg.num_train_timesteps, weight_cap=cfg.weight_cap or None)
     if cfg.weighting != "none":
         raise ValueError(f"weighting {cfg.weighting!r} is for flow matching; the UNet (DDPM) path takes 'none'.")
     return EpsilonObjective(num_train_timesteps=cfg.num_train_timesteps, prediction_type=cfg.prediction_type)
@@ -38,16 +39,20 @@ def autocast_for(cfg: DiffusionDPOConfig, device: torch.device):
 
 
 def compute_loss(cfg: DiffusionDPOConfig, policy: Policy, model: nn.Module, unwrapped: nn.Module,
-                 denoiser: Denoiser, objective: Any, batch: dict, generator: torch.Generator | None
-                 ) -> tuple[torch.Tensor, dict[str, float]]:
+                 denoiser: Denoiser, objective: Any, batch: dict, generator: torch.Generator | None,
+                 ref_errors: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """The loss of one micro-batch and its metrics.
 
     Args:
         model: the policy as called for training (possibly DDP-wrapped); ``unwrapped``: the bare module.
         batch: the collated dict (``latents_w``, ``latents_l`` (B, C, T, H, W), ``cond``), already on the device.
         generator: the noise RNG (checkpointed, so a resumed run draws the same noise).
+        ref_errors: (N, draws, 2) precomputed reference errors (``trainer.reference_errors``), or None for a live
+            reference forward.
     """
     with autocast_for(cfg, batch["latents_w"].device):
+        if cfg.mode == "dpo" and ref_errors is not None:
+            return _dpo_precomputed(cfg, model, denoiser, objective, batch, generator, ref_errors)
         if cfg.mode == "dpo":
             return _dpo(cfg, policy, model, unwrapped, denoiser, objective, batch, generator)
         return _single(cfg, model, denoiser, objective, batch, generator)
@@ -66,10 +71,34 @@ def _dpo(cfg, policy, model, unwrapped, denoiser, objective, batch, generator):
                               loss_type=cfg.loss_type, label_smoothing=cfg.label_smoothing)
 
 
+def _dpo_precomputed(cfg, model, denoiser, objective, batch, generator, ref_errors):
+    from trainer.reference_errors import noised_draws
+
+    b = batch["latents_w"].shape[0]
+    device = generator.device if generator is not None else "cpu"
+    ks = torch.randint(0, ref_errors.shape[1], (b,), generator=generator, device=device).cpu()
+    noised = noised_draws(objective, batch, ks, cfg.seed)
+    ref = ref_errors[batch["index"].cpu(), ks].to(batch["latents_w"].device)  # (B, 2): [chosen, rejected]
+    cond = {k: torch.cat([v, v]) for k, v in batch["cond"].items()}  # batch is [chosen, rejected]
+    err_w, err_l = per_sample_mse(denoiser(model, noised.x_t, noised.timesteps, cond), noised.target).chunk(2)
+    return diffusion_dpo_loss(err_w, err_l, ref[:, 0], ref[:, 1], beta=cfg.beta, weight=noised.weight,
+                              loss_type=cfg.loss_type, label_smoothing=cfg.label_smoothing)
+
+
+def _drop_audio(cond: dict, rate: float, generator: torch.Generator | None) -> dict:
+    """Zero the audio of about ``rate`` of the samples: zero audio is the unconditional input of audio CFG."""
+    audio = cond.get("audio_embeds")
+    if audio is None or not rate:
+        return cond
+    keep = torch.rand(audio.shape[0], generator=generator, device=audio.device) >= rate
+    return {**cond, "audio_embeds": audio * keep.view(-1, *([1] * (audio.dim() - 1))).to(audio.dtype)}
+
+
 def _single(cfg, model, denoiser, objective, batch, generator):
     cond = batch["cond"]
     if cfg.mode == "sft":
         x0 = batch["latents_w"]  # (B, C, T, H, W), winners only
+        cond = _drop_audio(cond, cfg.audio_dropout, generator)
     else:
         x0 = torch.cat([batch["latents_w"], batch["latents_l"]])  # batch is [chosen, rejected]
         cond = {k: torch.cat([v, v]) for k, v in cond.items()}

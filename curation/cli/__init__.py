@@ -24,6 +24,8 @@ COMMANDS = {
     "labelstudio": "curation.cli.labelstudio:labelstudio_group",
     "train-dpo": "curation.cli.train:train_dpo_cmd",
     "round": "curation.cli.round:round_group",
+    "train-sft": "curation.cli.train:train_sft_cmd",
+    "convert": "curation.cli.convert:convert_group",
 }
 
 SHORT_HELP = {
@@ -43,6 +45,8 @@ SHORT_HELP = {
     "labelstudio": "Push clips to / pull ratings from Label Studio.",
     "train-dpo": "Diffusion-DPO fine-tuning on a pair manifest.",
     "round": "Start the next round of a campaign; list rounds.",
+    "train-sft": "Phased SFT of the audio / skeleton motion module.",
+    "convert": "Map released model weights onto the trainer's modules.",
 }
 
 
