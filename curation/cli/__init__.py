@@ -25,6 +25,7 @@ COMMANDS = {
     "stats": "curation.cli.stats:stats_cmd",
     "labelstudio": "curation.cli.labelstudio:labelstudio_group",
     "train-dpo": "curation.cli.train:train_dpo_cmd",
+    "eval": "curation.cli.eval:eval_cmd",
 }
 
 SHORT_HELP = {
@@ -43,6 +44,7 @@ SHORT_HELP = {
     "stats": "Agreement, throughput and score distributions.",
     "labelstudio": "Push clips to / pull ratings from Label Studio.",
     "train-dpo": "Diffusion-DPO fine-tuning on a pair manifest.",
+    "eval": "Objective metrics per method (Sync-C/D, FID, FVD, PSNR, SSIM, LPIPS).",
 }
 
 
