@@ -104,3 +104,35 @@ def test_eval_store_mode_uses_the_ingested_ground_truth(cli, sqlite_workspace, t
     assert sorted(df["candidate_id"]) == ["c1:b", "c2:b"] and df["reference"].str.endswith("-gt.mp4").all()
     r = cli("eval", "-w", ws.root, "--methods", "zzz")
     assert r.exit_code == 1 and "no ready candidates of ['zzz']" in r.output
+
+
+def test_eval_every_metric_with_local_weights(cli, folders, tmp_path):
+    """A workspace whose [eval] names stand-in weights in the real formats: every metric runs."""
+    import tomli_w
+
+    from storage.workspace import init
+    from tests.fixtures.eval_models import (
+        TinyI3D, TinyInception, save_alexnet, save_syncnet, save_torchscript,
+    )
+
+    ws = init(tmp_path / "ws")
+    save_syncnet(ws.path("w", "syncnet_v2.model"))
+    save_alexnet(ws.path("w", "alexnet.pth"))
+    save_torchscript(TinyInception(), ws.path("w", "inception.pt"))
+    save_torchscript(TinyI3D(), ws.path("w", "i3d.pt"))
+    data = ws.config.to_toml()
+    data["eval"].update(syncnet="w/syncnet_v2.model", lpips_backbone="w/alexnet.pth", inception="w/inception.pt",
+                        i3d="w/i3d.pt", face_crop="full")
+    ws.config_path.write_text(tomli_w.dumps(data))
+    # 0.4 s clips are too short for FVD's 16-frame windows: that is a per-method skip, not a failure
+    r = cli("eval", "-w", ws.root, "--videos", folders / "gen", "--reference", folders / "ref", "--json")
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.output)
+    same, other = summary["methods"]["same"], summary["methods"]["other"]
+    assert {"sync_c", "sync_d", "psnr", "ssim", "lpips", "fid"} <= set(same)
+    assert same["lpips"]["mean"] == pytest.approx(0.0, abs=1e-6) and other["lpips"]["mean"] > 0
+    assert same["fid"]["value"] == pytest.approx(0.0, abs=1e-3) and other["fid"]["value"] > same["fid"]["value"]
+    assert [s["metric"] for s in summary["skipped"]] == ["fvd", "fvd"]
+    assert "need at least 2 samples" in summary["skipped"][0]["reason"]
+    df = pd.read_parquet(ws.path("exports", "eval", "per_clip.parquet"))
+    assert df["sync_c"].notna().all() and df["sync_offset"].between(-15, 15).all()

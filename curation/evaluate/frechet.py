@@ -25,10 +25,14 @@ BATCH = 16
 
 
 def load_torchscript(path: Path, setting: str):
+    import warnings
+
     import torch
 
     try:
-        return torch.jit.load(str(path), map_location="cpu").eval()
+        with warnings.catch_warnings():  # the standard FID/FVD files are TorchScript; torch now calls it deprecated
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return torch.jit.load(str(path), map_location="cpu").eval()
     except (RuntimeError, ValueError) as e:
         raise CurateError(
             f"eval.{setting} = {str(path)!r}: not a TorchScript file: {str(e).splitlines()[0][:200]}"
