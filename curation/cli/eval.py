@@ -15,10 +15,11 @@ import click
 @click.option("--out", type=click.Path(file_okay=False),
               help="Output folder (default: exports/eval in the workspace, else ./eval).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.option("--device", default="cpu", show_default=True, help="torch device for the networks, e.g. cuda.")
 @click.option("-w", "--workspace", type=click.Path(file_okay=False), envvar="CURATE_WORKSPACE",
               help="Workspace folder (curate.toml holds the [eval] weight paths).")
 @click.option("--db", envvar="CURATE_DB_URL", help="Database URL overriding curate.toml.")
-def eval_cmd(methods, metrics, videos, reference, out, as_json, workspace, db) -> None:
+def eval_cmd(methods, metrics, videos, reference, out, as_json, device, workspace, db) -> None:
     """Score generated videos with the paper's objective metrics, per method.
 
     \b
@@ -54,7 +55,7 @@ def eval_cmd(methods, metrics, videos, reference, out, as_json, workspace, db) -
         items = items_from_store(ws, [m.strip() for m in methods.split(",")] if methods else None)
     cfg = ws.config.eval if ws else EvalConfig()
     out_dir = Path(out) if out else (ws.path("exports", "eval") if ws else Path("eval"))
-    result = evaluate(items, cfg, ws.root if ws else root, wanted, progress=not as_json)
+    result = evaluate(items, cfg, ws.root if ws else root, wanted, progress=not as_json, device=_device(device))
     summary = summarise(result)
     paths = write_outputs(result, summary, out_dir)
     if as_json:
@@ -65,3 +66,15 @@ def eval_cmd(methods, metrics, videos, reference, out, as_json, workspace, db) -
     click.echo(table(summary))
     click.echo(f"per clip: {paths['per_clip']}\nsummary:  {paths['summary']}")
     click.echo("plot:     skipped (matplotlib is not installed; per_clip.parquet has every value)")
+
+
+def _device(name: str) -> str:
+    import torch
+
+    try:
+        dev = torch.device(name)
+    except RuntimeError as e:
+        raise click.BadParameter(str(e), param_hint="--device") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise click.BadParameter("CUDA is not available on this machine.", param_hint="--device")
+    return name

@@ -40,8 +40,9 @@ def load_torchscript(path: Path, setting: str):
 
 
 class InceptionFeatures:
-    def __init__(self, path: Path):
-        self.net = load_torchscript(path, "inception")
+    def __init__(self, path: Path, device: str = "cpu"):
+        self.net = load_torchscript(path, "inception").to(device)
+        self.device = device
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         import torch
@@ -50,13 +51,14 @@ class InceptionFeatures:
         with torch.no_grad():
             for s in range(0, len(frames), BATCH):
                 x = torch.from_numpy(np.ascontiguousarray(frames[s:s + BATCH])).permute(0, 3, 1, 2)
-                out.append(self.net(x, return_features=True).double().numpy())
+                out.append(self.net(x.to(self.device), return_features=True).double().cpu().numpy())
         return np.concatenate(out)
 
 
 class I3DFeatures:
-    def __init__(self, path: Path):
-        self.net = load_torchscript(path, "i3d")
+    def __init__(self, path: Path, device: str = "cpu"):
+        self.net = load_torchscript(path, "i3d").to(device)
+        self.device = device
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         """(windows, d) features; empty when the video has fewer than 16 frames."""
@@ -66,8 +68,8 @@ class I3DFeatures:
         with torch.no_grad():
             for s in range(0, len(frames) - FVD_FRAMES + 1, FVD_FRAMES):
                 clip = resize_frames(frames[s:s + FVD_FRAMES], FVD_SIZE, FVD_SIZE) * 2 - 1  # (16, 3, 224, 224)
-                x = clip.permute(1, 0, 2, 3)[None]
-                out.append(self.net(x, rescale=False, resize=False, return_features=True).double().numpy())
+                x = clip.permute(1, 0, 2, 3)[None].to(self.device)
+                out.append(self.net(x, rescale=False, resize=False, return_features=True).double().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, 0))
 
 

@@ -35,7 +35,7 @@ def check_comparable(cand: Decoded, ref: Decoded) -> str | None:
     return None
 
 
-def psnr_ssim(cand: Decoded, ref: Decoded) -> dict[str, float]:
+def psnr_ssim(cand: Decoded, ref: Decoded, device: str = "cpu") -> dict[str, float]:
     """Mean per-frame PSNR (dB) and SSIM of ``cand`` against ``ref``."""
     import torch
     from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
@@ -44,7 +44,7 @@ def psnr_ssim(cand: Decoded, ref: Decoded) -> dict[str, float]:
     with torch.no_grad():
         for c, r in _aligned(cand, ref):
             # float64: SSIM's variances (E[x^2] - E[x]^2) lose ~1e-4 to cancellation in float32
-            c, r = c.double(), r.double()
+            c, r = c.to(device, torch.float64), r.to(device, torch.float64)
             psnr.append(peak_signal_noise_ratio(c, r, data_range=1.0, reduction="none", dim=(1, 2, 3)))
             ssim.append(structural_similarity_index_measure(c, r, data_range=1.0, reduction="none"))
     return {"psnr": float(torch.cat(psnr).mean()), "ssim": float(torch.cat(ssim).mean())}
@@ -99,10 +99,11 @@ def _backbone(features):
 class Lpips:
     """LPIPS (AlexNet, torchmetrics' shipped linear heads) with the backbone from ``eval.lpips_backbone``."""
 
-    def __init__(self, backbone_path: Path):
+    def __init__(self, backbone_path: Path, device: str = "cpu"):
         features = load_alexnet_features(backbone_path)
         with _backbone(features) as tm_lpips:
-            self.net = tm_lpips._NoTrainLpips(net="alex")
+            self.net = tm_lpips._NoTrainLpips(net="alex").to(device)
+        self.device = device
 
     def __call__(self, cand: Decoded, ref: Decoded) -> float:
         import torch
@@ -110,6 +111,6 @@ class Lpips:
         vals = []
         with torch.no_grad():
             for c, r in _aligned(cand, ref):
-                vals.append(self.net(c, r, normalize=True).reshape(-1))
+                vals.append(self.net(c.to(self.device), r.to(self.device), normalize=True).reshape(-1).cpu())
         return float(torch.cat(vals).mean())
 

@@ -39,7 +39,7 @@ def parse_metrics(value: str | None) -> tuple[str, ...]:
     return names
 
 
-def load_models(cfg, root: Path, metrics: tuple[str, ...]) -> tuple[dict, list[Skip]]:
+def load_models(cfg, root: Path, metrics: tuple[str, ...], device: str = "cpu") -> tuple[dict, list[Skip]]:
     """The networks of the requested metrics; a metric whose weights are missing becomes a Skip."""
     models, skips = {}, []
     for metric in metrics:
@@ -54,19 +54,19 @@ def load_models(cfg, root: Path, metrics: tuple[str, ...]) -> tuple[dict, list[S
         if metric == "sync":
             from curation.evaluate.syncnet import load_syncnet
 
-            models[metric] = load_syncnet(path)
+            models[metric] = load_syncnet(path).to(device)
         elif metric == "lpips":
             from curation.evaluate.fullref import Lpips
 
-            models[metric] = Lpips(path)
+            models[metric] = Lpips(path, device)
         elif metric == "fid":
             from curation.evaluate.frechet import InceptionFeatures
 
-            models[metric] = InceptionFeatures(path)
+            models[metric] = InceptionFeatures(path, device)
         else:
             from curation.evaluate.frechet import I3DFeatures
 
-            models[metric] = I3DFeatures(path)
+            models[metric] = I3DFeatures(path, device)
     return models, skips
 
 
@@ -82,13 +82,14 @@ class _Clock:
             self.seconds[stage] += time.perf_counter() - t0
 
 
-def evaluate(items: list[Item], cfg, root: Path, metrics: tuple[str, ...], progress: bool = False) -> EvalResult:
-    """Per-clip metrics for every item and FID/FVD per method."""
+def evaluate(items: list[Item], cfg, root: Path, metrics: tuple[str, ...], progress: bool = False,
+             device: str = "cpu") -> EvalResult:
+    """Per-clip metrics for every item and FID/FVD per method (networks and tensors on ``device``)."""
     from tqdm import tqdm
 
     from curation.evaluate import fullref
 
-    models, skips = load_models(cfg, root, metrics)
+    models, skips = load_models(cfg, root, metrics, device)
     wants_ref = any(m in metrics for m in (*FULL_REFERENCE, "fid", "fvd"))
     clock = _Clock()
     feats: dict[tuple[str, str], list[np.ndarray]] = defaultdict(list)  # (metric, method) -> generated features
@@ -117,14 +118,14 @@ def evaluate(items: list[Item], cfg, root: Path, metrics: tuple[str, ...], progr
             notes.append(f"PSNR/SSIM/LPIPS not computed: {why_not}")
         if ref is not None and not why_not:
             if "psnr" in metrics or "ssim" in metrics:
-                vals = clock.run("psnr_ssim", fullref.psnr_ssim, cand, ref)
+                vals = clock.run("psnr_ssim", fullref.psnr_ssim, cand, ref, device)
                 row.update({k: v for k, v in vals.items() if k in metrics})
             if "lpips" in models:
                 row["lpips"] = clock.run("lpips", models["lpips"], cand, ref)
         if "sync" in models:
             from curation.evaluate.sync import sync_scores
 
-            res = clock.run("sync", sync_scores, models["sync"], cand, cfg.face_crop)
+            res = clock.run("sync", sync_scores, models["sync"], cand, cfg.face_crop, device)
             if isinstance(res, str):
                 notes.append(f"Sync-C/D not computed: {res}")
             else:

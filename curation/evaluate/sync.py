@@ -114,7 +114,7 @@ def crop_faces(frames: np.ndarray, boxes: np.ndarray | None) -> np.ndarray:
     return out
 
 
-def embed(net, crops: np.ndarray, cc: np.ndarray, n: int):
+def embed(net, crops: np.ndarray, cc: np.ndarray, n: int, device: str = "cpu"):
     """Lip and audio embeddings of windows 0..n-1."""
     import torch
 
@@ -124,13 +124,13 @@ def embed(net, crops: np.ndarray, cc: np.ndarray, n: int):
     with torch.no_grad():
         for start in range(0, n, BATCH):
             idx = range(start, min(n, start + BATCH))
-            lip_out.append(net.forward_lip(torch.stack([vid[:, i:i + WINDOW] for i in idx])))
+            lip_out.append(net.forward_lip(torch.stack([vid[:, i:i + WINDOW] for i in idx]).to(device)).cpu())
             a = [aud[:, :, i * MFCC_PER_FRAME:i * MFCC_PER_FRAME + MFCC_PER_FRAME * WINDOW] for i in idx]
-            aud_out.append(net.forward_aud(torch.stack(a)))
+            aud_out.append(net.forward_aud(torch.stack(a).to(device)).cpu())
     return torch.cat(lip_out), torch.cat(aud_out)
 
 
-def sync_scores(net, video: Decoded, crop: str = "face") -> dict[str, float] | str:
+def sync_scores(net, video: Decoded, crop: str = "face", device: str = "cpu") -> dict[str, float] | str:
     """{"sync_c", "sync_d", "sync_offset"} of one video, or the reason it has none."""
     if video.audio is None:
         return "no audio (neither the clip's driving audio nor an audio track)"
@@ -144,6 +144,6 @@ def sync_scores(net, video: Decoded, crop: str = "face") -> dict[str, float] | s
     n = min(len(frames), len(video.audio) // (AUDIO_RATE // int(FPS))) - WINDOW
     if n < 1:
         return f"too short for SyncNet (needs more than {WINDOW} frames of video and audio)"
-    lip, aud = embed(net, crop_faces(frames[: n + WINDOW], boxes), cc, n)
+    lip, aud = embed(net, crop_faces(frames[: n + WINDOW], boxes), cc, n, device)
     offset, dist, conf = offset_scores(lip, aud)
     return {"sync_c": conf, "sync_d": dist, "sync_offset": float(offset)}
