@@ -83,7 +83,7 @@ class NormalizeConfig:
 
 
 # Settings of `[eval]` that name weight files (see docs/eval.md for where each comes from).
-EVAL_WEIGHTS = ("syncnet", "inception", "i3d", "lpips_backbone")
+EVAL_WEIGHTS = ("syncnet", "inception", "i3d", "lpips_backbone", "dwpose")
 
 
 @dataclass
@@ -98,6 +98,7 @@ class EvalConfig:
     inception: str = field(default="", metadata={"help": "TorchScript FID Inception (inception-2015-12-05.pt)."})
     i3d: str = field(default="", metadata={"help": "TorchScript FVD I3D (i3d_torchscript.pt)."})
     lpips_backbone: str = field(default="", metadata={"help": "torchvision AlexNet state dict for LPIPS."})
+    dwpose: str = field(default="", metadata={"help": "DWPose whole-body ONNX (dw-ll_ucoco_384.onnx), HKC/HKV."})
     sha256: dict[str, str] = field(default_factory=dict, metadata={"help": "Expected SHA-256 per weight setting."})
     face_crop: str = field(default="face", metadata={"help": "Sync crop: 'face' (detect) or 'full' frame."})
 
@@ -280,6 +281,6 @@ _HEADER = """\
 # media.roots: folders manifests may point into; paths outside them are refused.
 # annotation.overlap: how many annotators rate each clip (k).
 # generators.<method>: checkout, python, weights, extra_args for each baseline (see `curate generators check`).
-# eval: local weight files for `curate eval` (syncnet, inception, i3d, lpips_backbone); see docs/eval.md.
+# eval: local weight files of `curate eval` (syncnet, inception, i3d, lpips_backbone, dwpose): docs/eval.md.
 
 """

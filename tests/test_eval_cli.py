@@ -14,7 +14,7 @@ CLIPS = ["c1", "c2", "c3"]
 
 @pytest.fixture
 def folders(tmp_path):
-    """ground truth per clip; method 'same' re-encodes nothing (identical files), 'other' is unrelated noise."""
+    """Ground truth per clip; method 'same' has identical files, 'other' unrelated noise."""
     for i, c in enumerate(CLIPS):
         make_video(tmp_path / "ref" / f"{c}.mp4", seconds=0.4, size=(32, 32), seed=i)
         make_video(tmp_path / "gen" / "same" / f"{c}.mp4", seconds=0.4, size=(32, 32), seed=i)
@@ -31,7 +31,7 @@ def test_eval_folders_table_json_and_parquet(cli, folders, monkeypatch):
     assert "PSNR \u2191" in header and "SSIM \u2191" in header and "Sync-C" not in header
     same = next(ln for ln in lines if ln.startswith("same "))
     assert "inf" in same and "1.000 \u00b1 0.000" in same  # identical files: PSNR inf, SSIM 1
-    for setting in ("syncnet", "inception", "i3d", "lpips_backbone"):
+    for setting in ("syncnet", "inception", "i3d", "lpips_backbone", "dwpose"):
         assert f"eval.{setting} is not set in curate.toml" in r.output
     df = pd.read_parquet(folders / "out" / "per_clip.parquet")
     assert sorted(df["candidate_id"]) == sorted(f"{c}:{m}" for c in CLIPS for m in ("same", "other"))
@@ -45,7 +45,7 @@ def test_eval_folders_table_json_and_parquet(cli, folders, monkeypatch):
     vals = other["psnr"].to_numpy()
     assert psnr["n"] == 3 and psnr["mean"] == pytest.approx(vals.mean())
     # Student t, 2 degrees of freedom: t(0.975) = 4.302653
-    half = 4.302653 * vals.std(ddof=1) / 3 ** 0.5
+    half = 4.302653 * vals.std(ddof=1) / 3**0.5
     assert psnr["ci_high"] - psnr["mean"] == pytest.approx(half, rel=1e-5)
     assert summary["methods"]["same"]["psnr"]["mean"] is None  # inf is not JSON: null
     assert summary["skipped"] == [] and "ssim" not in summary["methods"]["other"]
@@ -114,7 +114,12 @@ def test_eval_every_metric_with_local_weights(cli, folders, tmp_path):
 
     from storage.workspace import init
     from tests.fixtures.eval_models import (
-        TinyI3D, TinyInception, save_alexnet, save_syncnet, save_torchscript,
+        TinyI3D,
+        TinyInception,
+        save_alexnet,
+        save_dwpose_standin,
+        save_syncnet,
+        save_torchscript,
     )
 
     ws = init(tmp_path / "ws")
@@ -122,18 +127,28 @@ def test_eval_every_metric_with_local_weights(cli, folders, tmp_path):
     save_alexnet(ws.path("w", "alexnet.pth"))
     save_torchscript(TinyInception(), ws.path("w", "inception.pt"))
     save_torchscript(TinyI3D(), ws.path("w", "i3d.pt"))
+    save_dwpose_standin(ws.path("w", "dw.onnx"))
     data = ws.config.to_toml()
-    data["eval"].update(syncnet="w/syncnet_v2.model", lpips_backbone="w/alexnet.pth", inception="w/inception.pt",
-                        i3d="w/i3d.pt", face_crop="full")
+    data["eval"].update(
+        syncnet="w/syncnet_v2.model",
+        lpips_backbone="w/alexnet.pth",
+        inception="w/inception.pt",
+        i3d="w/i3d.pt",
+        dwpose="w/dw.onnx",
+        face_crop="full",
+    )
     ws.config_path.write_text(tomli_w.dumps(data))
     # 0.4 s clips are too short for FVD's 16-frame windows: that is a per-method skip, not a failure
     r = cli("eval", "-w", ws.root, "--videos", folders / "gen", "--reference", folders / "ref", "--json")
     assert r.exit_code == 0, r.output
     summary = json.loads(r.output)
     same, other = summary["methods"]["same"], summary["methods"]["other"]
-    assert {"sync_c", "sync_d", "psnr", "ssim", "lpips", "fid"} <= set(same)
+    assert {"sync_c", "sync_d", "psnr", "ssim", "lpips", "fid", "hkc", "hkv"} <= set(same)
+    assert same["hkc"]["mean"] == pytest.approx(0.8)  # the stand-in's constant score
     assert same["lpips"]["mean"] == pytest.approx(0.0, abs=1e-6) and other["lpips"]["mean"] > 0
-    assert same["fid"]["value"] == pytest.approx(0.0, abs=1e-3) and other["fid"]["value"] > same["fid"]["value"]
+    assert (
+        same["fid"]["value"] == pytest.approx(0.0, abs=1e-3) and other["fid"]["value"] > same["fid"]["value"]
+    )
     assert [s["metric"] for s in summary["skipped"]] == ["fvd", "fvd"]
     assert "need at least 2 samples" in summary["skipped"][0]["reason"]
     df = pd.read_parquet(ws.path("exports", "eval", "per_clip.parquet"))

@@ -1,4 +1,4 @@
-"""`[eval]` in curate.toml, weight files (missing, hash-checked) and the ground-truth `video` ingest column."""
+"""`[eval]` in curate.toml, weight files (missing, hash-checked), the ground-truth `video` ingest column."""
 
 from __future__ import annotations
 
@@ -45,11 +45,18 @@ def test_every_missing_weights_message_names_the_setting_and_the_source(tmp_path
 
 
 def test_missing_weights_skip_only_their_metric(tmp_path):
-    models, skips = load_models(EvalConfig(), tmp_path, ("psnr", "sync", "fid", "fvd", "lpips", "ssim"))
+    models, skips = load_models(
+        EvalConfig(), tmp_path, ("psnr", "sync", "fid", "fvd", "lpips", "ssim", "hands")
+    )
     assert models == {}
-    assert [s.metric for s in skips] == ["sync", "fid", "fvd", "lpips"]
-    assert [s.reason.split(" ")[0] for s in skips] == ["eval.syncnet", "eval.inception", "eval.i3d",
-                                                        "eval.lpips_backbone"]
+    assert [s.metric for s in skips] == ["sync", "fid", "fvd", "lpips", "hands"]
+    assert [s.reason.split(" ")[0] for s in skips] == [
+        "eval.syncnet",
+        "eval.inception",
+        "eval.i3d",
+        "eval.lpips_backbone",
+        "eval.dwpose",
+    ]
 
 
 def test_weights_hash_is_checked(tmp_path):

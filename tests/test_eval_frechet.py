@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from curation.evaluate.decode import Decoded
 from curation.evaluate.frechet import I3DFeatures, InceptionFeatures, frechet_distance
 from storage.errors import CurateError
 from tests.fixtures.eval_models import TinyI3D, TinyInception, save_torchscript
@@ -16,7 +13,9 @@ from tests.fixtures.eval_models import TinyI3D, TinyInception, save_torchscript
 def test_frechet_distance_matches_hand_worked_values():
     # 1-D: real {0, 2}: mean 1, variance 2; generated {1, 5}: mean 3, variance 8.
     # (1 - 3)^2 + 2 + 8 - 2 sqrt(2 * 8) = 4 + 10 - 8 = 6
-    assert frechet_distance(np.array([[0.0], [2.0]]), np.array([[1.0], [5.0]])) == pytest.approx(6.0, abs=1e-6)
+    assert frechet_distance(np.array([[0.0], [2.0]]), np.array([[1.0], [5.0]])) == pytest.approx(
+        6.0, abs=1e-6
+    )
     # 2-D, independent axes: real x {0, 2} y {0, 0, ...}: use 4 points so both covariances are diagonal.
     # real: (0,0) (2,0) (0,2) (2,2): mean (1,1), cov diag(4/3, 4/3); generated: the same shifted by (3,4)
     # and scaled by 2: mean (4,5)... (3,4) (7,4) (3,8) (7,8): mean (5,6), cov diag(16/3, 16/3).
@@ -73,7 +72,10 @@ def test_fid_fvd_per_method_through_evaluate(tmp_path):
     for i in range(3):
         ref = make_video(tmp_path / "ref" / f"c{i}.mp4", seconds=1.4, size=(32, 32), seed=i)
         other = make_video(tmp_path / "o" / f"c{i}.mp4", seconds=1.4, size=(32, 32), seed=9 + i)
-        items += [Item("same", f"c{i}", f"c{i}:same", ref, ref), Item("other", f"c{i}", f"c{i}:other", other, ref)]
+        items += [
+            Item("same", f"c{i}", f"c{i}:same", ref, ref),
+            Item("other", f"c{i}", f"c{i}:other", other, ref),
+        ]
     res = evaluate(items, cfg, tmp_path, ("fid", "fvd"))
     assert res.skips == []
     assert res.distribution["same"]["fid"] == pytest.approx(0.0, abs=1e-4)

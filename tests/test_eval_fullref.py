@@ -56,7 +56,7 @@ def test_frames_of_other_rates_are_not_compared():
 
 
 def _alexnet_file(path: Path, seed: int = 0) -> Path:
-    """A randomly initialised AlexNet saved like torchvision's alexnet-owt file (features.* + classifier.*)."""
+    """A random AlexNet saved like torchvision's alexnet-owt file (features.* + classifier.*)."""
     torch.manual_seed(seed)
     state = {f"features.{k}": v for k, v in alexnet_features().state_dict().items()}
     state["classifier.1.weight"] = torch.zeros(4096, 9216)[:1]  # present in the real file, unused by LPIPS

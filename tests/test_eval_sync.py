@@ -37,7 +37,8 @@ def test_checkpoint_layout_and_shapes(syncnet_file):
     state = torch.load(syncnet_file, weights_only=True)
     for tower in ("netcnnaud", "netcnnlip"):
         assert {k.split(".")[1] for k in state if k.startswith(tower) and k.endswith("weight")} == {
-            str(i) for i in CONV_AT + [i + 1 for i in CONV_AT]  # conv and its batch norm
+            str(i)
+            for i in CONV_AT + [i + 1 for i in CONV_AT]  # conv and its batch norm
         }
     assert state["netcnnlip.0.weight"].shape == (96, 3, 5, 7, 7)
     assert state["netcnnaud.18.weight"].shape == (512, 256, 5, 4)

@@ -44,7 +44,7 @@ SHORT_HELP = {
     "stats": "Agreement, throughput and score distributions.",
     "labelstudio": "Push clips to / pull ratings from Label Studio.",
     "train-dpo": "Diffusion-DPO fine-tuning on a pair manifest.",
-    "eval": "Objective metrics per method (Sync-C/D, FID, FVD, PSNR, SSIM, LPIPS).",
+    "eval": "Objective metrics per method (Sync-C/D, FID, FVD, PSNR, SSIM, LPIPS, HKC/HKV).",
 }
 
 

@@ -53,7 +53,7 @@ def _read_frames(path: Path) -> tuple[np.ndarray, float]:
 
 
 def decode(path: str | Path, what: str, audio_from: str | Path | None = None) -> Decoded:
-    """Every frame of ``path``; audio from ``audio_from`` (the clip's driving audio) or else the video's track.
+    """Every frame of ``path``; audio from ``audio_from`` (the clip's driving audio), else the video's.
 
     Raises:
         CurateError: naming ``what`` when the file does not decode.
@@ -72,11 +72,13 @@ def decode(path: str | Path, what: str, audio_from: str | Path | None = None) ->
 
 
 def resize_frames(frames: np.ndarray, height: int, width: int):
-    """uint8 (T, H, W, 3) -> float32 tensor (T, 3, h, w) in [0, 1], bilinear (antialiased) when the size differs."""
+    """uint8 (T, H, W, 3) -> float32 (T, 3, h, w) in [0, 1]; bilinear, antialiased, when the size differs."""
     import torch
     import torch.nn.functional as F
 
     x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div_(255.0)
     if x.shape[-2:] != (height, width):
-        x = F.interpolate(x, size=(height, width), mode="bilinear", align_corners=False, antialias=True).clamp_(0, 1)
+        x = F.interpolate(
+            x, size=(height, width), mode="bilinear", align_corners=False, antialias=True
+        ).clamp_(0, 1)
     return x

@@ -30,7 +30,9 @@ def load_torchscript(path: Path, setting: str):
     import torch
 
     try:
-        with warnings.catch_warnings():  # the standard FID/FVD files are TorchScript; torch now calls it deprecated
+        with (
+            warnings.catch_warnings()
+        ):  # the standard FID/FVD files are TorchScript; torch now calls it deprecated
             warnings.simplefilter("ignore", DeprecationWarning)
             return torch.jit.load(str(path), map_location="cpu").eval()
     except (RuntimeError, ValueError) as e:
@@ -50,7 +52,7 @@ class InceptionFeatures:
         out = []
         with torch.no_grad():
             for s in range(0, len(frames), BATCH):
-                x = torch.from_numpy(np.ascontiguousarray(frames[s:s + BATCH])).permute(0, 3, 1, 2)
+                x = torch.from_numpy(np.ascontiguousarray(frames[s : s + BATCH])).permute(0, 3, 1, 2)
                 out.append(self.net(x.to(self.device), return_features=True).double().cpu().numpy())
         return np.concatenate(out)
 
@@ -67,9 +69,13 @@ class I3DFeatures:
         out = []
         with torch.no_grad():
             for s in range(0, len(frames) - FVD_FRAMES + 1, FVD_FRAMES):
-                clip = resize_frames(frames[s:s + FVD_FRAMES], FVD_SIZE, FVD_SIZE) * 2 - 1  # (16, 3, 224, 224)
+                clip = (
+                    resize_frames(frames[s : s + FVD_FRAMES], FVD_SIZE, FVD_SIZE) * 2 - 1
+                )  # (16, 3, 224, 224)
                 x = clip.permute(1, 0, 2, 3)[None].to(self.device)
-                out.append(self.net(x, rescale=False, resize=False, return_features=True).double().cpu().numpy())
+                out.append(
+                    self.net(x, rescale=False, resize=False, return_features=True).double().cpu().numpy()
+                )
         return np.concatenate(out) if out else np.zeros((0, 0))
 
 
@@ -88,7 +94,9 @@ def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:
             return x
 
     if len(real) < 2 or len(fake) < 2:
-        raise ValueError(f"need at least 2 samples on each side (got {len(real)} real, {len(fake)} generated)")
+        raise ValueError(
+            f"need at least 2 samples on each side (got {len(real)} real, {len(fake)} generated)"
+        )
     metric = FrechetInceptionDistance(feature=_Given(real.shape[1]))
     metric.update(torch.from_numpy(real).double(), real=True)
     metric.update(torch.from_numpy(fake).double(), real=False)

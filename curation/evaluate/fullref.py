@@ -12,8 +12,6 @@ from __future__ import annotations
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
-
 from curation.evaluate.decode import Decoded, resize_frames
 
 CHUNK = 16  # frames per forward pass: bounds memory on long clips
@@ -56,13 +54,18 @@ def alexnet_features():
     from torch import nn
 
     return nn.Sequential(
-        nn.Conv2d(3, 64, kernel_size=11, stride=4, padding=2), nn.ReLU(inplace=True),
+        nn.Conv2d(3, 64, kernel_size=11, stride=4, padding=2),
+        nn.ReLU(inplace=True),
         nn.MaxPool2d(kernel_size=3, stride=2),
-        nn.Conv2d(64, 192, kernel_size=5, padding=2), nn.ReLU(inplace=True),
+        nn.Conv2d(64, 192, kernel_size=5, padding=2),
+        nn.ReLU(inplace=True),
         nn.MaxPool2d(kernel_size=3, stride=2),
-        nn.Conv2d(192, 384, kernel_size=3, padding=1), nn.ReLU(inplace=True),
-        nn.Conv2d(384, 256, kernel_size=3, padding=1), nn.ReLU(inplace=True),
-        nn.Conv2d(256, 256, kernel_size=3, padding=1), nn.ReLU(inplace=True),
+        nn.Conv2d(192, 384, kernel_size=3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(384, 256, kernel_size=3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(256, 256, kernel_size=3, padding=1),
+        nn.ReLU(inplace=True),
         nn.MaxPool2d(kernel_size=3, stride=2),
     )
 
@@ -74,13 +77,15 @@ def load_alexnet_features(path: Path):
     from storage.errors import CurateError
 
     state = torch.load(path, map_location="cpu", weights_only=True)
-    feats = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
+    feats = {k[len("features.") :]: v for k, v in state.items() if k.startswith("features.")}
     net = alexnet_features()
     try:
         net.load_state_dict(feats, strict=True)
     except RuntimeError as e:
-        raise CurateError(f"eval.lpips_backbone = {str(path)!r}: not a torchvision AlexNet state dict: "
-                          f"{str(e).splitlines()[0]}") from None
+        raise CurateError(
+            f"eval.lpips_backbone = {str(path)!r}: not a torchvision AlexNet state dict: "
+            f"{str(e).splitlines()[0]}"
+        ) from None
     return net
 
 
@@ -114,4 +119,3 @@ class Lpips:
             for c, r in _aligned(cand, ref):
                 vals.append(self.net(c.to(self.device), r.to(self.device), normalize=True).reshape(-1).cpu())
         return float(torch.cat(vals).mean())
-

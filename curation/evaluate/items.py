@@ -40,10 +40,13 @@ def items_from_folders(videos: str | Path, reference: str | Path | None = None) 
     groups += [(d.name, _videos(d)) for d in sorted(root.iterdir()) if d.is_dir() and _videos(d)]
     items = [
         Item(method=m, clip_id=v.stem, candidate_id=f"{v.stem}:{m}", video=v, reference=refs.get(v.stem))
-        for m, files in groups for v in files
+        for m, files in groups
+        for v in files
     ]
     if not items:
-        raise CurateError(f"--videos {videos}: no video files ({', '.join(VIDEO_EXTS)}) in it or its subfolders.")
+        raise CurateError(
+            f"--videos {videos}: no video files ({', '.join(VIDEO_EXTS)}) in it or its subfolders."
+        )
     return items
 
 
@@ -54,8 +57,14 @@ def items_from_store(ws, methods: list[str] | None = None) -> list[Item]:
     from storage import Candidate, CandidateStatus, Clip
 
     q = (
-        select(Candidate.method, Clip.clip_id, Candidate.candidate_id, Candidate.video_path,
-               Clip.video_path, Clip.audio_path)
+        select(
+            Candidate.method,
+            Clip.clip_id,
+            Candidate.candidate_id,
+            Candidate.video_path,
+            Clip.video_path,
+            Clip.audio_path,
+        )
         .join(Clip, Candidate.clip_pk == Clip.id)
         .where(Candidate.status == CandidateStatus.ready, Candidate.video_path.is_not(None))
         .order_by(Clip.clip_id, Candidate.method)
@@ -75,7 +84,13 @@ def items_from_store(ws, methods: list[str] | None = None) -> list[Item]:
     if not rows:
         raise CurateError("no ready candidates in the store; import or generate some first.")
     return [
-        Item(method=m, clip_id=c, candidate_id=cid, video=ws.root / v,
-             reference=ws.root / ref if ref else None, audio=ws.root / a if a else None)
+        Item(
+            method=m,
+            clip_id=c,
+            candidate_id=cid,
+            video=ws.root / v,
+            reference=ws.root / ref if ref else None,
+            audio=ws.root / a if a else None,
+        )
         for m, c, cid, v, ref, a in rows
     ]

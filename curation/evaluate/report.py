@@ -9,8 +9,15 @@ from pathlib import Path
 import numpy as np
 
 # (column, header, better): the order and arrows of the paper's tables
-PER_CLIP = [("sync_c", "Sync-C", "up"), ("sync_d", "Sync-D", "down"), ("psnr", "PSNR", "up"),
-            ("ssim", "SSIM", "up"), ("lpips", "LPIPS", "down")]
+PER_CLIP = [
+    ("sync_c", "Sync-C", "up"),
+    ("sync_d", "Sync-D", "down"),
+    ("psnr", "PSNR", "up"),
+    ("ssim", "SSIM", "up"),
+    ("lpips", "LPIPS", "down"),
+    ("hkc", "HKC", "up"),
+    ("hkv", "HKV", "up"),
+]
 PER_METHOD = [("fid", "FID", "down"), ("fvd", "FVD", "down")]
 ARROW = {"up": "\u2191", "down": "\u2193"}
 
@@ -72,10 +79,14 @@ def _cell(stat: dict | None) -> str:
 
 def table(summary: dict) -> str:
     """A fixed-width text table: one row per method, one column per metric that has a value."""
-    cols = [(c, h, b) for c, h, b in PER_CLIP + PER_METHOD
-            if any(c in m for m in summary["methods"].values())]
+    cols = [
+        (c, h, b) for c, h, b in PER_CLIP + PER_METHOD if any(c in m for m in summary["methods"].values())
+    ]
     header = ["method", "clips"] + [f"{h} {ARROW[b]}" for _, h, b in cols]
-    body = [[name, str(m["clips"])] + [_cell(m.get(c)) for c, _, _ in cols] for name, m in summary["methods"].items()]
+    body = [
+        [name, str(m["clips"])] + [_cell(m.get(c)) for c, _, _ in cols]
+        for name, m in summary["methods"].items()
+    ]
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
     lines = ["  ".join(x.ljust(w) for x, w in zip(r, widths)).rstrip() for r in [header, *body]]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -90,12 +101,26 @@ def write_outputs(result, summary: dict, out: Path) -> dict[str, Path]:
     from storage.parquet import write_parquet_atomic, write_text_atomic
 
     out.mkdir(parents=True, exist_ok=True)
-    cols = ["method", "clip_id", "candidate_id", "video", "reference", "frames", "seconds",
-            *[c for c, _, _ in PER_CLIP], "sync_offset", "note"]
+    cols = [
+        "method",
+        "clip_id",
+        "candidate_id",
+        "video",
+        "reference",
+        "frames",
+        "seconds",
+        *[c for c, _, _ in PER_CLIP],
+        "sync_offset",
+        "note",
+    ]
     df = pd.DataFrame(result.rows).reindex(columns=cols)
     for c in [c for c, _, _ in PER_CLIP] + ["sync_offset", "seconds"]:
         df[c] = df[c].astype("float64")
     table_ = pa.Table.from_pandas(df, preserve_index=False)
-    paths = {"per_clip": write_parquet_atomic(table_, out / "per_clip.parquet", {"curate_eval": finite(summary)})}
-    paths["summary"] = write_text_atomic(out / "summary.json", json.dumps(finite(summary), indent=2, allow_nan=False) + "\n")
+    paths = {
+        "per_clip": write_parquet_atomic(table_, out / "per_clip.parquet", {"curate_eval": finite(summary)})
+    }
+    paths["summary"] = write_text_atomic(
+        out / "summary.json", json.dumps(finite(summary), indent=2, allow_nan=False) + "\n"
+    )
     return paths

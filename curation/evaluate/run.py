@@ -15,7 +15,7 @@ from curation.evaluate.items import Item
 from curation.evaluate.weights import Skip, WeightsMissing, resolve_weights
 
 FULL_REFERENCE = ("psnr", "ssim", "lpips")
-NEEDS = {"sync": "syncnet", "fid": "inception", "fvd": "i3d", "lpips": "lpips_backbone"}
+NEEDS = {"sync": "syncnet", "fid": "inception", "fvd": "i3d", "lpips": "lpips_backbone", "hands": "dwpose"}
 
 
 @dataclass
@@ -23,7 +23,7 @@ class EvalResult:
     rows: list[dict]  # one per item: per-clip metrics
     distribution: dict[str, dict[str, float]]  # method -> {"fid": .., "fvd": ..}
     skips: list[Skip]
-    seconds: dict[str, float]  # wall time per stage: decode, psnr_ssim, lpips, sync, fid, fvd
+    seconds: dict[str, float]  # wall time per stage: decode, psnr_ssim, lpips, sync, hands, fid, fvd
     video_seconds: float = 0.0  # total duration of the generated videos
     notes: list[str] = field(default_factory=list)
 
@@ -59,6 +59,10 @@ def load_models(cfg, root: Path, metrics: tuple[str, ...], device: str = "cpu") 
             from curation.evaluate.fullref import Lpips
 
             models[metric] = Lpips(path, device)
+        elif metric == "hands":
+            from curation.evaluate.hands import DWPose
+
+            models[metric] = DWPose(path, device)
         elif metric == "fid":
             from curation.evaluate.frechet import InceptionFeatures
 
@@ -82,8 +86,9 @@ class _Clock:
             self.seconds[stage] += time.perf_counter() - t0
 
 
-def evaluate(items: list[Item], cfg, root: Path, metrics: tuple[str, ...], progress: bool = False,
-             device: str = "cpu") -> EvalResult:
+def evaluate(
+    items: list[Item], cfg, root: Path, metrics: tuple[str, ...], progress: bool = False, device: str = "cpu"
+) -> EvalResult:
     """Per-clip metrics for every item and FID/FVD per method (networks and tensors on ``device``)."""
     from tqdm import tqdm
 
@@ -92,24 +97,38 @@ def evaluate(items: list[Item], cfg, root: Path, metrics: tuple[str, ...], progr
     models, skips = load_models(cfg, root, metrics, device)
     wants_ref = any(m in metrics for m in (*FULL_REFERENCE, "fid", "fvd"))
     clock = _Clock()
-    feats: dict[tuple[str, str], list[np.ndarray]] = defaultdict(list)  # (metric, method) -> generated features
+    feats: dict[tuple[str, str], list[np.ndarray]] = defaultdict(
+        list
+    )  # (metric, method) -> generated features
     ref_feats: dict[tuple[str, Path], np.ndarray] = {}  # each ground truth's features, computed once
     ref_cache: dict[Path, Decoded] = {}
     rows, video_seconds = [], 0.0
-    for item in tqdm(sorted(items, key=lambda i: (i.clip_id, i.method)), desc="evaluating", unit="video",
-                     disable=not progress):
+    for item in tqdm(
+        sorted(items, key=lambda i: (i.clip_id, i.method)),
+        desc="evaluating",
+        unit="video",
+        disable=not progress,
+    ):
         what = f"{item.method}/{item.clip_id}"
         cand = clock.run("decode", decode, item.video, what, item.audio)
         video_seconds += cand.seconds
-        row = {"method": item.method, "clip_id": item.clip_id, "candidate_id": item.candidate_id,
-               "video": str(item.video), "reference": str(item.reference) if item.reference else None,
-               "frames": len(cand.frames), "seconds": cand.seconds}
+        row = {
+            "method": item.method,
+            "clip_id": item.clip_id,
+            "candidate_id": item.candidate_id,
+            "video": str(item.video),
+            "reference": str(item.reference) if item.reference else None,
+            "frames": len(cand.frames),
+            "seconds": cand.seconds,
+        }
         notes = []
         ref = None
         if wants_ref and item.reference is not None:
             if item.reference not in ref_cache:
                 ref_cache.clear()  # items are sorted by clip: the previous clip's ground truth is done
-                ref_cache[item.reference] = clock.run("decode", decode, item.reference, f"ground truth of {what}")
+                ref_cache[item.reference] = clock.run(
+                    "decode", decode, item.reference, f"ground truth of {what}"
+                )
             ref = ref_cache[item.reference]
         elif wants_ref:
             notes.append("no ground truth: PSNR/SSIM/LPIPS/FID/FVD not computed")
@@ -130,6 +149,8 @@ def evaluate(items: list[Item], cfg, root: Path, metrics: tuple[str, ...], progr
                 notes.append(f"Sync-C/D not computed: {res}")
             else:
                 row.update(res)
+        if "hands" in models:
+            row.update(clock.run("hands", models["hands"], cand.frames))
         for m in ("fid", "fvd"):
             if m in models and ref is not None:
                 feats[(m, item.method)].append(clock.run(m, models[m], cand.frames))
@@ -149,8 +170,12 @@ def _distribution(feats, ref_feats, items, skips) -> dict[str, dict[str, float]]
     for (metric, method), fake in feats.items():
         refs = {i.reference for i in items if i.method == method and i.reference is not None}
         real = [ref_feats[(metric, r)] for r in sorted(refs) if (metric, r) in ref_feats]
-        fake_all = np.concatenate([f for f in fake if f.size]) if any(f.size for f in fake) else np.zeros((0, 0))
-        real_all = np.concatenate([r for r in real if r.size]) if any(r.size for r in real) else np.zeros((0, 0))
+        fake_all = (
+            np.concatenate([f for f in fake if f.size]) if any(f.size for f in fake) else np.zeros((0, 0))
+        )
+        real_all = (
+            np.concatenate([r for r in real if r.size]) if any(r.size for r in real) else np.zeros((0, 0))
+        )
         try:
             out[method][metric] = frechet_distance(real_all, fake_all)
         except ValueError as e:

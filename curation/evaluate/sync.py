@@ -42,10 +42,12 @@ def offset_scores(lip, aud, vshift: int = VSHIFT) -> tuple[int, float, float]:
     n = len(lip)
     padded = F.pad(aud, (0, 0, vshift, vshift))
     win = 2 * vshift + 1
-    dists = torch.stack([F.pairwise_distance(lip[[i]].expand(win, -1), padded[i:i + win]) for i in range(n)])
+    dists = torch.stack(
+        [F.pairwise_distance(lip[[i]].expand(win, -1), padded[i : i + win]) for i in range(n)]
+    )
     mean = dists.mean(0)
     min_dist, argmin = torch.min(mean, 0)
-    return int(vshift - argmin), float(min_dist), float(torch.median(mean) - min_dist)
+    return vshift - int(argmin), float(min_dist), float(torch.median(mean) - min_dist)
 
 
 def mfcc(audio: np.ndarray) -> np.ndarray:
@@ -58,7 +60,7 @@ def mfcc(audio: np.ndarray) -> np.ndarray:
 def resample_25(frames: np.ndarray, fps: float) -> np.ndarray:
     if abs(fps - FPS) < 0.01:
         return frames
-    n = int(round(len(frames) * FPS / fps))
+    n = round(len(frames) * FPS / fps)
     idx = np.minimum((np.arange(n) * fps / FPS).round().astype(int), len(frames) - 1)
     return frames[idx]
 
@@ -98,7 +100,7 @@ def face_track(frames: np.ndarray) -> np.ndarray | None:
 
 
 def crop_faces(frames: np.ndarray, boxes: np.ndarray | None) -> np.ndarray:
-    """(T, 224, 224, 3) BGR crops: the face square of each frame, or the whole frame when ``boxes`` is None."""
+    """(T, 224, 224, 3) BGR crops: each frame's face square, or the whole frame when ``boxes`` is None."""
     import cv2
 
     out = np.empty((len(frames), 224, 224, 3), np.uint8)
@@ -109,7 +111,10 @@ def crop_faces(frames: np.ndarray, boxes: np.ndarray | None) -> np.ndarray:
             pad = int(s * (1 + 2 * CROP_SCALE))
             big = np.pad(bgr, ((pad, pad), (pad, pad), (0, 0)), constant_values=110)
             my, mx = cy + pad, cx + pad
-            bgr = big[int(my - s):int(my + s * (1 + 2 * CROP_SCALE)), int(mx - s * (1 + CROP_SCALE)):int(mx + s * (1 + CROP_SCALE))]
+            bgr = big[
+                int(my - s) : int(my + s * (1 + 2 * CROP_SCALE)),
+                int(mx - s * (1 + CROP_SCALE)) : int(mx + s * (1 + CROP_SCALE)),
+            ]
         out[t] = cv2.resize(np.ascontiguousarray(bgr), (224, 224))
     return out
 
@@ -124,8 +129,10 @@ def embed(net, crops: np.ndarray, cc: np.ndarray, n: int, device: str = "cpu"):
     with torch.no_grad():
         for start in range(0, n, BATCH):
             idx = range(start, min(n, start + BATCH))
-            lip_out.append(net.forward_lip(torch.stack([vid[:, i:i + WINDOW] for i in idx]).to(device)).cpu())
-            a = [aud[:, :, i * MFCC_PER_FRAME:i * MFCC_PER_FRAME + MFCC_PER_FRAME * WINDOW] for i in idx]
+            lip_out.append(
+                net.forward_lip(torch.stack([vid[:, i : i + WINDOW] for i in idx]).to(device)).cpu()
+            )
+            a = [aud[:, :, i * MFCC_PER_FRAME : i * MFCC_PER_FRAME + MFCC_PER_FRAME * WINDOW] for i in idx]
             aud_out.append(net.forward_aud(torch.stack(a).to(device)).cpu())
     return torch.cat(lip_out), torch.cat(aud_out)
 
@@ -139,7 +146,7 @@ def sync_scores(net, video: Decoded, crop: str = "face", device: str = "cpu") ->
     if crop == "face":
         boxes = face_track(frames)
         if boxes is None:
-            return "no face found (set eval.face_crop = \"full\" for videos that are face crops)"
+            return 'no face found (set eval.face_crop = "full" for videos that are face crops)'
     cc = mfcc(video.audio)
     n = min(len(frames), len(video.audio) // (AUDIO_RATE // int(FPS))) - WINDOW
     if n < 1:

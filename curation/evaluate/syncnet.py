@@ -8,6 +8,7 @@ state dict loads key for key: ``netcnnaud``/``netfcaud`` embed 0.2 s of MFCCs (1
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import torch
@@ -17,12 +18,20 @@ from storage.errors import CurateError
 
 
 def _conv2(cin, cout, k, s=(1, 1), p=(1, 1), pool=None, inplace=True):
-    layers = [nn.Conv2d(cin, cout, kernel_size=k, stride=s, padding=p), nn.BatchNorm2d(cout), nn.ReLU(inplace=inplace)]
+    layers = [
+        nn.Conv2d(cin, cout, kernel_size=k, stride=s, padding=p),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=inplace),
+    ]
     return layers + ([nn.MaxPool2d(kernel_size=pool[0], stride=pool[1])] if pool else [])
 
 
 def _conv3(cin, cout, k, s=(1, 1, 1), p=(0, 1, 1), pool=None):
-    layers = [nn.Conv3d(cin, cout, kernel_size=k, stride=s, padding=p), nn.BatchNorm3d(cout), nn.ReLU(inplace=True)]
+    layers = [
+        nn.Conv3d(cin, cout, kernel_size=k, stride=s, padding=p),
+        nn.BatchNorm3d(cout),
+        nn.ReLU(inplace=True),
+    ]
     if pool:
         layers.append(nn.MaxPool3d(kernel_size=pool[0], stride=pool[1], padding=pool[2]))
     return layers
@@ -69,8 +78,10 @@ def load_syncnet(path: Path) -> SyncNet:
     """A SyncNet in eval mode from a state-dict checkpoint (the format of ``syncnet_v2.model``)."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # pickle, zip or format errors all mean "not a checkpoint"
-        raise CurateError(f"eval.syncnet = {str(path)!r}: not a torch checkpoint: {str(e).splitlines()[0][:200]}") from None
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as e:  # not a torch file
+        raise CurateError(
+            f"eval.syncnet = {str(path)!r}: not a torch checkpoint: {str(e).splitlines()[0][:200]}"
+        ) from None
     net = SyncNet()
     try:
         net.load_state_dict(state, strict=True)

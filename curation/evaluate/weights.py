@@ -19,6 +19,8 @@ SOURCES = {
     "(https://www.dropbox.com/s/ge9e5ujwgetktms/i3d_torchscript.pt)",
     "lpips_backbone": "alexnet-owt-7be5be79.pth, torchvision's ImageNet AlexNet "
     "(https://download.pytorch.org/models/alexnet-owt-7be5be79.pth)",
+    "dwpose": "dw-ll_ucoco_384.onnx, DWPose's whole-body model (IDEA-Research/DWPose; "
+    "https://huggingface.co/yzd-v/DWPose/resolve/main/dw-ll_ucoco_384.onnx)",
 }
 
 # torchvision names its files <name>-<first 8 hex digits of the SHA-256>.pth; when a file keeps
@@ -41,7 +43,7 @@ class WeightsMissing(CurateError):
 def missing_message(setting: str, path: str) -> str:
     where_from = SOURCES[setting]
     if not path:
-        return f"eval.{setting} is not set in curate.toml; download {where_from} and set eval.{setting} = \"PATH\"."
+        return f'eval.{setting} is not set in curate.toml; download {where_from} and set eval.{setting} = "PATH".'
     return f"eval.{setting} = {path!r}: no such file; download {where_from} and point eval.{setting} at it."
 
 
@@ -59,7 +61,8 @@ def resolve_weights(root: Path, setting: str, value: str, expected_sha256: str |
         got = sha256_file(path)
         if got != expected_sha256:
             raise CurateError(
-                f"eval.{setting} = {value!r}: SHA-256 {got} differs from eval.sha256.{setting} = {expected_sha256}; "
+                f"eval.{setting} = {value!r}: SHA-256 {got} differs from "
+                f"eval.sha256.{setting} = {expected_sha256}; "
                 "the file is corrupt or another model."
             )
     else:
