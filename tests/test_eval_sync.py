@@ -117,3 +117,16 @@ def test_reasons_when_sync_cannot_run(tmp_path, syncnet_file):
     assert sync_scores(net, noise, crop="face").startswith("no face found")
     short = decode(make_video(tmp_path / "t.mp4", seconds=0.2, size=(64, 64)), "t")
     assert sync_scores(net, short, crop="full").startswith("too short")
+
+
+def test_driving_audio_must_decode_and_replaces_the_track(tmp_path):
+    from tests.fixtures.media import make_wav
+
+    v = make_video(tmp_path / "v.mp4", seconds=0.4, size=(32, 32))
+    wav = make_wav(tmp_path / "a.wav", seconds=2.0)
+    assert len(decode(v, "v", audio_from=wav).audio) == pytest.approx(32000, abs=400)  # the wav's 2 s
+    assert len(decode(v, "v").audio) == pytest.approx(6400, abs=1200)  # the video's own 0.4 s track
+    assert decode(v, "v", audio=False).audio is None
+    (tmp_path / "bad.wav").write_bytes(b"not audio")
+    with pytest.raises(CurateError, match=r"m/c1: driving audio does not decode \(.*bad.wav\)"):
+        decode(v, "m/c1", audio_from=tmp_path / "bad.wav")

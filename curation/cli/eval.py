@@ -40,7 +40,7 @@ def eval_cmd(methods, metrics, videos, reference, out, as_json, device, workspac
     Store mode (default): every ready candidate, against its clip's ground-truth
     `video` (ingest column) and driving audio. Folder mode: --videos DIR with
     one subfolder per method (or videos directly in DIR), --reference DIR with
-    <clip>.mp4 ground truth (optional: without it only Sync-C/D run).
+    <clip>.mp4 ground truth (optional: without it Sync-C/D and HKC/HKV run).
     Weights are local files named in curate.toml [eval] (syncnet, inception,
     i3d, lpips_backbone, dwpose); a metric whose file is missing is skipped with a
     message saying where the standard file comes from. PSNR/SSIM need none.

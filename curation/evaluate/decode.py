@@ -26,13 +26,21 @@ class Decoded:
         return len(self.frames) / self.fps
 
 
-def read_audio(path: str | Path, what: str) -> np.ndarray | None:
-    """16 kHz mono float32 samples, or None when the file has no audio stream."""
+def read_audio(path: str | Path, what: str, required: bool = False) -> np.ndarray | None:
+    """16 kHz mono float32 samples; None when the file has no audio stream, unless ``required``.
+
+    Raises:
+        CurateError: ``required`` (the clip's driving audio) and the file does not decode.
+    """
     import decord
 
     try:
         ar = decord.AudioReader(str(path), sample_rate=AUDIO_RATE, mono=True)
-    except (decord.DECORDError, RuntimeError, ValueError):  # "Can't find audio stream"
+    except (decord.DECORDError, RuntimeError, ValueError) as e:  # "Can't find audio stream"
+        if required:
+            raise CurateError(
+                f"{what}: driving audio does not decode ({path}): {str(e).splitlines()[0][:200]}"
+            ) from None
         return None
     return np.asarray(ar[:].asnumpy(), dtype=np.float32).reshape(-1)
 
@@ -52,8 +60,9 @@ def _read_frames(path: Path) -> tuple[np.ndarray, float]:
     return (np.stack(frames) if frames else np.zeros((0, h, w, 3), np.uint8)), float(meta.get("fps") or 0)
 
 
-def decode(path: str | Path, what: str, audio_from: str | Path | None = None) -> Decoded:
-    """Every frame of ``path``; audio from ``audio_from`` (the clip's driving audio), else the video's.
+def decode(path: str | Path, what: str, audio_from: str | Path | None = None, audio: bool = True) -> Decoded:
+    """Every frame of ``path``; audio (only if ``audio``) from ``audio_from`` (the clip's driving audio),
+    else the video's own track.
 
     Raises:
         CurateError: naming ``what`` when the file does not decode.
@@ -67,8 +76,12 @@ def decode(path: str | Path, what: str, audio_from: str | Path | None = None) ->
         raise CurateError(f"{what}: video does not decode ({path}): {msg}") from None
     if len(frames) == 0 or fps <= 0:
         raise CurateError(f"{what}: video has no frames ({path}).")
-    audio = read_audio(audio_from if audio_from is not None else path, what)
-    return Decoded(path=path, frames=frames, fps=fps, audio=audio)
+    samples = None
+    if audio:
+        samples = read_audio(
+            audio_from if audio_from is not None else path, what, required=audio_from is not None
+        )
+    return Decoded(path=path, frames=frames, fps=fps, audio=samples)
 
 
 def resize_frames(frames: np.ndarray, height: int, width: int):

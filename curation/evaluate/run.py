@@ -87,31 +87,40 @@ class _Clock:
 
 
 def evaluate(
-    items: list[Item], cfg, root: Path, metrics: tuple[str, ...], progress: bool = False, device: str = "cpu"
+    items: list[Item],
+    cfg,
+    root: Path,
+    metrics: tuple[str, ...],
+    progress: bool = False,
+    device: str = "cpu",
 ) -> EvalResult:
     """Per-clip metrics for every item and FID/FVD per method (networks and tensors on ``device``)."""
     from tqdm import tqdm
 
-    from curation.evaluate import fullref
-
     models, skips = load_models(cfg, root, metrics, device)
-    wants_ref = any(m in metrics for m in (*FULL_REFERENCE, "fid", "fvd"))
-    clock = _Clock()
-    feats: dict[tuple[str, str], list[np.ndarray]] = defaultdict(
-        list
-    )  # (metric, method) -> generated features
-    ref_feats: dict[tuple[str, Path], np.ndarray] = {}  # each ground truth's features, computed once
-    ref_cache: dict[Path, Decoded] = {}
-    rows, video_seconds = [], 0.0
-    for item in tqdm(
-        sorted(items, key=lambda i: (i.clip_id, i.method)),
-        desc="evaluating",
-        unit="video",
-        disable=not progress,
-    ):
+    run = _Run(cfg, metrics, models, device)
+    ordered = sorted(items, key=lambda i: (i.clip_id, i.method))  # a clip's ground truth is decoded once
+    rows = [run.score(item) for item in tqdm(ordered, desc="evaluating", unit="video", disable=not progress)]
+    distribution = _distribution(run.feats, run.ref_feats, items, skips)
+    return EvalResult(rows, distribution, skips, dict(run.clock.seconds), run.video_seconds)
+
+
+class _Run:
+    """State of one evaluation: the clock, the current clip's ground truth, FID/FVD features."""
+
+    def __init__(self, cfg, metrics, models, device):
+        self.cfg, self.metrics, self.models, self.device = cfg, metrics, models, device
+        self.wants_ref = any(m in metrics for m in (*FULL_REFERENCE, "fid", "fvd"))
+        self.clock = _Clock()
+        self.feats: dict[tuple[str, str], list[np.ndarray]] = defaultdict(list)  # (metric, method)
+        self.ref_feats: dict[tuple[str, Path], np.ndarray] = {}  # per ground truth, computed once
+        self.ref_cache: dict[Path, Decoded] = {}
+        self.video_seconds = 0.0
+
+    def score(self, item: Item) -> dict:
         what = f"{item.method}/{item.clip_id}"
-        cand = clock.run("decode", decode, item.video, what, item.audio)
-        video_seconds += cand.seconds
+        cand = self.clock.run("decode", decode, item.video, what, item.audio, "sync" in self.models)
+        self.video_seconds += cand.seconds
         row = {
             "method": item.method,
             "clip_id": item.clip_id,
@@ -121,45 +130,55 @@ def evaluate(
             "frames": len(cand.frames),
             "seconds": cand.seconds,
         }
-        notes = []
-        ref = None
-        if wants_ref and item.reference is not None:
-            if item.reference not in ref_cache:
-                ref_cache.clear()  # items are sorted by clip: the previous clip's ground truth is done
-                ref_cache[item.reference] = clock.run(
-                    "decode", decode, item.reference, f"ground truth of {what}"
-                )
-            ref = ref_cache[item.reference]
-        elif wants_ref:
-            notes.append("no ground truth: PSNR/SSIM/LPIPS/FID/FVD not computed")
-        why_not = fullref.check_comparable(cand, ref) if ref is not None else None
-        if why_not:
-            notes.append(f"PSNR/SSIM/LPIPS not computed: {why_not}")
-        if ref is not None and not why_not:
-            if "psnr" in metrics or "ssim" in metrics:
-                vals = clock.run("psnr_ssim", fullref.psnr_ssim, cand, ref, device)
-                row.update({k: v for k, v in vals.items() if k in metrics})
-            if "lpips" in models:
-                row["lpips"] = clock.run("lpips", models["lpips"], cand, ref)
-        if "sync" in models:
+        notes: list[str] = []
+        ref = self._reference(item, what, notes)
+        if ref is not None:
+            self._full_reference(row, notes, cand, ref)
+        if "sync" in self.models:
             from curation.evaluate.sync import sync_scores
 
-            res = clock.run("sync", sync_scores, models["sync"], cand, cfg.face_crop, device)
+            res = self.clock.run(
+                "sync", sync_scores, self.models["sync"], cand, self.cfg.face_crop, self.device
+            )
             if isinstance(res, str):
                 notes.append(f"Sync-C/D not computed: {res}")
             else:
                 row.update(res)
-        if "hands" in models:
-            row.update(clock.run("hands", models["hands"], cand.frames))
+        if "hands" in self.models:
+            row.update(self.clock.run("hands", self.models["hands"], cand.frames))
         for m in ("fid", "fvd"):
-            if m in models and ref is not None:
-                feats[(m, item.method)].append(clock.run(m, models[m], cand.frames))
-                if (m, item.reference) not in ref_feats:
-                    ref_feats[(m, item.reference)] = clock.run(m, models[m], ref.frames)
+            if m in self.models and ref is not None:
+                self.feats[(m, item.method)].append(self.clock.run(m, self.models[m], cand.frames))
+                if (m, item.reference) not in self.ref_feats:
+                    self.ref_feats[(m, item.reference)] = self.clock.run(m, self.models[m], ref.frames)
         row["note"] = "; ".join(notes) or None
-        rows.append(row)
-    distribution = _distribution(feats, ref_feats, items, skips)
-    return EvalResult(rows, distribution, skips, dict(clock.seconds), video_seconds)
+        return row
+
+    def _reference(self, item: Item, what: str, notes: list[str]) -> Decoded | None:
+        if not self.wants_ref:
+            return None
+        if item.reference is None:
+            notes.append("no ground truth: PSNR/SSIM/LPIPS/FID/FVD not computed")
+            return None
+        if item.reference not in self.ref_cache:
+            self.ref_cache.clear()  # items come sorted by clip: the previous clip's ground truth is done
+            self.ref_cache[item.reference] = self.clock.run(
+                "decode", decode, item.reference, f"ground truth of {what}", None, False
+            )
+        return self.ref_cache[item.reference]
+
+    def _full_reference(self, row: dict, notes: list[str], cand: Decoded, ref: Decoded) -> None:
+        from curation.evaluate import fullref
+
+        why_not = fullref.check_comparable(cand, ref)
+        if why_not:
+            notes.append(f"PSNR/SSIM/LPIPS not computed: {why_not}")
+            return
+        if "psnr" in self.metrics or "ssim" in self.metrics:
+            vals = self.clock.run("psnr_ssim", fullref.psnr_ssim, cand, ref, self.device)
+            row.update({k: v for k, v in vals.items() if k in self.metrics})
+        if "lpips" in self.models:
+            row["lpips"] = self.clock.run("lpips", self.models["lpips"], cand, ref)
 
 
 def _distribution(feats, ref_feats, items, skips) -> dict[str, dict[str, float]]:
