@@ -104,6 +104,22 @@ def test_eval_store_mode_uses_the_ingested_ground_truth(cli, sqlite_workspace, t
     assert list(summary["methods"]) == ["b"] and summary["methods"]["b"]["ssim"]["n"] == 2
     df = pd.read_parquet(ws.path("exports", "eval", "per_clip.parquet"))
     assert sorted(df["candidate_id"]) == ["c1:b", "c2:b"] and df["reference"].str.endswith("-gt.mp4").all()
+    # Sync-C/D in store mode read the clip's driving audio (the wav), not the candidate's track
+    import tomli_w
+
+    from tests.fixtures.eval_models import save_syncnet
+
+    save_syncnet(ws.path("w", "syncnet_v2.model"))
+    data = ws.config.to_toml()
+    data["eval"].update(syncnet="w/syncnet_v2.model", face_crop="full")
+    ws.config_path.write_text(tomli_w.dumps(data))
+    r = cli("eval", "-w", ws.root, "--methods", "a", "--metrics", "sync", "--out", tmp_path / "s")
+    assert r.exit_code == 0, r.output
+    df = pd.read_parquet(tmp_path / "s" / "per_clip.parquet")
+    assert df["sync_c"].notna().all() and df["note"].isna().all()
+    ws.path("media", "ev", "c1.wav").write_bytes(b"gone")
+    r = cli("eval", "-w", ws.root, "--methods", "a", "--metrics", "sync", "--out", tmp_path / "s2")
+    assert r.exit_code == 1 and "a/c1: driving audio does not decode" in r.output
     r = cli("eval", "-w", ws.root, "--methods", "zzz")
     assert r.exit_code == 1 and "no ready candidates of ['zzz']" in r.output
 
