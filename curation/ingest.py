@@ -11,12 +11,12 @@ from tqdm import tqdm
 from storage import Clip
 from storage.errors import CurateError, where
 from storage.ids import check_id
-from storage.media import audio_duration, check_image, resolve_media_path, sha256_file
+from storage.media import audio_duration, check_image, probe_video, resolve_media_path, sha256_file
 from storage.tables import cell, read_table
 from storage.workspace import Workspace
 
 REQUIRED = ["clip_id", "image", "audio"]
-OPTIONAL = ["prompt", "skeleton"]
+OPTIONAL = ["prompt", "skeleton", "video"]
 
 
 @dataclass(frozen=True)
@@ -35,12 +35,15 @@ class ClipRow:
     prompt: str | None
     skeleton_path: str | None
     skeleton_sha256: str | None
+    video_path: str | None = None  # ground truth, for `curate eval`'s full-reference metrics
+    video_sha256: str | None = None
 
     def same_content(self, clip: Clip) -> bool:
         return (
             clip.image_sha256 == self.image_sha256
             and clip.audio_sha256 == self.audio_sha256
             and clip.skeleton_sha256 == self.skeleton_sha256
+            and clip.video_sha256 == self.video_sha256
             and (clip.prompt or None) == self.prompt
         )
 
@@ -86,6 +89,10 @@ def validate_row(i: int, rec: dict, manifest: Path, roots: list[Path]) -> ClipRo
     dur = audio_duration(audio, where(manifest, i, "audio"))
     skel_value = cell(rec.get("skeleton"))
     skel = _skeleton(skel_value, base, roots, where(manifest, i, "skeleton")) if skel_value else None
+    video_value = cell(rec.get("video"))
+    video = resolve_media_path(video_value, base, roots, where(manifest, i, "video")) if video_value else None
+    if video is not None:
+        probe_video(video, where(manifest, i, "video"))
     return ClipRow(
         row=i,
         clip_id=clip_id,
@@ -99,6 +106,8 @@ def validate_row(i: int, rec: dict, manifest: Path, roots: list[Path]) -> ClipRo
         prompt=cell(rec.get("prompt")),
         skeleton_path=str(skel) if skel else None,
         skeleton_sha256=_hash_skeleton(skel) if skel else None,
+        video_path=str(video) if video else None,
+        video_sha256=sha256_file(video) if video else None,
     )
 
 
@@ -111,12 +120,9 @@ def validate_manifest(manifest: str | Path, roots: list[Path], progress: bool = 
     for i, rec in enumerate(tqdm(records, desc="checking clips", unit="clip", disable=not progress), start=1):
         row = validate_row(i, rec, manifest, roots)
         prev = rows.get(row.clip_id)
-        if prev is not None and (prev.image_sha256, prev.audio_sha256, prev.skeleton_sha256, prev.prompt) != (
-            row.image_sha256,
-            row.audio_sha256,
-            row.skeleton_sha256,
-            row.prompt,
-        ):
+        if prev is not None and (
+            prev.image_sha256, prev.audio_sha256, prev.skeleton_sha256, prev.prompt, prev.video_sha256
+        ) != (row.image_sha256, row.audio_sha256, row.skeleton_sha256, row.prompt, row.video_sha256):
             raise CurateError(
                 f"{where(manifest, i, 'clip_id')}: duplicate clip_id {row.clip_id!r} with different content "
                 f"than row {prev.row}."
@@ -145,7 +151,7 @@ def ingest_manifest(ws: Workspace, manifest: str | Path, progress: bool = False)
                     if not r.same_content(old):
                         raise CurateError(
                             f"{where(manifest, r.row, 'clip_id')}: clip_id {r.clip_id!r} is already in the store "
-                            "with different content (image, audio, skeleton or prompt). Use a new clip_id."
+                            "with different content (image, audio, skeleton, prompt or video). Use a new clip_id."
                         )
                     report.unchanged += 1
                     continue

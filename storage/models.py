@@ -102,6 +102,9 @@ class Clip(Base):
     prompt: Mapped[str | None] = mapped_column(Text, nullable=True)
     skeleton_path: Mapped[str | None] = mapped_column(Text, nullable=True)
     skeleton_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Ground-truth recording for full-reference metrics (revision 0006_clip_video).
+    video_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    video_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     is_gold: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(_TS, default=utcnow)
     # Revision 0006_rounds; the clip's candidates and ratings belong to the same round.

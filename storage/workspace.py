@@ -84,6 +84,39 @@ class NormalizeConfig:
             raise WorkspaceError(f"normalize.max_seconds must be > 0. Got {self.max_seconds}.")
 
 
+# Settings of `[eval]` that name weight files (see docs/eval.md for where each comes from).
+EVAL_WEIGHTS = ("syncnet", "inception", "i3d", "lpips_backbone", "dwpose")
+
+
+@dataclass
+class EvalConfig:
+    """``[eval]``: local weight files for ``curate eval`` (nothing is downloaded); empty = metric skipped.
+
+    Paths are relative to the workspace folder. ``sha256`` maps a setting name to the
+    expected SHA-256 of its file, checked before loading (docs/eval.md lists known ones).
+    """
+
+    syncnet: str = field(default="", metadata={"help": "SyncNet checkpoint (syncnet_v2.model) for Sync-C/D."})
+    inception: str = field(default="", metadata={"help": "TorchScript FID Inception (inception-2015-12-05.pt)."})
+    i3d: str = field(default="", metadata={"help": "TorchScript FVD I3D (i3d_torchscript.pt)."})
+    lpips_backbone: str = field(default="", metadata={"help": "torchvision AlexNet state dict for LPIPS."})
+    dwpose: str = field(default="", metadata={"help": "DWPose whole-body ONNX (dw-ll_ucoco_384.onnx), HKC/HKV."})
+    sha256: dict[str, str] = field(default_factory=dict, metadata={"help": "Expected SHA-256 per weight setting."})
+    face_crop: str = field(default="face", metadata={"help": "Sync crop: 'face' (detect) or 'full' frame."})
+
+    def __post_init__(self) -> None:
+        for name in EVAL_WEIGHTS:
+            if not isinstance(getattr(self, name), str):
+                raise WorkspaceError(f"eval.{name} must be a path string. Got {getattr(self, name)!r}.")
+        for name, digest in self.sha256.items():
+            if name not in EVAL_WEIGHTS:
+                raise WorkspaceError(f"eval.sha256: unknown setting {name!r}; known: {list(EVAL_WEIGHTS)}.")
+            if not (isinstance(digest, str) and len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)):
+                raise WorkspaceError(f"eval.sha256.{name} must be 64 lower-case hex digits. Got {digest!r}.")
+        if self.face_crop not in ("face", "full"):
+            raise WorkspaceError(f"eval.face_crop must be 'face' or 'full'. Got {self.face_crop!r}.")
+
+
 @dataclass
 class WorkspaceConfig:
     """Everything in ``curate.toml``.
@@ -99,6 +132,8 @@ class WorkspaceConfig:
     Generation:
         normalize: the common output format.
         generators: per-method settings (checkout, python, weights, extra args), free-form tables.
+    Evaluation:
+        eval: local weight files of `curate eval`'s metrics.
     """
 
     database_url: str = f"sqlite:///{DEFAULT_DB_NAME}"
@@ -108,6 +143,7 @@ class WorkspaceConfig:
     rubric: dict[str, RubricAxis] = field(default_factory=default_rubric)
     normalize: NormalizeConfig = field(default_factory=NormalizeConfig)
     generators: dict[str, dict[str, Any]] = field(default_factory=dict)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
     def __post_init__(self) -> None:
         if not isinstance(self.database_url, str) or "://" not in self.database_url:
@@ -129,11 +165,12 @@ class WorkspaceConfig:
             "rubric": {k: {f: v for f, v in asdict(ax).items() if f != "name"} for k, ax in self.rubric.items()},
             "normalize": asdict(self.normalize),
             "generators": self.generators,
+            "eval": asdict(self.eval),
         }
 
     @classmethod
     def from_toml(cls, data: dict[str, Any], source: str = CONFIG_NAME) -> WorkspaceConfig:
-        known = {"store", "media", "annotation", "rubric", "normalize", "generators"}
+        known = {"store", "media", "annotation", "rubric", "normalize", "generators", "eval"}
         unknown = set(data) - known
         if unknown:
             raise WorkspaceError(f"{source}: unknown section(s) {sorted(unknown)}; known: {sorted(known)}.")
@@ -150,6 +187,7 @@ class WorkspaceConfig:
                 rubric=rubric,
                 normalize=NormalizeConfig(**data.get("normalize", {})),
                 generators=dict(data.get("generators", {})),
+                eval=EvalConfig(**data.get("eval", {})),
             )
         except TypeError as e:  # unknown key inside a section
             raise WorkspaceError(f"{source}: {e}") from None
@@ -255,5 +293,6 @@ _HEADER = """\
 # media.roots: folders manifests may point into; paths outside them are refused.
 # annotation.overlap: how many annotators rate each clip (k).
 # generators.<method>: checkout, python, weights, extra_args for each baseline (see `curate generators check`).
+# eval: local weight files of `curate eval` (syncnet, inception, i3d, lpips_backbone, dwpose): docs/eval.md.
 
 """

@@ -26,6 +26,7 @@ COMMANDS = {
     "round": "curation.cli.round:round_group",
     "train-sft": "curation.cli.train:train_sft_cmd",
     "convert": "curation.cli.convert:convert_group",
+    "eval": "curation.cli.eval:eval_cmd",
 }
 
 SHORT_HELP = {
@@ -47,6 +48,7 @@ SHORT_HELP = {
     "round": "Start the next round of a campaign; list rounds.",
     "train-sft": "Phased SFT of the audio / skeleton motion module.",
     "convert": "Map released model weights onto the trainer's modules.",
+    "eval": "Objective metrics per method (Sync-C/D, FID, FVD, PSNR, SSIM, LPIPS, HKC/HKV).",
 }
 
 

@@ -50,6 +50,7 @@ def ingest_cmd(manifest: str, no_progress: bool, ws) -> None:
       audio     driving audio (wav/mp3/m4a/...; a video's audio track works too)
       prompt    optional text prompt (FantasyTalking, Hallo3 use one)
       skeleton  optional pose file, or a folder of per-frame pose files
+      video     optional ground-truth recording (mp4), for `curate eval`
     Paths are relative to the manifest's folder and must stay inside it or a
     media root of curate.toml. Every image and audio file is decoded and
     content-hashed. All rows are added in one transaction or none; ingesting

@@ -1,0 +1,202 @@
+"""Score every item: each video is decoded once and handed to every metric that runs."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from curation.evaluate import METRICS
+from curation.evaluate.decode import Decoded, decode
+from curation.evaluate.items import Item
+from curation.evaluate.weights import Skip, WeightsMissing, resolve_weights
+
+FULL_REFERENCE = ("psnr", "ssim", "lpips")
+NEEDS = {"sync": "syncnet", "fid": "inception", "fvd": "i3d", "lpips": "lpips_backbone", "hands": "dwpose"}
+
+
+@dataclass
+class EvalResult:
+    rows: list[dict]  # one per item: per-clip metrics
+    distribution: dict[str, dict[str, float]]  # method -> {"fid": .., "fvd": ..}
+    skips: list[Skip]
+    seconds: dict[str, float]  # wall time per stage: decode, psnr_ssim, lpips, sync, hands, fid, fvd
+    video_seconds: float = 0.0  # total duration of the generated videos
+    notes: list[str] = field(default_factory=list)
+
+
+def parse_metrics(value: str | None) -> tuple[str, ...]:
+    """``sync,fid`` -> ("sync", "fid"); None/"all" -> every metric."""
+    if value is None or value.strip() == "all":
+        return METRICS
+    names = tuple(dict.fromkeys(m.strip() for m in value.split(",") if m.strip()))
+    unknown = [m for m in names if m not in METRICS]
+    if unknown or not names:
+        raise ValueError(f"--metrics: unknown {unknown or value!r}; choose from {','.join(METRICS)}.")
+    return names
+
+
+def load_models(cfg, root: Path, metrics: tuple[str, ...], device: str = "cpu") -> tuple[dict, list[Skip]]:
+    """The networks of the requested metrics; a metric whose weights are missing becomes a Skip."""
+    models, skips = {}, []
+    for metric in metrics:
+        setting = NEEDS.get(metric)
+        if setting is None:
+            continue
+        try:
+            path = resolve_weights(root, setting, getattr(cfg, setting), cfg.sha256.get(setting))
+        except WeightsMissing as e:
+            skips.append(Skip(metric, str(e)))
+            continue
+        if metric == "sync":
+            from curation.evaluate.syncnet import load_syncnet
+
+            models[metric] = load_syncnet(path).to(device)
+        elif metric == "lpips":
+            from curation.evaluate.fullref import Lpips
+
+            models[metric] = Lpips(path, device)
+        elif metric == "hands":
+            from curation.evaluate.hands import DWPose
+
+            models[metric] = DWPose(path, device)
+        elif metric == "fid":
+            from curation.evaluate.frechet import InceptionFeatures
+
+            models[metric] = InceptionFeatures(path, device)
+        else:
+            from curation.evaluate.frechet import I3DFeatures
+
+            models[metric] = I3DFeatures(path, device)
+    return models, skips
+
+
+class _Clock:
+    def __init__(self):
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    def run(self, stage: str, fn, *args):
+        t0 = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            self.seconds[stage] += time.perf_counter() - t0
+
+
+def evaluate(
+    items: list[Item],
+    cfg,
+    root: Path,
+    metrics: tuple[str, ...],
+    progress: bool = False,
+    device: str = "cpu",
+) -> EvalResult:
+    """Per-clip metrics for every item and FID/FVD per method (networks and tensors on ``device``)."""
+    from tqdm import tqdm
+
+    models, skips = load_models(cfg, root, metrics, device)
+    run = _Run(cfg, metrics, models, device)
+    ordered = sorted(items, key=lambda i: (i.clip_id, i.method))  # a clip's ground truth is decoded once
+    rows = [run.score(item) for item in tqdm(ordered, desc="evaluating", unit="video", disable=not progress)]
+    distribution = _distribution(run.feats, run.ref_feats, items, skips)
+    return EvalResult(rows, distribution, skips, dict(run.clock.seconds), run.video_seconds)
+
+
+class _Run:
+    """State of one evaluation: the clock, the current clip's ground truth, FID/FVD features."""
+
+    def __init__(self, cfg, metrics, models, device):
+        self.cfg, self.metrics, self.models, self.device = cfg, metrics, models, device
+        self.wants_ref = any(m in metrics for m in (*FULL_REFERENCE, "fid", "fvd"))
+        self.clock = _Clock()
+        self.feats: dict[tuple[str, str], list[np.ndarray]] = defaultdict(list)  # (metric, method)
+        self.ref_feats: dict[tuple[str, Path], np.ndarray] = {}  # per ground truth, computed once
+        self.ref_cache: dict[Path, Decoded] = {}
+        self.video_seconds = 0.0
+
+    def score(self, item: Item) -> dict:
+        what = f"{item.method}/{item.clip_id}"
+        cand = self.clock.run("decode", decode, item.video, what, item.audio, "sync" in self.models)
+        self.video_seconds += cand.seconds
+        row = {
+            "method": item.method,
+            "clip_id": item.clip_id,
+            "candidate_id": item.candidate_id,
+            "video": str(item.video),
+            "reference": str(item.reference) if item.reference else None,
+            "frames": len(cand.frames),
+            "seconds": cand.seconds,
+        }
+        notes: list[str] = []
+        ref = self._reference(item, what, notes)
+        if ref is not None:
+            self._full_reference(row, notes, cand, ref)
+        if "sync" in self.models:
+            from curation.evaluate.sync import sync_scores
+
+            res = self.clock.run(
+                "sync", sync_scores, self.models["sync"], cand, self.cfg.face_crop, self.device
+            )
+            if isinstance(res, str):
+                notes.append(f"Sync-C/D not computed: {res}")
+            else:
+                row.update(res)
+        if "hands" in self.models:
+            row.update(self.clock.run("hands", self.models["hands"], cand.frames))
+        for m in ("fid", "fvd"):
+            if m in self.models and ref is not None:
+                self.feats[(m, item.method)].append(self.clock.run(m, self.models[m], cand.frames))
+                if (m, item.reference) not in self.ref_feats:
+                    self.ref_feats[(m, item.reference)] = self.clock.run(m, self.models[m], ref.frames)
+        row["note"] = "; ".join(notes) or None
+        return row
+
+    def _reference(self, item: Item, what: str, notes: list[str]) -> Decoded | None:
+        if not self.wants_ref:
+            return None
+        if item.reference is None:
+            notes.append("no ground truth: PSNR/SSIM/LPIPS/FID/FVD not computed")
+            return None
+        if item.reference not in self.ref_cache:
+            self.ref_cache.clear()  # items come sorted by clip: the previous clip's ground truth is done
+            self.ref_cache[item.reference] = self.clock.run(
+                "decode", decode, item.reference, f"ground truth of {what}", None, False
+            )
+        return self.ref_cache[item.reference]
+
+    def _full_reference(self, row: dict, notes: list[str], cand: Decoded, ref: Decoded) -> None:
+        from curation.evaluate import fullref
+
+        why_not = fullref.check_comparable(cand, ref)
+        if why_not:
+            notes.append(f"PSNR/SSIM/LPIPS not computed: {why_not}")
+            return
+        if "psnr" in self.metrics or "ssim" in self.metrics:
+            vals = self.clock.run("psnr_ssim", fullref.psnr_ssim, cand, ref, self.device)
+            row.update({k: v for k, v in vals.items() if k in self.metrics})
+        if "lpips" in self.models:
+            row["lpips"] = self.clock.run("lpips", self.models["lpips"], cand, ref)
+
+
+def _distribution(feats, ref_feats, items, skips) -> dict[str, dict[str, float]]:
+    """FID/FVD of each method against the ground truth of the clips it covers."""
+    from curation.evaluate.frechet import frechet_distance
+
+    out: dict[str, dict[str, float]] = defaultdict(dict)
+    for (metric, method), fake in feats.items():
+        refs = {i.reference for i in items if i.method == method and i.reference is not None}
+        real = [ref_feats[(metric, r)] for r in sorted(refs) if (metric, r) in ref_feats]
+        fake_all = (
+            np.concatenate([f for f in fake if f.size]) if any(f.size for f in fake) else np.zeros((0, 0))
+        )
+        real_all = (
+            np.concatenate([r for r in real if r.size]) if any(r.size for r in real) else np.zeros((0, 0))
+        )
+        try:
+            out[method][metric] = frechet_distance(real_all, fake_all)
+        except ValueError as e:
+            skips.append(Skip(metric, f"{method}: {e}"))
+    return dict(out)

@@ -1,0 +1,156 @@
+"""Sync-C and Sync-D: the SyncNet procedure of syncnet_python's ``run_syncnet`` (Chung & Zisserman 2016).
+
+Step by step (docs/eval.md cites each step):
+1. Frames at 25 fps (other rates are resampled to 25 by nearest frame).
+2. Face track: the largest face per frame (OpenCV's shipped Haar cascade instead of S3FD),
+   gaps filled from neighbours, boxes median-filtered over 13 frames; each frame cropped to
+   the square syncnet_python uses (half-size s around the centre: s above, 1.8 s below, 1.4 s
+   either side; padding value 110) and resized to 224 x 224, BGR 0-255. ``eval.face_crop =
+   "full"`` uses the whole frame instead (videos that are already face crops).
+3. Audio at 16 kHz, MFCC (python_speech_features defaults: 25 ms window, 10 ms step, 13
+   coefficients) on int16-scaled samples: 4 MFCC steps per video frame.
+4. For each video frame i, lip features of frames i..i+4 and audio features of MFCC steps
+   4i..4i+19 (the same 0.2 s).
+5. Distances d[i, k] = |lip_i - aud_(i+k-15)| for k = 0..30 (offsets of +-15 frames; audio
+   outside the clip is zero-padded), averaged over i: D[k].
+6. Sync-D = min D; offset = 15 - argmin D; Sync-C = median D - min D.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from curation.evaluate.decode import AUDIO_RATE, Decoded
+
+VSHIFT = 15  # offsets searched: +-15 frames
+FPS = 25.0  # SyncNet's video rate
+MFCC_PER_FRAME = 4  # 100 MFCC steps per second / 25 frames per second
+WINDOW = 5  # frames per lip sample (0.2 s)
+CROP_SCALE = 0.4  # syncnet_python's crop_scale
+SMOOTH = 13  # median filter length of the face boxes
+BATCH = 20
+
+
+def offset_scores(lip, aud, vshift: int = VSHIFT) -> tuple[int, float, float]:
+    """(offset, Sync-D, Sync-C) of per-frame lip and audio embeddings, both (N, d) tensors.
+
+    Positive offset: video frame i matches audio window i - offset (the audio leads).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    n = len(lip)
+    padded = F.pad(aud, (0, 0, vshift, vshift))
+    win = 2 * vshift + 1
+    dists = torch.stack(
+        [F.pairwise_distance(lip[[i]].expand(win, -1), padded[i : i + win]) for i in range(n)]
+    )
+    mean = dists.mean(0)
+    min_dist, argmin = torch.min(mean, 0)
+    return vshift - int(argmin), float(min_dist), float(torch.median(mean) - min_dist)
+
+
+def mfcc(audio: np.ndarray) -> np.ndarray:
+    """(13, steps) MFCC at 100 Hz of 16 kHz float audio, scaled like the int16 wav syncnet_python reads."""
+    import python_speech_features
+
+    return python_speech_features.mfcc(audio.astype(np.float64) * 32768.0, AUDIO_RATE).T
+
+
+def resample_25(frames: np.ndarray, fps: float) -> np.ndarray:
+    if abs(fps - FPS) < 0.01:
+        return frames
+    n = round(len(frames) * FPS / fps)
+    idx = np.minimum((np.arange(n) * fps / FPS).round().astype(int), len(frames) - 1)
+    return frames[idx]
+
+
+def _detect(frames: np.ndarray) -> np.ndarray:
+    """(T, 3) centre x, centre y, half-size of the largest face per frame; NaN where none is found."""
+    import cv2
+
+    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    out = np.full((len(frames), 3), np.nan)
+    h, w = frames.shape[1:3]
+    scale = min(1.0, 320.0 / max(h, w))  # detect on a small copy: faces in portrait videos are large
+    for t, frame in enumerate(frames):
+        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        if scale < 1:
+            gray = cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        faces = cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5)
+        if len(faces):
+            x, y, fw, fh = max(faces, key=lambda f: f[2] * f[3]) / scale
+            out[t] = (x + fw / 2, y + fh / 2, max(fw, fh) / 2)
+    return out
+
+
+def face_track(frames: np.ndarray) -> np.ndarray | None:
+    """Smoothed (T, 3) boxes, or None when no frame has a face."""
+    from scipy.signal import medfilt
+
+    boxes = _detect(frames)
+    found = ~np.isnan(boxes[:, 0])
+    if not found.any():
+        return None
+    t = np.arange(len(boxes))
+    for c in range(3):  # fill frames without a detection from their neighbours
+        boxes[:, c] = np.interp(t, t[found], boxes[found, c])
+    k = min(SMOOTH, len(boxes) if len(boxes) % 2 else len(boxes) - 1)
+    return np.stack([medfilt(boxes[:, c], kernel_size=k) for c in range(3)], axis=1)
+
+
+def crop_faces(frames: np.ndarray, boxes: np.ndarray | None) -> np.ndarray:
+    """(T, 224, 224, 3) BGR crops: each frame's face square, or the whole frame when ``boxes`` is None."""
+    import cv2
+
+    out = np.empty((len(frames), 224, 224, 3), np.uint8)
+    for t, frame in enumerate(frames):
+        bgr = frame[..., ::-1]
+        if boxes is not None:
+            cx, cy, s = boxes[t]
+            pad = int(s * (1 + 2 * CROP_SCALE))
+            big = np.pad(bgr, ((pad, pad), (pad, pad), (0, 0)), constant_values=110)
+            my, mx = cy + pad, cx + pad
+            bgr = big[
+                int(my - s) : int(my + s * (1 + 2 * CROP_SCALE)),
+                int(mx - s * (1 + CROP_SCALE)) : int(mx + s * (1 + CROP_SCALE)),
+            ]
+        out[t] = cv2.resize(np.ascontiguousarray(bgr), (224, 224))
+    return out
+
+
+def embed(net, crops: np.ndarray, cc: np.ndarray, n: int, device: str = "cpu"):
+    """Lip and audio embeddings of windows 0..n-1."""
+    import torch
+
+    vid = torch.from_numpy(crops).permute(3, 0, 1, 2).float()  # (3, T, 224, 224)
+    aud = torch.from_numpy(cc).float()[None]  # (1, 13, steps)
+    lip_out, aud_out = [], []
+    with torch.no_grad():
+        for start in range(0, n, BATCH):
+            idx = range(start, min(n, start + BATCH))
+            lip_out.append(
+                net.forward_lip(torch.stack([vid[:, i : i + WINDOW] for i in idx]).to(device)).cpu()
+            )
+            a = [aud[:, :, i * MFCC_PER_FRAME : i * MFCC_PER_FRAME + MFCC_PER_FRAME * WINDOW] for i in idx]
+            aud_out.append(net.forward_aud(torch.stack(a).to(device)).cpu())
+    return torch.cat(lip_out), torch.cat(aud_out)
+
+
+def sync_scores(net, video: Decoded, crop: str = "face", device: str = "cpu") -> dict[str, float] | str:
+    """{"sync_c", "sync_d", "sync_offset"} of one video, or the reason it has none."""
+    if video.audio is None:
+        return "no audio (neither the clip's driving audio nor an audio track)"
+    frames = resample_25(video.frames, video.fps)
+    boxes = None
+    if crop == "face":
+        boxes = face_track(frames)
+        if boxes is None:
+            return 'no face found (set eval.face_crop = "full" for videos that are face crops)'
+    cc = mfcc(video.audio)
+    n = min(len(frames), len(video.audio) // (AUDIO_RATE // int(FPS))) - WINDOW
+    if n < 1:
+        return f"too short for SyncNet (needs more than {WINDOW} frames of video and audio)"
+    lip, aud = embed(net, crop_faces(frames[: n + WINDOW], boxes), cc, n, device)
+    offset, dist, conf = offset_scores(lip, aud)
+    return {"sync_c": conf, "sync_d": dist, "sync_offset": float(offset)}
