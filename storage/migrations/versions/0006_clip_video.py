@@ -22,6 +22,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("clips", schema=None) as batch_op:
-        batch_op.drop_column("video_sha256")
-        batch_op.drop_column("video_path")
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite >= 3.35): batch mode would rebuild `clips`, and
+    # DROP TABLE clips fails while candidates reference it (foreign keys are on).
+    op.drop_column("clips", "video_sha256")
+    op.drop_column("clips", "video_path")
