@@ -33,11 +33,11 @@ DEFAULT_DB_NAME = "curate.db"
 class RubricAxis:
     """One Likert axis as annotators see it."""
 
-    name: str
-    title: str
-    question: str
-    low: str  # anchor for 1
-    high: str  # anchor for 5
+    name: str = field(metadata={"help": "The rating column it fills: `alignment` or `fidelity`."})
+    title: str = field(metadata={"help": "Heading shown above the scale."})
+    question: str = field(metadata={"help": "The question the annotator answers."})
+    low: str = field(metadata={"help": "Anchor text for a score of 1."})
+    high: str = field(metadata={"help": "Anchor text for a score of 5."})
 
     def __post_init__(self) -> None:
         for f in ("name", "title", "question", "low", "high"):
@@ -68,10 +68,11 @@ def default_rubric() -> dict[str, RubricAxis]:
 class NormalizeConfig:
     """The common format every candidate is brought to before rating."""
 
-    fps: float = 25.0  # frames per second of normalised candidates
-    width: int = 512  # output width in pixels
-    height: int = 512  # output height in pixels
-    max_seconds: float = 10.0  # cap on candidate length (the shorter of audio and video is used below it)
+    fps: float = field(default=25.0, metadata={"help": "Frames per second of normalised candidates (> 0)."})
+    width: int = field(default=512, metadata={"help": "Output width in pixels (positive, even: H.264)."})
+    height: int = field(default=512, metadata={"help": "Output height in pixels (positive, even: H.264)."})
+    max_seconds: float = field(default=10.0, metadata={
+        "help": "Cap on candidate length; below it the shorter of audio and video is used (> 0)."})
 
     def __post_init__(self) -> None:
         if self.fps <= 0:
@@ -136,14 +137,23 @@ class WorkspaceConfig:
         eval: local weight files of `curate eval`'s metrics.
     """
 
-    database_url: str = f"sqlite:///{DEFAULT_DB_NAME}"
-    media_roots: list[str] = field(default_factory=lambda: ["."])
-    overlap: int = 3
-    lease_minutes: float = 30.0
-    rubric: dict[str, RubricAxis] = field(default_factory=default_rubric)
-    normalize: NormalizeConfig = field(default_factory=NormalizeConfig)
-    generators: dict[str, dict[str, Any]] = field(default_factory=dict)
-    eval: EvalConfig = field(default_factory=EvalConfig)
+    database_url: str = field(default=f"sqlite:///{DEFAULT_DB_NAME}", metadata={
+        "help": "[store] SQLAlchemy URL; relative SQLite paths are relative to the workspace. Never store a password "
+                "here: use --db / $CURATE_DB_URL."})
+    media_roots: list[str] = field(default_factory=lambda: ["."], metadata={
+        "help": "[media] roots: folders manifest paths may point into (relative to the workspace)."})
+    overlap: int = field(default=3, metadata={"help": "[annotation] k, how many annotators rate each clip (>= 1)."})
+    lease_minutes: float = field(default=30.0, metadata={
+        "help": "[annotation] How long a handed-out clip stays reserved for its annotator (> 0)."})
+    rubric: dict[str, RubricAxis] = field(default_factory=default_rubric, metadata={
+        "help": "[rubric.alignment], [rubric.fidelity]: the text of the two Likert axes."})
+    normalize: NormalizeConfig = field(default_factory=NormalizeConfig, metadata={
+        "help": "[normalize] The common format every candidate is brought to."})
+    generators: dict[str, dict[str, Any]] = field(default_factory=dict, metadata={
+        "help": "[generators.NAME] Per-method settings (checkout, python, weights, extra args), validated by the "
+                "method's own config class."})
+    eval: EvalConfig = field(default_factory=EvalConfig, metadata={
+        "help": "[eval] Local weight files of curate eval's metrics."})
 
     def __post_init__(self) -> None:
         if not isinstance(self.database_url, str) or "://" not in self.database_url:
