@@ -20,21 +20,8 @@ from sqlalchemy.orm import Session
 from storage import AXES, Candidate, Clip, Store
 from storage.errors import CurateError, where
 from storage.models_gold import GoldAnswer
+from storage.queries import GOLD_ANSWERS
 from storage.tables import ImportReport
-
-GOLD_ANSWERS = """
-SELECT cl.clip_id AS clip_id, c.candidate_id AS candidate_id, c.method AS method,
-       g.alignment_min AS alignment_min, g.alignment_max AS alignment_max,
-       g.fidelity_min AS fidelity_min, g.fidelity_max AS fidelity_max, g.note AS note,
-       (SELECT COUNT(*) FROM ratings r WHERE r.candidate_pk = c.id) AS ratings,
-       (SELECT COUNT(*) FROM ratings r WHERE r.candidate_pk = c.id
-          AND r.alignment BETWEEN g.alignment_min AND g.alignment_max
-          AND r.fidelity BETWEEN g.fidelity_min AND g.fidelity_max) AS passed
-FROM gold_answers g
-JOIN candidates c ON c.id = g.candidate_pk
-JOIN clips cl ON cl.id = c.clip_pk
-ORDER BY cl.clip_id, c.candidate_id
-"""
 
 _RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 

@@ -1,4 +1,11 @@
-"""Named SQL for exports and status; every value is a bound parameter."""
+"""Named SQL of the store: exports, status, stats and gold reads. Every value is a bound parameter."""
+
+from storage.models import CandidateStatus, JobStatus
+
+# Status names come from the enums (constants of ours, never user input), so a renamed status
+# cannot leave a stale literal behind in the SQL.
+_READY, _FAILED, _FLAGGED = CandidateStatus.ready.value, CandidateStatus.failed.value, CandidateStatus.flagged.value
+_JOB_PENDING, _JOB_FAILED = JobStatus.pending.value, JobStatus.failed.value
 
 _RATINGS_SELECT = """
 SELECT r.id            AS rating_id,
@@ -28,39 +35,75 @@ RATINGS_EXPORT = _RATINGS_SELECT + _RATINGS_ORDER
 # The same, for the clips of some rounds only (a rating belongs to its clip's round); :rounds expands.
 RATINGS_EXPORT_IN_ROUNDS = _RATINGS_SELECT + "WHERE cl.round IN :rounds\n" + _RATINGS_ORDER
 
-COUNTS = """
+COUNTS = f"""
 SELECT (SELECT COUNT(*) FROM clips) AS clips,
        (SELECT COUNT(*) FROM candidates) AS candidates,
-       (SELECT COUNT(*) FROM candidates WHERE status = 'ready') AS candidates_ready,
-       (SELECT COUNT(*) FROM candidates WHERE status = 'failed') AS candidates_failed,
-       (SELECT COUNT(*) FROM candidates WHERE status = 'flagged') AS candidates_flagged,
+       (SELECT COUNT(*) FROM candidates WHERE status = '{_READY}') AS candidates_ready,
+       (SELECT COUNT(*) FROM candidates WHERE status = '{_FAILED}') AS candidates_failed,
+       (SELECT COUNT(*) FROM candidates WHERE status = '{_FLAGGED}') AS candidates_flagged,
        (SELECT COUNT(*) FROM ratings) AS ratings,
        (SELECT COUNT(*) FROM annotators) AS annotators,
-       (SELECT COUNT(*) FROM generation_jobs WHERE status = 'pending') AS jobs_pending,
-       (SELECT COUNT(*) FROM generation_jobs WHERE status = 'failed') AS jobs_failed,
+       (SELECT COUNT(*) FROM generation_jobs WHERE status = '{_JOB_PENDING}') AS jobs_pending,
+       (SELECT COUNT(*) FROM generation_jobs WHERE status = '{_JOB_FAILED}') AS jobs_failed,
        (SELECT COALESCE(MAX(number), 1) FROM rounds) AS round
 """
 
 # Per ready candidate, its ratings capped at k: the work done towards k ratings each.
-RATING_PROGRESS = """
+RATING_PROGRESS = f"""
 SELECT COALESCE(SUM(CASE WHEN n > :k THEN :k ELSE n END), 0) AS done,
        COUNT(*) AS candidates,
        COALESCE(SUM(CASE WHEN n >= :k THEN 1 ELSE 0 END), 0) AS complete
 FROM (SELECT c.id, COUNT(r.id) AS n
       FROM candidates c LEFT JOIN ratings r ON r.candidate_pk = c.id
-      WHERE c.status = 'ready'
+      WHERE c.status = '{_READY}'
       GROUP BY c.id) per_candidate
 """
 
 # A clip is fully rated when every ready candidate has at least k ratings.
-CLIPS_COMPLETE = """
+CLIPS_COMPLETE = f"""
 SELECT COUNT(*) FROM (
     SELECT clip_pk
     FROM (SELECT c.clip_pk, c.id, COUNT(r.id) AS n
           FROM candidates c LEFT JOIN ratings r ON r.candidate_pk = c.id
-          WHERE c.status = 'ready'
+          WHERE c.status = '{_READY}'
           GROUP BY c.clip_pk, c.id) per_candidate
     GROUP BY clip_pk
     HAVING MIN(n) >= :k
 ) complete_clips
+"""
+
+# --- curate stats and the dashboard: read whole with storage.read_frames, joined in pandas -----------
+
+# Plain tables joined in pandas: integer keys merge faster than the database returns joined text.
+STATS_RATINGS = """
+SELECT id AS rating_id, candidate_pk, annotator_pk, alignment, fidelity, broken,
+       CASE WHEN broken THEN comment END AS comment, source, created_at
+FROM ratings ORDER BY id
+"""
+STATS_CANDIDATES = """
+SELECT c.id AS candidate_pk, cl.clip_id AS clip_id, cl.is_gold AS is_gold, c.candidate_id AS candidate_id,
+       c.method AS method, c.status AS status, cl.round AS round
+FROM candidates c JOIN clips cl ON cl.id = c.clip_pk
+ORDER BY cl.clip_id, c.candidate_id
+"""
+STATS_ANNOTATORS = "SELECT id AS annotator_pk, name AS annotator_id, role, source, active FROM annotators ORDER BY name"
+STATS_ROUNDS = "SELECT number, started_at, note FROM rounds ORDER BY number"
+STATS_ASSIGNMENTS = """
+SELECT a.name AS annotator_id, cl.clip_id AS clip_id, s.status AS status
+FROM assignments s JOIN annotators a ON a.id = s.annotator_pk JOIN clips cl ON cl.id = s.clip_pk
+"""
+
+# Gold answers with how many ratings fell inside them (curate gold list, stats).
+GOLD_ANSWERS = """
+SELECT cl.clip_id AS clip_id, c.candidate_id AS candidate_id, c.method AS method,
+       g.alignment_min AS alignment_min, g.alignment_max AS alignment_max,
+       g.fidelity_min AS fidelity_min, g.fidelity_max AS fidelity_max, g.note AS note,
+       (SELECT COUNT(*) FROM ratings r WHERE r.candidate_pk = c.id) AS ratings,
+       (SELECT COUNT(*) FROM ratings r WHERE r.candidate_pk = c.id
+          AND r.alignment BETWEEN g.alignment_min AND g.alignment_max
+          AND r.fidelity BETWEEN g.fidelity_min AND g.fidelity_max) AS passed
+FROM gold_answers g
+JOIN candidates c ON c.id = g.candidate_pk
+JOIN clips cl ON cl.id = c.clip_pk
+ORDER BY cl.clip_id, c.candidate_id
 """

@@ -7,25 +7,14 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from storage import Store, read_frames
-
-# Plain tables joined in pandas: integer keys merge faster than the database returns joined text.
-RATINGS = """
-SELECT id AS rating_id, candidate_pk, annotator_pk, alignment, fidelity, broken,
-       CASE WHEN broken THEN comment END AS comment, source, created_at
-FROM ratings ORDER BY id
-"""
-CANDIDATES = """
-SELECT c.id AS candidate_pk, cl.clip_id AS clip_id, cl.is_gold AS is_gold, c.candidate_id AS candidate_id,
-       c.method AS method, c.status AS status, cl.round AS round
-FROM candidates c JOIN clips cl ON cl.id = c.clip_pk
-ORDER BY cl.clip_id, c.candidate_id
-"""
-ANNOTATORS = "SELECT id AS annotator_pk, name AS annotator_id, role, source, active FROM annotators ORDER BY name"
-ROUNDS = "SELECT number, started_at, note FROM rounds ORDER BY number"
-ASSIGNMENTS = """
-SELECT a.name AS annotator_id, cl.clip_id AS clip_id, s.status AS status
-FROM assignments s JOIN annotators a ON a.id = s.annotator_pk JOIN clips cl ON cl.id = s.clip_pk
-"""
+from storage.queries import (
+    GOLD_ANSWERS,
+    STATS_ANNOTATORS,
+    STATS_ASSIGNMENTS,
+    STATS_CANDIDATES,
+    STATS_RATINGS,
+    STATS_ROUNDS,
+)
 
 
 @dataclass
@@ -52,10 +41,10 @@ def _ratings(raw: pd.DataFrame, cands: pd.DataFrame, anns: pd.DataFrame) -> pd.D
 
 
 def load_data(store: Store) -> StatsData:
-    from annotate_app.gold import GOLD_ANSWERS, typed_gold_frame
+    from annotate_app.gold import typed_gold_frame
 
-    f = read_frames(store, {"ratings": RATINGS, "candidates": CANDIDATES, "annotators": ANNOTATORS,
-                            "assignments": ASSIGNMENTS, "gold": GOLD_ANSWERS, "rounds": ROUNDS})
+    f = read_frames(store, {"ratings": STATS_RATINGS, "candidates": STATS_CANDIDATES, "annotators": STATS_ANNOTATORS,
+                            "assignments": STATS_ASSIGNMENTS, "gold": GOLD_ANSWERS, "rounds": STATS_ROUNDS})
     cands, anns = f["candidates"], f["annotators"]
     cands["is_gold"] = cands["is_gold"].astype(bool)
     cands["round"] = cands["round"].astype(int)
