@@ -9,8 +9,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curation.pair_manifest import MANIFEST_COLUMNS
 from storage.errors import CurateError
-from curation.pairs import MANIFEST_COLUMNS
 
 # README header that makes `datasets.load_dataset(folder)` find the Parquet shard as the train split.
 HF_HEADER = """---
