@@ -181,8 +181,12 @@ def lean_pandas(ratings: str, out: str, min_gap: int) -> int:
 LEAN = {"polars": lean_polars, "pandas": lean_pandas}
 
 
-def _child(cmd: list[str]) -> tuple[float, float, str]:
-    """Run ``cmd``; its wall seconds, its own peak RSS in MB (``wait4``: not its children's) and stdout."""
+def _child(cmd: list[str]) -> tuple[float, float, float, str]:
+    """Run ``cmd``; its wall seconds, CPU seconds (user + system, every thread), own peak RSS in MB and stdout.
+
+    CPU seconds come from ``wait4`` like the peak: that process alone. On a shared machine they vary far less with
+    the load than wall time does.
+    """
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _, status, usage = os.wait4(proc.pid, 0)  # the outputs are small: the pipes cannot fill up meanwhile
@@ -191,24 +195,24 @@ def _child(cmd: list[str]) -> tuple[float, float, str]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{stderr}")
-    return wall, usage.ru_maxrss / 1024, stdout
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, stdout
 
 
 def run_build_pairs(ratings: Path, out: Path, min_margin: float) -> dict:
     """`curate build-pairs` as a child process: wall time, peak RSS, pairs and its phase timings."""
     cmd = [sys.executable, "-m", "curation.cli", "build-pairs", "--ratings", str(ratings), "--out", str(out),
            "--min-margin", str(min_margin), "--force", "--json"]
-    wall, rss, stdout = _child(cmd)
+    wall, cpu, rss, stdout = _child(cmd)
     report = json.loads(stdout)
-    return {"wall_s": wall, "peak_rss_mb": rss, "pairs": report["pairs"], "timings": report["timings"]}
+    return {"wall_s": wall, "cpu_s": cpu, "peak_rss_mb": rss, "pairs": report["pairs"], "timings": report["timings"]}
 
 
 def run_lean(tool: str, ratings: Path, out: Path, min_margin: float) -> dict:
     """A lean version as a child process of this script: wall time (whole process), peak RSS, pairs."""
     cmd = [sys.executable, __file__, "--lean", tool, "--ratings", str(ratings), "--out", str(out),
            "--min-margin", str(min_margin)]
-    wall, rss, stdout = _child(cmd)
-    return {"wall_s": wall, "peak_rss_mb": rss, **json.loads(stdout)}
+    wall, cpu, rss, stdout = _child(cmd)
+    return {"wall_s": wall, "cpu_s": cpu, "peak_rss_mb": rss, **json.loads(stdout)}
 
 
 def pair_keys(path: Path, columns: list[str]) -> set[tuple[str, str, str]]:
@@ -225,7 +229,7 @@ def measure_shape(shape: str, rows: int, repeat: int, min_margin: float, workdir
     ratings = workdir / f"ratings-{shape}.parquet"
     # Every child is started from this small process: Linux carries a parent's peak RSS at fork into the child's
     # ru_maxrss, so nothing big is read here until every timing is done (see check_pairs).
-    gen_s, _, _ = _child([sys.executable, __file__, "--generate", shape, "--rows", str(rows), "--out", str(ratings)])
+    gen_s, _, _, _ = _child([sys.executable, __file__, "--generate", shape, "--rows", str(rows), "--out", str(ratings)])
     runs: dict[str, list[dict]] = {k: [] for k in ("build-pairs", *LEAN)}
     loads = [_load()]
     for _ in range(repeat):  # interleaved: each round runs all three back to back
@@ -241,6 +245,7 @@ def measure_shape(shape: str, rows: int, repeat: int, min_margin: float, workdir
         "generate_s": round(gen_s, 2),
         "best": best,
         "all_wall_s": {k: [round(r["wall_s"], 3) for r in v] for k, v in runs.items()},
+        "all_cpu_s": {k: [round(r["cpu_s"], 3) for r in v] for k, v in runs.items()},
         "load_average_1min": loads,
         "build_pairs_vs_polars": best["polars"]["wall_s"] / best["build-pairs"]["wall_s"],
         "build_pairs_vs_pandas": best["pandas"]["wall_s"] / best["build-pairs"]["wall_s"],
@@ -261,12 +266,14 @@ def check_pairs(result: dict, workdir: Path) -> None:
 
 
 def print_table(results: list[dict], repeat: int) -> None:
-    print(f"\nwhole process, best of {repeat} interleaved rounds, {os.cpu_count()} CPUs, seconds (peak RSS MB)")
+    print(f"\nwhole process, best of {repeat} interleaved rounds, {os.cpu_count()} CPUs: "
+          "wall seconds / CPU seconds (peak RSS MB)")
     shapes = [f"{r['shape']} ids, {r['rows']:,} ratings" for r in results]
     print(f"{'':34s}" + "".join(f"{s:>34s}" for s in shapes))
     for tool, label in (("build-pairs", "curate build-pairs --json"), ("polars", "lean polars lazy query"),
                         ("pandas", "lean pandas groupby")):
-        cells = [f"{r['best'][tool]['wall_s']:.2f} s ({r['best'][tool]['peak_rss_mb']:.0f} MB)" for r in results]
+        cells = [f"{r['best'][tool]['wall_s']:.2f} / {r['best'][tool]['cpu_s']:.2f} s "
+                 f"({r['best'][tool]['peak_rss_mb']:.0f} MB)" for r in results]
         print(f"{label:34s}" + "".join(f"{c:>34s}" for c in cells))
     for phase in ("aggregate", "checks", "pairs", "card"):
         cells = [f"{r['best']['build-pairs']['timings'].get(phase, 0):.2f} s" for r in results]
