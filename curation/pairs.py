@@ -49,6 +49,10 @@ STORE_CLIPS = (
     "SELECT clip_id, image_path AS image, audio_path AS audio, prompt, skeleton_path AS skeleton, is_gold FROM clips"
 )
 STORE_CANDIDATES = "SELECT candidate_id, video_path AS video, status AS candidate_status FROM candidates"
+# The source's columns and types, without reading a row.
+SOURCE_SCHEMA = "SELECT * FROM src LIMIT 0"
+# View ``ratings`` over the source: {columns} is built in _register_view from fixed column names only.
+RATINGS_VIEW = "CREATE OR REPLACE TEMP VIEW ratings AS SELECT {columns} FROM src"
 _STORE_CLIPS_SCHEMA = pa.schema(
     [("clip_id", pa.string()), ("image", pa.string()), ("audio", pa.string()), ("prompt", pa.string()),
      ("skeleton", pa.string()), ("is_gold", pa.bool_())]
@@ -179,7 +183,7 @@ def _register_file(con, path: Path) -> str:
         con.read_parquet(str(path), file_row_number=True).create_view("src")
     except duckdb.Error as e:  # IOException / InvalidInputException: not Parquet, truncated, ...
         raise CurateError(f"{path}: cannot be read as Parquet: {str(e).splitlines()[0]}") from None
-    if con.execute("SELECT count(*) FROM src").fetchone()[0] == 0:  # answered from the file footer
+    if _duck.rows(con, "source_rows")[0]["n"] == 0:
         raise CurateError(f"{path}: no ratings in the file.")
     return str(path)
 
@@ -201,7 +205,7 @@ def _register_store_ratings(con, store) -> str:
 
 
 def _source_columns(con) -> tuple[list[str], dict[str, str]]:
-    rel = con.sql("SELECT * FROM src LIMIT 0")
+    rel = con.sql(SOURCE_SCHEMA)
     return rel.columns, dict(zip(rel.columns, (str(t) for t in rel.types)))
 
 
@@ -231,7 +235,7 @@ def _register_view(con, label: str, columns: list[str], types: dict[str, str], h
         else:
             select.append(f"CAST({col} AS {sql_type}) AS {col}" if types[col] != sql_type else col)
     # Identifiers only, all from the fixed lists above: no value from the file reaches the SQL text.
-    con.execute("CREATE OR REPLACE TEMP VIEW ratings AS SELECT " + ", ".join(select) + " FROM src")
+    con.execute(RATINGS_VIEW.format(columns=", ".join(select)))
     return notes
 
 
