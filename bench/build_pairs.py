@@ -1,19 +1,24 @@
-"""Benchmark: `curate build-pairs --ratings FILE` against a plain pandas implementation and the DuckDB floor.
+"""Benchmark: `curate build-pairs --ratings FILE` against a lean polars query and a lean pandas groupby.
 
-Generates synthetic ratings shaped like `curate export ratings` (clips x 5 methods x 3 annotators), then in one run:
+Generates synthetic ratings shaped like `curate export ratings` (clips x 5 methods x 3 annotators, int8 scores,
+0.05 % broken ratings, 0.2 % flagged candidates, 1 % gold clips) in two shapes: plain string id columns, and the
+dictionary-typed ids the export writes. Then, per shape, interleaved round by round so that all three see the same
+load, each as its own child process (whole process: start-up, imports, reading, computing, writing; peak RSS of
+that process alone via ``wait4``):
 
-1. `curate build-pairs --ratings FILE --out ...` as a subprocess: start-up, reading, validation, the pair query,
-   writing the manifest and its card; peak RSS of the child process.
-2. The same pairs computed with a plain pandas groupby in this process (what a user would write instead), checked to
-   give identical (clip, winner, loser) pairs.
-3. The floor: one DuckDB ``GROUP BY candidate_id`` mean over the same Parquet file, the work no implementation skips.
-4. For context: a plain scan of every column build-pairs reads, and a lower-bound sketch of a best-vs-worst query
-   (see ``_SKETCH``), interleaved with the floor.
+1. `curate build-pairs --ratings FILE --out ... --min-margin M --json`: every documented check, the manifest with
+   its metadata and the card; its phase timings come from ``--json``.
+2. A lean polars lazy query (``lean_polars``): scan, exclusions, mean per candidate, best / worst per clip with the
+   same tie rule, margin filter, write Parquet.
+3. A lean pandas groupby (``lean_pandas``): the same steps in pandas.
 
-    python bench/build_pairs.py                 # 10M rows (about 2.4 GB peak in this process for pandas)
-    python bench/build_pairs.py --rows 300000   # a quick look
+All three must give the same (clip, winner, loser) pairs. Best of ``--repeat`` rounds counts (noise only adds time
+on a shared machine); the load average is recorded.
 
-Prints a table and writes JSON to bench/results/build_pairs.json.
+    python bench/build_pairs.py --rows 300000               # a quick look
+    python bench/build_pairs.py --rows 10000000 --repeat 3  # JSON in bench/results/build_pairs.json
+
+Needs polars (the ``[dev]`` extra).
 """
 
 from __future__ import annotations
@@ -97,227 +102,225 @@ def _chunk(rng: np.random.Generator, c0: int, c1: int) -> pa.Table:
     )
 
 
-def make_ratings(path: str | Path, rows: int, seed: int = 0) -> Path:
-    """Write about ``rows`` synthetic ratings (rounded to whole clips of 5 x 3) to ``path``, chunk by chunk."""
+# The same columns with plain string ids (no Arrow dictionary type in the file's schema): how most tools write them.
+PLAIN_SCHEMA = pa.schema([pa.field(f.name, pa.string() if pa.types.is_dictionary(f.type) else f.type)
+                          for f in RATINGS_SCHEMA])
+SHAPES = {"plain": PLAIN_SCHEMA, "dict": RATINGS_SCHEMA}
+
+
+def make_ratings(path: str | Path, rows: int, seed: int = 0, shape: str = "dict") -> Path:
+    """Write about ``rows`` synthetic ratings (rounded to whole clips of 5 x 3) to ``path``, chunk by chunk.
+
+    ``shape``: "dict" (dictionary-typed string columns, like the export) or "plain" (plain strings); same values.
+    """
     rng = np.random.default_rng(seed)
+    schema = SHAPES[shape]
     n_clips = max(1, rows // (len(METHODS) * RATERS))
-    with pq.ParquetWriter(path, RATINGS_SCHEMA, compression="zstd") as w:
+    with pq.ParquetWriter(path, schema, compression="zstd") as w:
         for c0 in range(0, n_clips, CHUNK_CLIPS):
-            w.write_table(_chunk(rng, c0, min(n_clips, c0 + CHUNK_CLIPS)))
+            w.write_table(_chunk(rng, c0, min(n_clips, c0 + CHUNK_CLIPS)).cast(schema))
     return Path(path)
 
 
-# --- the three measurements ----------------------------------------------------------------------------------------
+# --- the lean versions: what a user would write instead (each run in its own process) ------------------------------
 
-def run_build_pairs(ratings: Path, out: Path, min_margin: float) -> dict:
-    """`curate build-pairs` as a child process: wall time, its own peak RSS, and its phase timings."""
-    cmd = [sys.executable, "-m", "curation.cli", "build-pairs", "--ratings", str(ratings), "--out", str(out),
-           "--min-margin", str(min_margin), "--force", "--json"]
+LEAN_COLUMNS = ["clip_id", "candidate_id", "alignment", "fidelity", "candidate_status", "is_gold", "broken"]
+
+
+def lean_polars(ratings: str, out: str, min_gap: int) -> int:
+    """Best-vs-worst pairs with one polars lazy query; returns the number of pairs."""
+    import polars as pl
+
+    bad = pl.col("broken") | pl.col("is_gold") | pl.col("candidate_status").is_in(["failed", "flagged"])
+    rq = ((0.5 * pl.col("alignment") + 0.5 * pl.col("fidelity")) * 1e6 + 0.5).floor().cast(pl.Int64)
+    # Ids as strings: the tie rule is string order (dictionary-typed ids would come back as categoricals).
+    ids = [pl.col("clip_id").cast(pl.String), pl.col("candidate_id").cast(pl.String)]
+    candidates = (
+        pl.scan_parquet(ratings)
+        .select(*ids, "alignment", "fidelity", bad.alias("bad"))
+        .group_by("clip_id", "candidate_id")
+        .agg(pl.col("bad").any(), pl.col("alignment").mean(), pl.col("fidelity").mean())
+        .filter(~pl.col("bad"))
+        .with_columns(rq.alias("rq"))
+    )
+    by_reward = [pl.col("rq"), pl.col("candidate_id")]
+    pairs = (
+        candidates.group_by("clip_id")
+        .agg(pl.col("candidate_id").sort_by(by_reward, descending=[True, False]).first().alias("winner"),
+             pl.col("candidate_id").sort_by(by_reward).first().alias("loser"),
+             pl.col("rq").max().alias("top"), pl.col("rq").min().alias("bottom"))
+        .filter(pl.col("top") - pl.col("bottom") >= min_gap)
+    )
+    pairs.sink_parquet(out)
+    return pq.read_metadata(out).num_rows
+
+
+def lean_pandas(ratings: str, out: str, min_gap: int) -> int:
+    """Best-vs-worst pairs with a pandas groupby; returns the number of pairs."""
+    import pandas as pd
+
+    df = pd.read_parquet(ratings, columns=LEAN_COLUMNS)
+    df["bad"] = df["broken"] | df["is_gold"] | df["candidate_status"].isin(["failed", "flagged"])
+    cand = (df.groupby("candidate_id", sort=False, observed=True)
+            .agg(clip_id=("clip_id", "first"), a=("alignment", "mean"), f=("fidelity", "mean"), bad=("bad", "any"))
+            .reset_index())
+    cand = cand[~cand["bad"]]
+    # Dictionary-typed ids come back as categoricals, which sort by category order: the tie rule needs strings.
+    cand = cand.astype({"clip_id": str, "candidate_id": str})
+    cand["rq"] = np.floor((0.5 * cand["a"] + 0.5 * cand["f"]) * 1e6 + 0.5).astype("int64")
+    ordered = cand.sort_values(["clip_id", "rq", "candidate_id"], ascending=[True, False, True])
+    best = ordered.drop_duplicates("clip_id")
+    worst = cand.sort_values(["clip_id", "rq", "candidate_id"]).drop_duplicates("clip_id")
+    pairs = best.merge(worst, on="clip_id", suffixes=("_w", "_l"))
+    pairs = pairs[pairs["rq_w"] - pairs["rq_l"] >= min_gap]
+    pairs[["clip_id", "candidate_id_w", "candidate_id_l", "rq_w", "rq_l"]].rename(
+        columns={"candidate_id_w": "winner", "candidate_id_l": "loser"}).to_parquet(out)
+    return len(pairs)
+
+
+LEAN = {"polars": lean_polars, "pandas": lean_pandas}
+
+
+def _child(cmd: list[str]) -> tuple[float, float, float, str]:
+    """Run ``cmd``; its wall seconds, CPU seconds (user + system, every thread), own peak RSS in MB and stdout.
+
+    CPU seconds come from ``wait4`` like the peak: that process alone. On a shared machine they vary far less with
+    the load than wall time does.
+    """
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage, not the sum over all children
+    _, status, usage = os.wait4(proc.pid, 0)  # the outputs are small: the pipes cannot fill up meanwhile
     wall = time.perf_counter() - t0
     stdout, stderr = proc.stdout.read(), proc.stderr.read()
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        raise SystemExit(f"build-pairs failed ({proc.returncode}):\n{stderr}")
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{stderr}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, stdout
+
+
+def run_build_pairs(ratings: Path, out: Path, min_margin: float) -> dict:
+    """`curate build-pairs` as a child process: wall time, peak RSS, pairs and its phase timings."""
+    cmd = [sys.executable, "-m", "curation.cli", "build-pairs", "--ratings", str(ratings), "--out", str(out),
+           "--min-margin", str(min_margin), "--force", "--json"]
+    wall, cpu, rss, stdout = _child(cmd)
     report = json.loads(stdout)
-    return {"wall_s": wall, "peak_rss_mb": usage.ru_maxrss / 1024, "pairs": report["pairs"],
-            "timings": report["timings"], "command": " ".join(cmd)}
+    return {"wall_s": wall, "cpu_s": cpu, "peak_rss_mb": rss, "pairs": report["pairs"], "timings": report["timings"]}
 
 
-def pandas_pairs(ratings: Path, out: Path, min_margin: float) -> dict:
-    """The same best-vs-worst pairs with a plain pandas groupby, as a user would write it (in this process)."""
-    import pandas as pd
-
-    t0 = time.perf_counter()
-    df = pd.read_parquet(ratings, columns=["clip_id", "candidate_id", "method", "alignment", "fidelity", "video",
-                                           "candidate_status", "is_gold", "broken"])
-    bad = df["broken"] | df["candidate_status"].isin(["failed", "flagged"]) | df["is_gold"]
-    df = df[~df["candidate_id"].isin(df.loc[bad, "candidate_id"].unique())]
-    cand = (
-        df.groupby(["clip_id", "candidate_id"], observed=True, sort=False)
-        .agg(method=("method", "first"), video=("video", "first"), alignment=("alignment", "mean"),
-             fidelity=("fidelity", "mean"), raters=("alignment", "size"))
-        .reset_index()
-    )
-    # Dictionary columns come back as categoricals, which sort by category order: ties need string order.
-    cand["candidate_id"] = cand["candidate_id"].astype(str)
-    cand["rq"] = np.floor((0.5 * cand["alignment"] + 0.5 * cand["fidelity"]) * 1e6 + 0.5).astype("int64")
-    # Ties: the smallest candidate_id among the best (worst), as build-pairs documents.
-    best = cand.sort_values(["clip_id", "rq", "candidate_id"], ascending=[True, False, True]).drop_duplicates("clip_id")
-    worst = cand.sort_values(["clip_id", "rq", "candidate_id"]).drop_duplicates("clip_id")
-    pairs = best.merge(worst, on="clip_id", suffixes=("_w", "_l"))
-    pairs = pairs[pairs["rq_w"] - pairs["rq_l"] >= max(1, int(np.floor(min_margin * 1e6 + 0.5)))]
-    pairs.to_parquet(out)
-    wall = time.perf_counter() - t0
-    keys = set(zip(pairs["clip_id"].astype(str), pairs["candidate_id_w"].astype(str),
-                   pairs["candidate_id_l"].astype(str)))
-    return {"wall_s": wall, "pairs": len(pairs), "keys": keys}
+def run_lean(tool: str, ratings: Path, out: Path, min_margin: float) -> dict:
+    """A lean version as a child process of this script: wall time (whole process), peak RSS, pairs."""
+    cmd = [sys.executable, __file__, "--lean", tool, "--ratings", str(ratings), "--out", str(out),
+           "--min-margin", str(min_margin)]
+    wall, cpu, rss, stdout = _child(cmd)
+    return {"wall_s": wall, "cpu_s": cpu, "peak_rss_mb": rss, **json.loads(stdout)}
 
 
-def _timed(sql: str, ratings: Path) -> float:
-    """Seconds for one DuckDB statement over the file (fresh connection, every core, result fully produced)."""
-    import duckdb
-
-    con = duckdb.connect()
-    con.execute(f"SET threads = {os.cpu_count()}")
-    t0 = time.perf_counter()
-    con.execute(sql, [str(ratings)]).fetchall()
-    wall = time.perf_counter() - t0
-    con.close()
-    return wall
+def pair_keys(path: Path, columns: list[str]) -> set[tuple[str, str, str]]:
+    t = pq.read_table(path, columns=columns)
+    return set(zip(*(t.column(c).cast(pa.string()).to_pylist() for c in columns)))
 
 
-_FLOOR = (
-    "CREATE TEMP TABLE floor AS SELECT candidate_id, avg(alignment) AS a, avg(fidelity) AS f "
-    "FROM read_parquet(?) GROUP BY candidate_id"
-)
+def _load() -> float:
+    return round(os.getloadavg()[0], 2)
 
 
-def floor_query(ratings: Path) -> float:
-    """One DuckDB GROUP BY candidate_id mean over the file, materialised: the work no implementation can skip."""
-    return _timed(_FLOOR, ratings)
-
-
-# The least any best-vs-worst query over this file must do, written as lean as DuckDB allows: per (clip,
-# candidate) the score sums and the rating count packed into one integer sum (one aggregate state instead of three),
-# one exclusion flag, the composite reward, then per clip arg_max / arg_min. It leaves out what a correct build-pairs
-# also needs: the tie rule (arg_max picks any of the tied), the margin, rater counts and axis means of the two
-# candidates, the input checks, media paths, pair ids, sorting. It is not an implementation, only a lower bound to
-# hold the floor target against: if this alone costs more than 1.5x the floor, no correct query costs less.
-_SKETCH = """
-SELECT clip_id, arg_max(candidate_id, r) AS best, arg_min(candidate_id, r) AS worst
-FROM (
-    SELECT clip_id, candidate_id, ((p & 2097151) + ((p >> 21) & 2097151)) / (p >> 42) AS r
-    FROM (
-        SELECT clip_id, candidate_id,
-               sum(alignment::BIGINT + (fidelity::BIGINT << 21) + (1::BIGINT << 42))::BIGINT AS p,
-               bool_or(broken OR is_gold OR candidate_status IN ('failed', 'flagged')) AS excluded
-        FROM read_parquet(?)
-        GROUP BY clip_id, candidate_id
-    )
-    WHERE NOT excluded
-)
-GROUP BY clip_id
-"""
-
-
-def sketch_query(ratings: Path) -> float:
-    """The lower-bound sketch above, materialised like the floor."""
-    return _timed("CREATE TEMP TABLE sketch AS " + _SKETCH, ratings)
-
-
-# Every column `curate build-pairs` reads from a ratings export; sum(length(...)) forces each value to be decoded
-# (min/max would be answered from the Parquet statistics without reading a page).
-_WIDE_SCAN = (
-    "SELECT sum(length(clip_id) + length(candidate_id) + length(method) + length(annotator_id) + length(video)"
-    " + length(candidate_status) + alignment + fidelity + is_gold::INTEGER + broken::INTEGER) FROM read_parquet(?)"
-)
-
-
-def wide_scan(ratings: Path) -> float:
-    """Only reading and decoding the columns build-pairs needs, no grouping: context for the floor, not a target."""
-    return _timed(_WIDE_SCAN, ratings)
-
-
-def manifest_keys(path: Path) -> set[tuple[str, str, str]]:
-    t = pq.read_table(path, columns=["clip_id", "winner_candidate_id", "loser_candidate_id"])
-    return set(zip(*(t.column(c).to_pylist() for c in t.column_names)))
-
-
-# --- the run ---------------------------------------------------------------------------------------------------------
-
-def measure(rows: int, repeat: int, min_margin: float, workdir: Path) -> dict:
-    ratings = workdir / "ratings.parquet"
-    t0 = time.perf_counter()
-    make_ratings(ratings, rows)
-    gen_s = time.perf_counter() - t0
-    n_rows = pq.read_metadata(ratings).num_rows
-    # Each measurement repeated; the best run counts (the machine is shared, so noise only ever adds time).
-    curate = min((run_build_pairs(ratings, workdir / "pairs.parquet", min_margin) for _ in range(repeat)),
-                 key=lambda r: r["wall_s"])
-    # Floor and sketch interleaved, so that both see the same load.
-    floor_runs, sketch_runs = [], []
-    for _ in range(repeat):
-        floor_runs.append(floor_query(ratings))
-        sketch_runs.append(sketch_query(ratings))
-    floor_s, sketch_s = min(floor_runs), min(sketch_runs)
-    scan_s = min(wide_scan(ratings) for _ in range(repeat))
-    pandas = min((pandas_pairs(ratings, workdir / "pandas.parquet", min_margin) for _ in range(repeat)),
-                 key=lambda r: r["wall_s"])
-    identical = manifest_keys(workdir / "pairs.parquet") == pandas.pop("keys")
-    t = curate["timings"]
-    query_s = t["aggregate"] + t["checks"] + t["pairs"]
+def measure_shape(shape: str, rows: int, repeat: int, min_margin: float, workdir: Path) -> dict:
+    """Generate one shape and time the three on it; outputs are kept under ``workdir`` for :func:`check_pairs`."""
+    ratings = workdir / f"ratings-{shape}.parquet"
+    # Every child is started from this small process: Linux carries a parent's peak RSS at fork into the child's
+    # ru_maxrss, so nothing big is read here until every timing is done (see check_pairs).
+    gen_s, _, _, _ = _child([sys.executable, __file__, "--generate", shape, "--rows", str(rows), "--out", str(ratings)])
+    runs: dict[str, list[dict]] = {k: [] for k in ("build-pairs", *LEAN)}
+    loads = [_load()]
+    for _ in range(repeat):  # interleaved: each round runs all three back to back
+        runs["build-pairs"].append(run_build_pairs(ratings, workdir / f"{shape}-build-pairs.parquet", min_margin))
+        for tool in LEAN:
+            runs[tool].append(run_lean(tool, ratings, workdir / f"{shape}-{tool}.parquet", min_margin))
+        loads.append(_load())
+    best = {k: min(v, key=lambda r: r["wall_s"]) for k, v in runs.items()}
     return {
-        "rows": n_rows,
+        "shape": shape,
+        "rows": pq.read_metadata(ratings).num_rows,
         "ratings_file_mb": round(ratings.stat().st_size / 2**20, 1),
         "generate_s": round(gen_s, 2),
-        "cpus": os.cpu_count(),
-        "repeat": repeat,
-        "min_margin": min_margin,
-        "build_pairs": curate,
-        "pandas": pandas,
-        "floor_s": floor_s,
-        "wide_scan_s": scan_s,
-        "sketch_s": sketch_s,
-        "sketch_vs_floor": sketch_s / floor_s,
-        "query_s": query_s,
-        "identical_pairs": identical,
-        "speedup_vs_pandas": pandas["wall_s"] / curate["wall_s"],
-        "query_vs_floor": query_s / floor_s,
-        "aggregate_vs_floor": t["aggregate"] / floor_s,
+        "best": best,
+        "all_wall_s": {k: [round(r["wall_s"], 3) for r in v] for k, v in runs.items()},
+        "all_cpu_s": {k: [round(r["cpu_s"], 3) for r in v] for k, v in runs.items()},
+        "load_average_1min": loads,
+        "build_pairs_vs_polars": best["polars"]["wall_s"] / best["build-pairs"]["wall_s"],
+        "build_pairs_vs_pandas": best["pandas"]["wall_s"] / best["build-pairs"]["wall_s"],
         "targets": {
-            "whole_process_2.5x_faster_than_pandas": pandas["wall_s"] / curate["wall_s"] >= 2.5,
-            "pair_query_within_1.5x_of_floor": query_s / floor_s <= 1.5,
-            "peak_rss_under_2GB": curate["peak_rss_mb"] < 2048,
+            "at_least_as_fast_as_polars": best["build-pairs"]["wall_s"] <= best["polars"]["wall_s"],
+            "peak_rss_under_2GB": best["build-pairs"]["peak_rss_mb"] < 2048,
         },
-        "pandas_peak_rss_mb_this_process": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
 
-def print_table(r: dict) -> None:
-    t = r["build_pairs"]["timings"]
-    print(f"\n{r['rows']:,} ratings ({r['ratings_file_mb']} MiB Parquet), {r['cpus']} CPUs, best of {r['repeat']}")
-    print(f"{'what':44s} {'seconds':>8s} {'vs floor':>9s}")
-    rows = [
-        ("curate build-pairs, whole process", r["build_pairs"]["wall_s"]),
-        ("  aggregate (one pass over the ratings)", t["aggregate"]),
-        ("  input checks", t["checks"]),
-        ("  pairs + manifest table", t["pairs"]),
-        ("  card statistics", t["card"]),
-        ("  pair query (aggregate + checks + pairs)", r["query_s"]),
-        ("pandas groupby, in process", r["pandas"]["wall_s"]),
-        ("floor: DuckDB GROUP BY candidate_id mean", r["floor_s"]),
-        ("(reading every column build-pairs needs)", r["wide_scan_s"]),
-        ("(lower bound: best-vs-worst sketch)", r["sketch_s"]),
-    ]
-    for name, s in rows:
-        print(f"{name:44s} {s:8.2f} {s / r['floor_s']:8.2f}x")
-    print(f"\npairs: {r['build_pairs']['pairs']:,} (pandas {r['pandas']['pairs']:,}), identical: {r['identical_pairs']}")
-    print(f"build-pairs vs pandas: {r['speedup_vs_pandas']:.2f}x faster (target >= 2.5x)")
-    print(f"pair query vs floor: {r['query_vs_floor']:.2f}x (target <= 1.5x; "
-          f"the lower-bound sketch alone: {r['sketch_vs_floor']:.2f}x)")
-    print(f"build-pairs peak RSS: {r['build_pairs']['peak_rss_mb']:.0f} MB (target < 2048 MB)")
+def check_pairs(result: dict, workdir: Path) -> None:
+    """Whether the three wrote the same (clip, winner, loser) pairs (read after all timings)."""
+    shape = result["shape"]
+    keys = [pair_keys(workdir / f"{shape}-build-pairs.parquet",
+                      ["clip_id", "winner_candidate_id", "loser_candidate_id"])]
+    keys += [pair_keys(workdir / f"{shape}-{tool}.parquet", ["clip_id", "winner", "loser"]) for tool in LEAN]
+    result["identical_pairs"] = all(k == keys[0] for k in keys)
+
+
+def print_table(results: list[dict], repeat: int) -> None:
+    print(f"\nwhole process, best of {repeat} interleaved rounds, {os.cpu_count()} CPUs: "
+          "wall seconds / CPU seconds (peak RSS MB)")
+    shapes = [f"{r['shape']} ids, {r['rows']:,} ratings" for r in results]
+    print(f"{'':34s}" + "".join(f"{s:>34s}" for s in shapes))
+    for tool, label in (("build-pairs", "curate build-pairs --json"), ("polars", "lean polars lazy query"),
+                        ("pandas", "lean pandas groupby")):
+        cells = [f"{r['best'][tool]['wall_s']:.2f} / {r['best'][tool]['cpu_s']:.2f} s "
+                 f"({r['best'][tool]['peak_rss_mb']:.0f} MB)" for r in results]
+        print(f"{label:34s}" + "".join(f"{c:>34s}" for c in cells))
+    for phase in ("aggregate", "checks", "pairs", "card"):
+        cells = [f"{r['best']['build-pairs']['timings'].get(phase, 0):.2f} s" for r in results]
+        print(f"{'  build-pairs: ' + phase:34s}" + "".join(f"{c:>34s}" for c in cells))
+    for r in results:
+        print(f"{r['shape']}: pairs {r['best']['build-pairs']['pairs']:,}, identical in all three: "
+              f"{r['identical_pairs']}; build-pairs {r['build_pairs_vs_polars']:.2f}x the speed of polars, "
+              f"{r['build_pairs_vs_pandas']:.2f}x of pandas; load average {r['load_average_1min']}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=10_000_000, help="rating rows to generate (up to 30M)")
-    ap.add_argument("--repeat", type=int, default=1, help="run each measurement this often; report the best")
+    ap.add_argument("--repeat", type=int, default=1, help="interleaved rounds; the best of each counts")
     ap.add_argument("--min-margin", type=float, default=1.0)
+    ap.add_argument("--shapes", default="plain,dict", help="comma-separated: plain, dict")
     ap.add_argument("--json", default=str(Path(__file__).parent / "results" / "build_pairs.json"))
+    ap.add_argument("--lean", choices=sorted(LEAN), help=argparse.SUPPRESS)  # child mode: run one lean version
+    ap.add_argument("--generate", choices=sorted(SHAPES), help=argparse.SUPPRESS)  # child mode: write ratings
+    ap.add_argument("--ratings", help=argparse.SUPPRESS)
+    ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    min_gap = max(1, int(np.floor(args.min_margin * 1e6 + 0.5)))  # as BuildPairsConfig.min_gap
+    if args.generate:
+        make_ratings(args.out, args.rows, shape=args.generate)
+        return
+    if args.lean:
+        t0 = time.perf_counter()
+        pairs = LEAN[args.lean](args.ratings, args.out, min_gap)
+        print(json.dumps({"pairs": pairs, "compute_s": time.perf_counter() - t0}))
+        return
+    results = []
     with tempfile.TemporaryDirectory(prefix="bench-pairs-") as d:
-        result = measure(args.rows, args.repeat, args.min_margin, Path(d))
-    result["command"] = "python bench/build_pairs.py " + " ".join(sys.argv[1:])
-    print_table(result)
+        for shape in args.shapes.split(","):
+            results.append(measure_shape(shape, args.rows, args.repeat, args.min_margin, Path(d)))
+        for r in results:
+            check_pairs(r, Path(d))
+    print_table(results, args.repeat)
+    report = {"command": "python bench/build_pairs.py " + " ".join(sys.argv[1:]), "cpus": os.cpu_count(),
+              "bench_process_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+              "repeat": args.repeat, "min_margin": args.min_margin, "shapes": results}
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, default=float) + "\n")
+    out.write_text(json.dumps(report, indent=2, default=float) + "\n")
     print(f"\nJSON: {out}")
-    if not result["identical_pairs"]:
-        raise SystemExit("pandas and build-pairs disagree")
+    if not all(r["identical_pairs"] for r in results):
+        raise SystemExit("build-pairs, polars and pandas disagree")
 
 
 if __name__ == "__main__":

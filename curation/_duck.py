@@ -15,6 +15,12 @@ import duckdb
 import pyarrow as pa
 
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
+# Session settings: no progress bar (a CLI prints its own report); rows come back in the order of the query's
+# ORDER BY, and nothing else relies on scan order, so DuckDB need not preserve it.
+SETTINGS = ("SET enable_progress_bar = false", "SET preserve_insertion_order = false")
+# A whole temp table, named by an identifier checked against _NAME.
+TABLE = "SELECT * FROM {table}"
+_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 @functools.cache
@@ -36,9 +42,8 @@ def connect(
     if temp_directory:
         config["temp_directory"] = temp_directory
     con = duckdb.connect(":memory:", config=config)
-    con.execute("SET enable_progress_bar = false")  # a CLI prints its own report
-    # Rows come back in the order of the query's ORDER BY; nothing else relies on scan order.
-    con.execute("SET preserve_insertion_order = false")
+    for setting in SETTINGS:
+        con.execute(setting)
     return con
 
 
@@ -67,6 +72,6 @@ def rows(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) 
 
 def arrow(con: duckdb.DuckDBPyConnection, table: str) -> pa.Table:
     """A temp table as Arrow (no parameters: build the table with :func:`run` first)."""
-    if not re.fullmatch(r"[a-z_][a-z0-9_]*", table):
+    if not _NAME.fullmatch(table):
         raise ValueError(f"not a table name: {table!r}")
-    return con.sql(f"SELECT * FROM {table}").to_arrow_table()
+    return con.sql(TABLE.format(table=table)).to_arrow_table()

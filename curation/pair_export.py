@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curation.pairs import MANIFEST_COLUMNS
+from curation.pair_manifest import MANIFEST_COLUMNS
 from storage.errors import CurateError
 
 # README header that makes `datasets.load_dataset(folder)` find the Parquet shard as the train split.

@@ -9,18 +9,15 @@ The steps, each a named query in ``curation/sql/``:
 4. ``candidates`` -> ``scores_<aggregate>`` -> ``eligible``: exclusions, per-axis aggregate, composite reward.
 5. ``pairs_<strategy>`` -> ``manifest``.
 
-Nothing is written here; :mod:`curation.cli.pairs` writes the manifest and its card.
+Nothing is written here; :mod:`curation.pair_manifest` writes the manifest and its card.
 """
 
 from __future__ import annotations
 
-import os
-import re
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -52,6 +49,10 @@ STORE_CLIPS = (
     "SELECT clip_id, image_path AS image, audio_path AS audio, prompt, skeleton_path AS skeleton, is_gold FROM clips"
 )
 STORE_CANDIDATES = "SELECT candidate_id, video_path AS video, status AS candidate_status FROM candidates"
+# The source's columns and types, without reading a row.
+SOURCE_SCHEMA = "SELECT * FROM src LIMIT 0"
+# View ``ratings`` over the source: {columns} is built in _register_view from fixed column names only.
+RATINGS_VIEW = "CREATE OR REPLACE TEMP VIEW ratings AS SELECT {columns} FROM src"
 _STORE_CLIPS_SCHEMA = pa.schema(
     [("clip_id", pa.string()), ("image", pa.string()), ("audio", pa.string()), ("prompt", pa.string()),
      ("skeleton", pa.string()), ("is_gold", pa.bool_())]
@@ -184,7 +185,7 @@ def _register_file(con, path: Path) -> str:
         con.read_parquet(str(path), file_row_number=True).create_view("src")
     except duckdb.Error as e:  # IOException / InvalidInputException: not Parquet, truncated, ...
         raise CurateError(f"{path}: cannot be read as Parquet: {str(e).splitlines()[0]}") from None
-    if con.execute("SELECT count(*) FROM src").fetchone()[0] == 0:  # answered from the file footer
+    if _duck.rows(con, "source_rows")[0]["n"] == 0:
         raise CurateError(f"{path}: no ratings in the file.")
     return str(path)
 
@@ -207,7 +208,7 @@ def _register_store_ratings(con, store, rounds: tuple[int, ...] | None = None) -
 
 
 def _source_columns(con) -> tuple[list[str], dict[str, str]]:
-    rel = con.sql("SELECT * FROM src LIMIT 0")
+    rel = con.sql(SOURCE_SCHEMA)
     return rel.columns, dict(zip(rel.columns, (str(t) for t in rel.types)))
 
 
@@ -237,7 +238,7 @@ def _register_view(con, label: str, columns: list[str], types: dict[str, str], h
         else:
             select.append(f"CAST({col} AS {sql_type}) AS {col}" if types[col] != sql_type else col)
     # Identifiers only, all from the fixed lists above: no value from the file reaches the SQL text.
-    con.execute("CREATE OR REPLACE TEMP VIEW ratings AS SELECT " + ", ".join(select) + " FROM src")
+    con.execute(RATINGS_VIEW.format(columns=", ".join(select)))
     return notes
 
 
@@ -345,84 +346,3 @@ def _null_media_notes(table: pa.Table) -> list[str]:
         if n:
             notes.append(f"{n} of {table.num_rows} pairs have no {col}.")
     return notes
-
-
-# --- writing: the manifest (atomic, never overwriting a version) and its card -------------------------------------
-
-MANIFEST_COLUMNS = [
-    "pair_id", "clip_id", "winner_candidate_id", "loser_candidate_id", "winner_method", "loser_method",
-    "winner_video", "loser_video", "image", "audio", "prompt", "skeleton", "winner_reward", "loser_reward",
-    "margin", "winner_alignment", "winner_fidelity", "loser_alignment", "loser_fidelity", "winner_raters",
-    "loser_raters",
-]  # fmt: skip
-_VERSIONED = re.compile(r"^pairs-v(\d{4,})\.parquet$")
-
-
-def manifest_metadata(cfg: BuildPairsConfig, result: PairsResult, version: int | None) -> dict:
-    """File-level metadata of a manifest: parameters, provenance, counts."""
-    from importlib.metadata import version as package_version
-
-    counts = {k: v for k, v in result.stats.items() if isinstance(v, int)}
-    return {
-        "kind": "dpo-pairs",
-        "manifest_version": version,
-        **cfg.as_metadata(),
-        "source": result.source["label"],
-        "source_kind": result.source["kind"],
-        "source_sha256": result.source["sha256"],
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "tool_version": package_version("portrait-curate"),
-        "counts": counts,
-        "notes": result.notes,
-    }
-
-
-def next_version(folder: Path) -> int:
-    """1 + the highest ``pairs-vNNNN.parquet`` in ``folder`` (1 when there is none)."""
-    found = [int(m.group(1)) for p in folder.glob("pairs-v*.parquet") if (m := _VERSIONED.match(p.name))]
-    return max(found, default=0) + 1
-
-
-def write_manifest(
-    cfg: BuildPairsConfig, result: PairsResult, out: Path | None = None, folder: Path | None = None,
-    force: bool = False,
-) -> tuple[Path, Path, dict]:
-    """Write the manifest and its card; returns their paths and the metadata.
-
-    With ``out``: that file (an existing one only with ``force``). Without: the next ``pairs-vNNNN.parquet`` in
-    ``folder``, claimed with a hard link so that two builds running at once never take the same version.
-    """
-    from curation.pair_card import render_card
-    from storage.parquet import write_parquet_atomic, write_text_atomic
-
-    table = result.manifest.select(MANIFEST_COLUMNS)
-    if out is not None:
-        out = Path(out)
-        if out.exists() and not force:
-            raise CurateError(f"{out}: already exists; pass --force to replace it, or leave out --out.")
-        m = _VERSIONED.match(out.name)
-        meta = manifest_metadata(cfg, result, int(m.group(1)) if m else None)
-        path = write_parquet_atomic(table, out, meta)
-    else:
-        path, meta = _write_next_version(cfg, result, table, Path(folder))
-    card = write_text_atomic(path.with_suffix(".md"), render_card(path.stem, meta, result.stats))
-    return path, card, meta
-
-
-def _write_next_version(cfg, result, table, folder: Path) -> tuple[Path, dict]:
-    from storage.parquet import write_parquet_atomic
-
-    folder.mkdir(parents=True, exist_ok=True)
-    while True:
-        n = next_version(folder)
-        meta = manifest_metadata(cfg, result, n)
-        path = folder / f"pairs-v{n:04d}.parquet"
-        partial = folder / f".{path.name}.{os.getpid()}.tmp"
-        try:
-            write_parquet_atomic(table, partial, meta)
-            os.link(partial, path)  # fails if the name was taken meanwhile: then try the next number
-            return path, meta
-        except FileExistsError:
-            continue
-        finally:
-            partial.unlink(missing_ok=True)

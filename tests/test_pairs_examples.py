@@ -184,7 +184,7 @@ def test_manifest_columns_and_values(tmp_path):
     """Every contract column is there; rewards, sub-scores and rater counts of the A-C pair of four_candidates."""
     path = write_ratings(tmp_path / "r.parquet", four_candidates())
     table = build_pairs(BuildPairsConfig(min_margin=1), ratings=path).manifest
-    from curation.pairs import MANIFEST_COLUMNS
+    from curation.pair_manifest import MANIFEST_COLUMNS
 
     assert table.column_names == MANIFEST_COLUMNS
     (row,) = table.to_pylist()

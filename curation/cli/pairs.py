@@ -105,7 +105,8 @@ def build_pairs_cmd(min_margin, strategy, weights, aggregate, min_raters, includ
       curate build-pairs --strategy better-vs-worse --weights alignment=1,fidelity=0
       curate build-pairs --ratings ratings.parquet --out pairs.parquet --dry-run
     """
-    from curation.pairs import build_pairs, write_manifest
+    from curation.pair_manifest import write_manifest
+    from curation.pairs import build_pairs
     from curation.pairs_config import BuildPairsConfig, parse_weights
     from storage.errors import CurateError
 
@@ -149,7 +150,7 @@ def build_pairs_cmd(min_margin, strategy, weights, aggregate, min_raters, includ
 
 def _print_dry_run(cfg, result, as_json: bool) -> None:
     from curation.pair_card import render_card
-    from curation.pairs import manifest_metadata
+    from curation.pair_manifest import manifest_metadata
 
     if as_json:
         click.echo(json.dumps(result.stats))
