@@ -21,11 +21,13 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Boolean, DateTime, bindparam, text
+from sqlalchemy import Boolean, DateTime, Integer, String, bindparam, text
 from sqlalchemy.orm import Session
 
+from annotate_app import drafts
 from storage import Assignment, AssignmentStatus, Store, in_transaction
 from storage.models_annotate import ClipProgress  # noqa: F401  (registers the table with the ORM)
+from storage.models_drafts import ClipSkip
 
 _TS = DateTime(timezone=True)
 RATEABLE = ("ready", "flagged")  # a flagged candidate stays in front of the remaining annotators
@@ -41,12 +43,14 @@ class AssignConfig:
         lease_minutes: a handed-out clip is reserved this long, then returns to the pool.
         gold_rate: probability that a hand-out tries a gold clip first (0 = never, 1 = always).
         max_skips: clips passed over after losing a race (PostgreSQL) before giving up this round.
+        edit_minutes: how long after submitting a clip its annotator may reopen and edit it.
     """
 
     overlap: int = 3
     lease_minutes: float = 30.0
     gold_rate: float = 0.05
     max_skips: int = 50
+    edit_minutes: float = 10.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.overlap, int) or self.overlap < 1:
@@ -57,6 +61,8 @@ class AssignConfig:
             raise ValueError(f"gold_rate must be in [0, 1]. Got {self.gold_rate}.")
         if self.max_skips < 1:
             raise ValueError(f"max_skips must be >= 1. Got {self.max_skips}.")
+        if self.edit_minutes < 0:
+            raise ValueError(f"edit_minutes must be >= 0. Got {self.edit_minutes}.")
 
     @classmethod
     def from_workspace(cls, ws, **overrides) -> AssignConfig:
@@ -309,3 +315,90 @@ def progress(store: Store, annotator_pk: int, overlap: int) -> dict[str, int]:
     with store.session() as s:
         row = s.execute(PROGRESS, {"me": annotator_pk, "k": overlap}).mappings().one()
     return dict(row)
+
+
+# Clips this annotator could still be handed: open non-gold clips (by the same rule as PICK_OPEN)
+# plus gold clips they have not met. Counted once per clip shown, not per hand-out.
+AVAILABLE = text(f"""
+SELECT (SELECT COUNT(*) FROM clip_progress q JOIN clips c ON c.id = q.clip_pk
+        WHERE q.n_done < :k AND c.is_gold = :false
+          AND {_NOT_MINE.format(clip="q.clip_pk")}
+          AND {_HAS_RATEABLE.format(clip="q.clip_pk")}
+          AND q.n_done + (SELECT COUNT(*) FROM assignments a
+                          WHERE a.clip_pk = q.clip_pk AND a.status = 'leased' AND a.lease_expires_at > :now) < :k)
+     + (SELECT COUNT(*) FROM clips c WHERE c.is_gold = :true
+          AND {_NOT_MINE.format(clip="c.id")} AND {_HAS_RATEABLE.format(clip="c.id")})
+""").bindparams(bindparam("now", type_=_TS), bindparam("false", value=False, type_=Boolean),
+                bindparam("true", value=True, type_=Boolean))
+
+
+@dataclass(frozen=True)
+class Queue:
+    """Where an annotator stands: this is clip ``n`` of ``total`` they can rate (done + current + left)."""
+
+    done: int
+    current: int  # 1 while a clip is leased, else 0
+    left: int
+
+    @property
+    def n(self) -> int:
+        return self.done + self.current
+
+    @property
+    def total(self) -> int:
+        return self.done + self.current + self.left
+
+
+MY_DONE_AND_LEASED = text("""
+SELECT COALESCE(SUM(CASE WHEN status = 'done' THEN 1 ELSE 0 END), 0),
+       COALESCE(SUM(CASE WHEN status = 'leased' THEN 1 ELSE 0 END), 0)
+FROM assignments WHERE annotator_pk = :me
+""")
+
+
+def queue(store: Store, annotator_pk: int, overlap: int, *, now: datetime | None = None) -> Queue:
+    """The annotator's queue: clips done, the one in hand, and how many more they could be handed."""
+    with store.session() as s:
+        done, leased = s.execute(MY_DONE_AND_LEASED, {"me": annotator_pk}).one()
+        left = s.scalar(AVAILABLE, {"me": annotator_pk, "k": overlap, "now": _utc(now)})
+    return Queue(int(done), min(1, int(leased)), int(left))
+
+
+def skip(store: Store, annotator_pk: int, assignment_id: int, reason: str | None = None) -> bool:
+    """Pass over a leased clip: it goes back to the pool and never comes back to this annotator.
+
+    The assignment row stays (``released``), and UNIQUE(clip, annotator) plus the hand-out's
+    "not mine" rule keep the clip away from this annotator; the reason is kept in ``clip_skips``.
+    """
+    reason = (reason or "").strip()[:500] or None
+
+    def tx(s: Session) -> bool:
+        a = s.get(Assignment, assignment_id)
+        if a is None or a.annotator_pk != annotator_pk or a.status != AssignmentStatus.leased:
+            return False
+        a.status = AssignmentStatus.released
+        drafts.discard(s, assignment_id)
+        s.add(ClipSkip(assignment_pk=assignment_id, reason=reason))
+        return True
+
+    return in_transaction(store, tx)
+
+
+LAST_DONE = text("""
+SELECT a.id, cl.clip_id, a.completed_at FROM assignments a JOIN clips cl ON cl.id = a.clip_pk
+WHERE a.annotator_pk = :me AND a.status = 'done' AND a.completed_at IS NOT NULL
+ORDER BY a.completed_at DESC, a.id DESC LIMIT 1
+""").columns(id=Integer, clip_id=String, completed_at=_TS)
+
+
+def _aware(t: datetime) -> datetime:
+    return t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)  # SQLite returns naive UTC
+
+
+def last_editable(store: Store, annotator_pk: int, cfg: AssignConfig, *, now: datetime | None = None):
+    """``(assignment_id, clip_id)`` of this annotator's last submission if still inside the edit window."""
+    with store.session() as s:
+        row = s.execute(LAST_DONE, {"me": annotator_pk}).first()
+    if row is None or _aware(row[2]) < _utc(now) - timedelta(minutes=cfg.edit_minutes):
+        return None
+    return row[0], row[1]
