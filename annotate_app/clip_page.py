@@ -119,7 +119,7 @@ def collect(view: ClipView, draft: dict) -> list[CandidateScore]:
 
 
 def _submit(store, account, view: ClipView, draft: dict, pcfg: PlayerConfig) -> dict | None:
-    """Store the clip and go on; returns the refusal to show when something is missing or wrong."""
+    """Store the clip; returns None when stored, else the refusal to show (what is missing or wrong)."""
     aid = view.assignment_id
     missing = problems(draft, [s.label for s in view.slots], pcfg.min_fraction)
     if missing:
@@ -130,8 +130,6 @@ def _submit(store, account, view: ClipView, draft: dict, pcfg: PlayerConfig) -> 
         return {"problems": [str(e)], "slot": None}
     for k in ("assignment_id", f"draft_{aid}", f"submit_n_{aid}", f"queue_{aid}"):
         st.session_state.pop(k, None)
-    st.session_state["just_saved"] = view.clip_id
-    st.rerun()
     return None
 
 
@@ -189,21 +187,22 @@ def render() -> None:
     pcfg = PlayerConfig()
     st.set_page_config(initial_sidebar_state="collapsed")  # the grid wants the width; the sidebar stays one click away
     st.html(PAGE_CSS)
-    if saved := st.session_state.pop("just_saved", None):
-        st.toast(f"Saved clip {saved}.")
     view = _current_view(store, account, cfg)
+    refusal = None
+    if view is not None and (st.session_state.pop(f"submit_{view.assignment_id}", False)
+                             or st.session_state.get(f"submit_btn_{view.assignment_id}", False)):
+        refusal = _submit(store, account, view, _draft(store, account, view), pcfg)
+        if refusal is None:  # stored: on to the next clip in this same run (no second rerun)
+            st.toast(f"Saved clip {view.clip_id}.")
+            view = _current_view(store, account, cfg)
+        else:
+            n = st.session_state.get(f"refusal_n_{view.assignment_id}", 0) + 1
+            st.session_state[f"refusal_n_{view.assignment_id}"] = refusal["n"] = n
     if view is None:
         st.success("Nothing left to rate right now. Thank you!")
         return
     aid = view.assignment_id
     draft = _draft(store, account, view)
-    clicked = st.session_state.get(f"submit_btn_{aid}", False)
-    refusal = None
-    if st.session_state.pop(f"submit_{aid}", False) or clicked:
-        refusal = _submit(store, account, view, draft, pcfg)
-        if refusal is not None:
-            n = st.session_state.get(f"refusal_n_{aid}", 0) + 1
-            st.session_state[f"refusal_n_{aid}"] = refusal["n"] = n
     st.title(f"Clip {view.clip_id} · {_queue_text(store, account, cfg, aid)}")
     if refusal is not None:
         st.error("Not submitted: " + " ".join(refusal["problems"]))

@@ -302,7 +302,11 @@ function build(root, d, setStateValue) {
     for (const s of slots) videos[s].playbackRate = r;
   }
   function onEnded() {
-    if (st.loopA != null) { seekAll(st.loopA); play(); } else pause();
+    if (st.loopA != null) { seekAll(st.loopA); play(); return; }
+    // Followers a frame or two behind play on to their own end (so they count as watched too).
+    st.playing = false; playBtn.textContent = '▶';
+    cancelAnimationFrame(raf);
+    showTime();
   }
   function tick(now) {
     if (!st.playing) return;
