@@ -398,7 +398,9 @@ function build(root, d, setStateValue) {
 
   // ---- keys -------------------------------------------------------------------------------
   function onKey(e) {
-    if (e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) return;
+    // The real target: a document listener sees keys from inside the shadow root as coming from its host.
+    const target = (e.composedPath && e.composedPath()[0]) || e.target;
+    if (e.ctrlKey || e.metaKey || e.altKey || typing(target)) return;
     const k = e.key;
     if (k >= '1' && k <= '5') score(Number(k), true);
     else if (k === 'Backspace' || k === 'ArrowLeft') setFocus(st.focus - 1);
@@ -426,7 +428,7 @@ function build(root, d, setStateValue) {
     else return;
     e.preventDefault();
     e.stopPropagation();
-    if (e.target && e.target.blur && e.target !== document.body) e.target.blur();
+    if (target && target.blur && target !== document.body) target.blur();
   }
   const onHide = () => { if (saveTimer) flush(); };
   document.addEventListener('keydown', onKey, true);
