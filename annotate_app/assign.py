@@ -391,7 +391,7 @@ ORDER BY a.completed_at DESC, a.id DESC LIMIT 1
 """).columns(id=Integer, clip_id=String, completed_at=_TS)
 
 
-def _aware(t: datetime) -> datetime:
+def aware_utc(t: datetime) -> datetime:
     return t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)  # SQLite returns naive UTC
 
 
@@ -399,6 +399,6 @@ def last_editable(store: Store, annotator_pk: int, cfg: AssignConfig, *, now: da
     """``(assignment_id, clip_id)`` of this annotator's last submission if still inside the edit window."""
     with store.session() as s:
         row = s.execute(LAST_DONE, {"me": annotator_pk}).first()
-    if row is None or _aware(row[2]) < _utc(now) - timedelta(minutes=cfg.edit_minutes):
+    if row is None or aware_utc(row[2]) < _utc(now) - timedelta(minutes=cfg.edit_minutes):
         return None
     return row[0], row[1]

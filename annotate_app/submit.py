@@ -18,7 +18,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from annotate_app import drafts
-from annotate_app.assign import RATEABLE_CANDIDATES, blind_order
+from annotate_app.assign import RATEABLE_CANDIDATES, aware_utc, blind_order
 from storage import Assignment, AssignmentStatus, Candidate, CandidateStatus, Rating, Store, in_transaction
 from storage.errors import CurateError
 from storage.models_annotate import ClipProgress
@@ -187,15 +187,11 @@ def submit_clip(
 DROP_DONE = text("UPDATE clip_progress SET n_done = n_done - 1 WHERE clip_pk = :clip AND n_done > 0")
 
 
-def _aware(t: datetime) -> datetime:
-    return t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)  # SQLite returns naive UTC
-
-
 def _reopen(s: Session, me: int, aid: int, edit_minutes: float, lease_minutes: float, now: datetime) -> dict:
     a = s.scalar(select(Assignment).where(Assignment.id == aid, Assignment.annotator_pk == me).with_for_update())
     if a is None or a.status != AssignmentStatus.done or a.completed_at is None:
         raise SubmitError("only your own submitted clips can be edited.")
-    if _aware(a.completed_at) < now - timedelta(minutes=edit_minutes):
+    if aware_utc(a.completed_at) < now - timedelta(minutes=edit_minutes):
         raise SubmitError(f"this clip was submitted more than {edit_minutes:g} minutes ago; it can no longer be edited.")
     slots = blind_order([(pk, path) for pk, path in s.execute(RATEABLE_CANDIDATES, {"aid": aid})], a.order_seed)
     ratings = {r.candidate_pk: r for r in s.scalars(select(Rating).where(Rating.annotator_pk == me))
