@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from annotate_app import drafts
 from storage import Assignment, AssignmentStatus, Store, in_transaction
 from storage.models_annotate import ClipProgress  # noqa: F401  (registers the table with the ORM)
-from storage.models_drafts import ClipSkip
+from storage.models_drafts import ClipSkip, ClipTarget  # noqa: F401  (ClipTarget: registers the table)
 
 _TS = DateTime(timezone=True)
 RATEABLE = ("ready", "flagged")  # a flagged candidate stays in front of the remaining annotators
@@ -44,6 +44,9 @@ class AssignConfig:
         gold_rate: probability that a hand-out tries a gold clip first (0 = never, 1 = always).
         max_skips: clips passed over after losing a race (PostgreSQL) before giving up this round.
         edit_minutes: how long after submitting a clip its annotator may reopen and edit it.
+        overlap_max: adaptive overlap: a clip whose ratings disagree asks for more raters, one at a
+            time, up to this many (None or = overlap: off). See ``annotate_app.overlap``.
+        disagree_spread: a candidate's composite spread over raters that counts as disagreement.
     """
 
     overlap: int = 3
@@ -51,6 +54,8 @@ class AssignConfig:
     gold_rate: float = 0.05
     max_skips: int = 50
     edit_minutes: float = 10.0
+    overlap_max: int | None = None
+    disagree_spread: float = 2.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.overlap, int) or self.overlap < 1:
@@ -63,6 +68,14 @@ class AssignConfig:
             raise ValueError(f"max_skips must be >= 1. Got {self.max_skips}.")
         if self.edit_minutes < 0:
             raise ValueError(f"edit_minutes must be >= 0. Got {self.edit_minutes}.")
+        if self.overlap_max is not None and (not isinstance(self.overlap_max, int) or self.overlap_max < self.overlap):
+            raise ValueError(f"overlap_max must be an integer >= overlap ({self.overlap}). Got {self.overlap_max!r}.")
+        if self.disagree_spread <= 0:
+            raise ValueError(f"disagree_spread must be > 0. Got {self.disagree_spread}.")
+
+    @property
+    def adaptive(self) -> bool:
+        return self.overlap_max is not None and self.overlap_max > self.overlap
 
     @classmethod
     def from_workspace(cls, ws, **overrides) -> AssignConfig:
@@ -155,6 +168,28 @@ def _pick_open_stmt(suffix: str):
 # PostgreSQL: concurrent hand-outs skip a clip another transaction is leasing instead of queueing on it.
 PICK_OPEN = {"postgresql": _pick_open_stmt(" FOR UPDATE OF q SKIP LOCKED"), "sqlite": _pick_open_stmt("")}
 
+# Adaptive overlap: clips whose raters disagreed stay open up to their own target (clip_targets).
+_PICK_ESCALATED_SQL = f"""
+SELECT t.clip_pk
+FROM clip_targets t JOIN clip_progress q ON q.clip_pk = t.clip_pk JOIN clips c ON c.id = t.clip_pk
+WHERE q.n_done < t.target
+  AND c.is_gold = :false
+  AND t.clip_pk NOT IN :skip
+  AND {_NOT_MINE.format(clip="t.clip_pk")}
+  AND {_HAS_RATEABLE.format(clip="t.clip_pk")}
+  AND q.n_done + (SELECT COUNT(*) FROM assignments a
+                  WHERE a.clip_pk = t.clip_pk AND a.status = 'leased' AND a.lease_expires_at > :now) < t.target
+ORDER BY t.clip_pk
+LIMIT 1
+"""
+PICK_ESCALATED = {
+    dialect: text(_PICK_ESCALATED_SQL + suffix).bindparams(
+        bindparam("now", type_=_TS), bindparam("false", value=False, type_=Boolean), bindparam("skip", expanding=True)
+    )
+    for dialect, suffix in (("postgresql", " FOR UPDATE OF q SKIP LOCKED"), ("sqlite", ""))
+}
+TARGET = text("SELECT target FROM clip_targets WHERE clip_pk = :clip")
+
 PICK_GOLD = text(f"""
 SELECT c.id FROM clips c
 WHERE c.is_gold = :true
@@ -165,9 +200,9 @@ LIMIT 1
 """).bindparams(bindparam("true", value=True, type_=Boolean))
 
 
-def _pick_open(s: Session, me: int, cfg: AssignConfig, now: datetime) -> int | None:
+def _pick_open(s: Session, me: int, cfg: AssignConfig, now: datetime, escalated: bool = False) -> int | None:
     pg = s.get_bind().dialect.name == "postgresql"
-    stmt = PICK_OPEN["postgresql" if pg else "sqlite"]
+    stmt = (PICK_ESCALATED if escalated else PICK_OPEN)["postgresql" if pg else "sqlite"]
     skip = [-1]  # an empty IN () is not portable
     for _ in range(cfg.max_skips):
         clip = s.scalar(stmt, {"me": me, "k": cfg.overlap, "now": now, "skip": skip})
@@ -176,7 +211,8 @@ def _pick_open(s: Session, me: int, cfg: AssignConfig, now: datetime) -> int | N
         if not pg:
             return clip
         # We hold the row lock now; a fresh statement sees leases committed before we got it.
-        if s.scalar(TAKEN, {"me": me, "now": now, "clip": clip}) < cfg.overlap:
+        cap = s.scalar(TARGET, {"clip": clip}) if escalated else cfg.overlap
+        if s.scalar(TAKEN, {"me": me, "now": now, "clip": clip}) < cap:
             return clip
         skip.append(clip)
     return None
@@ -226,8 +262,11 @@ def _next_in_tx(s: Session, me: int, cfg: AssignConfig, now: datetime, rng: rand
         return lease
     _sync_progress(s)
     gold_first = rng.random() < cfg.gold_rate
-    for kind in ("gold", "open") if gold_first else ("open", "gold"):
-        clip = s.scalar(PICK_GOLD, {"me": me}) if kind == "gold" else _pick_open(s, me, cfg, now)
+    kinds = ("gold", "escalated", "open") if gold_first else ("escalated", "open", "gold")
+    for kind in kinds:
+        if kind == "escalated" and not cfg.adaptive:
+            continue
+        clip = s.scalar(PICK_GOLD, {"me": me}) if kind == "gold" else _pick_open(s, me, cfg, now, kind == "escalated")
         if clip is not None:
             return _lease(s, me, clip, cfg, now)
     return None
@@ -317,8 +356,9 @@ def progress(store: Store, annotator_pk: int, overlap: int) -> dict[str, int]:
     return dict(row)
 
 
-# Clips this annotator could still be handed: open non-gold clips (by the same rule as PICK_OPEN)
-# plus gold clips they have not met. Counted once per clip shown, not per hand-out.
+# Clips this annotator could still be handed: open non-gold clips (by the same rule as PICK_OPEN),
+# gold clips they have not met and escalated clips (adaptive overlap; they have k ratings, so no
+# clip is counted twice). Counted once per clip shown, not per hand-out.
 AVAILABLE = text(f"""
 SELECT (SELECT COUNT(*) FROM clip_progress q JOIN clips c ON c.id = q.clip_pk
         WHERE q.n_done < :k AND c.is_gold = :false
@@ -328,6 +368,8 @@ SELECT (SELECT COUNT(*) FROM clip_progress q JOIN clips c ON c.id = q.clip_pk
                           WHERE a.clip_pk = q.clip_pk AND a.status = 'leased' AND a.lease_expires_at > :now) < :k)
      + (SELECT COUNT(*) FROM clips c WHERE c.is_gold = :true
           AND {_NOT_MINE.format(clip="c.id")} AND {_HAS_RATEABLE.format(clip="c.id")})
+     + (SELECT COUNT(*) FROM clip_targets t JOIN clip_progress q ON q.clip_pk = t.clip_pk
+        WHERE q.n_done < t.target AND {_NOT_MINE.format(clip="t.clip_pk")})
 """).bindparams(bindparam("now", type_=_TS), bindparam("false", value=False, type_=Boolean),
                 bindparam("true", value=True, type_=Boolean))
 

@@ -118,14 +118,14 @@ def collect(view: ClipView, draft: dict) -> list[CandidateScore]:
     return out
 
 
-def _submit(store, account, view: ClipView, draft: dict, pcfg: PlayerConfig) -> dict | None:
+def _submit(store, account, view: ClipView, draft: dict, pcfg: PlayerConfig, cfg: AssignConfig) -> dict | None:
     """Store the clip; returns None when stored, else the refusal to show (what is missing or wrong)."""
     aid = view.assignment_id
     missing = problems(draft, [s.label for s in view.slots], pcfg.min_fraction)
     if missing:
         return {"problems": [m for _, m in missing], "slot": missing[0][0]}
     try:
-        submit_clip(store, account.pk, aid, collect(view, draft))
+        submit_clip(store, account.pk, aid, collect(view, draft), cfg=cfg)
     except SubmitError as e:
         return {"problems": [str(e)], "slot": None}
     for k in ("assignment_id", f"draft_{aid}", f"submit_n_{aid}", f"queue_{aid}"):
@@ -191,7 +191,7 @@ def render() -> None:
     refusal = None
     if view is not None and (st.session_state.pop(f"submit_{view.assignment_id}", False)
                              or st.session_state.get(f"submit_btn_{view.assignment_id}", False)):
-        refusal = _submit(store, account, view, _draft(store, account, view), pcfg)
+        refusal = _submit(store, account, view, _draft(store, account, view), pcfg, cfg)
         if refusal is None:  # stored: on to the next clip in this same run (no second rerun)
             st.toast(f"Saved clip {view.clip_id}.")
             view = _current_view(store, account, cfg)

@@ -18,7 +18,8 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from annotate_app import drafts
-from annotate_app.assign import RATEABLE_CANDIDATES, aware_utc, blind_order
+from annotate_app.assign import RATEABLE_CANDIDATES, AssignConfig, aware_utc, blind_order
+from annotate_app.overlap import update_target
 from storage import Assignment, AssignmentStatus, Candidate, CandidateStatus, Rating, Store, in_transaction
 from storage.errors import CurateError
 from storage.models_annotate import ClipProgress
@@ -84,7 +85,8 @@ def _same(r: Rating, sc: CandidateScore) -> bool:
 BUMP_DONE = text("UPDATE clip_progress SET n_done = n_done + 1 WHERE clip_pk = :clip")
 
 
-def _store(s: Session, me: int, assignment_id: int, scores: list[CandidateScore], now: datetime) -> SubmitResult:
+def _store(s: Session, me: int, assignment_id: int, scores: list[CandidateScore], now: datetime,
+           cfg: AssignConfig | None = None) -> SubmitResult:
     a = s.scalar(
         select(Assignment).where(Assignment.id == assignment_id, Assignment.annotator_pk == me).with_for_update()
     )
@@ -99,11 +101,11 @@ def _store(s: Session, me: int, assignment_id: int, scores: list[CandidateScore]
         for r in s.scalars(select(Rating).where(Rating.annotator_pk == me, Rating.candidate_pk.in_(list(cands))))
     }
     if a.status == AssignmentStatus.leased and a.completed_at is not None and existing:
-        return _edit(s, a, scores, existing, cands, now)
+        return _edit(s, a, scores, existing, cands, now, cfg)
     if a.status == AssignmentStatus.done or existing:
         if len(existing) == len(scores) and all(sc.candidate_pk in existing and _same(existing[sc.candidate_pk], sc) for sc in scores):
             if a.status != AssignmentStatus.done:  # ratings imported earlier: just close the assignment
-                _close(s, a, now)
+                _close(s, a, now, cfg)
             return SubmitResult(assignment_id, stored=0, already=True)
         raise SubmitError("this clip was already submitted with other answers; ratings are not changed.")
     for sc in scores:
@@ -124,11 +126,12 @@ def _store(s: Session, me: int, assignment_id: int, scores: list[CandidateScore]
         if sc.broken and cands[sc.candidate_pk].status == CandidateStatus.ready:
             # One report flags it; later "not broken" answers never clear the flag.
             cands[sc.candidate_pk].status = CandidateStatus.flagged
-    _close(s, a, now)
+    _close(s, a, now, cfg)
     return SubmitResult(assignment_id, stored=len(scores), already=False)
 
 
-def _edit(s: Session, a: Assignment, scores: list[CandidateScore], existing: dict, cands: dict, now: datetime):
+def _edit(s: Session, a: Assignment, scores: list[CandidateScore], existing: dict, cands: dict, now: datetime,
+          cfg: AssignConfig | None = None):
     """The resubmit of a reopened clip: changed ratings are updated in place, their old values kept."""
     changed = 0
     for sc in scores:
@@ -150,17 +153,20 @@ def _edit(s: Session, a: Assignment, scores: list[CandidateScore], existing: dic
         changed += 1
         if sc.broken and cands[sc.candidate_pk].status == CandidateStatus.ready:
             cands[sc.candidate_pk].status = CandidateStatus.flagged
-    _close(s, a, now)
+    _close(s, a, now, cfg)
     return SubmitResult(a.id, stored=changed, already=False)
 
 
-def _close(s: Session, a: Assignment, now: datetime) -> None:
+def _close(s: Session, a: Assignment, now: datetime, cfg: AssignConfig | None = None) -> None:
     a.status = AssignmentStatus.done
     a.completed_at = now
     drafts.discard(s, a.id)  # the draft became ratings in this same transaction
     s.flush()
     if s.execute(BUMP_DONE, {"clip": a.clip_pk}).rowcount == 0:
         s.add(ClipProgress(clip_pk=a.clip_pk, n_done=1))
+        s.flush()
+    if cfg is not None and cfg.adaptive:
+        update_target(s, a.clip_pk, cfg.overlap, cfg.overlap_max, cfg.disagree_spread)
 
 
 def submit_clip(
@@ -170,18 +176,20 @@ def submit_clip(
     scores: Sequence[CandidateScore],
     *,
     now: datetime | None = None,
+    cfg: AssignConfig | None = None,
 ) -> SubmitResult:
     """Store all ratings of one assigned clip in one transaction and mark the assignment done.
 
     A late submit after the lease expired is still accepted (the work is real); the
-    clip may then end with k+1 ratings.
+    clip may then end with k+1 ratings. With ``cfg`` and adaptive overlap on, the clip's
+    target is updated in the same transaction (``annotate_app.overlap``).
 
     Raises:
         SubmitError: bad scores, a clip not assigned to this annotator, or a second submit with other answers.
     """
     scores = validate(scores)
     now = now or datetime.now(timezone.utc)
-    return in_transaction(store, lambda s: _store(s, annotator_pk, assignment_id, scores, now))
+    return in_transaction(store, lambda s: _store(s, annotator_pk, assignment_id, scores, now, cfg))
 
 
 DROP_DONE = text("UPDATE clip_progress SET n_done = n_done - 1 WHERE clip_pk = :clip AND n_done > 0")

@@ -9,6 +9,7 @@ other bookkeeping:
   UNIQUE(clip, annotator) row is what keeps the clip from coming back to that annotator.
 - ``RatingRevision``: a rating as it was before its annotator edited the clip, so an edit
   never destroys data while pairs and stats see only the current ``ratings`` rows.
+- ``ClipTarget``: raters a clip asks for beyond k because its k ratings disagree (adaptive overlap).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models import Base, utcnow
 
-__all__ = ["ClipDraft", "ClipSkip", "RatingRevision"]
+__all__ = ["ClipDraft", "ClipSkip", "ClipTarget", "RatingRevision"]
 
 _TS = DateTime(timezone=True)
 
@@ -64,3 +65,12 @@ class RatingRevision(Base):
     replaced_at: Mapped[datetime] = mapped_column(_TS, default=utcnow)
 
     __table_args__ = (Index("rating_revision_rating_pk_ix", "rating_pk"),)
+
+
+class ClipTarget(Base):
+    """An escalated clip: it stays open until ``n_done`` reaches ``target`` (> k); no row = k."""
+
+    __tablename__ = "clip_targets"
+
+    clip_pk: Mapped[int] = mapped_column(ForeignKey("clips.id", ondelete="CASCADE"), primary_key=True)
+    target: Mapped[int] = mapped_column(Integer)

@@ -174,3 +174,71 @@ def test_revision_0006_upgrades_and_downgrades(db_url):
         assert not {"clip_drafts", "clip_skips", "rating_revisions"} & tables and "clip_progress" in tables
     finally:
         engine.dispose()
+
+
+def test_disagreement_rule_hand_worked():
+    from annotate_app.overlap import disagrees
+
+    # composites: rater 1 {10: 4.5, 11: 2.0, 12: 1.0}, rater 2 {10: 4.0, 11: 2.5, 12: 1.5}: agree
+    agree = {1: {10: (5, 4), 11: (2, 2), 12: (1, 1)}, 2: {10: (4, 4), 11: (3, 2), 12: (2, 1)}}
+    assert not disagrees(agree, 2.0)
+    # candidate 11: 2.0 vs 4.0 -> spread 2.0 >= 2
+    assert disagrees({1: agree[1], 2: {10: (5, 5), 11: (4, 4), 12: (1, 1)}}, 2.0)
+    # spreads all 1.0 but the bests differ (10 vs 11): disagree; with spread 1.0 it is the spread already
+    swap = {1: {10: (4, 4), 11: (3, 3), 12: (1, 1)}, 2: {10: (3, 3), 11: (4, 4), 12: (1, 1)}}
+    assert disagrees(swap, 5.0) and disagrees(swap, 1.0)
+    # a tie for best with the other rater's best is agreement
+    tie = {1: {10: (4, 4), 11: (4, 4), 12: (1, 1)}, 2: {10: (3, 3), 11: (4, 4), 12: (1, 1)}}
+    assert not disagrees(tie, 5.0)
+    assert not disagrees({1: agree[1]}, 2.0)  # one rater never disagrees
+
+
+def _rate(store, me, cfg, a_f):
+    lease = next_clip(store, me, cfg)
+    if lease is None:
+        return None
+    view = clip_view(store, me, lease.assignment_id)
+    submit_clip(store, me, lease.assignment_id, [CandidateScore(sl.candidate_pk, *a_f(sl)) for sl in view.slots],
+                cfg=cfg)
+    return lease.clip_pk
+
+
+def test_adaptive_overlap_escalates_disagreeing_clip_up_to_max(tmp_path, db_url):
+    ws = rating_workspace(tmp_path / "ws", db=db_url, clips=1, overlap=2)
+    store = ws.open_store()
+    try:
+        cfg = AssignConfig(overlap=2, gold_rate=0.0, overlap_max=3, disagree_spread=2.0)
+        people = [_pk(store, f"o{i}") for i in range(5)]
+        order = {}
+
+        def by_pk(lo, hi):  # lowest candidate id gets lo, others hi
+            return lambda sl: (lo, lo) if sl.candidate_pk == min(order) else (hi, hi)
+
+        with store.session() as s:
+            order.update({pk: pk for pk in s.scalars(text("SELECT id FROM candidates"))})
+        assert _rate(store, people[0], cfg, by_pk(5, 1)) is not None  # first candidate best
+        assert _rate(store, people[1], cfg, by_pk(1, 5)) is not None  # first candidate worst: disagree
+        with store.session() as s:
+            assert s.scalar(text("SELECT target FROM clip_targets")) == 3
+        assert queue(store, people[2], 2).left == 1
+        assert _rate(store, people[2], cfg, by_pk(5, 1)) is not None  # the third rater gets it
+        with store.session() as s:
+            assert s.scalar(text("SELECT COUNT(*) FROM clip_targets")) == 0  # overlap_max reached: closed
+        assert next_clip(store, people[3], cfg) is None
+    finally:
+        store.dispose()
+
+
+def test_adaptive_overlap_stops_agreeing_clip_at_k(tmp_path, db_url):
+    ws = rating_workspace(tmp_path / "ws", db=db_url, clips=1, overlap=2)
+    store = ws.open_store()
+    try:
+        cfg = AssignConfig(overlap=2, gold_rate=0.0, overlap_max=4)
+        people = [_pk(store, f"g{i}") for i in range(3)]
+        for p in people[:2]:
+            assert _rate(store, p, cfg, lambda sl: (3, 4)) is not None
+        with store.session() as s:
+            assert s.scalar(text("SELECT COUNT(*) FROM clip_targets")) == 0
+        assert next_clip(store, people[2], cfg) is None
+    finally:
+        store.dispose()

@@ -1,4 +1,4 @@
-"""annotation workstation: drafts, skipped clips, replaced ratings
+"""annotation workstation: drafts, skipped clips, replaced ratings, escalated clips
 
 Revision ID: 0006_workstation
 Revises: 0001_initial
@@ -49,9 +49,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("rating_revision_rating_pk_ix", "rating_revisions", ["rating_pk"])
+    op.create_table(
+        "clip_targets",
+        sa.Column("clip_pk", sa.Integer(), nullable=False),
+        sa.Column("target", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["clip_pk"], ["clips.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("clip_pk"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("clip_targets")
     op.drop_index("rating_revision_rating_pk_ix", table_name="rating_revisions")
     op.drop_table("rating_revisions")
     op.drop_table("clip_skips")
