@@ -79,7 +79,9 @@ class AssignConfig:
 
     @classmethod
     def from_workspace(cls, ws, **overrides) -> AssignConfig:
-        return cls(overlap=ws.config.overlap, lease_minutes=ws.config.lease_minutes, **overrides)
+        c = ws.config
+        return cls(overlap=c.overlap, lease_minutes=c.lease_minutes, overlap_max=c.overlap_max,
+                   disagree_spread=c.disagree_spread, **overrides)
 
 
 @dataclass(frozen=True)

@@ -242,3 +242,19 @@ def test_adaptive_overlap_stops_agreeing_clip_at_k(tmp_path, db_url):
         assert next_clip(store, people[2], cfg) is None
     finally:
         store.dispose()
+
+
+def test_overlap_max_from_curate_toml(tmp_path):
+    from storage.errors import WorkspaceError
+    from storage.workspace import WorkspaceConfig, init
+
+    ws = init(tmp_path / "ws", overlap=2)
+    text_ = (ws.root / "curate.toml").read_text().replace("[annotation]\n", "[annotation]\noverlap_max = 4\n")
+    (ws.root / "curate.toml").write_text(text_)
+    from storage.workspace import load
+
+    cfg = AssignConfig.from_workspace(load(ws.root))
+    assert (cfg.overlap, cfg.overlap_max, cfg.disagree_spread, cfg.adaptive) == (2, 4, 2.0, True)
+    with pytest.raises(WorkspaceError, match="overlap_max must be an integer >= overlap"):
+        WorkspaceConfig.from_toml({"annotation": {"overlap": 3, "overlap_max": 2}})
+    assert WorkspaceConfig.from_toml(WorkspaceConfig(overlap_max=5).to_toml()).overlap_max == 5
