@@ -47,6 +47,7 @@ class AssignConfig:
         overlap_max: adaptive overlap: a clip whose ratings disagree asks for more raters, one at a
             time, up to this many (None or = overlap: off). See ``annotate_app.overlap``.
         disagree_spread: a candidate's composite spread over raters that counts as disagreement.
+        break_minutes: how long a break may hold the annotator's clip (the lease clock stops for it).
     """
 
     overlap: int = 3
@@ -56,6 +57,7 @@ class AssignConfig:
     edit_minutes: float = 10.0
     overlap_max: int | None = None
     disagree_spread: float = 2.0
+    break_minutes: float = 60.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.overlap, int) or self.overlap < 1:
@@ -72,6 +74,8 @@ class AssignConfig:
             raise ValueError(f"overlap_max must be an integer >= overlap ({self.overlap}). Got {self.overlap_max!r}.")
         if self.disagree_spread <= 0:
             raise ValueError(f"disagree_spread must be > 0. Got {self.disagree_spread}.")
+        if self.break_minutes < 0:
+            raise ValueError(f"break_minutes must be >= 0. Got {self.break_minutes}.")
 
     @property
     def adaptive(self) -> bool:
@@ -446,3 +450,21 @@ def last_editable(store: Store, annotator_pk: int, cfg: AssignConfig, *, now: da
     if row is None or aware_utc(row[2]) < _utc(now) - timedelta(minutes=cfg.edit_minutes):
         return None
     return row[0], row[1]
+
+
+def hold(store: Store, annotator_pk: int, assignment_id: int, minutes: float, *, now: datetime | None = None) -> bool:
+    """Keep one's leased clip for ``minutes`` from now (activity, a break, the end of a break).
+
+    Never shortens a lease; False when the assignment is not this annotator's live lease.
+    """
+    until = _utc(now) + timedelta(minutes=minutes)
+
+    def tx(s: Session) -> bool:
+        a = s.get(Assignment, assignment_id)
+        if a is None or a.annotator_pk != annotator_pk or a.status != AssignmentStatus.leased:
+            return False
+        if a.lease_expires_at is None or aware_utc(a.lease_expires_at) < until:
+            a.lease_expires_at = until
+        return True
+
+    return in_transaction(store, tx)

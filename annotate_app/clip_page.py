@@ -19,6 +19,7 @@ from annotate_app.assign import (
     AssignConfig,
     ClipView,
     clip_view,
+    hold,
     last_editable,
     next_clip,
     queue,
@@ -91,9 +92,10 @@ def _take_draft(store, account, view: ClipView, raw) -> bool:
     return True
 
 
-def _on_draft(store, account, view: ClipView) -> None:
+def _on_draft(store, account, view: ClipView, cfg: AssignConfig) -> None:
     state = st.session_state.get(f"cmp_{view.assignment_id}") or {}
-    _take_draft(store, account, view, state.get("draft"))
+    if _take_draft(store, account, view, state.get("draft")):
+        hold(store, account.pk, view.assignment_id, cfg.lease_minutes)  # working on it keeps the lease alive
 
 
 def _on_submit(store, account, view: ClipView) -> None:
@@ -144,7 +146,11 @@ def _queue_text(store, account, cfg: AssignConfig, aid: int) -> str:
 def _actions(store, account, cfg: AssignConfig, view: ClipView) -> None:
     """Submit / skip / edit-last buttons under the player (render reads the submit button's state)."""
     aid = view.assignment_id
-    c1, c2, c3 = st.columns([1, 1, 2])
+    c1, c2, c4, c3 = st.columns([1, 1, 1, 2])
+    if c4.button("Take a break", key=f"break_btn_{aid}"):
+        hold(store, account.pk, aid, cfg.break_minutes)  # the lease clock stops for the break
+        st.session_state["on_break"] = aid
+        st.rerun()
     c1.button("Submit and next clip (Enter)", type="primary", key=f"submit_btn_{aid}")
     with c2.popover("Skip this clip"):
         reason = st.text_input("Why? (optional)", key=f"skip_reason_{aid}", max_chars=500)
@@ -202,6 +208,14 @@ def render() -> None:
         st.success("Nothing left to rate right now. Thank you!")
         return
     aid = view.assignment_id
+    if st.session_state.get("on_break") == aid:
+        st.title("On a break")
+        st.info(f"Your clip and its answers are kept for {cfg.break_minutes:g} minutes.")
+        if st.button("Back to work", type="primary", key=f"resume_btn_{aid}"):
+            hold(store, account.pk, aid, cfg.lease_minutes)
+            st.session_state.pop("on_break", None)
+            st.rerun()
+        return
     draft = _draft(store, account, view)
     st.title(f"Clip {view.clip_id} · {_queue_text(store, account, cfg, aid)}")
     if refusal is not None:
@@ -210,7 +224,7 @@ def render() -> None:
         f"cmp_{aid}", aid=aid, title="", draft=draft, cfg=pcfg, rubric=ws.config.rubric, refusal=refusal,
         slots=[(s.label, media_url(ws, s.video_path, f"cmp.{aid}.{s.label}")) for s in view.slots],
         ref_src=media_url(ws, view.image_path, f"cmp.{aid}.ref"),
-        on_draft=lambda: _on_draft(store, account, view), on_submit=lambda: _on_submit(store, account, view),
+        on_draft=lambda: _on_draft(store, account, view, cfg), on_submit=lambda: _on_submit(store, account, view),
     )
     _actions(store, account, cfg, view)
     _rubric_help(ws)

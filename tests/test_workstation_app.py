@@ -96,3 +96,22 @@ def test_draft_survives_a_new_session_and_last_clip_can_be_edited(tmp_path, monk
             assert [r.alignment for r in s.scalars(select(Rating).where(Rating.annotator_pk == me))] == [5, 5, 5]
     finally:
         store.dispose()
+
+
+def test_break_holds_the_clip_and_work_resumes(tmp_path, monkeypatch):
+    ws = rating_workspace(tmp_path / "ws", clips=1, overlap=1)
+    at, _ = _signed_in(ws, monkeypatch, "br")
+    aid = at.session_state["assignment_id"]
+    store = ws.open_store()
+    try:
+        with store.session() as s:
+            before = s.get(Assignment, aid).lease_expires_at
+        at.button(key=f"break_btn_{aid}").click().run()
+        assert at.title[0].value == "On a break" and "kept for 60 minutes" in at.info[0].value
+        with store.session() as s:
+            during = s.get(Assignment, aid).lease_expires_at
+        assert (during - before).total_seconds() > 25 * 60  # 30-minute lease -> held for 60 minutes from now
+        at.button(key=f"resume_btn_{aid}").click().run()
+        assert at.title[0].value.startswith("Clip sample-001") and at.session_state["assignment_id"] == aid
+    finally:
+        store.dispose()

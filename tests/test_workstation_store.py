@@ -258,3 +258,17 @@ def test_overlap_max_from_curate_toml(tmp_path):
     with pytest.raises(WorkspaceError, match="overlap_max must be an integer >= overlap"):
         WorkspaceConfig.from_toml({"annotation": {"overlap": 3, "overlap_max": 2}})
     assert WorkspaceConfig.from_toml(WorkspaceConfig(overlap_max=5).to_toml()).overlap_max == 5
+
+
+def test_hold_extends_never_shortens_and_only_own_lease(store):
+    from annotate_app.assign import aware_utc, hold
+
+    me, other = _pk(store, "h1"), _pk(store, "h2")
+    lease = next_clip(store, me, CFG)  # 30-minute lease
+    now = datetime.now(timezone.utc)
+    assert hold(store, me, lease.assignment_id, 60, now=now)
+    assert hold(store, me, lease.assignment_id, 5, now=now)  # shorter: kept at 60
+    assert not hold(store, other, lease.assignment_id, 60, now=now)
+    with store.session() as s:
+        until = aware_utc(s.get(Assignment, lease.assignment_id).lease_expires_at)
+    assert abs((until - now).total_seconds() - 3600) < 1
