@@ -21,12 +21,14 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Boolean, DateTime, bindparam, text
+from sqlalchemy import Boolean, DateTime, Integer, String, bindparam, text
 from sqlalchemy.orm import Session
 
+from annotate_app import drafts
 from storage import Assignment, AssignmentStatus, Store, in_transaction
 from storage.models import CURRENT_ROUND_SQL
 from storage.models_annotate import ClipProgress  # noqa: F401  (registers the table with the ORM)
+from storage.models_drafts import ClipSkip, ClipTarget  # noqa: F401  (ClipTarget: registers the table)
 
 _TS = DateTime(timezone=True)
 RATEABLE = ("ready", "flagged")  # a flagged candidate stays in front of the remaining annotators
@@ -42,12 +44,21 @@ class AssignConfig:
         lease_minutes: a handed-out clip is reserved this long, then returns to the pool.
         gold_rate: probability that a hand-out tries a gold clip first (0 = never, 1 = always).
         max_skips: clips passed over after losing a race (PostgreSQL) before giving up this round.
+        edit_minutes: how long after submitting a clip its annotator may reopen and edit it.
+        overlap_max: adaptive overlap: a clip whose ratings disagree asks for more raters, one at a
+            time, up to this many (None or = overlap: off). See ``annotate_app.overlap``.
+        disagree_spread: a candidate's composite spread over raters that counts as disagreement.
+        break_minutes: how long a break may hold the annotator's clip (the lease clock stops for it).
     """
 
     overlap: int = 3
     lease_minutes: float = 30.0
     gold_rate: float = 0.05
     max_skips: int = 50
+    edit_minutes: float = 10.0
+    overlap_max: int | None = None
+    disagree_spread: float = 2.0
+    break_minutes: float = 60.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.overlap, int) or self.overlap < 1:
@@ -58,10 +69,24 @@ class AssignConfig:
             raise ValueError(f"gold_rate must be in [0, 1]. Got {self.gold_rate}.")
         if self.max_skips < 1:
             raise ValueError(f"max_skips must be >= 1. Got {self.max_skips}.")
+        if self.edit_minutes < 0:
+            raise ValueError(f"edit_minutes must be >= 0. Got {self.edit_minutes}.")
+        if self.overlap_max is not None and (not isinstance(self.overlap_max, int) or self.overlap_max < self.overlap):
+            raise ValueError(f"overlap_max must be an integer >= overlap ({self.overlap}). Got {self.overlap_max!r}.")
+        if self.disagree_spread <= 0:
+            raise ValueError(f"disagree_spread must be > 0. Got {self.disagree_spread}.")
+        if self.break_minutes < 0:
+            raise ValueError(f"break_minutes must be >= 0. Got {self.break_minutes}.")
+
+    @property
+    def adaptive(self) -> bool:
+        return self.overlap_max is not None and self.overlap_max > self.overlap
 
     @classmethod
     def from_workspace(cls, ws, **overrides) -> AssignConfig:
-        return cls(overlap=ws.config.overlap, lease_minutes=ws.config.lease_minutes, **overrides)
+        c = ws.config
+        return cls(overlap=c.overlap, lease_minutes=c.lease_minutes, overlap_max=c.overlap_max,
+                   disagree_spread=c.disagree_spread, **overrides)
 
 
 @dataclass(frozen=True)
@@ -151,6 +176,28 @@ def _pick_open_stmt(suffix: str):
 # PostgreSQL: concurrent hand-outs skip a clip another transaction is leasing instead of queueing on it.
 PICK_OPEN = {"postgresql": _pick_open_stmt(" FOR UPDATE OF q SKIP LOCKED"), "sqlite": _pick_open_stmt("")}
 
+# Adaptive overlap: clips whose raters disagreed stay open up to their own target (clip_targets).
+_PICK_ESCALATED_SQL = f"""
+SELECT t.clip_pk
+FROM clip_targets t JOIN clip_progress q ON q.clip_pk = t.clip_pk JOIN clips c ON c.id = t.clip_pk
+WHERE q.n_done < t.target
+  AND c.is_gold = :false
+  AND t.clip_pk NOT IN :skip
+  AND {_NOT_MINE.format(clip="t.clip_pk")}
+  AND {_HAS_RATEABLE.format(clip="t.clip_pk")}
+  AND q.n_done + (SELECT COUNT(*) FROM assignments a
+                  WHERE a.clip_pk = t.clip_pk AND a.status = 'leased' AND a.lease_expires_at > :now) < t.target
+ORDER BY t.clip_pk
+LIMIT 1
+"""
+PICK_ESCALATED = {
+    dialect: text(_PICK_ESCALATED_SQL + suffix).bindparams(
+        bindparam("now", type_=_TS), bindparam("false", value=False, type_=Boolean), bindparam("skip", expanding=True)
+    )
+    for dialect, suffix in (("postgresql", " FOR UPDATE OF q SKIP LOCKED"), ("sqlite", ""))
+}
+TARGET = text("SELECT target FROM clip_targets WHERE clip_pk = :clip")
+
 PICK_GOLD = text(f"""
 SELECT c.id FROM clips c
 WHERE c.is_gold = :true
@@ -161,9 +208,9 @@ LIMIT 1
 """).bindparams(bindparam("true", value=True, type_=Boolean))
 
 
-def _pick_open(s: Session, me: int, cfg: AssignConfig, now: datetime) -> int | None:
+def _pick_open(s: Session, me: int, cfg: AssignConfig, now: datetime, escalated: bool = False) -> int | None:
     pg = s.get_bind().dialect.name == "postgresql"
-    stmt = PICK_OPEN["postgresql" if pg else "sqlite"]
+    stmt = (PICK_ESCALATED if escalated else PICK_OPEN)["postgresql" if pg else "sqlite"]
     skip = [-1]  # an empty IN () is not portable
     for _ in range(cfg.max_skips):
         clip = s.scalar(stmt, {"me": me, "k": cfg.overlap, "now": now, "skip": skip})
@@ -172,7 +219,8 @@ def _pick_open(s: Session, me: int, cfg: AssignConfig, now: datetime) -> int | N
         if not pg:
             return clip
         # We hold the row lock now; a fresh statement sees leases committed before we got it.
-        if s.scalar(TAKEN, {"me": me, "now": now, "clip": clip}) < cfg.overlap:
+        cap = s.scalar(TARGET, {"clip": clip}) if escalated else cfg.overlap
+        if s.scalar(TAKEN, {"me": me, "now": now, "clip": clip}) < cap:
             return clip
         skip.append(clip)
     return None
@@ -222,8 +270,11 @@ def _next_in_tx(s: Session, me: int, cfg: AssignConfig, now: datetime, rng: rand
         return lease
     _sync_progress(s)
     gold_first = rng.random() < cfg.gold_rate
-    for kind in ("gold", "open") if gold_first else ("open", "gold"):
-        clip = s.scalar(PICK_GOLD, {"me": me}) if kind == "gold" else _pick_open(s, me, cfg, now)
+    kinds = ("gold", "escalated", "open") if gold_first else ("escalated", "open", "gold")
+    for kind in kinds:
+        if kind == "escalated" and not cfg.adaptive:
+            continue
+        clip = s.scalar(PICK_GOLD, {"me": me}) if kind == "gold" else _pick_open(s, me, cfg, now, kind == "escalated")
         if clip is not None:
             return _lease(s, me, clip, cfg, now)
     return None
@@ -311,3 +362,111 @@ def progress(store: Store, annotator_pk: int, overlap: int) -> dict[str, int]:
     with store.session() as s:
         row = s.execute(PROGRESS, {"me": annotator_pk, "k": overlap}).mappings().one()
     return dict(row)
+
+
+# Clips this annotator could still be handed: open non-gold clips (by the same rule as PICK_OPEN),
+# gold clips they have not met and escalated clips (adaptive overlap; they have k ratings, so no
+# clip is counted twice). Counted once per clip shown, not per hand-out.
+AVAILABLE = text(f"""
+SELECT (SELECT COUNT(*) FROM clip_progress q JOIN clips c ON c.id = q.clip_pk
+        WHERE q.n_done < :k AND c.is_gold = :false
+          AND {_NOT_MINE.format(clip="q.clip_pk")}
+          AND {_HAS_RATEABLE.format(clip="q.clip_pk")}
+          AND q.n_done + (SELECT COUNT(*) FROM assignments a
+                          WHERE a.clip_pk = q.clip_pk AND a.status = 'leased' AND a.lease_expires_at > :now) < :k)
+     + (SELECT COUNT(*) FROM clips c WHERE c.is_gold = :true
+          AND {_NOT_MINE.format(clip="c.id")} AND {_HAS_RATEABLE.format(clip="c.id")})
+     + (SELECT COUNT(*) FROM clip_targets t JOIN clip_progress q ON q.clip_pk = t.clip_pk
+        WHERE q.n_done < t.target AND {_NOT_MINE.format(clip="t.clip_pk")})
+""").bindparams(bindparam("now", type_=_TS), bindparam("false", value=False, type_=Boolean),
+                bindparam("true", value=True, type_=Boolean))
+
+
+@dataclass(frozen=True)
+class Queue:
+    """Where an annotator stands: this is clip ``n`` of ``total`` they can rate (done + current + left)."""
+
+    done: int
+    current: int  # 1 while a clip is leased, else 0
+    left: int
+
+    @property
+    def n(self) -> int:
+        return self.done + self.current
+
+    @property
+    def total(self) -> int:
+        return self.done + self.current + self.left
+
+
+MY_DONE_AND_LEASED = text("""
+SELECT COALESCE(SUM(CASE WHEN status = 'done' THEN 1 ELSE 0 END), 0),
+       COALESCE(SUM(CASE WHEN status = 'leased' THEN 1 ELSE 0 END), 0)
+FROM assignments WHERE annotator_pk = :me
+""")
+
+
+def queue(store: Store, annotator_pk: int, overlap: int, *, now: datetime | None = None) -> Queue:
+    """The annotator's queue: clips done, the one in hand, and how many more they could be handed."""
+    with store.session() as s:
+        done, leased = s.execute(MY_DONE_AND_LEASED, {"me": annotator_pk}).one()
+        left = s.scalar(AVAILABLE, {"me": annotator_pk, "k": overlap, "now": _utc(now)})
+    return Queue(int(done), min(1, int(leased)), int(left))
+
+
+def skip(store: Store, annotator_pk: int, assignment_id: int, reason: str | None = None) -> bool:
+    """Pass over a leased clip: it goes back to the pool and never comes back to this annotator.
+
+    The assignment row stays (``released``), and UNIQUE(clip, annotator) plus the hand-out's
+    "not mine" rule keep the clip away from this annotator; the reason is kept in ``clip_skips``.
+    """
+    reason = (reason or "").strip()[:500] or None
+
+    def tx(s: Session) -> bool:
+        a = s.get(Assignment, assignment_id)
+        if a is None or a.annotator_pk != annotator_pk or a.status != AssignmentStatus.leased:
+            return False
+        a.status = AssignmentStatus.released
+        drafts.discard(s, assignment_id)
+        s.add(ClipSkip(assignment_pk=assignment_id, reason=reason))
+        return True
+
+    return in_transaction(store, tx)
+
+
+LAST_DONE = text("""
+SELECT a.id, cl.clip_id, a.completed_at FROM assignments a JOIN clips cl ON cl.id = a.clip_pk
+WHERE a.annotator_pk = :me AND a.status = 'done' AND a.completed_at IS NOT NULL
+ORDER BY a.completed_at DESC, a.id DESC LIMIT 1
+""").columns(id=Integer, clip_id=String, completed_at=_TS)
+
+
+def aware_utc(t: datetime) -> datetime:
+    return t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)  # SQLite returns naive UTC
+
+
+def last_editable(store: Store, annotator_pk: int, cfg: AssignConfig, *, now: datetime | None = None):
+    """``(assignment_id, clip_id)`` of this annotator's last submission if still inside the edit window."""
+    with store.session() as s:
+        row = s.execute(LAST_DONE, {"me": annotator_pk}).first()
+    if row is None or aware_utc(row[2]) < _utc(now) - timedelta(minutes=cfg.edit_minutes):
+        return None
+    return row[0], row[1]
+
+
+def hold(store: Store, annotator_pk: int, assignment_id: int, minutes: float, *, now: datetime | None = None) -> bool:
+    """Keep one's leased clip for ``minutes`` from now (activity, a break, the end of a break).
+
+    Never shortens a lease; False when the assignment is not this annotator's live lease.
+    """
+    until = _utc(now) + timedelta(minutes=minutes)
+
+    def tx(s: Session) -> bool:
+        a = s.get(Assignment, assignment_id)
+        if a is None or a.annotator_pk != annotator_pk or a.status != AssignmentStatus.leased:
+            return False
+        if a.lease_expires_at is None or aware_utc(a.lease_expires_at) < until:
+            a.lease_expires_at = until
+        return True
+
+    return in_transaction(store, tx)

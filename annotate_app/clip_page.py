@@ -1,8 +1,11 @@
-"""The clip page: the reference image and its candidates, blind, rated on two Likert scales.
+"""The clip page: the reference image and its candidates, blind, on one comparison player.
 
-Blindness: the browser only ever receives slot letters, video *bytes* (served by
-Streamlit at ``/media/<content hash>.mp4``) and the rubric. Candidate ids, methods and
-file names stay in server-side session state.
+Blindness: the browser only ever receives slot letters, opaque media URLs (made by
+:func:`media_url`) and the rubric. Candidate ids, methods and file names stay on the server.
+
+The player (``annotate_app.player``) holds the answers while the clip is on screen and sends
+the whole draft, debounced; this page stores it (``annotate_app.drafts``) so a reload, or a
+sign-in on another device, restores it, and turns it into ratings on submit.
 """
 
 from __future__ import annotations
@@ -11,47 +14,47 @@ from pathlib import Path
 
 import streamlit as st
 
-from annotate_app import context
-from annotate_app.assign import AssignConfig, ClipView, clip_view, next_clip, progress, release
+from annotate_app import context, drafts
+from annotate_app.assign import (
+    AssignConfig,
+    ClipView,
+    clip_view,
+    hold,
+    last_editable,
+    next_clip,
+    queue,
+    release,
+    skip,
+)
 from annotate_app.plain_text import md_plain
-from annotate_app.player import Cursor, apply_events, new_events, player
-from annotate_app.submit import CandidateScore, SubmitError, submit_clip
+from annotate_app.player import PlayerConfig, player, problems
+from annotate_app.submit import CandidateScore, SubmitError, reopen, submit_clip
 from storage.models import AXES
 
-MIN_WATCHED = 0.95
-PER_ROW = 3
+# Less chrome above the player, so the grid gets the height of the window.
+PAGE_CSS = """<style>
+.block-container { padding-top: 3.4rem !important; padding-bottom: 1rem !important; }
+h1 { font-size: 1.25rem !important; padding: 0 0 .2rem !important; }
+</style>"""
+MIME = {".mp4": "video/mp4", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}
 
 
-def _k(aid: int, slot: str, field: str) -> str:
-    """Widget key. Score and broken widgets also carry the clip's version (see :func:`_values`)."""
-    if field in ("comment",):
-        return f"r{aid}_{slot}_{field}"
-    return f"r{aid}_{slot}_{field}_v{st.session_state.get(f'ver_{aid}', 0)}"
+def media_url(ws, path: str, coordinates: str) -> str:
+    """The URL the browser loads a media file from: the one place page URLs for media are made.
 
-
-def _values(aid: int) -> dict:
-    """The answers of one clip, ``{(slot, axis): score, (slot, "broken"): bool}``: the single source of truth.
-
-    Kept under a plain session-state key rather than in the widgets: a value written into a widget
-    key from a callback can be overwritten by the browser's stale widget state when fast key presses
-    interrupt reruns. Widgets are drawn from these values, and their keys carry a version that is
-    bumped whenever the keyboard changes a value, so they are re-created showing it.
+    Streamlit's media store serves the bytes at ``/media/<content hash>.<ext>``: no file name,
+    no path. ``coordinates`` names the file's place on the page (kept for this run only).
     """
-    return st.session_state.setdefault(f"vals_{aid}", {})
+    from streamlit.runtime import Runtime
 
-
-def _from_widget(aid: int, slot: str, field: str, key: str) -> None:
-    _values(aid)[(slot, field)] = st.session_state.get(key)
+    p = Path(path) if Path(path).is_absolute() else ws.root / path
+    return Runtime.instance().media_file_mgr.add(_read_bytes(str(p), p.stat().st_mtime),
+                                                 MIME.get(p.suffix.lower(), "application/octet-stream"), coordinates)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _read_bytes(path: str, mtime: float) -> bytes:
     return Path(path).read_bytes()
-
-
-def _media(ws, path: str) -> bytes:
-    p = Path(path) if Path(path).is_absolute() else ws.root / path
-    return _read_bytes(str(p), p.stat().st_mtime)
 
 
 def _current_view(store, account, cfg: AssignConfig) -> ClipView | None:
@@ -70,100 +73,117 @@ def _current_view(store, account, cfg: AssignConfig) -> ClipView | None:
     return view
 
 
-def _on_keys(aid: int, slots: list[str]) -> None:
-    """Callback of the player: apply new key events to the widgets' session state."""
-    state = st.session_state.get(f"player_{aid}")
-    events, marker = new_events(state, st.session_state.get(f"seen_{aid}"))
-    st.session_state[f"seen_{aid}"] = marker
-    values = _values(aid)
-    before = dict(values)
-    cursor, submit = apply_events(events, values, st.session_state.get(f"cursor_{aid}", Cursor()), slots)
-    if values != before:
-        st.session_state[f"ver_{aid}"] = st.session_state.get(f"ver_{aid}", 0) + 1
-    st.session_state[f"cursor_{aid}"] = cursor
-    if submit:
+def _draft(store, account, view: ClipView) -> dict:
+    """The clip's draft: this session's copy, else the stored one (a reload, another device)."""
+    key = f"draft_{view.assignment_id}"
+    if key not in st.session_state:
+        st.session_state[key] = drafts.load(store, account.pk, view.assignment_id, [s.label for s in view.slots])
+    return st.session_state[key]
+
+
+def _take_draft(store, account, view: ClipView, raw) -> bool:
+    """Adopt a draft sent by the player (if it is this clip's) and store it; True when adopted."""
+    if not isinstance(raw, dict) or raw.get("aid") != view.assignment_id:
+        return False
+    labels = [s.label for s in view.slots]
+    new = drafts.sanitize(raw, labels)
+    new["watched"] = drafts.merge_watched(_draft(store, account, view)["watched"], new["watched"])
+    st.session_state[f"draft_{view.assignment_id}"] = new
+    drafts.save(store, account.pk, view.assignment_id, new, labels)
+    return True
+
+
+def _on_draft(store, account, view: ClipView, cfg: AssignConfig) -> None:
+    state = st.session_state.get(f"cmp_{view.assignment_id}") or {}
+    if _take_draft(store, account, view, state.get("draft")):
+        hold(store, account.pk, view.assignment_id, cfg.lease_minutes)  # working on it keeps the lease alive
+
+
+def _on_submit(store, account, view: ClipView) -> None:
+    aid = view.assignment_id
+    req = (st.session_state.get(f"cmp_{aid}") or {}).get("submit")
+    if not isinstance(req, dict) or req.get("n") == st.session_state.get(f"submit_n_{aid}"):
+        return
+    st.session_state[f"submit_n_{aid}"] = req.get("n")
+    if _take_draft(store, account, view, dict(req.get("draft") or {}, aid=req.get("aid"))):
         st.session_state[f"submit_{aid}"] = True
 
 
-def _watched(aid: int) -> dict[str, dict]:
-    """Per slot ``{frac, seconds}``, merged from the player (max so far) into session state."""
-    merged = dict(st.session_state.get(f"watched_{aid}", {}))
-    reported = (st.session_state.get(f"player_{aid}") or {}).get("watched") or {}
-    for slot, w in reported.items():
-        old = merged.get(slot, {"frac": 0.0, "seconds": 0.0})
-        merged[slot] = {k: max(float(old.get(k, 0)), float(w.get(k, 0) or 0)) for k in ("frac", "seconds")}
-    st.session_state[f"watched_{aid}"] = merged
-    return merged
-
-
-def collect(aid: int, view: ClipView, watched: dict) -> tuple[list[CandidateScore], list[str]]:
-    """The scores on the page and the problems that block submitting (missing scores, unwatched videos)."""
-    scores, problems = [], []
+def collect(view: ClipView, draft: dict) -> list[CandidateScore]:
+    """The draft's answers as ratings (call only when :func:`annotate_app.player.problems` is empty)."""
+    out = []
     for sl in view.slots:
-        values = _values(aid)
-        a, f = (values.get((sl.label, ax)) for ax in AXES)
-        broken = bool(values.get((sl.label, "broken")))
-        seen = watched.get(sl.label, {})
-        if a is None or f is None:
-            problems.append(f"{sl.label}: give both scores.")
-        if not broken and float(seen.get("frac", 0)) < MIN_WATCHED:
-            problems.append(f"{sl.label}: play the video to the end first (or mark it broken).")
-        if a is not None and f is not None:
-            comment = (st.session_state.get(_k(aid, sl.label, "comment")) or "").strip() or None
-            scores.append(CandidateScore(sl.candidate_pk, int(a), int(f), comment, broken, seen.get("seconds")))
-    return scores, problems
+        sc = draft["scores"][sl.label]
+        comment = (draft["comments"].get(sl.label) or "").strip() or None
+        seen = draft["watched"].get(sl.label, {}).get("seconds")
+        out.append(CandidateScore(sl.candidate_pk, sc["alignment"], sc["fidelity"], comment,
+                                  bool(draft["broken"].get(sl.label)), seen))
+    return out
+
+
+def _submit(store, account, view: ClipView, draft: dict, pcfg: PlayerConfig, cfg: AssignConfig) -> dict | None:
+    """Store the clip; returns None when stored, else the refusal to show (what is missing or wrong)."""
+    aid = view.assignment_id
+    missing = problems(draft, [s.label for s in view.slots], pcfg.min_fraction)
+    if missing:
+        return {"problems": [m for _, m in missing], "slot": missing[0][0]}
+    try:
+        submit_clip(store, account.pk, aid, collect(view, draft), cfg=cfg)
+    except SubmitError as e:
+        return {"problems": [str(e)], "slot": None}
+    for k in ("assignment_id", f"draft_{aid}", f"submit_n_{aid}", f"queue_{aid}"):
+        st.session_state.pop(k, None)
+    return None
+
+
+def _queue_text(store, account, cfg: AssignConfig, aid: int) -> str:
+    key = f"queue_{aid}"  # counted once per clip shown, not on every draft save
+    if key not in st.session_state:
+        q = queue(store, account.pk, cfg.overlap)
+        st.session_state[key] = f"clip {q.n} of {q.total}"
+    return st.session_state[key]
+
+
+def _actions(store, account, cfg: AssignConfig, view: ClipView) -> None:
+    """Submit / skip / edit-last buttons under the player (render reads the submit button's state)."""
+    aid = view.assignment_id
+    c1, c2, c4, c3 = st.columns([1, 1, 1, 2])
+    if c4.button("Take a break", key=f"break_btn_{aid}"):
+        hold(store, account.pk, aid, cfg.break_minutes)  # the lease clock stops for the break
+        st.session_state["on_break"] = aid
+        st.rerun()
+    c1.button("Submit and next clip (Enter)", type="primary", key=f"submit_btn_{aid}")
+    with c2.popover("Skip this clip"):
+        reason = st.text_input("Why? (optional)", key=f"skip_reason_{aid}", max_chars=500)
+        if st.button("Skip it", key=f"skip_btn_{aid}"):
+            skip(store, account.pk, aid, reason)
+            for k in ("assignment_id", f"draft_{aid}", f"queue_{aid}"):
+                st.session_state.pop(k, None)
+            st.rerun()
+    last = last_editable(store, account.pk, cfg)
+    if last is not None and last[0] != aid and c3.button(f"Edit my last clip ({md_plain(last[1])})", key=f"edit_btn_{last[0]}"):
+        try:
+            reopen(store, account.pk, last[0], edit_minutes=cfg.edit_minutes, lease_minutes=cfg.lease_minutes)
+        except SubmitError as e:
+            st.error(f"Not reopened: {e}")
+            return
+        st.session_state["assignment_id"] = last[0]
+        st.session_state.pop(f"draft_{last[0]}", None)
+        st.rerun()
 
 
 def _rubric_help(ws) -> None:
-    with st.expander("Rubric and keys", expanded=True):
+    with st.expander("Rubric and keys", expanded=False):
         for ax in AXES:
             r = ws.config.rubric[ax]
             st.markdown(f"**{r.title}**: {r.question}  \n{r.low}  \n{r.high}")
         st.markdown(
-            "**Keys:** `1`-`5` score the highlighted field and move on · `Backspace`/`←` back · `→` skip · "
-            "`Space` play/pause · `b` broken video · `Enter` submit and next clip."
+            "**Scores:** `1`-`5` score the outlined field and move on · `←`/`Backspace` back · `→` next · "
+            "`↑`/`↓` previous/next candidate · `b` broken · `Enter` submit and next clip.  \n"
+            "**Playback (all candidates on one clock; you hear the outlined one):** `Space`/`K` play/pause · "
+            "`L` play, again faster · `J` back 1 s · `,` `.` one frame · `-` `=` speed · `[` `]` loop start/end, "
+            "`\\` no loop · `s` solo the outlined candidate · `z` zoom on its mouth · `Home` to the start."
         )
-
-
-def _candidate(ws, aid: int, slot, cursor_here: str | None, watched: dict) -> None:
-    with st.container(border=True, key=f"slot_{slot.label}"):
-        st.subheader(f"Candidate {slot.label}")
-        st.video(_media(ws, slot.video_path), format="video/mp4")
-        frac = float(watched.get(slot.label, {}).get("frac", 0))
-        st.caption("watched" if frac >= MIN_WATCHED else "play it to the end before rating")
-        values = _values(aid)
-        for ax in AXES:
-            r = ws.config.rubric[ax]
-            marker = " ◀ keys" if cursor_here == ax else ""
-            key, v = _k(aid, slot.label, ax), values.get((slot.label, ax))
-            st.radio(
-                f"{r.title}{marker}",
-                options=[1, 2, 3, 4, 5],
-                index=None if v is None else v - 1,
-                horizontal=True,
-                key=key,
-                on_change=_from_widget,
-                args=(aid, slot.label, ax, key),
-                help=f"{r.question} {r.low}; {r.high}",
-            )
-        key = _k(aid, slot.label, "broken")
-        st.checkbox("Broken video (does not play, black, corrupt)", value=bool(values.get((slot.label, "broken"))),
-                    key=key, on_change=_from_widget, args=(aid, slot.label, "broken", key))
-        st.text_input("Comment (optional)", key=_k(aid, slot.label, "comment"), max_chars=500)
-
-
-def _submit(store, account, view: ClipView, scores, problems) -> None:
-    if problems:
-        st.error("Not submitted:\n\n" + "\n".join(f"- {p}" for p in problems))
-        return
-    try:
-        submit_clip(store, account.pk, view.assignment_id, scores)
-    except SubmitError as e:
-        st.error(f"Not submitted: {e}")
-        return
-    st.session_state.pop("assignment_id", None)
-    st.session_state["just_saved"] = view.clip_id
-    st.rerun()
 
 
 def render() -> None:
@@ -171,34 +191,41 @@ def render() -> None:
     ws, store = context.workspace(), context.store()
     account = st.session_state["account"]
     cfg = AssignConfig.from_workspace(ws, gold_rate=context.gold_rate())
-    if saved := st.session_state.pop("just_saved", None):
-        st.toast(f"Saved clip {md_plain(saved)}.")
+    pcfg = PlayerConfig()
+    st.set_page_config(initial_sidebar_state="collapsed")  # the grid wants the width; the sidebar stays one click away
+    st.html(PAGE_CSS)
     view = _current_view(store, account, cfg)
-    p = progress(store, account.pk, cfg.overlap)
-    st.progress(p["complete"] / p["clips"] if p["clips"] else 1.0,
-                text=f"Campaign: {p['complete']} of {p['clips']} clips complete · you rated {p['mine']} clips")
+    refusal = None
+    if view is not None and (st.session_state.pop(f"submit_{view.assignment_id}", False)
+                             or st.session_state.get(f"submit_btn_{view.assignment_id}", False)):
+        refusal = _submit(store, account, view, _draft(store, account, view), pcfg, cfg)
+        if refusal is None:  # stored: on to the next clip in this same run (no second rerun)
+            st.toast(f"Saved clip {md_plain(view.clip_id)}.")
+            view = _current_view(store, account, cfg)
+        else:
+            n = st.session_state.get(f"refusal_n_{view.assignment_id}", 0) + 1
+            st.session_state[f"refusal_n_{view.assignment_id}"] = refusal["n"] = n
     if view is None:
         st.success("Nothing left to rate right now. Thank you!")
         return
-    aid, labels = view.assignment_id, [s.label for s in view.slots]
-    cursor = Cursor.at(st.session_state.get(f"cursor_{aid}", Cursor()).position(), len(labels))
-    player(f"player_{aid}", labels, labels[cursor.slot] if labels else "",
-           on_events=lambda: _on_keys(aid, labels), min_fraction=MIN_WATCHED)
-    watched = _watched(aid)
-    st.title(f"Clip {md_plain(view.clip_id)}")  # stored text, shown as text (no Markdown links/images)
-    left, right = st.columns([1, 3])
-    left.image(_media(ws, view.image_path), caption="Reference image", width=180)
-    with right:
-        _rubric_help(ws)
-        filled = sum(_values(aid).get((s, ax)) is not None for s in labels for ax in AXES)
-        st.progress(filled / max(1, 2 * len(labels)), text=f"{filled} of {2 * len(labels)} scores given on this clip")
-    for start in range(0, len(view.slots), PER_ROW):
-        cols = st.columns(PER_ROW)
-        for col, slot in zip(cols, view.slots[start : start + PER_ROW]):
-            with col:
-                here = AXES[cursor.axis] if labels[cursor.slot] == slot.label else None
-                _candidate(ws, aid, slot, here, watched)
-    scores, problems = collect(aid, view, watched)
-    clicked = st.button("Submit and next clip (Enter)", type="primary", key=f"submit_btn_{aid}")
-    if clicked or st.session_state.pop(f"submit_{aid}", False):
-        _submit(store, account, view, scores, problems)
+    aid = view.assignment_id
+    if st.session_state.get("on_break") == aid:
+        st.title("On a break")
+        st.info(f"Your clip and its answers are kept for {cfg.break_minutes:g} minutes.")
+        if st.button("Back to work", type="primary", key=f"resume_btn_{aid}"):
+            hold(store, account.pk, aid, cfg.lease_minutes)
+            st.session_state.pop("on_break", None)
+            st.rerun()
+        return
+    draft = _draft(store, account, view)
+    st.title(f"Clip {md_plain(view.clip_id)} · {_queue_text(store, account, cfg, aid)}")  # stored text, shown as text
+    if refusal is not None:
+        st.error("Not submitted: " + " ".join(refusal["problems"]))
+    player(
+        f"cmp_{aid}", aid=aid, title="", draft=draft, cfg=pcfg, rubric=ws.config.rubric, refusal=refusal,
+        slots=[(s.label, media_url(ws, s.video_path, f"cmp.{aid}.{s.label}")) for s in view.slots],
+        ref_src=media_url(ws, view.image_path, f"cmp.{aid}.ref"),
+        on_draft=lambda: _on_draft(store, account, view, cfg), on_submit=lambda: _on_submit(store, account, view),
+    )
+    _actions(store, account, cfg, view)
+    _rubric_help(ws)

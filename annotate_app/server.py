@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -50,15 +51,27 @@ def start(ws, host: str = "127.0.0.1", port: int = 8501, gold_rate: float | None
     return subprocess.Popen(streamlit_command(host, port), env=app_env(ws, gold_rate=gold_rate), **popen)
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def serve(ws, host: str = "127.0.0.1", port: int = 8501, gold_rate: float | None = None) -> int:
-    """Serve the app in the foreground until Ctrl-C; returns the server's exit status."""
+    """Serve the app in the foreground until Ctrl-C or SIGTERM; returns the server's exit status.
+
+    SIGTERM (``kill``, a service manager) is handled like Ctrl-C, so the Streamlit child never
+    outlives this process and keeps the port.
+    """
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     proc = start(ws, host, port, gold_rate=gold_rate)
     try:
         return proc.wait()
     except KeyboardInterrupt:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the shutdown short
         proc.terminate()
         try:
             return proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
             return proc.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)

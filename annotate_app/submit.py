@@ -12,14 +12,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from annotate_app import drafts
+from annotate_app.assign import RATEABLE_CANDIDATES, AssignConfig, aware_utc, blind_order
+from annotate_app.overlap import update_target
 from storage import Assignment, AssignmentStatus, Candidate, CandidateStatus, Rating, Store, in_transaction
 from storage.errors import CurateError
 from storage.models_annotate import ClipProgress
+from storage.models_drafts import RatingRevision
 
 COMMENT_MAX = 2000
 
@@ -81,7 +85,8 @@ def _same(r: Rating, sc: CandidateScore) -> bool:
 BUMP_DONE = text("UPDATE clip_progress SET n_done = n_done + 1 WHERE clip_pk = :clip")
 
 
-def _store(s: Session, me: int, assignment_id: int, scores: list[CandidateScore], now: datetime) -> SubmitResult:
+def _store(s: Session, me: int, assignment_id: int, scores: list[CandidateScore], now: datetime,
+           cfg: AssignConfig | None = None) -> SubmitResult:
     a = s.scalar(
         select(Assignment).where(Assignment.id == assignment_id, Assignment.annotator_pk == me).with_for_update()
     )
@@ -95,10 +100,12 @@ def _store(s: Session, me: int, assignment_id: int, scores: list[CandidateScore]
         r.candidate_pk: r
         for r in s.scalars(select(Rating).where(Rating.annotator_pk == me, Rating.candidate_pk.in_(list(cands))))
     }
+    if a.status == AssignmentStatus.leased and a.completed_at is not None and existing:
+        return _edit(s, a, scores, existing, cands, now, cfg)
     if a.status == AssignmentStatus.done or existing:
         if len(existing) == len(scores) and all(sc.candidate_pk in existing and _same(existing[sc.candidate_pk], sc) for sc in scores):
             if a.status != AssignmentStatus.done:  # ratings imported earlier: just close the assignment
-                _close(s, a, now)
+                _close(s, a, now, cfg)
             return SubmitResult(assignment_id, stored=0, already=True)
         raise SubmitError("this clip was already submitted with other answers; ratings are not changed.")
     for sc in scores:
@@ -119,16 +126,47 @@ def _store(s: Session, me: int, assignment_id: int, scores: list[CandidateScore]
         if sc.broken and cands[sc.candidate_pk].status == CandidateStatus.ready:
             # One report flags it; later "not broken" answers never clear the flag.
             cands[sc.candidate_pk].status = CandidateStatus.flagged
-    _close(s, a, now)
+    _close(s, a, now, cfg)
     return SubmitResult(assignment_id, stored=len(scores), already=False)
 
 
-def _close(s: Session, a: Assignment, now: datetime) -> None:
+def _edit(s: Session, a: Assignment, scores: list[CandidateScore], existing: dict, cands: dict, now: datetime,
+          cfg: AssignConfig | None = None):
+    """The resubmit of a reopened clip: changed ratings are updated in place, their old values kept."""
+    changed = 0
+    for sc in scores:
+        r = existing.get(sc.candidate_pk)
+        if r is None:
+            s.add(Rating(candidate_pk=sc.candidate_pk, annotator_pk=a.annotator_pk, alignment=sc.alignment,
+                         fidelity=sc.fidelity, comment=(sc.comment or "").strip() or None, broken=bool(sc.broken),
+                         seconds_watched=sc.seconds_watched, source="app", created_at=now, updated_at=now))
+        elif not _same(r, sc):
+            s.add(RatingRevision(rating_pk=r.id, alignment=r.alignment, fidelity=r.fidelity, comment=r.comment,
+                                 broken=bool(r.broken), seconds_watched=r.seconds_watched, rated_at=r.updated_at,
+                                 replaced_at=now))
+            r.alignment, r.fidelity, r.broken = sc.alignment, sc.fidelity, bool(sc.broken)
+            r.comment = (sc.comment or "").strip() or None
+            r.seconds_watched = max(r.seconds_watched or 0.0, sc.seconds_watched or 0.0) or None
+            r.updated_at = now
+        else:
+            continue
+        changed += 1
+        if sc.broken and cands[sc.candidate_pk].status == CandidateStatus.ready:
+            cands[sc.candidate_pk].status = CandidateStatus.flagged
+    _close(s, a, now, cfg)
+    return SubmitResult(a.id, stored=changed, already=False)
+
+
+def _close(s: Session, a: Assignment, now: datetime, cfg: AssignConfig | None = None) -> None:
     a.status = AssignmentStatus.done
     a.completed_at = now
+    drafts.discard(s, a.id)  # the draft became ratings in this same transaction
     s.flush()
     if s.execute(BUMP_DONE, {"clip": a.clip_pk}).rowcount == 0:
         s.add(ClipProgress(clip_pk=a.clip_pk, n_done=1))
+        s.flush()
+    if cfg is not None and cfg.adaptive:
+        update_target(s, a.clip_pk, cfg.overlap, cfg.overlap_max, cfg.disagree_spread)
 
 
 def submit_clip(
@@ -138,15 +176,61 @@ def submit_clip(
     scores: Sequence[CandidateScore],
     *,
     now: datetime | None = None,
+    cfg: AssignConfig | None = None,
 ) -> SubmitResult:
     """Store all ratings of one assigned clip in one transaction and mark the assignment done.
 
     A late submit after the lease expired is still accepted (the work is real); the
-    clip may then end with k+1 ratings.
+    clip may then end with k+1 ratings. With ``cfg`` and adaptive overlap on, the clip's
+    target is updated in the same transaction (``annotate_app.overlap``).
 
     Raises:
         SubmitError: bad scores, a clip not assigned to this annotator, or a second submit with other answers.
     """
     scores = validate(scores)
     now = now or datetime.now(timezone.utc)
-    return in_transaction(store, lambda s: _store(s, annotator_pk, assignment_id, scores, now))
+    return in_transaction(store, lambda s: _store(s, annotator_pk, assignment_id, scores, now, cfg))
+
+
+DROP_DONE = text("UPDATE clip_progress SET n_done = n_done - 1 WHERE clip_pk = :clip AND n_done > 0")
+
+
+def _reopen(s: Session, me: int, aid: int, edit_minutes: float, lease_minutes: float, now: datetime) -> dict:
+    a = s.scalar(select(Assignment).where(Assignment.id == aid, Assignment.annotator_pk == me).with_for_update())
+    if a is None or a.status != AssignmentStatus.done or a.completed_at is None:
+        raise SubmitError("only your own submitted clips can be edited.")
+    if aware_utc(a.completed_at) < now - timedelta(minutes=edit_minutes):
+        raise SubmitError(f"this clip was submitted more than {edit_minutes:g} minutes ago; it can no longer be edited.")
+    slots = blind_order([(pk, path) for pk, path in s.execute(RATEABLE_CANDIDATES, {"aid": aid})], a.order_seed)
+    ratings = {r.candidate_pk: r for r in s.scalars(select(Rating).where(Rating.annotator_pk == me))
+               if r.candidate_pk in {sl.candidate_pk for sl in slots}}
+    draft = drafts.empty()
+    for sl in slots:
+        r = ratings.get(sl.candidate_pk)
+        if r is None:
+            continue
+        draft["scores"][sl.label] = {"alignment": r.alignment, "fidelity": r.fidelity}
+        if r.broken:
+            draft["broken"][sl.label] = True
+        if r.comment:
+            draft["comments"][sl.label] = r.comment
+        draft["watched"][sl.label] = {"frac": 1.0, "seconds": float(r.seconds_watched or 0.0)}  # watched before
+    a.status = AssignmentStatus.leased  # completed_at stays: it marks the lease as an edit
+    a.lease_expires_at = now + timedelta(minutes=lease_minutes)
+    s.execute(DROP_DONE, {"clip": a.clip_pk})
+    drafts.write(s, aid, draft, [sl.label for sl in slots], now)
+    return draft
+
+
+def reopen(store: Store, annotator_pk: int, assignment_id: int, *, edit_minutes: float, lease_minutes: float,
+           now: datetime | None = None) -> dict:
+    """Reopen one's own submitted clip for editing; returns the draft made from its ratings.
+
+    The ratings stay in place (pairs and stats keep seeing them) until the edited clip is
+    submitted again, which replaces them and keeps the old values in ``rating_revisions``.
+
+    Raises:
+        SubmitError: not this annotator's submitted clip, or outside the edit window.
+    """
+    now = now or datetime.now(timezone.utc)
+    return in_transaction(store, lambda s: _reopen(s, annotator_pk, assignment_id, edit_minutes, lease_minutes, now))

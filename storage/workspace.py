@@ -129,6 +129,10 @@ class WorkspaceConfig:
     Annotation:
         overlap: k, how many annotators rate each clip.
         lease_minutes: how long a handed-out clip stays reserved for its annotator.
+        overlap_max: adaptive overlap: a clip whose k ratings disagree asks for more annotators,
+            one at a time, up to this many (unset: off; see docs/annotate.md).
+        disagree_spread: the spread of a candidate's composite score over annotators that counts
+            as disagreement (adaptive overlap).
         rubric: the text of the two Likert axes.
     Generation:
         normalize: the common output format.
@@ -145,6 +149,12 @@ class WorkspaceConfig:
     overlap: int = field(default=3, metadata={"help": "[annotation] k, how many annotators rate each clip (>= 1)."})
     lease_minutes: float = field(default=30.0, metadata={
         "help": "[annotation] How long a handed-out clip stays reserved for its annotator (> 0)."})
+    overlap_max: int | None = field(default=None, metadata={
+        "help": "[annotation] Adaptive overlap: a clip whose k ratings disagree asks for one more annotator at a "
+                "time, up to this many (>= overlap); unset = fixed k."})
+    disagree_spread: float = field(default=2.0, metadata={
+        "help": "[annotation] The spread of a candidate's composite score over annotators that counts as "
+                "disagreement (> 0)."})
     rubric: dict[str, RubricAxis] = field(default_factory=default_rubric, metadata={
         "help": "[rubric.alignment], [rubric.fidelity]: the text of the two Likert axes."})
     normalize: NormalizeConfig = field(default_factory=NormalizeConfig, metadata={
@@ -162,6 +172,10 @@ class WorkspaceConfig:
             raise WorkspaceError(f"annotation.overlap must be an integer >= 1. Got {self.overlap!r}.")
         if self.lease_minutes <= 0:
             raise WorkspaceError(f"annotation.lease_minutes must be > 0. Got {self.lease_minutes}.")
+        if self.overlap_max is not None and (not isinstance(self.overlap_max, int) or self.overlap_max < self.overlap):
+            raise WorkspaceError(f"annotation.overlap_max must be an integer >= overlap. Got {self.overlap_max!r}.")
+        if not self.disagree_spread > 0:
+            raise WorkspaceError(f"annotation.disagree_spread must be > 0. Got {self.disagree_spread}.")
         if set(self.rubric) != {"alignment", "fidelity"}:
             raise WorkspaceError(f"rubric must define exactly `alignment` and `fidelity`. Got {sorted(self.rubric)}.")
         if not self.media_roots:
@@ -171,7 +185,9 @@ class WorkspaceConfig:
         return {
             "store": {"database_url": self.database_url},
             "media": {"roots": list(self.media_roots)},
-            "annotation": {"overlap": self.overlap, "lease_minutes": self.lease_minutes},
+            "annotation": {"overlap": self.overlap, "lease_minutes": self.lease_minutes,
+                           "disagree_spread": self.disagree_spread}
+            | ({"overlap_max": self.overlap_max} if self.overlap_max is not None else {}),
             "rubric": {k: {f: v for f, v in asdict(ax).items() if f != "name"} for k, ax in self.rubric.items()},
             "normalize": asdict(self.normalize),
             "generators": self.generators,
@@ -194,6 +210,8 @@ class WorkspaceConfig:
                 media_roots=list(data.get("media", {}).get("roots", ["."])),
                 overlap=ann.get("overlap", 3),
                 lease_minutes=float(ann.get("lease_minutes", 30.0)),
+                overlap_max=ann.get("overlap_max"),
+                disagree_spread=float(ann.get("disagree_spread", 2.0)),
                 rubric=rubric,
                 normalize=NormalizeConfig(**data.get("normalize", {})),
                 generators=dict(data.get("generators", {})),
@@ -301,7 +319,9 @@ _HEADER = """\
 # store.database_url: SQLAlchemy URL (relative sqlite paths are inside this folder);
 #   override per command with --db URL or CURATE_DB_URL (e.g. postgresql+psycopg://user@host/db).
 # media.roots: folders manifests may point into; paths outside them are refused.
-# annotation.overlap: how many annotators rate each clip (k).
+# annotation.overlap: how many annotators rate each clip (k); annotation.overlap_max (optional): clips
+#   whose k ratings disagree (a composite spread >= annotation.disagree_spread, or different best or
+#   worst candidates) ask for more annotators, one at a time, up to this many.
 # generators.<method>: checkout, python, weights, extra_args for each baseline (see `curate generators check`).
 # eval: local weight files of `curate eval` (syncnet, inception, i3d, lpips_backbone, dwpose): docs/eval.md.
 
