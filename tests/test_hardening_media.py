@@ -124,9 +124,12 @@ def _open_clip(browser, port: int, token: str):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"http://127.0.0.1:{port}/?token={token}")
     page.get_by_role("heading", name="Clip sample-").first.wait_for(timeout=30_000)
-    page.wait_for_function("document.querySelectorAll('video').length === 3", timeout=30_000)
+    videos = page.locator(".cp video")  # the comparison player renders in a shadow root; locators pierce it
+    videos.nth(2).wait_for(state="attached", timeout=30_000)
     page.wait_for_function("location.search.includes('session=')", timeout=10_000)
-    srcs = page.eval_on_selector_all("video", "vs => vs.map(v => v.currentSrc)")
+    page.wait_for_function("() => true")
+    srcs = videos.evaluate_all("vs => vs.map(v => v.currentSrc || v.src)")
+    assert len(srcs) == 3, srcs
     return page, srcs
 
 
@@ -196,6 +199,7 @@ def test_media_needs_the_session_that_holds_the_clip(served):
             # sign-out (ann2, in the browser) ends both kinds of access
             ref2 = base + media_guard.sign(h2, lease2.id, "ref")
             assert _get(ref2)[0] == 200
+            page2.get_by_test_id("stExpandSidebarButton").click()  # the clip page starts with the sidebar collapsed
             page2.get_by_role("button", name="Sign out").click()
             page2.get_by_role("heading", name="Sign in").wait_for(timeout=20_000)
             assert _get(srcs2[0], referer=url2)[0] == 403
