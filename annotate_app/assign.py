@@ -21,17 +21,32 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Boolean, DateTime, Integer, String, bindparam, text
+from sqlalchemy import DateTime
 from sqlalchemy.orm import Session
 
 from annotate_app import drafts
 from storage import Assignment, AssignmentStatus, Store, in_transaction
-from storage.models import CURRENT_ROUND_SQL
 from storage.models_annotate import ClipProgress  # noqa: F401  (registers the table with the ORM)
 from storage.models_drafts import ClipSkip, ClipTarget  # noqa: F401  (ClipTarget: registers the table)
+from storage.queries_assign import (
+    AVAILABLE,
+    CLIP_VIEW,
+    LAST_DONE,
+    LOCK_ANNOTATOR,
+    MY_DONE_AND_LEASED,
+    MY_LEASE,
+    PICK_ESCALATED,
+    PICK_GOLD,
+    PICK_OPEN,
+    PROGRESS,
+    RATEABLE_CANDIDATES,
+    SYNC_PROGRESS,
+    SYNC_PROGRESS_FULL,
+    TAKEN,
+    TARGET,
+)
 
 _TS = DateTime(timezone=True)
-RATEABLE = ("ready", "flagged")  # a flagged candidate stays in front of the remaining annotators
 LABELS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
@@ -104,108 +119,8 @@ def _utc(now: datetime | None) -> datetime:
     return now if now is not None else datetime.now(timezone.utc)
 
 
-# New clips get a progress row lazily; clips only ever gain ids, so "above the highest row" is cheap.
-# Inserting in id order keeps two concurrent syncs from deadlocking on each other's rows.
-SYNC_PROGRESS = text("""
-INSERT INTO clip_progress (clip_pk, n_done)
-SELECT c.id, 0 FROM clips c
-WHERE c.id > (SELECT COALESCE(MAX(clip_pk), 0) FROM clip_progress)
-ORDER BY c.id
-ON CONFLICT DO NOTHING
-""")
-
-# Ids can commit out of order (two concurrent ingests on PostgreSQL), so now and then every clip
-# without a row is added: a full anti-join, too slow for every hand-out at 100k clips.
-SYNC_PROGRESS_FULL = text("""
-INSERT INTO clip_progress (clip_pk, n_done)
-SELECT c.id, 0 FROM clips c
-WHERE NOT EXISTS (SELECT 1 FROM clip_progress q WHERE q.clip_pk = c.id)
-ORDER BY c.id
-ON CONFLICT DO NOTHING
-""")
 FULL_SYNC_EVERY_S = 60.0
 _last_full_sync: dict[str, float] = {}  # store URL -> monotonic time of its last full sync
-
-LOCK_ANNOTATOR = text("SELECT id FROM annotators WHERE id = :me FOR UPDATE")
-
-MY_LEASE = text("""
-SELECT a.id, a.clip_pk, a.order_seed, a.lease_expires_at, cl.is_gold
-FROM assignments a JOIN clips cl ON cl.id = a.clip_pk
-WHERE a.annotator_pk = :me AND a.status = 'leased'
-ORDER BY a.leased_at, a.id
-LIMIT 1
-""")
-
-# Slots taken on a clip by others: finished ratings plus unexpired leases.
-TAKEN = text("""
-SELECT q.n_done + (SELECT COUNT(*) FROM assignments a
-                   WHERE a.clip_pk = q.clip_pk AND a.status = 'leased'
-                     AND a.lease_expires_at > :now AND a.annotator_pk <> :me)
-FROM clip_progress q WHERE q.clip_pk = :clip
-""").bindparams(bindparam("now", type_=_TS))
-
-_HAS_RATEABLE = (
-    "EXISTS (SELECT 1 FROM candidates cd WHERE cd.clip_pk = {clip} AND cd.status IN ('ready', 'flagged'))"
-)
-_NOT_MINE = "NOT EXISTS (SELECT 1 FROM assignments m WHERE m.clip_pk = {clip} AND m.annotator_pk = :me)"
-
-# Depth first (clips closest to k first) so complete clips, and agreement figures, appear early.
-# The (n_done, clip_pk) index makes this a range scan over open clips only.
-_PICK_OPEN_SQL = f"""
-SELECT q.clip_pk
-FROM clip_progress q JOIN clips c ON c.id = q.clip_pk
-WHERE q.n_done < :k
-  AND c.is_gold = :false
-  AND c.round = {CURRENT_ROUND_SQL}
-  AND q.clip_pk NOT IN :skip
-  AND {_NOT_MINE.format(clip="q.clip_pk")}
-  AND {_HAS_RATEABLE.format(clip="q.clip_pk")}
-  AND q.n_done + (SELECT COUNT(*) FROM assignments a
-                  WHERE a.clip_pk = q.clip_pk AND a.status = 'leased' AND a.lease_expires_at > :now) < :k
-ORDER BY q.n_done DESC, q.clip_pk DESC
-LIMIT 1
-"""
-
-
-def _pick_open_stmt(suffix: str):
-    return text(_PICK_OPEN_SQL + suffix).bindparams(
-        bindparam("now", type_=_TS), bindparam("false", value=False, type_=Boolean), bindparam("skip", expanding=True)
-    )
-
-
-# PostgreSQL: concurrent hand-outs skip a clip another transaction is leasing instead of queueing on it.
-PICK_OPEN = {"postgresql": _pick_open_stmt(" FOR UPDATE OF q SKIP LOCKED"), "sqlite": _pick_open_stmt("")}
-
-# Adaptive overlap: clips whose raters disagreed stay open up to their own target (clip_targets).
-_PICK_ESCALATED_SQL = f"""
-SELECT t.clip_pk
-FROM clip_targets t JOIN clip_progress q ON q.clip_pk = t.clip_pk JOIN clips c ON c.id = t.clip_pk
-WHERE q.n_done < t.target
-  AND c.is_gold = :false
-  AND t.clip_pk NOT IN :skip
-  AND {_NOT_MINE.format(clip="t.clip_pk")}
-  AND {_HAS_RATEABLE.format(clip="t.clip_pk")}
-  AND q.n_done + (SELECT COUNT(*) FROM assignments a
-                  WHERE a.clip_pk = t.clip_pk AND a.status = 'leased' AND a.lease_expires_at > :now) < t.target
-ORDER BY t.clip_pk
-LIMIT 1
-"""
-PICK_ESCALATED = {
-    dialect: text(_PICK_ESCALATED_SQL + suffix).bindparams(
-        bindparam("now", type_=_TS), bindparam("false", value=False, type_=Boolean), bindparam("skip", expanding=True)
-    )
-    for dialect, suffix in (("postgresql", " FOR UPDATE OF q SKIP LOCKED"), ("sqlite", ""))
-}
-TARGET = text("SELECT target FROM clip_targets WHERE clip_pk = :clip")
-
-PICK_GOLD = text(f"""
-SELECT c.id FROM clips c
-WHERE c.is_gold = :true
-  AND {_NOT_MINE.format(clip="c.id")}
-  AND {_HAS_RATEABLE.format(clip="c.id")}
-ORDER BY c.id
-LIMIT 1
-""").bindparams(bindparam("true", value=True, type_=Boolean))
 
 
 def _pick_open(s: Session, me: int, cfg: AssignConfig, now: datetime, escalated: bool = False) -> int | None:
@@ -318,19 +233,6 @@ class ClipView:
     slots: tuple[Slot, ...] = field(default_factory=tuple)
 
 
-CLIP_VIEW = text("""
-SELECT a.id, a.status, a.order_seed, cl.clip_id, cl.image_path
-FROM assignments a JOIN clips cl ON cl.id = a.clip_pk
-WHERE a.id = :aid AND a.annotator_pk = :me
-""")
-RATEABLE_CANDIDATES = text("""
-SELECT cd.id, cd.video_path FROM candidates cd
-WHERE cd.clip_pk = (SELECT clip_pk FROM assignments WHERE id = :aid)
-  AND cd.status IN ('ready', 'flagged') AND cd.video_path IS NOT NULL
-ORDER BY cd.id
-""")
-
-
 def blind_order(candidates: list[tuple[int, str]], seed: int) -> tuple[Slot, ...]:
     """Candidates shuffled by the assignment's seed and labelled A, B, C... (stable across reloads)."""
     order = sorted(candidates)
@@ -349,37 +251,11 @@ def clip_view(store: Store, annotator_pk: int, assignment_id: int) -> ClipView |
     return ClipView(aid, clip_id, image, str(getattr(status, "value", status)), blind_order(cands, seed))
 
 
-PROGRESS = text(f"""
-SELECT (SELECT COUNT(*) FROM assignments WHERE annotator_pk = :me AND status = 'done') AS mine,
-       (SELECT COUNT(*) FROM clip_progress q JOIN clips c ON c.id = q.clip_pk
-        WHERE q.n_done >= :k AND c.is_gold = :false AND c.round = {CURRENT_ROUND_SQL}) AS complete,
-       (SELECT COUNT(*) FROM clips WHERE is_gold = :false AND round = {CURRENT_ROUND_SQL}) AS clips
-""").bindparams(bindparam("false", value=False, type_=Boolean))
-
-
 def progress(store: Store, annotator_pk: int, overlap: int) -> dict[str, int]:
     """``mine`` (clips this annotator finished), ``complete`` (non-gold clips with k ratings) and ``clips``."""
     with store.session() as s:
         row = s.execute(PROGRESS, {"me": annotator_pk, "k": overlap}).mappings().one()
     return dict(row)
-
-
-# Clips this annotator could still be handed: open non-gold clips (by the same rule as PICK_OPEN),
-# gold clips they have not met and escalated clips (adaptive overlap; they have k ratings, so no
-# clip is counted twice). Counted once per clip shown, not per hand-out.
-AVAILABLE = text(f"""
-SELECT (SELECT COUNT(*) FROM clip_progress q JOIN clips c ON c.id = q.clip_pk
-        WHERE q.n_done < :k AND c.is_gold = :false
-          AND {_NOT_MINE.format(clip="q.clip_pk")}
-          AND {_HAS_RATEABLE.format(clip="q.clip_pk")}
-          AND q.n_done + (SELECT COUNT(*) FROM assignments a
-                          WHERE a.clip_pk = q.clip_pk AND a.status = 'leased' AND a.lease_expires_at > :now) < :k)
-     + (SELECT COUNT(*) FROM clips c WHERE c.is_gold = :true
-          AND {_NOT_MINE.format(clip="c.id")} AND {_HAS_RATEABLE.format(clip="c.id")})
-     + (SELECT COUNT(*) FROM clip_targets t JOIN clip_progress q ON q.clip_pk = t.clip_pk
-        WHERE q.n_done < t.target AND {_NOT_MINE.format(clip="t.clip_pk")})
-""").bindparams(bindparam("now", type_=_TS), bindparam("false", value=False, type_=Boolean),
-                bindparam("true", value=True, type_=Boolean))
 
 
 @dataclass(frozen=True)
@@ -397,13 +273,6 @@ class Queue:
     @property
     def total(self) -> int:
         return self.done + self.current + self.left
-
-
-MY_DONE_AND_LEASED = text("""
-SELECT COALESCE(SUM(CASE WHEN status = 'done' THEN 1 ELSE 0 END), 0),
-       COALESCE(SUM(CASE WHEN status = 'leased' THEN 1 ELSE 0 END), 0)
-FROM assignments WHERE annotator_pk = :me
-""")
 
 
 def queue(store: Store, annotator_pk: int, overlap: int, *, now: datetime | None = None) -> Queue:
@@ -432,13 +301,6 @@ def skip(store: Store, annotator_pk: int, assignment_id: int, reason: str | None
         return True
 
     return in_transaction(store, tx)
-
-
-LAST_DONE = text("""
-SELECT a.id, cl.clip_id, a.completed_at FROM assignments a JOIN clips cl ON cl.id = a.clip_pk
-WHERE a.annotator_pk = :me AND a.status = 'done' AND a.completed_at IS NOT NULL
-ORDER BY a.completed_at DESC, a.id DESC LIMIT 1
-""").columns(id=Integer, clip_id=String, completed_at=_TS)
 
 
 def aware_utc(t: datetime) -> datetime:

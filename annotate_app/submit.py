@@ -18,12 +18,13 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from annotate_app import drafts
-from annotate_app.assign import RATEABLE_CANDIDATES, AssignConfig, aware_utc, blind_order
+from annotate_app.assign import AssignConfig, aware_utc, blind_order
 from annotate_app.overlap import update_target
 from storage import Assignment, AssignmentStatus, Candidate, CandidateStatus, Rating, Store, in_transaction
 from storage.errors import CurateError
 from storage.models_annotate import ClipProgress
 from storage.models_drafts import RatingRevision
+from storage.queries_assign import RATEABLE_CANDIDATES
 
 COMMENT_MAX = 2000
 
