@@ -63,7 +63,7 @@ def test_eval_without_reference_notes_why(cli, folders, monkeypatch):
 def test_eval_bad_input_is_one_line(cli, folders, monkeypatch):
     monkeypatch.chdir(folders)
     r = cli("eval", "--videos", "gen", "--metrics", "psnr,bogus")
-    assert r.exit_code == 1 and "--metrics: unknown ['bogus']" in r.output and "Traceback" not in r.output
+    assert r.exit_code == 2 and "--metrics: unknown ['bogus']" in r.output and "Traceback" not in r.output
     r = cli("eval", "--videos", "gen", "--device", "tpu")
     assert r.exit_code == 2 and "--device" in r.output and "Traceback" not in r.output
     r = cli("eval", "--videos", "nowhere")

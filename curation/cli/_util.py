@@ -34,11 +34,14 @@ class LazyGroup(click.Group):
 
         try:
             return super().invoke(ctx)
-        except (CurateError, ValueError) as e:
-            # The one error boundary: bad input (CurateError, WorkspaceError) and invalid settings
-            # (config dataclasses raise ValueError in __post_init__) become one line and exit
-            # status 1; the library already rolled back whatever it started.
+        except CurateError as e:
+            # Bad input (CurateError, WorkspaceError): one clear line, exit status 1; the library
+            # already rolled back whatever it started.
             raise click.ClickException(str(e)) from None
+        except ValueError as e:
+            # The one error boundary for settings: config dataclasses raise ValueError in
+            # __post_init__, and a bad setting is a usage error (exit status 2), whichever command.
+            raise click.UsageError(str(e), ctx=click.get_current_context(silent=True) or ctx) from None
 
     def format_commands(self, ctx, formatter):
         rows = []

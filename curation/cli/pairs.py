@@ -110,11 +110,8 @@ def build_pairs_cmd(min_margin, strategy, weights, aggregate, min_raters, includ
     from curation.pairs_config import BuildPairsConfig, parse_weights
     from storage.errors import CurateError
 
-    try:
-        cfg = BuildPairsConfig(strategy=strategy, min_margin=min_margin, weights=parse_weights(weights),
-                               aggregate=aggregate, min_raters=min_raters, include_gold=include_gold)
-    except ValueError as e:
-        raise click.BadParameter(str(e)) from None
+    cfg = BuildPairsConfig(strategy=strategy, min_margin=min_margin, weights=parse_weights(weights),
+                           aggregate=aggregate, min_raters=min_raters, include_gold=include_gold)
     ws = _workspace(workspace, db, required=ratings is None or (out is None and not dry_run))
     store = ws.open_store() if ws is not None else None
     try:

@@ -143,12 +143,9 @@ def _train(manifest, kind, *, model_kind, denoiser, vae, audio_encoder, image_en
 def _build_config(config_file, preset, overrides, **flags):
     from trainer.dpo_config import load_config, parse_overrides
 
-    try:
-        values = parse_overrides(overrides)
-        values.update({k: v for k, v in flags.items() if v is not None})
-        return load_config(preset=preset, config_file=config_file, overrides=values)
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="config") from None
+    values = parse_overrides(overrides)  # a bad key or value: ValueError, a usage error at the CLI group
+    values.update({k: v for k, v in flags.items() if v is not None})
+    return load_config(preset=preset, config_file=config_file, overrides=values)
 
 
 def _config_help() -> str:
