@@ -66,14 +66,23 @@ class AssignConfig:
         break_minutes: how long a break may hold the annotator's clip (the lease clock stops for it).
     """
 
-    overlap: int = 3
-    lease_minutes: float = 30.0
-    gold_rate: float = 0.05
-    max_skips: int = 50
-    edit_minutes: float = 10.0
-    overlap_max: int | None = None
-    disagree_spread: float = 2.0
-    break_minutes: float = 60.0
+    overlap: int = field(default=3, metadata={
+        "help": "k, annotators per non-gold clip (annotation.overlap in curate.toml)."})
+    lease_minutes: float = field(default=30.0, metadata={
+        "help": "A handed-out clip is reserved this long, then returns to the pool."})
+    gold_rate: float = field(default=0.05, metadata={
+        "help": "Probability that a hand-out tries a gold clip first (0 = never, 1 = always)."})
+    max_skips: int = field(default=50, metadata={
+        "help": "Clips passed over after losing a race (PostgreSQL) before giving up this round."})
+    edit_minutes: float = field(default=10.0, metadata={
+        "help": "How long after submitting a clip its annotator may reopen and edit it."})
+    overlap_max: int | None = field(default=None, metadata={
+        "help": "Adaptive overlap: a clip whose ratings disagree asks for more raters, up to this many "
+                "(None: off)."})
+    disagree_spread: float = field(default=2.0, metadata={
+        "help": "A candidate's composite spread over raters that counts as disagreement."})
+    break_minutes: float = field(default=60.0, metadata={
+        "help": "How long a break may hold the annotator's clip (the lease clock stops for it)."})
 
     def __post_init__(self) -> None:
         if not isinstance(self.overlap, int) or self.overlap < 1:

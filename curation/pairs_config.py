@@ -31,21 +31,25 @@ class BuildPairsConfig:
       ``r_winner > r_loser`` and ``r_winner - r_loser >= min_margin`` (both on the 1e-6 grid).
     """
 
-    # Which pairs per clip: best-vs-worst (paper's choice, one pair), best-vs-worse, better-vs-worst, better-vs-worse.
-    strategy: str = "best-vs-worst"
-    # Smallest reward gap kept. In reward units: 1-5 Likert for mean/median, standard deviations for zscore.
-    min_margin: float = 0.0
-    # Weight of each axis in the composite reward; the paper uses 0.5/0.5, table 4's "motion only" is 1/0.
-    weights: dict[str, float] = field(default_factory=lambda: {"alignment": 0.5, "fidelity": 0.5})
-    # Per-axis aggregation over a candidate's annotators: mean, median, or zscore (per-annotator standardised mean).
-    aggregate: str = "mean"
-    # Candidates with fewer ratings than this are dropped before pairing.
-    min_raters: int = 1
-    # Gold clips (known-answer checks for annotators) are left out unless this is set.
-    include_gold: bool = False
-    # Only the ratings of these rounds' clips (the store's ratings; `curate build-pairs` defaults to the current
-    # round); None = every rating of the source.
-    rounds: tuple[int, ...] | None = None
+    strategy: str = field(default="best-vs-worst", metadata={
+        "help": "Which pairs per clip: best-vs-worst (paper's choice, one pair), best-vs-worse, "
+                "better-vs-worst, better-vs-worse."})
+    min_margin: float = field(default=0.0, metadata={
+        "help": "Smallest reward gap kept. In reward units: 1-5 Likert for mean/median, standard "
+                "deviations for zscore."})
+    weights: dict[str, float] = field(default_factory=lambda: {"alignment": 0.5, "fidelity": 0.5}, metadata={
+        "help": "Weight of each axis in the composite reward; the paper uses 0.5/0.5, table 4's \"motion "
+                "only\" is 1/0."})
+    aggregate: str = field(default="mean", metadata={
+        "help": "Per-axis aggregation over a candidate's annotators: mean, median, or zscore "
+                "(per-annotator standardised mean)."})
+    min_raters: int = field(default=1, metadata={
+        "help": "Candidates with fewer ratings than this are dropped before pairing."})
+    include_gold: bool = field(default=False, metadata={
+        "help": "Gold clips (known-answer checks for annotators) are left out unless this is set."})
+    rounds: tuple[int, ...] | None = field(default=None, metadata={
+        "help": "Only the ratings of these rounds' clips (the store's ratings; `curate build-pairs` "
+                "defaults to the current round); None = every rating of the source."})
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:

@@ -33,7 +33,7 @@ import hashlib
 import json
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -65,13 +65,23 @@ class CacheSettings:
     audio_window: w, the +-w neighbouring video frames each frame's audio feature carries (Hallo4: 2).
     """
 
-    frames_rule: str = "4k+1"
-    num_frames: int = 9
-    height: int = 64
-    width: int = 64
-    fps: float = 16.0
-    audio_layers: str = "last"
-    audio_window: int = 2
+    frames_rule: str = field(default="4k+1", metadata={
+        "help": "'4k+1' (Wan's causal VAE: num_frames must be 4k+1) or 'n' (any count; image VAEs encode "
+                "frame by frame)."})
+    num_frames: int = field(default=9, metadata={
+        "help": "Frames sampled from the start of each video at fps (the last frame repeats when a video "
+                "is shorter)."})
+    height: int = field(default=64, metadata={
+        "help": "Pixels after resize-to-cover and centre crop; a multiple of 8."})
+    width: int = field(default=64, metadata={
+        "help": "Pixels after resize-to-cover and centre crop; a multiple of 8."})
+    fps: float = field(default=16.0, metadata={
+        "help": "Sampling rate of frames; the audio window is num_frames / fps seconds."})
+    audio_layers: str = field(default="last", metadata={
+        "help": "'last' (last_hidden_state) or 'all' (every transformer layer stacked, as Hallo4 feeds "
+                "them)."})
+    audio_window: int = field(default=2, metadata={
+        "help": "w: the +-w neighbouring video frames each frame's audio feature carries (Hallo4: 2)."})
 
     def __post_init__(self) -> None:
         if self.frames_rule not in FRAME_RULES:
