@@ -1,0 +1,334 @@
+"""Videos from a trained run: ``curate sample`` and the ``policy`` generator (``python -m trainer.sample JOBS``).
+
+A run folder (what ``curate train-dpo`` / ``train-sft`` wrote) holds ``config.json`` with the base model, VAE and
+encoder paths, and ``final/`` (or ``checkpoints/step-N/``) with what was trained. :func:`load_run` rebuilds the model
+as it was saved (``trainer.models.load_trained``: base + motion module + LoRA, or the full denoiser; a run started
+with ``--init`` first gets its starting run's model, SFT LoRA fused). :func:`sample_clip` makes one mp4: the clip's
+audio drives overlapping windows (``trainer.sample_loop``), the VAE decodes them, and the clip's audio is muxed in.
+The mp4's ``comment`` tag holds the JSON of run, step, settings and seeds (:func:`read_metadata`).
+
+``python -m trainer.sample JOBS.json`` reads ``{"run", "step", "settings", "jobs": [{"image", "audio", "prompt",
+"seed", "out"}]}``, loads the run once, and prints one JSON line per job: ``{"out", "error"}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from storage.errors import CurateError
+from trainer.sample_config import SampleConfig
+from trainer.sample_loop import latent_frames, make_scheduler, sample_window, video_frames, window_starts
+
+
+@dataclass
+class Run:
+    """A loaded run: its config, model, VAE and encoders, on ``device``."""
+
+    path: Path
+    step: int | None  # None: final/
+    cfg: object  # DiffusionDPOConfig
+    model: torch.nn.Module
+    vae: torch.nn.Module
+    audio_encoder: object | None
+    text_encoder: object | None
+    image_encoder: object | None
+    device: torch.device
+
+    @property
+    def has_audio(self) -> bool:
+        from trainer.portrait import has_motion
+
+        return has_motion(self.model) and self.model.motion.audio_proj is not None
+
+
+def saved_steps(run_dir: Path) -> list[int]:
+    return sorted(int(p.name.split("-")[1]) for p in (run_dir / "checkpoints").glob("step-*")
+                  if p.is_dir() and p.name.split("-")[1].isdigit() and (p / "model.safetensors").is_file())
+
+
+def load_run(run_dir: str | Path, step: int | None = None, device: str | torch.device = "cpu") -> Run:
+    """The run's model (final, or checkpoint ``step``), VAE and encoders; one clear error for a folder that is
+    not a finished run or a step that was not saved."""
+    from trainer.dpo_config import DiffusionDPOConfig
+    from trainer.models import load_vae
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").is_file():
+        raise CurateError(f"run {run_dir}: not a run folder (no config.json; pass what --output named).")
+    try:
+        cfg = DiffusionDPOConfig(**json.loads((run_dir / "config.json").read_text()))
+    except (TypeError, ValueError) as e:
+        raise CurateError(f"run {run_dir}: config.json is not a run config: {e}") from None
+    steps = saved_steps(run_dir)
+    if step is None and not (run_dir / "final").is_dir():
+        raise CurateError(f"run {run_dir} is not a finished run (no final/); saved steps: {steps or 'none'} "
+                          "(pass --step N).")
+    if step is not None and step not in steps:
+        raise CurateError(f"run {run_dir}: step {step} was not saved; saved steps: {steps or 'none'}.")
+    model = _load_final(cfg, run_dir / "final") if step is None else _load_step(cfg, run_dir, step)
+    if _skeleton_branch(model):
+        raise CurateError(f"run {run_dir}: the model has a skeleton branch; sampling drives audio only.")
+    device = torch.device(device)
+    audio_encoder = text_encoder = image_encoder = None
+    if cfg.audio_encoder_path:
+        from transformers import Wav2Vec2Model
+
+        audio_encoder = Wav2Vec2Model.from_pretrained(cfg.audio_encoder_path, local_files_only=True).eval().to(device)
+    if cfg.text_encoder_path:
+        from trainer.cache import PromptEncoder
+
+        text_encoder = PromptEncoder.from_pretrained(cfg.text_encoder_path, cfg.text_length)
+    if cfg.image_encoder_path:
+        from transformers import CLIPVisionModel
+
+        image_encoder = CLIPVisionModel.from_pretrained(cfg.image_encoder_path, local_files_only=True).to(device)
+    run = Run(run_dir, step, cfg, model.eval().requires_grad_(False).to(device), load_vae(cfg.model_kind,
+              cfg.vae_path).to(device), audio_encoder, text_encoder, image_encoder, device)
+    if run.has_audio and audio_encoder is None:
+        raise CurateError(f"run {run_dir}: the model takes audio but config.json names no audio_encoder_path.")
+    return run
+
+
+def _load_final(cfg, final: Path) -> torch.nn.Module:
+    from trainer.models import LORA_ADAPTER, LORA_WEIGHTS, load_trained
+    from trainer.portrait import load_motion
+
+    if not cfg.init_from or (final / "denoiser").is_dir():
+        return load_trained(cfg.model_kind, cfg.denoiser_path, final)
+    model = _init_model(cfg)
+    if (final / "motion").is_dir():
+        load_motion(model, final / "motion")
+    if (final / "lora").is_dir():
+        model.load_lora_adapter(str(final / "lora"), prefix=None, adapter_name=LORA_ADAPTER, weight_name=LORA_WEIGHTS)
+    return model
+
+
+def _init_model(cfg) -> torch.nn.Module:
+    """What a run's training started from: its ``--init`` run's model with that run's LoRA fused, or the base."""
+    from trainer.models import load_denoiser, load_trained
+
+    if not cfg.init_from:
+        return load_denoiser(cfg.model_kind, cfg.denoiser_path)
+    model = load_trained(cfg.model_kind, cfg.denoiser_path, Path(cfg.init_from) / "final")
+    if getattr(model, "peft_config", None):
+        model.fuse_lora()
+        model.unload_lora()
+    return model
+
+
+def _load_step(cfg, run_dir: Path, step: int) -> torch.nn.Module:
+    """The model of ``checkpoints/step-N``: the starting model, the motion module (shape from final/ or the init
+    run), a LoRA when the checkpoint has one, then the checkpoint's trained weights by name."""
+    from safetensors.torch import load_file
+
+    from trainer.policy import build_policy
+    from trainer.portrait import MOTION_CONFIG, has_motion, is_motion_key, load_motion
+
+    state = load_file(str(run_dir / "checkpoints" / f"step-{step:06d}" / "model.safetensors"))
+    model = _init_model(cfg)
+    if not has_motion(model) and any(is_motion_key(k) for k in state):
+        found = [d for d in (run_dir / "final" / "motion", run_dir / "final" / "denoiser")
+                 if (d / MOTION_CONFIG).is_file()]
+        if not found:
+            raise CurateError(f"run {run_dir}: step {step} has a motion module whose shape no motion_config.json "
+                              "records (the run never finished); sample its final/ instead.")
+        load_motion(model, found[0])
+    if any("lora_" in k for k in state) and not getattr(model, "peft_config", None):
+        build_policy(model, cfg.__class__(**{**cfg.to_dict(), "mode": "sft", "gradient_checkpointing": False}))
+    params = dict(model.named_parameters())
+    unknown = sorted(set(state) - set(params))
+    if unknown:
+        raise CurateError(f"run {run_dir}: step {step} does not fit the model it was trained on: {unknown[:3]}.")
+    with torch.no_grad():
+        for name, value in state.items():
+            params[name].copy_(value)
+    return model
+
+
+def _skeleton_branch(model) -> bool:
+    from trainer.portrait import has_motion
+
+    return has_motion(model) and model.motion.skeleton is not None
+
+
+# ---- one clip ---------------------------------------------------------------------------------------------
+
+def sample_clip(run: Run, scfg: SampleConfig, image: str | Path, audio: str | Path, prompt: str | None,
+                out: str | Path) -> dict:
+    """Write ``out`` (mp4 with the clip's audio; temp name, then renamed); return the metadata recorded in it."""
+    from storage.media import audio_duration
+    from trainer.models import make_denoiser
+
+    cfg, kind = run.cfg, run.cfg.model_kind
+    seconds = audio_duration(Path(audio), f"clip audio {audio}")
+    total = max(1, round(seconds * cfg.fps))
+    window = cfg.num_frames
+    k = min(scfg.overlap, latent_frames(kind, window) - 1)
+    starts = window_starts(total, window, video_frames(kind, k) if k else 0)
+    covered = starts[-1] + window
+    conds = _conditions(run, scfg, image, audio, prompt, covered)
+    denoiser = make_denoiser(kind, cfg.reference_image)
+    solver = scfg.solver(kind)
+    shape = (1, *_latent_shape(run))
+    pieces, known, seeds = [], None, []
+    for i, s in enumerate(starts):
+        branches = {role: {**c, "audio_embeds": None if c.get("audio_embeds") is None
+                           else c["audio_embeds"][:, s: s + window]} for role, c in conds.items()}
+        scheduler = make_scheduler(solver, cfg.shift, cfg.num_train_timesteps, cfg.prediction_type)
+        seeds.append(scfg.seed + i)
+        g = torch.Generator().manual_seed(scfg.seed + i)
+        lat = sample_window(run.model, denoiser, scheduler, steps=scfg.steps, flow=kind == "wan", shape=shape,
+                            branches=branches, g_text=scfg.guidance_text, g_audio=scfg.guidance_audio,
+                            generator=g, known=known, device=run.device)
+        known = lat[:, :, -k:] if k else None
+        frames = decode(run.vae, lat)  # (3, W, H, W')
+        pieces.append(frames if i == 0 else frames[:, video_frames(kind, k):])
+    video = torch.cat(pieces, dim=1)[:, :total]
+    meta = {"run": str(run.path), "step": run.step if run.step is not None else "final",
+            "settings": scfg.to_dict(), "window_seeds": seeds, "windows": len(starts), "frames": total,
+            "fps": cfg.fps, "size": [cfg.width, cfg.height]}
+    write_video(video, Path(out), cfg.fps, Path(audio), meta)
+    return meta
+
+
+def _conditions(run: Run, scfg: SampleConfig, image, audio, prompt, frames: int) -> dict[str, dict]:
+    """The guidance branches' conds (batch 1): "full", and "text" / "null" when their scale is not 1."""
+    from trainer.audio_features import audio_condition
+    from trainer.cache import CacheSettings, encode_audio, encode_clip_image, encode_pixels, read_audio, read_image
+
+    cfg = run.cfg
+    s = CacheSettings(frames_rule="n", num_frames=cfg.num_frames, height=cfg.height, width=cfg.width, fps=cfg.fps,
+                      audio_layers=cfg.audio_layers, audio_window=cfg.audio_window)
+    with torch.no_grad():
+        text, empty = _prompt(run, prompt), _prompt(run, "")
+        base = {"encoder_hidden_states": text}
+        if cfg.reference_image == "vace":
+            base["ref_latents"] = encode_pixels(run.vae, read_image(str(image), s))[None]
+        if cfg.reference_image == "i2v":
+            img = read_image(str(image), s)
+            rest = torch.zeros(3, cfg.num_frames - 1, *img.shape[2:])
+            base["i2v_latents"] = encode_pixels(run.vae, torch.cat([img, rest], dim=1))[None]
+        if run.image_encoder is not None:
+            base["image_embeds"] = encode_clip_image(run.image_encoder, str(image))[None]
+        audio_embeds = None
+        if run.has_audio:
+            samples = read_audio(str(audio), frames / cfg.fps)
+            hidden = encode_audio(run.audio_encoder, samples, s)
+            audio_embeds = audio_condition(hidden, frames, cfg.audio_window)[None].to(run.device)
+    full = {**base, "audio_embeds": audio_embeds}
+    branches = {"full": full}
+    audio_cfg = run.has_audio and scfg.guidance_audio != 1
+    if audio_cfg:
+        branches["text"] = {**full, "audio_embeds": torch.zeros_like(audio_embeds)}
+    if run.text_encoder is not None and scfg.guidance_text != 1:
+        branches["null"] = {**(branches["text"] if audio_cfg else full), "encoder_hidden_states": empty}
+    return branches
+
+
+def _prompt(run: Run, prompt: str | None) -> torch.Tensor:
+    if run.text_encoder is None:  # the run trained on zero prompt embeddings
+        dim = int(run.model.config["text_dim" if run.cfg.model_kind == "wan" else "cross_attention_dim"])
+        return torch.zeros(1, run.cfg.text_length, dim)
+    return run.text_encoder([prompt or ""])
+
+
+def _latent_shape(run: Run) -> tuple[int, int, int, int]:
+    c = run.vae.config
+    if run.cfg.model_kind == "wan":
+        spatial, channels = 2 ** len(c.temperal_downsample), c.z_dim
+    else:
+        spatial, channels = 2 ** (len(c.block_out_channels) - 1), c.latent_channels
+    t = latent_frames(run.cfg.model_kind, run.cfg.num_frames)
+    return channels, t, run.cfg.height // spatial, run.cfg.width // spatial
+
+
+@torch.no_grad()
+def decode(vae, latents: torch.Tensor) -> torch.Tensor:
+    """Normalised latents (1, C, T, h, w) -> pixels (3, F, H, W) in [-1, 1] (the inverse of the cache's encode)."""
+    from trainer.cache import is_video_vae
+
+    p = next(vae.parameters())
+    z = latents.to(p.device, p.dtype)
+    if is_video_vae(vae):
+        c = z.shape[1]
+        mean = torch.tensor(vae.config.latents_mean, device=z.device, dtype=z.dtype).view(1, c, 1, 1, 1)
+        std = torch.tensor(vae.config.latents_std, device=z.device, dtype=z.dtype).view(1, c, 1, 1, 1)
+        return vae.decode(z * std + mean).sample[0].float().clamp(-1, 1).cpu()
+    shift = getattr(vae.config, "shift_factor", None) or 0.0
+    frames = (z[0].permute(1, 0, 2, 3) / vae.config.scaling_factor) + shift  # (T, C, h, w)
+    x = torch.cat([vae.decode(frames[i: i + 8]).sample for i in range(0, frames.shape[0], 8)])
+    return x.float().clamp(-1, 1).permute(1, 0, 2, 3).cpu()
+
+
+def write_video(video: torch.Tensor, out: Path, fps: float, audio: Path, meta: dict) -> Path:
+    """(3, F, H, W) in [-1, 1] -> H.264 mp4 with ``audio`` as AAC and ``meta`` in the comment tag; written under
+    a temp name and renamed, so ``out`` is either absent or complete."""
+    import imageio_ffmpeg
+    import numpy as np
+
+    frames = ((video.permute(1, 2, 3, 0) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.mp4")
+    h, w = frames.shape[1:3]
+    try:
+        writer = imageio_ffmpeg.write_frames(
+            str(tmp), (w, h), fps=fps, codec="libx264", pix_fmt_out="yuv420p", macro_block_size=1,
+            audio_path=str(audio), audio_codec="aac", ffmpeg_log_level="error",
+            output_params=["-preset", "veryfast", "-metadata", f"comment={json.dumps(meta)}"])
+        writer.send(None)
+        for f in frames:
+            writer.send(np.ascontiguousarray(f))
+        writer.close()
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
+
+
+def read_metadata(path: str | Path) -> dict:
+    """The JSON :func:`sample_clip` put in an mp4's comment tag ({} when there is none)."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    res = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "ffmetadata", "-"],
+                         capture_output=True, text=True, check=False)
+    for line in res.stdout.splitlines():
+        if line.startswith("comment="):
+            return json.loads(line[len("comment="):].replace("\\=", "=").replace("\\;", ";").replace("\\#", "#"))
+    return {}
+
+
+# ---- the policy generator's subprocess --------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m trainer.sample JOBS.json", file=sys.stderr)
+        return 2
+    spec = json.loads(Path(argv[0]).read_text())
+    try:
+        scfg = SampleConfig.from_dict(spec.get("settings") or {})
+        run = load_run(spec["run"], spec.get("step"), "cuda" if torch.cuda.is_available() else "cpu")
+        scfg.solver(run.cfg.model_kind)
+    except (CurateError, ValueError) as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 1
+    for job in spec["jobs"]:
+        try:
+            one = SampleConfig.from_dict({**scfg.to_dict(), "seed": int(job.get("seed", scfg.seed))})
+            sample_clip(run, one, job["image"], job["audio"], job.get("prompt"), job["out"])
+            print(json.dumps({"out": job["out"], "error": None}), flush=True)
+        except (CurateError, ValueError, RuntimeError, OSError) as e:
+            print(json.dumps({"out": job["out"], "error": f"{type(e).__name__}: {e}"}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
