@@ -160,8 +160,11 @@ def _skeleton_branch(model) -> bool:
 # ---- one clip ---------------------------------------------------------------------------------------------
 
 def sample_clip(run: Run, scfg: SampleConfig, image: str | Path, audio: str | Path, prompt: str | None,
-                out: str | Path) -> dict:
-    """Write ``out`` (mp4 with the clip's audio; temp name, then renamed); return the metadata recorded in it."""
+                out: str | Path, on_window=None) -> dict:
+    """Write ``out`` (mp4 with the clip's audio; temp name, then renamed); return the metadata recorded in it.
+
+    on_window: called once with the total number of solver steps (windows x steps) before sampling; it returns a
+    callback for each step (or None)."""
     from storage.media import audio_duration
     from trainer.models import make_denoiser
 
@@ -177,6 +180,7 @@ def sample_clip(run: Run, scfg: SampleConfig, image: str | Path, audio: str | Pa
     solver = scfg.solver(kind)
     shape = (1, *_latent_shape(run))
     pieces, known, seeds = [], None, []
+    on_step = on_window(len(starts) * scfg.steps) if on_window else None
     for i, s in enumerate(starts):
         branches = {role: {**c, "audio_embeds": None if c.get("audio_embeds") is None
                            else c["audio_embeds"][:, s: s + window]} for role, c in conds.items()}
@@ -185,7 +189,7 @@ def sample_clip(run: Run, scfg: SampleConfig, image: str | Path, audio: str | Pa
         g = torch.Generator().manual_seed(scfg.seed + i)
         lat = sample_window(run.model, denoiser, scheduler, steps=scfg.steps, flow=kind == "wan", shape=shape,
                             branches=branches, g_text=scfg.guidance_text, g_audio=scfg.guidance_audio,
-                            generator=g, known=known, device=run.device)
+                            generator=g, known=known, device=run.device, on_step=on_step)
         known = lat[:, :, -k:] if k else None
         frames = decode(run.vae, lat)  # (3, W, H, W')
         pieces.append(frames if i == 0 else frames[:, video_frames(kind, k):])

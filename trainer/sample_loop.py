@@ -71,12 +71,13 @@ def _renoise(scheduler, flow: bool, i: int, t, known: torch.Tensor, noise: torch
 @torch.no_grad()
 def sample_window(model, denoiser, scheduler, *, steps: int, flow: bool, shape: tuple, branches: dict[str, dict],
                   g_text: float, g_audio: float, generator: torch.Generator, known: torch.Tensor | None = None,
-                  device: torch.device | str = "cpu") -> torch.Tensor:
+                  device: torch.device | str = "cpu", on_step=None) -> torch.Tensor:
     """Latents (1, C, T, h, w) of one window.
 
     branches: {"full": cond} plus "text" (prompt, zero audio: audio guidance) and/or "null" (empty prompt; zero
         audio when there is a "text" branch), each with batch 1; they run as one batch per step.
     known: clean latents (1, C, k, h, w) of the first k frames (from the previous window), or None.
+    on_step: called with no arguments after each solver step (progress bars).
     """
     x = torch.randn(shape, generator=generator, device="cpu").to(device)
     known_noise = None if known is None else torch.randn(known.shape, generator=generator).to(device)
@@ -93,6 +94,8 @@ def sample_window(model, denoiser, scheduler, *, steps: int, flow: bool, shape: 
         v = dict(zip(roles, out.float().chunk(nb)))
         v = guided(v["full"], v.get("text"), v.get("null"), g_text, g_audio)
         x = scheduler.step(v.to(x.dtype), t, x, return_dict=False)[0]
+        if on_step is not None:
+            on_step()
     if k:
         x[:, :, :k] = known
     return x
