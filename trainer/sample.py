@@ -8,7 +8,8 @@ audio drives overlapping windows (``trainer.sample_loop``), the VAE decodes them
 The mp4's ``comment`` tag holds the JSON of run, step, settings and seeds (:func:`read_metadata`).
 
 ``python -m trainer.sample JOBS.json`` reads ``{"run", "step", "settings", "jobs": [{"image", "audio", "prompt",
-"seed", "out"}]}``, loads the run once, and prints one JSON line per job: ``{"out", "error"}``.
+"seed", "out"}], "results"}``, loads the run once, and prints one JSON line per job, ``{"out", "error", "meta"}``,
+also appended to the ``results`` file when one is named. A run that does not load exits 1 with one line.
 """
 
 from __future__ import annotations
@@ -324,13 +325,18 @@ def main(argv: list[str] | None = None) -> int:
     except (CurateError, ValueError) as e:
         print(f"Error: {e}", file=sys.stderr)
         return 1
+    results = Path(spec["results"]) if spec.get("results") else None
     for job in spec["jobs"]:
+        row = {"out": job["out"], "error": None}
         try:
             one = SampleConfig.from_dict({**scfg.to_dict(), "seed": int(job.get("seed", scfg.seed))})
-            sample_clip(run, one, job["image"], job["audio"], job.get("prompt"), job["out"])
-            print(json.dumps({"out": job["out"], "error": None}), flush=True)
+            row["meta"] = sample_clip(run, one, job["image"], job["audio"], job.get("prompt"), job["out"])
         except (CurateError, ValueError, RuntimeError, OSError) as e:
-            print(json.dumps({"out": job["out"], "error": f"{type(e).__name__}: {e}"}), flush=True)
+            row["error"] = f"{type(e).__name__}: {e}"
+        print(json.dumps(row), flush=True)  # lands in the job's log
+        if results is not None:
+            with results.open("a") as f:
+                f.write(json.dumps(row) + "\n")
     return 0
 
 
