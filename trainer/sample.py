@@ -98,16 +98,31 @@ def load_run(run_dir: str | Path, step: int | None = None, device: str | torch.d
 
 def _load_final(cfg, final: Path) -> torch.nn.Module:
     from trainer.models import LORA_ADAPTER, LORA_WEIGHTS, load_trained
-    from trainer.portrait import load_motion
 
     if not cfg.init_from or (final / "denoiser").is_dir():
         return load_trained(cfg.model_kind, cfg.denoiser_path, final)
     model = _init_model(cfg)
     if (final / "motion").is_dir():
-        load_motion(model, final / "motion")
+        _load_motion_weights(model, final / "motion")
     if (final / "lora").is_dir():
         model.load_lora_adapter(str(final / "lora"), prefix=None, adapter_name=LORA_ADAPTER, weight_name=LORA_WEIGHTS)
     return model
+
+
+def _load_motion_weights(model, folder: Path) -> None:
+    """The run's motion module: attached from ``folder``, or (a model that has one from its ``--init`` run) its
+    weights replaced by the run's."""
+    from safetensors.torch import load_file
+
+    from trainer.portrait import MOTION_WEIGHTS, has_motion, load_motion
+
+    if not has_motion(model):
+        load_motion(model, folder)
+        return
+    state = load_file(str(folder / MOTION_WEIGHTS))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected:
+        raise CurateError(f"{folder}: motion weights that do not fit the --init run's module: {unexpected[:3]}.")
 
 
 def _init_model(cfg) -> torch.nn.Module:
