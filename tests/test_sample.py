@@ -131,3 +131,24 @@ def test_clip_without_audio_is_named(tiny, tmp_path):
     with pytest.raises(CurateError, match="silent.mp4"):
         sample_clip(load_run(tiny["run"]), SampleConfig(steps=1), tiny["image"], silent, None, tmp_path / "o.mp4")
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_unet_run_samples_with_ddim(tmp_path):
+    """A UNet run (frames folded, epsilon, DDIM): 1.0 s at 8 fps = 8 frames in windows of 5 with 1 carried frame
+    (starts 0 and 4: 9 frames covered, cut to 8), 32x32, audio muxed; a flow solver is refused."""
+    from storage.media import probe_video
+    from tests.fixtures.media import make_png, make_wav
+    from tests.fixtures.sample_run import make_tiny_unet_run
+    from trainer.sample import load_run, sample_clip
+
+    run = load_run(make_tiny_unet_run(tmp_path))
+    assert not run.has_audio
+    make_png(tmp_path / "c.png")
+    make_wav(tmp_path / "c.wav", seconds=1.0)
+    meta = sample_clip(run, SampleConfig(steps=2), tmp_path / "c.png", tmp_path / "c.wav", None, tmp_path / "u.mp4")
+    p = probe_video(tmp_path / "u.mp4", "unet sample")
+    assert (p.frame_count, p.width, p.height, p.has_audio) == (8, 32, 32, True)
+    assert meta["windows"] == 2
+    with pytest.raises(ValueError, match="does not fit a unet run"):
+        sample_clip(run, SampleConfig(scheduler="unipc"), tmp_path / "c.png", tmp_path / "c.wav", None,
+                    tmp_path / "x.mp4")
