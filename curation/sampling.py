@@ -54,8 +54,11 @@ def video_path(out: Path, clip_id: str) -> Path:
 
 
 def sample_clips(run_dir: str | Path, clips: list[SampleClip], out: str | Path, settings: dict,
-                 step: int | None = None, progress: bool = True) -> SampleReport:
-    """Sample every clip that has no video in ``out`` yet; the run loads only when there is work."""
+                 step: int | None = None, progress: bool = True, gpus: list[str] | None = None) -> SampleReport:
+    """Sample every clip that has no video in ``out`` yet; the run loads only when there is work.
+
+    gpus: one ``python -m trainer.sample`` process per GPU id (``CUDA_VISIBLE_DEVICES``), clips dealt round-robin;
+    without it, the run is loaded in this process."""
     from tqdm import tqdm
 
     from trainer.sample_config import SampleConfig
@@ -65,6 +68,9 @@ def sample_clips(run_dir: str | Path, clips: list[SampleClip], out: str | Path, 
     todo = [c for c in clips if not video_path(out, c.clip_id).is_file()]
     report = SampleReport(skipped=len(clips) - len(todo), out=out)
     if not todo:
+        return report
+    if gpus:
+        report.written = _on_gpus(run_dir, step, todo, out, scfg, gpus, progress)
         return report
     import torch
 
@@ -88,9 +94,77 @@ def sample_clips(run_dir: str | Path, clips: list[SampleClip], out: str | Path, 
         finally:
             if bar is not None:
                 bar.close()
-        record = {"clip_id": clip.clip_id, "image": clip.image, "audio": clip.audio, "prompt": clip.prompt, **meta}
-        tmp = target.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(record, indent=1))
-        tmp.replace(target.with_suffix(".json"))
+        _record(target, clip, meta)
         report.written += 1
     return report
+
+
+def _record(target: Path, clip: SampleClip, meta: dict) -> None:
+    record = {"clip_id": clip.clip_id, "image": clip.image, "audio": clip.audio, "prompt": clip.prompt, **meta}
+    tmp = target.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    tmp.replace(target.with_suffix(".json"))
+
+
+def _on_gpus(run_dir, step, todo: list[SampleClip], out: Path, scfg, gpus: list[str], progress: bool) -> int:
+    """One ``python -m trainer.sample`` per GPU over its share of the clips; a bar over finished clips."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="curate-sample-") as tmp:
+        return _run_gpus(Path(tmp), run_dir, step, todo, out, scfg, gpus, progress)
+
+
+def _run_gpus(tmp: Path, run_dir, step, todo: list[SampleClip], out: Path, scfg, gpus: list[str],
+              progress: bool) -> int:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tqdm import tqdm
+
+    settings = {k: v for k, v in scfg.to_dict().items() if k != "seed"}
+    procs = []
+    for i, gpu in enumerate(gpus):
+        share = todo[i::len(gpus)]
+        if not share:
+            continue
+        jobs = [{"image": c.image, "audio": c.audio, "prompt": c.prompt, "seed": scfg.seed,
+                 "out": str(video_path(out, c.clip_id))} for c in share]
+        spec, results = tmp / f"jobs-{i}.json", tmp / f"results-{i}.jsonl"
+        spec.write_text(json.dumps({"run": str(run_dir), "step": step, "settings": settings, "jobs": jobs,
+                                    "results": str(results)}))
+        with open(tmp / f"stderr-{i}.txt", "w") as err:  # a file, not a pipe: a full pipe would block the child
+            proc = subprocess.Popen([sys.executable, "-m", "trainer.sample", str(spec)], stdout=subprocess.DEVNULL,
+                                    stderr=err, env={**os.environ, "CUDA_VISIBLE_DEVICES": gpu})
+        procs.append((proc, share, tmp / f"stderr-{i}.txt", results))
+    by_out = {str(video_path(out, c.clip_id)): c for c in todo}
+    rows: dict[str, dict] = {}
+    with tqdm(total=len(todo), desc="sample", unit="clip", disable=not progress) as bar:
+        while True:
+            running = any(p.poll() is None for p, *_ in procs)
+            for _p, _share, _err, results in procs:
+                if results.is_file():
+                    for line in results.read_text().splitlines():
+                        row = json.loads(line)
+                        if row["out"] not in rows:
+                            rows[row["out"]] = row
+                            bar.update(1)
+            if not running:
+                break
+            time.sleep(0.2)
+    failed = []
+    for proc, _share, err_file, _results in procs:
+        err = err_file.read_text().strip()
+        if proc.returncode:
+            failed.append(err.splitlines()[-1].removeprefix("Error: ") if err else f"exit status {proc.returncode}")
+    written = 0
+    for key, row in rows.items():
+        if row["error"] is None:
+            _record(Path(key), by_out[key], row["meta"])
+            written += 1
+        else:
+            failed.append(f"clip {by_out[key].clip_id!r}: {row['error']}")
+    if failed:
+        raise CurateError(f"{failed[0]}" + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""))
+    return written

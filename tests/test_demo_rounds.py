@@ -3,7 +3,6 @@ second run reuses everything."""
 
 from __future__ import annotations
 
-
 import pytest
 from sqlalchemy import func, select
 

@@ -91,3 +91,24 @@ def test_not_a_run_and_a_clip_without_audio(cli, tmp_path, tiny_run):
     assert not (tmp_path / "o").exists()
     result = cli("sample", "--run", tiny_run, "--out", tmp_path / "o")
     assert result.exit_code == 2 and "exactly one of --clips FILE or --all" in result.output
+
+
+def test_gpus_deal_clips_to_one_process_each(cli, tiny_run, tmp_path):
+    """--gpus 0,1 on a CPU machine: two `python -m trainer.sample` processes (CUDA_VISIBLE_DEVICES 0 and 1, torch
+    falls back to the CPU), one clip each; the same files as the in-process path."""
+    from curation.sample import make_sample_clips
+    from storage.media import probe_video
+
+    manifest = make_sample_clips(tmp_path / "clips", n=2, seconds=0.5, size=48)
+    out = tmp_path / "samples"
+    result = cli("sample", "--run", tiny_run, "--clips", manifest, "--out", out, "--steps", "1", "--gpus", "0,1",
+                 "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "Sampled 2 clip(s), skipped 0" in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["sample-001.json", "sample-001.mp4", "sample-002.json",
+                                                     "sample-002.mp4"]
+    assert probe_video(out / "sample-002.mp4", "s").frame_count == 8  # round(0.5 * 16)
+    assert json.loads((out / "sample-001.json").read_text())["settings"]["steps"] == 1
+    result = cli("sample", "--run", tmp_path, "--clips", manifest, "--out", tmp_path / "o2", "--gpus", "0")
+    assert result.exit_code == 1 and f"run {tmp_path}: not a run folder" in result.output
+    assert not (tmp_path / "o2").exists()

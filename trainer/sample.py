@@ -120,7 +120,7 @@ def _load_motion_weights(model, folder: Path) -> None:
         load_motion(model, folder)
         return
     state = load_file(str(folder / MOTION_WEIGHTS))
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    _missing, unexpected = model.load_state_dict(state, strict=False)
     if unexpected:
         raise CurateError(f"{folder}: motion weights that do not fit the --init run's module: {unexpected[:3]}.")
 
@@ -220,7 +220,14 @@ def sample_clip(run: Run, scfg: SampleConfig, image: str | Path, audio: str | Pa
 def _conditions(run: Run, scfg: SampleConfig, image, audio, prompt, frames: int) -> dict[str, dict]:
     """The guidance branches' conds (batch 1): "full", and "text" / "null" when their scale is not 1."""
     from trainer.audio_features import audio_condition
-    from trainer.cache import CacheSettings, encode_audio, encode_clip_image, encode_pixels, read_audio, read_image
+    from trainer.cache import (
+        CacheSettings,
+        encode_audio,
+        encode_clip_image,
+        encode_pixels,
+        read_audio,
+        read_image,
+    )
 
     cfg = run.cfg
     s = CacheSettings(frames_rule="n", num_frames=cfg.num_frames, height=cfg.height, width=cfg.width, fps=cfg.fps,

@@ -22,11 +22,12 @@ from curation.cli._util import no_progress_option
 @click.option("--guidance-audio", default=3.5, show_default=True, help="CFG scale on the audio (1 = off).")
 @click.option("--overlap", default=1, show_default=True, help="Latent frames carried from one window to the next.")
 @click.option("--seed", default=42, show_default=True, help="Seed of the noise (window i: seed + i).")
+@click.option("--gpus", help="Comma-separated GPU ids: one sampling process per GPU, clips dealt round-robin.")
 @click.option("-w", "--workspace", type=click.Path(file_okay=False), envvar="CURATE_WORKSPACE",
               help="Workspace for --all (default: $CURATE_WORKSPACE, else the current folder).")
 @no_progress_option
 def sample_cmd(run_dir, step, clips_file, all_clips, out, steps, scheduler, guidance_text, guidance_audio, overlap,
-               seed, workspace, no_progress) -> None:
+               seed, gpus, workspace, no_progress) -> None:
     """Generate a video per clip from a trained run (base + SFT motion module + DPO LoRA, as saved).
 
     \b
@@ -44,6 +45,7 @@ def sample_cmd(run_dir, step, clips_file, all_clips, out, steps, scheduler, guid
     Examples:
       curate sample --run runs/dpo1 --clips clips.csv --out samples/dpo1
       curate sample --run runs/dpo1 --step 500 --all --out samples/dpo1-500 --steps 50
+      curate sample --run runs/dpo1 --all --out samples/dpo1 --gpus 0,1,2,3
     """
     if bool(clips_file) == bool(all_clips):
         raise click.UsageError("give exactly one of --clips FILE or --all.")
@@ -61,5 +63,6 @@ def sample_cmd(run_dir, step, clips_file, all_clips, out, steps, scheduler, guid
         clips = clips_from_store(ws)
     else:
         clips = clips_from_manifest(clips_file)
-    report = sample_clips(run_dir, clips, out, settings, step=step, progress=not no_progress)
+    gpu_ids = [g.strip() for g in gpus.split(",") if g.strip()] if gpus else None
+    report = sample_clips(run_dir, clips, out, settings, step=step, progress=not no_progress, gpus=gpu_ids)
     click.echo(f"Sampled {report.written} clip(s), skipped {report.skipped} already in {report.out}.")
