@@ -163,9 +163,9 @@ def open_round_two(ws, dpo: Path, n: int = 3, seconds: float = 2.0):
     return ws
 
 
-def run_two_rounds(ws, echo) -> object:
-    """Round 1's ratings, pairs and training, then round 2 with the policy; returns the workspace (reloaded).
-    Each step is skipped when already done, like the rest of the demo."""
+def run_two_rounds(ws, methods: list[str], echo) -> object:
+    """Round 1's ratings, pairs and training, then round 2 with ``methods`` and the policy; returns the workspace
+    (reloaded). Each step is skipped when already done, like the rest of the demo."""
     from generators.runner import run_generation
     from storage.rounds import current_round
 
@@ -179,9 +179,7 @@ def run_two_rounds(ws, echo) -> object:
         dpo = train_round(ws, pairs)
         echo(f"Run: {dpo.relative_to(ws.root)}")
         ws = open_round_two(ws, dpo)
-    from curation.cli.demo import DEMO_METHODS
-
-    rep = run_generation(ws, [*DEMO_METHODS, POLICY_METHOD], progress=False, rounds=(2,))
+    rep = run_generation(ws, [*methods, POLICY_METHOD], progress=False, rounds=(2,))
     echo(f"Round 2 candidates: {rep.done} generated, {rep.skipped} already there, {rep.failed} failed")
     echo(f"Round 2: {rate_round(ws, 2)} ratings")
     return ws

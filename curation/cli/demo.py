@@ -131,7 +131,7 @@ def demo_cmd(directory: str, port: int, no_serve: bool, rounds: int) -> None:
         from curation.cli.stats import print_rounds
         from curation.demo_rounds import run_two_rounds
 
-        ws = run_two_rounds(ws, click.echo)
+        ws = run_two_rounds(ws, DEMO_METHODS, click.echo)
         print_rounds(_round_stats(ws))
     click.echo("")
     for name, pw, link in _accounts(ws, port):
