@@ -152,3 +152,21 @@ def test_unet_run_samples_with_ddim(tmp_path):
     with pytest.raises(ValueError, match="does not fit a unet run"):
         sample_clip(run, SampleConfig(scheduler="unipc"), tmp_path / "c.png", tmp_path / "c.wav", None,
                     tmp_path / "x.mp4")
+
+
+def test_carried_frames_are_kept_exactly(tiny):
+    """The first k latent frames of a window come out as the previous window's clean latents, bit for bit, and the
+    rest still moves (they are sampled in that context)."""
+    from trainer.models import make_denoiser
+    from trainer.sample import _conditions, _latent_shape, load_run
+    from trainer.sample_loop import make_scheduler, sample_window
+
+    run = load_run(tiny["run"])
+    conds = _conditions(run, SampleConfig(guidance_text=1.0), tiny["image"], tiny["audio"], None, 9)
+    shape = (1, *_latent_shape(run))
+    known = torch.randn(1, shape[1], 1, *shape[3:], generator=torch.Generator().manual_seed(3))
+    for solver in ("unipc", "euler"):
+        x = sample_window(run.model, make_denoiser("wan"), make_scheduler(solver, 5.0, 1000), steps=3, flow=True,
+                          shape=shape, branches=conds, g_text=1.0, g_audio=3.5,
+                          generator=torch.Generator().manual_seed(0), known=known)
+        assert torch.equal(x[:, :, :1], known) and not torch.equal(x[:, :, 1:2], known)
