@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+
 def test_a_still_video_scores_no_alignment_and_full_fidelity(tmp_path):
     """The portrait held still with speech under it: no frame-to-frame motion, so alignment is the floor 1; the
     frames equal the portrait up to H.264 error, under 8 grey levels on average at this size, so fidelity
