@@ -22,7 +22,7 @@ from typing import Any
 from generators.base import VideoGenerator
 from storage.errors import CurateError
 
-__all__ = ["BUILTIN", "GENERATORS", "UPSTREAM", "adapter_target", "batch_size", "build", "known_methods"]
+__all__ = ["BUILTIN", "GENERATORS", "TRAINED", "UPSTREAM", "adapter_target", "batch_size", "build", "known_methods"]
 
 BUILTIN = {
     "still": "generators.builtin.still:make",
@@ -41,7 +41,10 @@ UPSTREAM = {
     "hallo4": "generators.hallo4.adapter:make",
 }
 
-GENERATORS: dict[str, str] = {**BUILTIN, **UPSTREAM}
+# Our own trained runs, sampled in a subprocess like an upstream (``python -m trainer.sample``).
+TRAINED = {"policy": "generators.policy.adapter:make"}
+
+GENERATORS: dict[str, str] = {**BUILTIN, **UPSTREAM, **TRAINED}
 
 
 def known_methods(configured: dict[str, dict[str, Any]]) -> list[str]:
@@ -62,13 +65,13 @@ def adapter_target(method: str, settings: dict[str, Any]) -> str:
     )
 
 
-# Upstreams load a multi-GB model per call, so a worker hands them several clips at once.
+# Upstreams (and trained runs) load a multi-GB model per call, so a worker hands them several clips at once.
 UPSTREAM_BATCH_SIZE = 8
 
 
 def batch_size(method: str, settings: dict[str, Any]) -> int:
     """Clips per adapter call: ``batch_size`` from curate.toml, else 8 for upstreams and 1 for the rest."""
-    default = UPSTREAM_BATCH_SIZE if settings.get("adapter", method) in UPSTREAM else 1
+    default = UPSTREAM_BATCH_SIZE if settings.get("adapter", method) in {**UPSTREAM, **TRAINED} else 1
     n = settings.get("batch_size", default)
     if not isinstance(n, int) or n < 1:
         raise CurateError(f"curate.toml [generators.{method}]: batch_size must be an integer >= 1. Got {n!r}.")

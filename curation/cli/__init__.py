@@ -27,6 +27,7 @@ COMMANDS = {
     "train-sft": "curation.cli.train:train_sft_cmd",
     "convert": "curation.cli.convert:convert_group",
     "eval": "curation.cli.eval:eval_cmd",
+    "sample": "curation.cli.sample:sample_cmd",
 }
 
 SHORT_HELP = {
@@ -49,6 +50,7 @@ SHORT_HELP = {
     "train-sft": "Phased SFT of the audio / skeleton motion module.",
     "convert": "Map released model weights onto the trainer's modules.",
     "eval": "Objective metrics per method (Sync-C/D, FID, FVD, PSNR, SSIM, LPIPS, HKC/HKV).",
+    "sample": "Videos from a trained run, one per clip.",
 }
 
 

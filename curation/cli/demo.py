@@ -79,11 +79,21 @@ def _accounts(ws, port: int) -> list[tuple[str, str, str]]:
         return out
 
 
+def _round_stats(ws) -> dict:
+    from annotate_app.stats import StatsConfig, compute_stats
+
+    with ws.store() as store:
+        return compute_stats(store, ws.config.overlap, StatsConfig(overlap=ws.config.overlap))["rounds"]
+
+
 @click.command("demo")
 @click.argument("directory", required=False, default="demo-workspace", type=click.Path(file_okay=False))
 @click.option("--port", default=8501, show_default=True, type=int, help="Port of the annotation app.")
 @click.option("--no-serve", is_flag=True, help="Build the workspace and print the logins, but do not serve.")
-def demo_cmd(directory: str, port: int, no_serve: bool) -> None:
+@click.option("--rounds", type=click.IntRange(1, 2), default=1, show_default=True,
+              help="2: also run a two-round campaign in miniature (simulated raters, tiny SFT + DPO on CPU, "
+                   "round 2 with the trained run as policy-r1; a few minutes).")
+def demo_cmd(directory: str, port: int, no_serve: bool, rounds: int) -> None:
     """Build a sample workspace in DIRECTORY (default ./demo-workspace) and serve the annotation app.
 
     \b
@@ -98,6 +108,13 @@ def demo_cmd(directory: str, port: int, no_serve: bool) -> None:
       6. serve the app on http://127.0.0.1:PORT/ until Ctrl-C
 
     \b
+    With --rounds 2, between 4 and 5: two simulated raters score round 1,
+    pairs are built, a tiny Wan is trained (SFT of the audio module, then
+    DPO from it), round 2 opens with 3 new clips and the run as the
+    `policy-r1` method, its candidates are rated, and the per-round means
+    and head-to-head win rates are printed (`curate stats` shows them again).
+
+    \b
     Example:
       curate demo                 # then open the printed link
       curate demo /tmp/demo --port 8600 --no-serve
@@ -110,6 +127,12 @@ def demo_cmd(directory: str, port: int, no_serve: bool) -> None:
     click.echo("Generating candidates (CPU, about a minute the first time)...")
     click.echo(f"Candidates: {_candidates(ws)}")
     click.echo(f"Gold clip: {_gold(ws)}")
+    if rounds == 2:
+        from curation.cli.stats import print_rounds
+        from curation.demo_rounds import run_two_rounds
+
+        ws = run_two_rounds(ws, DEMO_METHODS, click.echo)
+        print_rounds(_round_stats(ws))
     click.echo("")
     for name, pw, link in _accounts(ws, port):
         click.echo(f"  {name:<6} password {pw}   or open {link}")

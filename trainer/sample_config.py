@@ -1,0 +1,72 @@
+"""``SampleConfig``: how ``curate sample`` and the ``policy`` generator draw videos from a trained run.
+
+The model, its size, frame count and fps come from the run (its ``config.json``); these settings only choose the
+solver, the guidance and the seed. Every field is recorded beside each video so a sample can be remade.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+SCHEDULERS = ("auto", "unipc", "euler", "ddim")
+FLOW_SCHEDULERS = ("unipc", "euler")  # Wan runs (flow matching)
+EPS_SCHEDULERS = ("ddim",)  # UNet runs (epsilon / v)
+
+
+def _f(default, help: str):
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class SampleConfig:
+    """Solver, guidance, windows and seed of one sampling job.
+
+    Guidance (classifier-free, three forwards per step): ``v = v_null + g_text (v_text - v_null)
+    + g_audio (v_full - v_text)`` where ``v_full`` sees prompt and audio, ``v_text`` the prompt and zero audio,
+    ``v_null`` the empty prompt and zero audio. Scales of 1 skip the forwards they do not need.
+    """
+
+    steps: int = _f(30, "Solver steps (1-1000).")
+    scheduler: str = _f("auto", "auto (unipc for Wan runs, ddim for UNet runs), unipc, euler or ddim.")
+    guidance_text: float = _f(5.0, "Classifier-free guidance scale on the prompt (1 = off; 1-20).")
+    guidance_audio: float = _f(3.5, "Guidance scale on the audio, zero audio as the unconditional input (1-20).")
+    overlap: int = _f(1, "Latent frames a window takes from the end of the previous one (>= 1, < window).")
+    seed: int = _f(42, "Seed of the initial noise (window i uses seed + i).")
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.steps, int) or not 1 <= self.steps <= 1000:
+            raise ValueError(f"`steps` must be an integer in 1..1000. Got {self.steps!r}.")
+        if self.scheduler not in SCHEDULERS:
+            raise ValueError(f"`scheduler` must be one of {SCHEDULERS}. Got {self.scheduler!r}.")
+        for name in ("guidance_text", "guidance_audio"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 1 <= v <= 20:
+                raise ValueError(f"`{name}` must be a number in [1, 20]. Got {v!r}.")
+        if not isinstance(self.overlap, int) or self.overlap < 1:
+            raise ValueError(f"`overlap` must be an integer >= 1. Got {self.overlap!r}.")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"`seed` must be an integer >= 0. Got {self.seed!r}.")
+
+    def solver(self, model_kind: str) -> str:
+        """The scheduler for a run of ``model_kind``; a flow solver on a UNet run (or DDIM on Wan) is an error."""
+        name = self.scheduler if self.scheduler != "auto" else ("unipc" if model_kind == "wan" else "ddim")
+        allowed = FLOW_SCHEDULERS if model_kind == "wan" else EPS_SCHEDULERS
+        if name not in allowed:
+            raise ValueError(f"`scheduler` {name!r} does not fit a {model_kind} run; use one of {allowed}.")
+        return name
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SampleConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown sampling setting(s) {unknown}; known: {sorted(known)}.")
+        return cls(**d)
+
+
+def field_help() -> dict[str, str]:
+    return {f.name: f.metadata["help"] for f in dataclasses.fields(SampleConfig)}

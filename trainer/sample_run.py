@@ -1,0 +1,163 @@
+"""Loading a trained run for sampling: the model as it was saved (final/ or a checkpoint step), its VAE and encoders.
+
+A run folder (what ``curate train-dpo`` / ``train-sft`` wrote) holds ``config.json`` with the base model, VAE and
+encoder paths, and ``final/`` (or ``checkpoints/step-N/``) with what was trained. :func:`load_run` rebuilds the model
+as ``trainer.models.load_trained`` does (base + motion module + LoRA, or the full denoiser); a run started with
+``--init`` first gets its starting run's model, that run's LoRA fused, as training did.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from storage.errors import CurateError
+
+
+@dataclass
+class Run:
+    """A loaded run: its config, model, VAE and encoders, on ``device``."""
+
+    path: Path
+    step: int | None  # None: final/
+    cfg: object  # DiffusionDPOConfig
+    model: torch.nn.Module
+    vae: torch.nn.Module
+    audio_encoder: object | None
+    text_encoder: object | None
+    image_encoder: object | None
+    device: torch.device
+
+    @property
+    def has_audio(self) -> bool:
+        from trainer.portrait import has_motion
+
+        return has_motion(self.model) and self.model.motion.audio_proj is not None
+
+
+def saved_steps(run_dir: Path) -> list[int]:
+    return sorted(int(p.name.split("-")[1]) for p in (run_dir / "checkpoints").glob("step-*")
+                  if p.is_dir() and p.name.split("-")[1].isdigit() and (p / "model.safetensors").is_file())
+
+
+def load_run(run_dir: str | Path, step: int | None = None, device: str | torch.device = "cpu") -> Run:
+    """The run's model (final, or checkpoint ``step``), VAE and encoders; one clear error for a folder that is
+    not a finished run or a step that was not saved."""
+    from trainer.dpo_config import DiffusionDPOConfig
+    from trainer.models import load_vae
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").is_file():
+        raise CurateError(f"run {run_dir}: not a run folder (no config.json; pass what --output named).")
+    try:
+        cfg = DiffusionDPOConfig(**json.loads((run_dir / "config.json").read_text()))
+    except (TypeError, ValueError) as e:
+        raise CurateError(f"run {run_dir}: config.json is not a run config: {e}") from None
+    steps = saved_steps(run_dir)
+    if step is None and not (run_dir / "final").is_dir():
+        raise CurateError(f"run {run_dir} is not a finished run (no final/); saved steps: {steps or 'none'} "
+                          "(pass --step N).")
+    if step is not None and step not in steps:
+        raise CurateError(f"run {run_dir}: step {step} was not saved; saved steps: {steps or 'none'}.")
+    model = _load_final(cfg, run_dir / "final") if step is None else _load_step(cfg, run_dir, step)
+    if _skeleton_branch(model):
+        raise CurateError(f"run {run_dir}: the model has a skeleton branch; sampling drives audio only.")
+    device = torch.device(device)
+    audio_encoder = text_encoder = image_encoder = None
+    if cfg.audio_encoder_path:
+        from transformers import Wav2Vec2Model
+
+        audio_encoder = Wav2Vec2Model.from_pretrained(cfg.audio_encoder_path, local_files_only=True).eval().to(device)
+    if cfg.text_encoder_path:
+        from trainer.cache import PromptEncoder
+
+        text_encoder = PromptEncoder.from_pretrained(cfg.text_encoder_path, cfg.text_length)
+    if cfg.image_encoder_path:
+        from transformers import CLIPVisionModel
+
+        image_encoder = CLIPVisionModel.from_pretrained(cfg.image_encoder_path, local_files_only=True).to(device)
+    run = Run(run_dir, step, cfg, model.eval().requires_grad_(False).to(device), load_vae(cfg.model_kind,
+              cfg.vae_path).to(device), audio_encoder, text_encoder, image_encoder, device)
+    if run.has_audio and audio_encoder is None:
+        raise CurateError(f"run {run_dir}: the model takes audio but config.json names no audio_encoder_path.")
+    return run
+
+
+def _load_final(cfg, final: Path) -> torch.nn.Module:
+    from trainer.models import LORA_ADAPTER, LORA_WEIGHTS, load_trained
+
+    if not cfg.init_from or (final / "denoiser").is_dir():
+        return load_trained(cfg.model_kind, cfg.denoiser_path, final)
+    model = _init_model(cfg)
+    if (final / "motion").is_dir():
+        _load_motion_weights(model, final / "motion")
+    if (final / "lora").is_dir():
+        model.load_lora_adapter(str(final / "lora"), prefix=None, adapter_name=LORA_ADAPTER, weight_name=LORA_WEIGHTS)
+    return model
+
+
+def _load_motion_weights(model, folder: Path) -> None:
+    """The run's motion module: attached from ``folder``, or (a model that has one from its ``--init`` run) its
+    weights replaced by the run's."""
+    from safetensors.torch import load_file
+
+    from trainer.portrait import MOTION_WEIGHTS, has_motion, load_motion
+
+    if not has_motion(model):
+        load_motion(model, folder)
+        return
+    state = load_file(str(folder / MOTION_WEIGHTS))
+    _missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected:
+        raise CurateError(f"{folder}: motion weights that do not fit the --init run's module: {unexpected[:3]}.")
+
+
+def _init_model(cfg) -> torch.nn.Module:
+    """What a run's training started from: its ``--init`` run's model with that run's LoRA fused, or the base."""
+    from trainer.models import load_denoiser, load_trained
+
+    if not cfg.init_from:
+        return load_denoiser(cfg.model_kind, cfg.denoiser_path)
+    model = load_trained(cfg.model_kind, cfg.denoiser_path, Path(cfg.init_from) / "final")
+    if getattr(model, "peft_config", None):
+        model.fuse_lora()
+        model.unload_lora()
+    return model
+
+
+def _load_step(cfg, run_dir: Path, step: int) -> torch.nn.Module:
+    """The model of ``checkpoints/step-N``: the starting model, the motion module (shape from final/ or the init
+    run), a LoRA when the checkpoint has one, then the checkpoint's trained weights by name."""
+    from safetensors.torch import load_file
+
+    from trainer.policy import build_policy
+    from trainer.portrait import MOTION_CONFIG, has_motion, is_motion_key, load_motion
+
+    state = load_file(str(run_dir / "checkpoints" / f"step-{step:06d}" / "model.safetensors"))
+    model = _init_model(cfg)
+    if not has_motion(model) and any(is_motion_key(k) for k in state):
+        found = [d for d in (run_dir / "final" / "motion", run_dir / "final" / "denoiser")
+                 if (d / MOTION_CONFIG).is_file()]
+        if not found:
+            raise CurateError(f"run {run_dir}: step {step} has a motion module whose shape no motion_config.json "
+                              "records (the run never finished); sample its final/ instead.")
+        load_motion(model, found[0])
+    if any("lora_" in k for k in state) and not getattr(model, "peft_config", None):
+        build_policy(model, cfg.__class__(**{**cfg.to_dict(), "mode": "sft", "gradient_checkpointing": False}))
+    params = dict(model.named_parameters())
+    unknown = sorted(set(state) - set(params))
+    if unknown:
+        raise CurateError(f"run {run_dir}: step {step} does not fit the model it was trained on: {unknown[:3]}.")
+    with torch.no_grad():
+        for name, value in state.items():
+            params[name].copy_(value)
+    return model
+
+
+def _skeleton_branch(model) -> bool:
+    from trainer.portrait import has_motion
+
+    return has_motion(model) and model.motion.skeleton is not None
