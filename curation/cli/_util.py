@@ -41,7 +41,7 @@ class LazyGroup(click.Group):
         except ValueError as e:
             # The one error boundary for settings: config dataclasses raise ValueError in
             # __post_init__, and a bad setting is a usage error (exit status 2), whichever command.
-            raise click.UsageError(str(e), ctx=click.get_current_context(silent=True) or ctx) from None
+            raise click.UsageError(str(e)) from None  # no ctx: the group's usage line would mislead
 
     def format_commands(self, ctx, formatter):
         rows = []
