@@ -70,6 +70,11 @@ def rows(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) 
     return [dict(zip(cols, r)) for r in cur.fetchall()]
 
 
+def query_arrow(con: duckdb.DuckDBPyConnection, name: str) -> pa.Table:
+    """The named query's result as Arrow (no parameters), in the order of its ORDER BY."""
+    return con.sql(sql(name)).to_arrow_table()
+
+
 def arrow(con: duckdb.DuckDBPyConnection, table: str) -> pa.Table:
     """A temp table as Arrow (no parameters: build the table with :func:`run` first)."""
     if not _NAME.fullmatch(table):

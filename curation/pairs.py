@@ -154,7 +154,7 @@ def build_pairs(
         else:
             _duck.run(con, "members_eligible")
         _duck.run(con, "manifest")
-        table = _duck.arrow(con, "manifest")
+        table = _duck.query_arrow(con, "manifest_sorted")
         lap("pairs")
         stats = statistics(con)
         lap("card")
