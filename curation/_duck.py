@@ -75,6 +75,13 @@ def query_arrow(con: duckdb.DuckDBPyConnection, name: str) -> pa.Table:
     return con.sql(sql(name)).to_arrow_table()
 
 
+def view_of(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
+    """Expose an Arrow table to later queries as view ``name`` (read in place, not copied)."""
+    if not _NAME.fullmatch(name):
+        raise ValueError(f"not a view name: {name!r}")
+    con.from_arrow(table).create_view(name)
+
+
 def arrow(con: duckdb.DuckDBPyConnection, table: str) -> pa.Table:
     """A temp table as Arrow (no parameters: build the table with :func:`run` first)."""
     if not _NAME.fullmatch(table):

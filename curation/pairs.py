@@ -153,8 +153,8 @@ def build_pairs(
                 _duck.run(con, "drop_eligible")
         else:
             _duck.run(con, "members_eligible")
-        _duck.run(con, "manifest")
-        table = _duck.query_arrow(con, "manifest_sorted")
+        table = _duck.query_arrow(con, "manifest")
+        _duck.view_of(con, "manifest", table)  # for the card's queries
         lap("pairs")
         stats = statistics(con)
         lap("card")
