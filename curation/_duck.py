@@ -18,8 +18,7 @@ _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 # Session settings: no progress bar (a CLI prints its own report); rows come back in the order of the query's
 # ORDER BY, and nothing else relies on scan order, so DuckDB need not preserve it.
 SETTINGS = ("SET enable_progress_bar = false", "SET preserve_insertion_order = false")
-# A whole temp table, named by an identifier checked against _NAME.
-TABLE = "SELECT * FROM {table}"
+# Names of views made from Arrow tables (view_of) are checked against this.
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 
@@ -70,8 +69,13 @@ def rows(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) 
     return [dict(zip(cols, r)) for r in cur.fetchall()]
 
 
-def arrow(con: duckdb.DuckDBPyConnection, table: str) -> pa.Table:
-    """A temp table as Arrow (no parameters: build the table with :func:`run` first)."""
-    if not _NAME.fullmatch(table):
-        raise ValueError(f"not a table name: {table!r}")
-    return con.sql(TABLE.format(table=table)).to_arrow_table()
+def query_arrow(con: duckdb.DuckDBPyConnection, name: str) -> pa.Table:
+    """The named query's result as Arrow (no parameters), in the order of its ORDER BY."""
+    return con.sql(sql(name)).to_arrow_table()
+
+
+def view_of(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
+    """Expose an Arrow table to later queries as view ``name`` (read in place, not copied)."""
+    if not _NAME.fullmatch(name):
+        raise ValueError(f"not a view name: {name!r}")
+    con.from_arrow(table).create_view(name)

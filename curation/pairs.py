@@ -128,25 +128,33 @@ def build_pairs(
         _duck.run(con, "clip_media")
         # Without a store or another aggregate, leaner variants of the same queries (no joins to empty tables).
         _duck.run(con, "candidates" if store is not None else "candidates_file")
-        if cfg.aggregate == "mean":
-            _duck.run(con, "eligible_mean", params)
-        else:
-            _duck.run(con, f"scores_{cfg.aggregate}", params)
-            _duck.run(con, "eligible", params)
         _duck.run(con, "candidate_counts", params)
-        _duck.run(con, "method_counts")
-        _duck.run(con, "drop_cand_stats")  # big tables go as soon as they are done with
-        if cfg.strategy != "better-vs-worse":  # the only strategy that needs no best or worst
-            _duck.run(con, "extremes", params)
+        if cfg.aggregate == "mean" and cfg.strategy == "best-vs-worst":
+            # The default: pairs come from the extremes alone, so no eligible table is copied out (see the .sql).
+            _duck.run(con, "method_counts_mean", params)
+            _duck.run(con, "extremes_mean", params)
+            _duck.run(con, "drop_cand_stats")
+        else:
+            if cfg.aggregate == "mean":
+                _duck.run(con, "eligible_mean", params)
+            else:
+                _duck.run(con, f"scores_{cfg.aggregate}", params)
+                _duck.run(con, "eligible", params)
+            _duck.run(con, "method_counts")
+            _duck.run(con, "drop_cand_stats")  # big tables go as soon as they are done with
+            if cfg.strategy != "better-vs-worse":  # the only strategy that needs no best or worst
+                _duck.run(con, "extremes", params)
+        if cfg.strategy != "better-vs-worse":
             _duck.run(con, "ends")
         _duck.run(con, "pairs_" + cfg.strategy.replace("-", "_"), params)
         if cfg.strategy == "best-vs-worst":
             _duck.run(con, "members_extremes")
-            _duck.run(con, "drop_eligible")
+            if cfg.aggregate != "mean":
+                _duck.run(con, "drop_eligible")
         else:
             _duck.run(con, "members_eligible")
-        _duck.run(con, "manifest")
-        table = _duck.arrow(con, "manifest")
+        table = _duck.query_arrow(con, "manifest")
+        _duck.view_of(con, "manifest", table)  # for the card's queries
         lap("pairs")
         stats = statistics(con)
         lap("card")
@@ -283,7 +291,8 @@ def _check_input(con, label: str, types: dict[str, str], parquet: Path | None) -
         if bad:
             b = bad[0]
             raise CurateError(f"{where(label, b['_row'], b['col'])}: {b['value']} is not an integer 1-5.")
-    clash = _duck.rows(con, "check_keys")
+    # The exact GROUP BY only when the cheap hash count cannot rule a clash out (see check_keys_distinct.sql).
+    clash = [] if _duck.rows(con, "check_keys_distinct")[0]["all_distinct"] else _duck.rows(con, "check_keys")
     if clash:
         cand = clash[0]["candidate_id"]
         first, second = _duck.rows(con, "locate_key_clash", {"candidate_id": cand})

@@ -1,6 +1,8 @@
 -- The manifest `curate train-dpo` reads: one row per pair. Column names are a contract; do not rename.
+-- Fetched straight into Arrow, not stored as a table first: that copy cost more than the card's queries over the
+-- fetched Arrow table. The ORDER BY is on the query that hands the rows out, as it must be: with
+-- preserve_insertion_order off, a table created with ORDER BY is not read back in that order.
 -- pair_id: the first 16 hex digits of sha256(clip_id US winner US loser), US = the unit separator chr(31).
-CREATE OR REPLACE TEMP TABLE manifest AS
 SELECT left(sha256(p.clip_id || chr(31) || p.winner_id || chr(31) || p.loser_id), 16) AS pair_id,
        p.clip_id,
        w.candidate_id AS winner_candidate_id,
