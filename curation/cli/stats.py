@@ -160,6 +160,10 @@ def stats_cmd(as_json: bool, limit: int, idle_gap_minutes: float, min_gold_accur
                            high}), head_to_head (per round and method pair:
                            method_a, method_b, clips, wins, ties, losses,
                            win_rate, low, high; method_a is the one winning more)
+      annotator_figures    per annotator: shared_candidates, consensus_spearman,
+                           consensus_mean_diff (vs the others' mean composite),
+                           clips_timed, median_seconds_per_clip (lease to submit)
+      escalated            adaptive overlap: open, closed, items
     Example:  curate stats --json | jq .agreement.alignment.alpha
     """
     from annotate_app.stats import StatsConfig, compute_stats
