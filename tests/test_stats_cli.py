@@ -67,6 +67,7 @@ def test_stats_text_report(cli, seeded):
     assert ["bob", "annotator", "4", "2", "0", "1", "-", "0/1", "0.0%", "LOW"] in rows
     assert ["m1", "7", "3.14±1.35", "1/1/2/2/1", "4.00±1.00", "0/1/0/4/2", "3.57±1.06"] in rows
     assert "c2:m2" in out and "frozen frames" in out  # flagged video with the comment
+    assert ["alice", "2", "-", "0.125", "-", "-"] in rows and ["carol", "1", "-", "-0.75", "-", "-"] in rows
 
 
 def test_stats_on_empty_workspace_says_why_alpha_is_missing(cli, sqlite_workspace):

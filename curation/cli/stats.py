@@ -89,6 +89,12 @@ def print_report(st: dict) -> None:
              ("LOW" if g["below_threshold"] else "ok") if g else None]
             for a in st["annotators"] for g in [gold.get(a["annotator_id"])]]))
 
+    click.echo("\nannotators against the others (rho: Spearman of their composites vs the other raters' mean; "
+               "bias: mean difference; s/clip: median hand-out to submit)")
+    click.echo(format_table(["annotator", "shared", "rho", "bias", "clips timed", "s/clip"], [
+        [f["annotator_id"], f["shared_candidates"], f["consensus_spearman"], f["consensus_mean_diff"],
+         f["clips_timed"], f["median_seconds_per_clip"]] for f in st["annotator_figures"]]))
+
     for title, key in (("scores by annotator", "scores_by_annotator"), ("scores by method", "scores_by_method")):
         click.echo(f"\n{title} (mean±std, then counts of 1/2/3/4/5)")
         heads = ["name", "n", "alignment", "1/2/3/4/5", "fidelity", "1/2/3/4/5", "composite"]
