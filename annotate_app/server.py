@@ -47,8 +47,18 @@ def app_env(ws, base: dict[str, str] | None = None, gold_rate: float | None = No
 
 
 def start(ws, host: str = "127.0.0.1", port: int = 8501, gold_rate: float | None = None, **popen) -> subprocess.Popen:
-    """Start the app in the background; the caller stops it (``proc.terminate()``)."""
+    """Start the app in the background; the caller stops it with :func:`stop`."""
     return subprocess.Popen(streamlit_command(host, port), env=app_env(ws, gold_rate=gold_rate), **popen)
+
+
+def stop(proc: subprocess.Popen, timeout: float = 10) -> int:
+    """Ask the server to stop (SIGTERM), wait ``timeout`` seconds, then kill it; returns its exit status."""
+    proc.terminate()
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
 
 
 def _interrupt(signum, frame) -> None:
@@ -67,11 +77,6 @@ def serve(ws, host: str = "127.0.0.1", port: int = 8501, gold_rate: float | None
         return proc.wait()
     except KeyboardInterrupt:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the shutdown short
-        proc.terminate()
-        try:
-            return proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            return proc.wait()
+        return stop(proc)
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import subprocess
 import time
 import urllib.request
 
@@ -52,7 +51,7 @@ def _wait_healthy(port: int, proc, timeout: float = 60) -> None:
 
 @pytest.fixture
 def served(tmp_path):
-    from annotate_app.server import start
+    from annotate_app.server import start, stop
 
     ws = rating_workspace(tmp_path / "ws", clips=2, overlap=1)
     store = ws.open_store()
@@ -65,12 +64,7 @@ def served(tmp_path):
             _wait_healthy(port, proc)
             yield ws, port, token, tmp_path
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc, timeout=15)
 
 
 PLAY_ALL = """box => Promise.all(Array.from(box.querySelectorAll('video')).map(v => v.ended ? 0 :

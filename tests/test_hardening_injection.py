@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 
 import pandas as pd
 import pytest
@@ -88,7 +87,7 @@ def test_dashboard_tables_are_formula_safe(tmp_path, monkeypatch):
 def test_clip_id_and_name_render_as_plain_text(tmp_path):
     from playwright.sync_api import sync_playwright
 
-    from annotate_app.server import start
+    from annotate_app.server import start, stop
 
     ws = rating_workspace(tmp_path / "ws", clips=1, overlap=1)
     store = ws.open_store()
@@ -123,10 +122,5 @@ def test_clip_id_and_name_render_as_plain_text(tmp_path):
                 finally:
                     browser.close()
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc, timeout=15)
     assert not [u for u in urls if "127.0.0.1:9" in u or "pixel.png" in u], urls

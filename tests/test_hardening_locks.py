@@ -7,7 +7,6 @@ The lock is held from another connection with a raw ``BEGIN IMMEDIATE``, as a lo
 from __future__ import annotations
 
 import sqlite3
-import subprocess
 import threading
 from pathlib import Path
 
@@ -151,7 +150,7 @@ def test_signing_in_during_a_long_import_candidates(tmp_path, monkeypatch):
     probe-without-the-lock test above is the one that catches a regression.)"""
     from playwright.sync_api import sync_playwright
 
-    from annotate_app.server import start
+    from annotate_app.server import start, stop
     from curation import imports
     from tests.test_annotate_browser import _MISSING, ARGS, CHROMIUM, _free_port, _wait_healthy
 
@@ -192,12 +191,7 @@ def test_signing_in_during_a_long_import_candidates(tmp_path, monkeypatch):
                     browser.close()
             worker.join(120)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc, timeout=15)
     assert result["rep"].added == 120
     for bad in ("OperationalError", "Traceback", "database is locked"):
         assert bad not in body

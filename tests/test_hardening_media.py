@@ -9,7 +9,6 @@ sign-out (403), after the session expired (403), after the lease ended (403).
 from __future__ import annotations
 
 import sqlite3
-import subprocess
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
@@ -98,7 +97,7 @@ def _distinct_workspace(root: Path):
 
 @pytest.fixture
 def served(tmp_path, monkeypatch):
-    from annotate_app.server import start
+    from annotate_app.server import start, stop
 
     monkeypatch.setenv(media_guard.KEY_ENV, KEY)
     ws = _distinct_workspace(tmp_path / "ws")
@@ -111,12 +110,7 @@ def served(tmp_path, monkeypatch):
             _wait_healthy(port, proc)
             yield ws, store, port, tokens
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc, timeout=15)
             store.dispose()
 
 

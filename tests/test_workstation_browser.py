@@ -7,7 +7,6 @@ lease on the same clips). Four candidates of one second each, 25 fps (one frame 
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 
 import pytest
@@ -28,7 +27,7 @@ VIEW = {"width": 1366, "height": 768}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from annotate_app.server import start
+    from annotate_app.server import start, stop
 
     tmp = tmp_path_factory.mktemp("ws14")
     ws = rating_workspace(tmp / "ws", clips=3, overlap=5, methods=METHODS4)
@@ -39,12 +38,7 @@ def server(tmp_path_factory):
             _wait_healthy(port, proc)
             yield ws, port
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc, timeout=15)
 
 
 _N = iter(range(1000))
