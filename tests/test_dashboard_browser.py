@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 
 import pytest
 
@@ -60,7 +59,7 @@ def _rate(ws) -> str:
 def test_dashboard_fits_1366_wide(tmp_path):
     from playwright.sync_api import sync_playwright
 
-    from annotate_app.server import start
+    from annotate_app.server import start, stop
 
     ws = rating_workspace(tmp_path / "ws", clips=2, overlap=2)
     token = _rate(ws)
@@ -90,12 +89,7 @@ def test_dashboard_fits_1366_wide(tmp_path):
                 finally:
                     browser.close()
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc, timeout=15)
     if os.environ.get("CURATE_SCREENSHOT"):
         shutil.copy(shot, os.environ["CURATE_SCREENSHOT"])
     for heading in ("Progress over time", "Annotators", "Escalated clips (adaptive overlap): 1 open",
