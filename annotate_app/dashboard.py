@@ -1,8 +1,11 @@
 """The admin dashboard: progress, throughput, score distributions, agreement, gold accuracy, flags.
 
+Sections with their own module: ``dashboard_annotators`` (progress over time, the annotator,
+clip and flag tables with readable headers, escalated clips) and ``dashboard_rounds``.
+
 Every figure comes from ``annotate_app.stats`` (the same numbers as ``curate stats``);
 this page only lays them out. Method names are shown here on purpose: admins are not blind.
-Tables go through ``formula_safe_frame``: each offers a CSV download, and a name or comment
+Tables go through ``formula_safe_frame`` (in ``dashboard_annotators.table``): each offers a CSV download, and a name or comment
 such as ``=HYPERLINK(...)`` must not run when that file is opened in a spreadsheet.
 """
 
@@ -13,8 +16,15 @@ import time
 import streamlit as st
 
 from annotate_app import context
+from annotate_app.dashboard_annotators import (
+    CLIP_COLUMNS,
+    FLAGGED_COLUMNS,
+    render_annotators,
+    render_escalated,
+    render_progress,
+    table,
+)
 from annotate_app.dashboard_rounds import render_rounds
-from annotate_app.plain_text import formula_safe_frame
 
 REFRESH_SECONDS = 30
 
@@ -85,22 +95,21 @@ def render() -> None:
     fig, frames = loaded
     st.caption(f"Figures as of {fig['generated_at']} (refreshed every {REFRESH_SECONDS} s).")
     _headline(fig)
+    render_progress(frames)
     _agreement(fig)
     _distribution(frames["scores_by_method"], "method", "Scores per method")
     _distribution(frames["scores_by_annotator"], "annotator_id", "Scores per annotator")
     render_rounds(fig, frames)
-    st.subheader("Annotators: progress, throughput, gold accuracy")
-    ann = frames["annotators"].merge(frames["throughput"], on="annotator_id", how="left", suffixes=("", "_timed"))
-    ann = ann.merge(frames["gold_accuracy"], on="annotator_id", how="left")
-    st.dataframe(formula_safe_frame(ann), hide_index=True, width="stretch")
+    render_annotators(frames)
     if not frames["ratings_by_hour"].empty:
         st.caption("Ratings per hour")
         st.bar_chart(frames["ratings_by_hour"], x=frames["ratings_by_hour"].columns[0], y="ratings",
                      color="annotator_id", height=220)
+    render_escalated(frames)
     st.subheader("Progress per clip")
-    st.dataframe(formula_safe_frame(frames["clips"]), hide_index=True, width="stretch")
+    table(frames["clips"], CLIP_COLUMNS)
     st.subheader("Flagged videos")
     if frames["flagged"].empty:
         st.caption("No video was marked broken.")
     else:
-        st.dataframe(formula_safe_frame(frames["flagged"]), hide_index=True, width="stretch")
+        table(frames["flagged"], FLAGGED_COLUMNS)

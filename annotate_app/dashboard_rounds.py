@@ -6,9 +6,20 @@ The figures are ``compute_stats``' ``rounds`` key and the ``round_methods`` fram
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from annotate_app.stats.rounds import h2h_sentence
+
+
+def _readable(table: pd.DataFrame) -> pd.DataFrame:
+    """One column per axis, "mean [low, high]": twelve numeric columns did not fit 1366 px."""
+    out = table[["method", "clips", "ratings"]].rename(columns=str.capitalize)
+    for axis in ("alignment", "fidelity", "composite"):
+        out[f"{axis.capitalize()} mean [interval]"] = [
+            f"{m:.2f}" + ("" if pd.isna(lo) else f" [{lo:.2f}, {hi:.2f}]")
+            for m, lo, hi in zip(table[axis], table[f"{axis}_low"], table[f"{axis}_high"])]
+    return out
 
 
 def render_rounds(fig: dict, frames: dict) -> None:
@@ -24,6 +35,6 @@ def render_rounds(fig: dict, frames: dict) -> None:
                f"first method's mean composite is higher, ties counted half, {conf} bootstrap interval over clips."
                + ("" if rounds["config"]["include_gold"] else " Gold clips are left out."))
     table = frames["round_methods"]
-    st.dataframe(table[table["round"] == shown].drop(columns="round"), hide_index=True, width="stretch")
+    st.dataframe(_readable(table[table["round"] == shown]), hide_index=True, width="stretch")
     lines = [h2h_sentence(r) for r in rounds["head_to_head"] if r["round"] == shown]
     st.markdown("\n".join(f"- {line}" for line in lines) if lines else "No clip has two rated methods yet.")

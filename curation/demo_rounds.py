@@ -78,7 +78,8 @@ def rate_round(ws, round_no: int, seed: int = 0) -> int:
 
 
 def build_round_pairs(ws, round_no: int) -> Path:
-    from curation.pairs import build_pairs, write_manifest
+    from curation.pair_manifest import write_manifest
+    from curation.pairs import build_pairs
     from curation.pairs_config import BuildPairsConfig
 
     cfg = BuildPairsConfig(rounds=(round_no,))

@@ -89,8 +89,14 @@ ORDER BY cl.clip_id, c.candidate_id
 STATS_ANNOTATORS = "SELECT id AS annotator_pk, name AS annotator_id, role, source, active FROM annotators ORDER BY name"
 STATS_ROUNDS = "SELECT number, started_at, note FROM rounds ORDER BY number"
 STATS_ASSIGNMENTS = """
-SELECT a.name AS annotator_id, cl.clip_id AS clip_id, s.status AS status
+SELECT a.name AS annotator_id, cl.clip_id AS clip_id, s.status AS status, cl.is_gold AS is_gold,
+       s.leased_at AS leased_at, s.completed_at AS completed_at
 FROM assignments s JOIN annotators a ON a.id = s.annotator_pk JOIN clips cl ON cl.id = s.clip_pk
+"""
+# Adaptive overlap's open escalations: clips asking for more raters than k (annotate_app/overlap.py).
+STATS_CLIP_TARGETS = """
+SELECT cl.clip_id AS clip_id, t.target AS target FROM clip_targets t JOIN clips cl ON cl.id = t.clip_pk
+ORDER BY cl.clip_id
 """
 
 # Gold answers with how many ratings fell inside them (curate gold list, stats).

@@ -150,8 +150,8 @@ def test_dashboard_shows_stats(ws, monkeypatch):
     at.run()
     assert not at.exception, at.exception
     assert at.title[0].value == "Dashboard"
-    assert [s.value for s in at.subheader][:3] == ["Agreement (Krippendorff's alpha, ordinal)", "Scores per method",
-                                                  "Scores per annotator"]
+    assert [s.value for s in at.subheader][:4] == ["Progress over time", "Agreement (Krippendorff's alpha, ordinal)",
+                                                  "Scores per method", "Scores per annotator"]
     assert at.metric[1].label == "Ratings toward k" and n_ratings >= 6
     at.session_state["account"] = Account(pk=2, name="ann", role="annotator")
     at.run()

@@ -24,10 +24,10 @@ def test_two_round_demo_closes_the_loop(cli, tmp_path):
         per_round = dict(s.execute(select(Clip.round, func.count()).group_by(Clip.round)).all())
         policy = list(s.scalars(select(Candidate).join(Clip).where(Candidate.method == "policy-r1")))
         n_ratings = s.scalar(select(func.count()).select_from(Rating))
-    assert per_round == {1: 3, 2: 3}
+    assert per_round == {1: 8, 2: 3}
     assert len(policy) == 3 and all(c.status == CandidateStatus.ready for c in policy)
-    # 3 clips x 4 built-ins in round 1, 3 x 5 in round 2; two simulated raters each
-    assert n_ratings == 2 * (12 + 15)
+    # 8 clips x 4 built-ins in round 1, 3 x 5 in round 2; two simulated raters each
+    assert n_ratings == 2 * (32 + 15)
     from trainer.sample import read_metadata
 
     meta = read_metadata(policy[0].raw_path)

@@ -156,7 +156,7 @@ def test_one_clock_play_seek_step(server, browser):
     time.sleep(0.45)
     playing = _box(page, "b => Array.from(b.querySelectorAll('video')).map(v => !v.paused)")
     assert all(playing), playing
-    # How close they stay *while* playing depends on the machine's load: bench/workstation.py measures it.
+    # How close they stay *while* playing depends on the machine's load: bench/app_browser.py measures it.
     page.keyboard.press("k")
     t = _box(page, TIMES)
     assert max(t) - min(t) <= FRAME and t[0] > 0.1, t

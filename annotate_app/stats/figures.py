@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
+from annotate_app.stats import annotators as per_annotator
 from annotate_app.stats.alpha import ordinal_alpha
 from annotate_app.stats.gold_accuracy import gold_accuracy
 from annotate_app.stats.load import StatsData, load_data
@@ -40,6 +41,8 @@ class StatsConfig:
     throughput_skip_sources: tuple[str, ...] = field(default=("import", "labelstudio"), metadata={
         "help": "Rating sources left out of throughput: their time is when they reached the store (an import, a "
                 "Label Studio pull), not when they were made."})
+    agreement_min_candidates: int = field(default=3, metadata={
+        "help": "An annotator's agreement with the others (Spearman's rho) needs this many shared candidates."})
     max_rows: int = field(default=200, metadata={
         "help": "Longest lists in the JSON (clips, flagged, over-assigned); 0 = no limit. Frames are never cut."})
     rounds: RoundStatsConfig = field(default_factory=RoundStatsConfig, metadata={
@@ -52,6 +55,8 @@ class StatsConfig:
             raise ValueError(f"idle_gap_minutes must be > 0, got {self.idle_gap_minutes!r}")
         if not 0 <= self.min_gold_accuracy <= 1:
             raise ValueError(f"min_gold_accuracy must be within 0..1, got {self.min_gold_accuracy!r}")
+        if not isinstance(self.agreement_min_candidates, int) or self.agreement_min_candidates < 2:
+            raise ValueError(f"agreement_min_candidates must be an integer >= 2, got {self.agreement_min_candidates!r}")
         if self.max_rows < 0:
             raise ValueError(f"max_rows must be >= 0 (0 = no limit), got {self.max_rows!r}")
         self.throughput_skip_sources = tuple(self.throughput_skip_sources)
@@ -189,9 +194,10 @@ def _build(data: StatsData, cfg: StatsConfig) -> tuple[dict[str, pd.DataFrame], 
     overall_tp, tp = throughput(data.ratings, cfg)
     over_summary, over_items = over_assigned(data.ratings, data.candidates, cfg.overlap)
     acc = gold_accuracy(data.ratings, data.gold, cfg.min_gold_accuracy)
+    clips = clip_progress(data.ratings, data.candidates, cfg.overlap)
     frames = {
         "ratings": data.ratings,
-        "clips": clip_progress(data.ratings, data.candidates, cfg.overlap),
+        "clips": clips,
         "annotators": annotator_progress(data),
         "throughput": tp,
         "ratings_by_hour": ratings_by_hour(data.ratings),
@@ -203,8 +209,23 @@ def _build(data: StatsData, cfg: StatsConfig) -> tuple[dict[str, pd.DataFrame], 
         "flagged": flagged_videos(data.ratings),
         "over_assigned": over_items,
         **round_frames(data.ratings, cfg.rounds),
+        **_annotator_frames(data, clips, cfg),
     }
     return frames, overall_tp, over_summary
+
+
+def _annotator_frames(data: StatsData, clips: pd.DataFrame, cfg: StatsConfig) -> dict[str, pd.DataFrame]:
+    """Agreement with the others and seconds per clip per annotator, progress over time, escalations."""
+    rated = data.ratings if cfg.alpha_include_gold else data.ratings[~data.ratings["is_gold"]]
+    figs = per_annotator.consensus_agreement(rated, cfg.agreement_min_candidates).merge(
+        per_annotator.seconds_per_clip(data.assignments), on="annotator_id", how="outer")
+    figs = figs.astype({"shared_candidates": "Int64", "clips_timed": "Int64"})
+    done_at = per_annotator.clip_complete_times(data.ratings, clips, data.candidates, cfg.overlap)
+    return {
+        "annotator_figures": figs.sort_values("annotator_id", ignore_index=True),
+        "progress_over_time": per_annotator.progress_over_time(data.ratings["created_at"], done_at),
+        "escalated": per_annotator.escalated_clips(data.assignments, data.targets, cfg.overlap),
+    }
 
 
 def _report(data: StatsData, cfg: StatsConfig, f: dict[str, pd.DataFrame], overall_tp: dict, over: dict) -> dict:
@@ -227,6 +248,10 @@ def _report(data: StatsData, cfg: StatsConfig, f: dict[str, pd.DataFrame], overa
         "flagged": {"candidates": len(f["flagged"]), "items": records(f["flagged"], cfg.max_rows)},
         "over_assigned": over | {"items": records(f["over_assigned"], cfg.max_rows)},
         "rounds": round_report(data.rounds, f, cfg.rounds),
+        "annotator_figures": records(f["annotator_figures"]),
+        "escalated": {"open": int((f["escalated"]["state"] == "open").sum()),
+                      "closed": int((f["escalated"]["state"] == "closed").sum()),
+                      "items": records(f["escalated"], cfg.max_rows)},
     }
 
 

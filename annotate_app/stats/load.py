@@ -12,6 +12,7 @@ from storage.queries import (
     STATS_ANNOTATORS,
     STATS_ASSIGNMENTS,
     STATS_CANDIDATES,
+    STATS_CLIP_TARGETS,
     STATS_RATINGS,
     STATS_ROUNDS,
 )
@@ -26,9 +27,10 @@ class StatsData:
     ratings: pd.DataFrame
     candidates: pd.DataFrame  # clip_id, is_gold, candidate_id, method, status, round (the clip's)
     annotators: pd.DataFrame  # annotator_id, role, source, active
-    assignments: pd.DataFrame  # annotator_id, clip_id, status
+    assignments: pd.DataFrame  # annotator_id, clip_id, status, is_gold, leased_at, completed_at (UTC)
     gold: pd.DataFrame  # annotate_app.gold.gold_answers_frame
     rounds: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["number", "started_at", "note"]))
+    targets: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["clip_id", "target"]))  # open escalations
 
 
 def _ratings(raw: pd.DataFrame, cands: pd.DataFrame, anns: pd.DataFrame) -> pd.DataFrame:
@@ -44,14 +46,18 @@ def load_data(store: Store) -> StatsData:
     from annotate_app.gold import typed_gold_frame
 
     f = read_frames(store, {"ratings": STATS_RATINGS, "candidates": STATS_CANDIDATES, "annotators": STATS_ANNOTATORS,
-                            "assignments": STATS_ASSIGNMENTS, "gold": GOLD_ANSWERS, "rounds": STATS_ROUNDS})
+                            "assignments": STATS_ASSIGNMENTS, "gold": GOLD_ANSWERS, "rounds": STATS_ROUNDS,
+                            "targets": STATS_CLIP_TARGETS})
     cands, anns = f["candidates"], f["annotators"]
     cands["is_gold"] = cands["is_gold"].astype(bool)
     cands["round"] = cands["round"].astype(int)
     anns["active"] = anns["active"].astype(bool)
     f["ratings"]["created_at"] = pd.to_datetime(f["ratings"]["created_at"], utc=True, format="ISO8601")
     ratings = _ratings(f["ratings"], cands, anns)
+    asg = f["assignments"].astype({"is_gold": bool})
+    for col in ("leased_at", "completed_at"):
+        asg[col] = pd.to_datetime(asg[col], utc=True, format="ISO8601")
     rounds = f["rounds"].assign(started_at=pd.to_datetime(f["rounds"]["started_at"], utc=True, format="ISO8601")
                                 .dt.strftime("%Y-%m-%dT%H:%M:%S+00:00"))
     return StatsData(ratings, cands.drop(columns="candidate_pk"), anns.drop(columns="annotator_pk"),
-                     f["assignments"], typed_gold_frame(f["gold"]), rounds)
+                     asg, typed_gold_frame(f["gold"]), rounds, f["targets"])

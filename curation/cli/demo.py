@@ -13,10 +13,17 @@ import click
 
 DEMO_METHODS = ["still", "lipsync", "lipsync_offset", "lipsync_blur"]
 DEMO_USERS = (("demo", "annotator"), ("admin", "admin"))
+# Enough clips that one person feels the flow of rating (issue 14), few enough that the CPU
+# generators finish in about a minute on 2 cores (measured in docs/annotate.md).
+DEMO_CLIPS = 8
 
 
 def _sample_clips(ws) -> int:
-    """Ingest the three sample clips once; returns how many clips the store holds."""
+    """Ingest the ``DEMO_CLIPS`` sample clips once; returns how many clips the store holds.
+
+    An older demo workspace with fewer clips gets the missing ones: the clips are drawn from
+    their index, so the first ones come out byte for byte the same and ingest leaves them be.
+    """
     from sqlalchemy import func, select
 
     from curation.ingest import ingest_manifest
@@ -24,8 +31,8 @@ def _sample_clips(ws) -> int:
     from storage import Clip
 
     manifest = ws.path("media", "sample", "clips.csv")
-    if not manifest.exists():
-        manifest = make_sample_clips(ws.path("media", "sample"), n=3, seconds=2.0, size=256)
+    if not manifest.exists() or len(manifest.read_text().splitlines()) - 1 < DEMO_CLIPS:
+        manifest = make_sample_clips(ws.path("media", "sample"), n=DEMO_CLIPS, seconds=2.0, size=256)
     ingest_manifest(ws, manifest)  # idempotent: same files, same rows
     with ws.store() as store:
         with store.session() as s:
@@ -99,7 +106,7 @@ def demo_cmd(directory: str, port: int, no_serve: bool, rounds: int) -> None:
     \b
     Steps (each skipped when already done, so a second run reuses everything):
       1. create the workspace (curate.toml + SQLite store)
-      2. write 3 sample clips (drawn portrait + speech-like audio, 2 s) and ingest them
+      2. write 8 sample clips (drawn portrait + speech-like audio, 2 s) and ingest them
       3. generate candidates with the built-in CPU generators:
          still, lipsync, lipsync_offset, lipsync_blur
       4. mark sample-003 gold (known answers for lipsync_offset and lipsync_blur)

@@ -89,6 +89,12 @@ def print_report(st: dict) -> None:
              ("LOW" if g["below_threshold"] else "ok") if g else None]
             for a in st["annotators"] for g in [gold.get(a["annotator_id"])]]))
 
+    click.echo("\nannotators against the others (rho: Spearman of their composites vs the other raters' mean; "
+               "bias: mean difference; s/clip: median hand-out to submit)")
+    click.echo(format_table(["annotator", "shared", "rho", "bias", "clips timed", "s/clip"], [
+        [f["annotator_id"], f["shared_candidates"], f["consensus_spearman"], f["consensus_mean_diff"],
+         f["clips_timed"], f["median_seconds_per_clip"]] for f in st["annotator_figures"]]))
+
     for title, key in (("scores by annotator", "scores_by_annotator"), ("scores by method", "scores_by_method")):
         click.echo(f"\n{title} (mean±std, then counts of 1/2/3/4/5)")
         heads = ["name", "n", "alignment", "1/2/3/4/5", "fidelity", "1/2/3/4/5", "composite"]
@@ -160,6 +166,10 @@ def stats_cmd(as_json: bool, limit: int, idle_gap_minutes: float, min_gold_accur
                            high}), head_to_head (per round and method pair:
                            method_a, method_b, clips, wins, ties, losses,
                            win_rate, low, high; method_a is the one winning more)
+      annotator_figures    per annotator: shared_candidates, consensus_spearman,
+                           consensus_mean_diff (vs the others' mean composite),
+                           clips_timed, median_seconds_per_clip (lease to submit)
+      escalated            adaptive overlap: open, closed, items
     Example:  curate stats --json | jq .agreement.alignment.alpha
     """
     from annotate_app.stats import StatsConfig, compute_stats

@@ -1,7 +1,7 @@
 """The clip page in a real browser: how fast it answers an annotator.
 
-    python bench/workstation.py                  # 8 clips x 4 candidates, 1366x768, headless Debian chromium
-    python bench/workstation.py --clips 4 --reloads 3
+    python bench/app_browser.py                  # 8 clips x 4 candidates, 1366x768, headless Debian chromium
+    python bench/app_browser.py --clips 4 --reloads 3
 
 Serves the app (``annotate_app.server.start``) on a workspace of ``--clips`` sample clips with
 four candidates each (``--seconds`` long), signs one annotator in and measures, in the page:
@@ -13,7 +13,7 @@ four candidates each (``--seconds`` long), signs one annotator in and measures, 
   every video able to show a frame (``readyState >= 2``);
 - *reload to ready*: navigation start of a reload (F5) to the same clip's player ready, draft restored.
 
-Prints a table and writes ``bench/results/workstation.json``. Targets (issue 14): focus < 50 ms,
+Prints a table and writes ``bench/results/app_browser.json``. Targets (issue 14): focus < 50 ms,
 next clip ready p95 < 1 s.
 """
 
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--clips", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=2.0, help="length of each candidate video")
     ap.add_argument("--reloads", type=int, default=5)
-    ap.add_argument("--out", default=str(Path(__file__).with_name("results") / "workstation.json"))
+    ap.add_argument("--out", default=str(Path(__file__).with_name("results") / "app_browser.json"))
     args = ap.parse_args(argv)
     res = run(args)
     rows = [_row(k, v) for k, v in res.items() if v]

@@ -1,0 +1,99 @@
+"""The admin dashboard in headless Chromium at 1366x768: every table fits, no horizontal scrollbar.
+
+Three annotators rate two clips (k = 2, one clip escalated by hand), an admin signs in with a
+login link and opens the dashboard. The page must not scroll sideways and no table's grid may
+scroll sideways either (glide-data-grid's ``.dvn-scroller``: scrollWidth > clientWidth means a
+column is cut off). A screenshot of the whole page (same width) is kept (``CURATE_SCREENSHOT`` copies it out).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from annotate_app.accounts import add_annotator
+from tests.fixtures.annotate_ws import rating_workspace
+from tests.test_annotate_browser import _MISSING, ARGS, CHROMIUM, _free_port, _wait_healthy
+
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(_MISSING, reason=f"{CHROMIUM} missing: apt-get install chromium")]
+
+OVERFLOW = """() => ({
+  page: document.documentElement.scrollWidth - window.innerWidth,
+  grids: Array.from(document.querySelectorAll('[data-testid="stDataFrame"]')).map(g => {
+    const s = g.querySelector('.dvn-scroller');
+    return s ? s.scrollWidth - s.clientWidth : -1;
+  }),
+})"""
+
+
+def _rate(ws) -> str:
+    """Three raters on two clips (k = 2), one open escalation; returns the admin's login token."""
+    from sqlalchemy import select, text
+
+    from annotate_app.assign import AssignConfig, clip_view, next_clip
+    from annotate_app.submit import CandidateScore, submit_clip
+    from storage import Annotator
+
+    store = ws.open_store()
+    try:
+        _, token = add_annotator(store, "boss", role="admin")
+        for i, name in enumerate(["alice.long-name", "bob", "carol"]):
+            add_annotator(store, name)
+            with store.session() as s:
+                pk = s.scalar(select(Annotator.id).where(Annotator.name == name))
+            for _ in range(2):
+                lease = next_clip(store, pk, AssignConfig(overlap=3, gold_rate=0.0))
+                view = clip_view(store, pk, lease.assignment_id)
+                submit_clip(store, pk, lease.assignment_id,
+                            [CandidateScore(sl.candidate_pk, 1 + (i + j) % 5, 5 - j % 5, "frozen" if i == j == 2 else "",
+                                            i == j == 2) for j, sl in enumerate(view.slots)])
+        with store.session() as s:
+            s.execute(text("INSERT INTO clip_targets (clip_pk, target) SELECT MIN(id), 4 FROM clips"))
+    finally:
+        store.dispose()
+    return token
+
+
+def test_dashboard_fits_1366_wide(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from annotate_app.server import start, stop
+
+    ws = rating_workspace(tmp_path / "ws", clips=2, overlap=2)
+    token = _rate(ws)
+    port = _free_port()
+    shot = tmp_path / "dashboard.png"
+    with open(tmp_path / "app.log", "wb") as log:
+        proc = start(ws, port=port, stdout=log, stderr=log)
+        try:
+            _wait_healthy(port, proc)
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+                try:
+                    page = browser.new_page(viewport={"width": 1366, "height": 768})
+                    page.goto(f"http://127.0.0.1:{port}/?token={token}")
+                    page.wait_for_function("document.body.innerText.includes('Rate clips')", timeout=30_000)
+                    page.wait_for_url("**session=*", timeout=30_000)  # the login link became a session handle
+                    page.goto(page.url.replace(f"{port}/", f"{port}/dashboard", 1))
+                    page.get_by_text("Flagged videos").wait_for(timeout=60_000)
+                    page.locator('[data-testid="stDataFrame"] .dvn-scroller').nth(3).wait_for(timeout=30_000)
+                    page.wait_for_timeout(500)  # the grids size their columns after the first paint
+                    text = page.inner_text("body")
+                    over = page.evaluate(OVERFLOW)
+                    # Streamlit scrolls inside its own container: a tall window at the same width shows it all
+                    page.set_viewport_size({"width": 1366, "height": 4200})
+                    page.wait_for_timeout(500)
+                    page.screenshot(path=str(shot))
+                finally:
+                    browser.close()
+        finally:
+            stop(proc, timeout=15)
+    if os.environ.get("CURATE_SCREENSHOT"):
+        shutil.copy(shot, os.environ["CURATE_SCREENSHOT"])
+    for heading in ("Progress over time", "Annotators", "Escalated clips (adaptive overlap): 1 open",
+                    "Progress per clip", "Flagged videos"):
+        assert heading in text
+    assert over["page"] <= 0, over
+    assert len(over["grids"]) >= 4 and all(0 <= g <= 0 for g in over["grids"]), over
