@@ -104,6 +104,12 @@ def test_eval_store_mode_uses_the_ingested_ground_truth(cli, sqlite_workspace, t
     assert list(summary["methods"]) == ["b"] and summary["methods"]["b"]["ssim"]["n"] == 2
     df = pd.read_parquet(ws.path("exports", "eval", "per_clip.parquet"))
     assert sorted(df["candidate_id"]) == ["c1:b", "c2:b"] and df["reference"].str.endswith("-gt.mp4").all()
+    assert (ws.path("exports", "eval", "plot.png")).read_bytes()[:4] == b"\x89PNG"
+    # --rounds: both clips are in round 1 (a workspace never told about rounds)
+    r = cli("eval", "-w", ws.root, "--methods", "b", "--metrics", "ssim", "--rounds", "1", "--json")
+    assert r.exit_code == 0 and json.loads(r.output)["methods"]["b"]["ssim"]["n"] == 2, r.output
+    r = cli("eval", "-w", ws.root, "--methods", "b", "--metrics", "ssim", "--rounds", "2", "--json")
+    assert r.exit_code == 1 and "no ready candidates of ['b']" in r.output, r.output
     # Sync-C/D in store mode read the clip's driving audio (the wav), not the candidate's track
     import tomli_w
 

@@ -9,6 +9,7 @@ import click
 
 @click.command("eval")
 @click.option("--methods", help="Comma-separated methods to score (store mode; default: all).")
+@click.option("--rounds", help="Store mode: only clips of these rounds (2, 1,2 or 1-3; default: all).")
 @click.option(
     "--metrics", help="Comma-separated subset of sync,fid,fvd,psnr,ssim,lpips,hands (default: all)."
 )
@@ -33,7 +34,7 @@ import click
     help="Workspace folder (curate.toml holds the [eval] weight paths).",
 )
 @click.option("--db", envvar="CURATE_DB_URL", help="Database URL overriding curate.toml.")
-def eval_cmd(methods, metrics, videos, reference, out, as_json, device, workspace, db) -> None:
+def eval_cmd(methods, rounds, metrics, videos, reference, out, as_json, device, workspace, db) -> None:
     """Score generated videos with the paper's objective metrics, per method.
 
     \b
@@ -68,7 +69,10 @@ def eval_cmd(methods, metrics, videos, reference, out, as_json, device, workspac
         if reference:
             raise click.UsageError("--reference goes with --videos; in the store, ingest a `video` column.")
         ws = load(root, db=db)
-        items = items_from_store(ws, [m.strip() for m in methods.split(",")] if methods else None)
+        from storage.rounds import parse_rounds
+
+        items = items_from_store(ws, [m.strip() for m in methods.split(",")] if methods else None,
+                                 parse_rounds(rounds) if rounds else None)
     cfg = ws.config.eval if ws else EvalConfig()
     out_dir = Path(out) if out else (ws.path("exports", "eval") if ws else Path("eval"))
     result = evaluate(
@@ -76,6 +80,11 @@ def eval_cmd(methods, metrics, videos, reference, out, as_json, device, workspac
     )
     summary = summarise(result)
     paths = write_outputs(result, summary, out_dir)
+    from curation.evaluate.plot import write_plot
+
+    plot = write_plot(summary, out_dir / "plot.png")
+    if plot is not None:
+        paths["plot"] = plot
     if as_json:
         click.echo(json.dumps(finite({**summary, "files": {k: str(v) for k, v in paths.items()}})))
         return
@@ -83,7 +92,8 @@ def eval_cmd(methods, metrics, videos, reference, out, as_json, device, workspac
         click.echo(f"skipped {s.metric}: {s.reason}", err=True)
     click.echo(table(summary))
     click.echo(f"per clip: {paths['per_clip']}\nsummary:  {paths['summary']}")
-    click.echo("plot:     skipped (matplotlib is not installed; per_clip.parquet has every value)")
+    if paths.get("plot"):
+        click.echo(f"plot:     {paths['plot']}")
 
 
 def _device(name: str) -> str:

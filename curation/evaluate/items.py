@@ -50,8 +50,9 @@ def items_from_folders(videos: str | Path, reference: str | Path | None = None) 
     return items
 
 
-def items_from_store(ws, methods: list[str] | None = None) -> list[Item]:
-    """Every ready candidate (optionally of ``methods``), with its clip's ground truth and driving audio."""
+def items_from_store(ws, methods: list[str] | None = None, rounds: tuple[int, ...] | None = None) -> list[Item]:
+    """Every ready candidate (optionally of ``methods``, of clips in ``rounds``), with its clip's ground truth
+    and driving audio."""
     from sqlalchemy import select
 
     from storage import Candidate, CandidateStatus, Clip
@@ -71,12 +72,10 @@ def items_from_store(ws, methods: list[str] | None = None) -> list[Item]:
     )
     if methods:
         q = q.where(Candidate.method.in_(methods))
-    store = ws.open_store()
-    try:
-        with store.session() as s:
-            rows = s.execute(q).all()
-    finally:
-        store.dispose()
+    if rounds:
+        q = q.where(Clip.round.in_(rounds))
+    with ws.store() as store, store.session() as s:
+        rows = s.execute(q).all()
     if methods:
         unknown = sorted(set(methods) - {r[0] for r in rows})
         if unknown:
