@@ -41,7 +41,7 @@ SHORT_HELP = {
     "generate": "Generate candidate videos for every clip.",
     "generators": "List and check the generator adapters.",
     "annotate": "Serve the annotation app on localhost.",
-    "annotators": "Add and list annotators.",
+    "annotators": "Add, list, reset, disable and enable annotators.",
     "gold": "Mark gold clips with known answers.",
     "stats": "Agreement, throughput and score distributions.",
     "labelstudio": "Push clips to / pull ratings from Label Studio.",
