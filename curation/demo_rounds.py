@@ -138,21 +138,12 @@ def train_round(ws, pairs: Path) -> Path:
 def open_round_two(ws, dpo: Path, n: int = 3, seconds: float = 2.0):
     """Round 2: new clips, and the DPO run registered as ``policy-r1``; returns the reloaded workspace."""
     from curation.ingest import ingest_manifest
-    from curation.sample import draw_portrait, speech_like, write_wav
+    from curation.sample import make_sample_clips
     from storage.rounds import start_round
     from storage.workspace import load
 
-    folder = ws.path("media", "sample-r2")
-    folder.mkdir(parents=True, exist_ok=True)
-    manifest = folder / "clips.csv"
-    with open(manifest, "w", newline="") as f:
-        out = csv.writer(f)
-        out.writerow(["clip_id", "image", "audio", "prompt"])
-        for i in range(n):
-            cid = f"round2-{i + 1:03d}"
-            draw_portrait(folder / f"{cid}.png", seed=100 + i, size=256)
-            write_wav(folder / f"{cid}.wav", speech_like(seconds, seed=100 + i))
-            out.writerow([cid, f"{cid}.png", f"{cid}.wav", "A person talking to the camera."])
+    manifest = make_sample_clips(ws.path("media", "sample-r2"), n=n, seconds=seconds,
+                                 prefix="round2", first_seed=100)
     with ws.store() as store:
         start_round(store, note=f"{POLICY_METHOD} from {dpo.relative_to(ws.root)}")
     text = ws.config_path.read_text()

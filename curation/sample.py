@@ -78,8 +78,10 @@ def write_wav(path: Path, samples: np.ndarray, sr: int = SAMPLE_RATE) -> Path:
     return path
 
 
-def make_sample_clips(folder: str | Path, n: int = 3, seconds: float = 2.0, size: int = 256) -> Path:
-    """Write ``n`` sample clips and a ``clips.csv`` manifest into ``folder``; returns the manifest path."""
+def make_sample_clips(folder: str | Path, n: int = 3, seconds: float = 2.0, size: int = 256,
+                      prefix: str = "sample", first_seed: int = 0) -> Path:
+    """Write ``n`` sample clips (``<prefix>-001``...) and a ``clips.csv`` manifest into ``folder``; returns
+    the manifest path. ``first_seed`` gives another batch different faces and voices."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     manifest = folder / "clips.csv"
@@ -87,8 +89,8 @@ def make_sample_clips(folder: str | Path, n: int = 3, seconds: float = 2.0, size
         w = csv.writer(f)
         w.writerow(["clip_id", "image", "audio", "prompt"])
         for i in range(n):
-            cid = f"sample-{i + 1:03d}"
-            draw_portrait(folder / f"{cid}.png", seed=i, size=size)
-            write_wav(folder / f"{cid}.wav", speech_like(seconds, seed=i))
+            cid = f"{prefix}-{i + 1:03d}"
+            draw_portrait(folder / f"{cid}.png", seed=first_seed + i, size=size)
+            write_wav(folder / f"{cid}.wav", speech_like(seconds, seed=first_seed + i))
             w.writerow([cid, f"{cid}.png", f"{cid}.wav", "A person talking to the camera."])
     return manifest
