@@ -57,21 +57,33 @@ class LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
 
+WORKSPACE_HELP = "Workspace folder (default: $CURATE_WORKSPACE, else the current folder)."
+
+
+def location_options(workspace_help: str = WORKSPACE_HELP):
+    """Add ``--workspace/-w`` and ``--db``; the command receives them as given (``workspace``, ``db``).
+
+    For commands whose workspace is optional (``build-pairs --ratings``, ``eval --videos``); the others
+    use :func:`workspace_options`, which opens it.
+    """
+
+    def decorate(f):
+        f = click.option(
+            "--db",
+            envvar="CURATE_DB_URL",
+            help="Database URL overriding curate.toml, e.g. postgresql+psycopg://user@host/db ($CURATE_DB_URL).",
+        )(f)
+        return click.option(
+            "-w", "--workspace", type=click.Path(file_okay=False), envvar="CURATE_WORKSPACE", help=workspace_help
+        )(f)
+
+    return decorate
+
+
 def workspace_options(f):
     """Add ``--workspace/-w`` and ``--db`` to a command; it receives ``ws`` (an opened Workspace)."""
 
-    @click.option(
-        "-w",
-        "--workspace",
-        type=click.Path(file_okay=False),
-        envvar="CURATE_WORKSPACE",
-        help="Workspace folder (default: $CURATE_WORKSPACE, else the current folder).",
-    )
-    @click.option(
-        "--db",
-        envvar="CURATE_DB_URL",
-        help="Database URL overriding curate.toml, e.g. postgresql+psycopg://user@host/db ($CURATE_DB_URL).",
-    )
+    @location_options()
     @functools.wraps(f)
     def wrapper(*args, workspace, db, **kwargs):
         from storage.workspace import load

@@ -6,6 +6,8 @@ import json
 
 import click
 
+from curation.cli._util import location_options
+
 
 @click.command("eval")
 @click.option("--methods", help="Comma-separated methods to score (store mode; default: all).")
@@ -26,14 +28,7 @@ import click
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @click.option("--device", default="cpu", show_default=True, help="torch device for the networks, e.g. cuda.")
-@click.option(
-    "-w",
-    "--workspace",
-    type=click.Path(file_okay=False),
-    envvar="CURATE_WORKSPACE",
-    help="Workspace folder (curate.toml holds the [eval] weight paths).",
-)
-@click.option("--db", envvar="CURATE_DB_URL", help="Database URL overriding curate.toml.")
+@location_options("Workspace folder (curate.toml holds the [eval] weight paths).")
 def eval_cmd(methods, rounds, metrics, videos, reference, out, as_json, device, workspace, db) -> None:
     """Score generated videos with the paper's objective metrics, per method.
 

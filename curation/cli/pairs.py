@@ -6,6 +6,7 @@ import json
 
 import click
 
+from curation.cli._util import location_options
 from curation.pairs_config import AGGREGATES, STRATEGIES
 
 
@@ -45,10 +46,8 @@ def _workspace(workspace: str | None, db: str | None, required: bool):
 @click.option("--threads", type=click.IntRange(min=1), help="DuckDB threads (default: every core).")
 @click.option("--memory-limit", default="2GB", show_default=True,
               help="DuckDB memory cap; beyond it work spills to a temp folder (10M ratings: about 1.7 GB peak RSS).")
-@click.option("-w", "--workspace", type=click.Path(file_okay=False), envvar="CURATE_WORKSPACE",
-              help="Workspace folder (default: $CURATE_WORKSPACE, else the current folder). "
-                   "Optional with --ratings and --out.")
-@click.option("--db", envvar="CURATE_DB_URL", help="Database URL overriding curate.toml ($CURATE_DB_URL).")
+@location_options("Workspace folder (default: $CURATE_WORKSPACE, else the current folder). "
+                  "Optional with --ratings and --out.")
 def build_pairs_cmd(min_margin, strategy, weights, aggregate, min_raters, include_gold, rounds_spec, ratings, out,
                     force, dry_run, as_json, threads, memory_limit, workspace, db) -> None:
     """Turn ratings into a versioned DPO pair manifest (Parquet) and its dataset card.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from curation.cli._util import no_progress_option
+from curation.cli._util import location_options, no_progress_option
 
 
 @click.command("sample")
@@ -23,11 +23,10 @@ from curation.cli._util import no_progress_option
 @click.option("--overlap", default=1, show_default=True, help="Latent frames carried from one window to the next.")
 @click.option("--seed", default=42, show_default=True, help="Seed of the noise (window i: seed + i).")
 @click.option("--gpus", help="Comma-separated GPU ids: one sampling process per GPU, clips dealt round-robin.")
-@click.option("-w", "--workspace", type=click.Path(file_okay=False), envvar="CURATE_WORKSPACE",
-              help="Workspace for --all (default: $CURATE_WORKSPACE, else the current folder).")
+@location_options("Workspace for --all (default: $CURATE_WORKSPACE, else the current folder).")
 @no_progress_option
 def sample_cmd(run_dir, step, clips_file, all_clips, out, steps, scheduler, guidance_text, guidance_audio, overlap,
-               seed, gpus, workspace, no_progress) -> None:
+               seed, gpus, workspace, db, no_progress) -> None:
     """Generate a video per clip from a trained run (base + SFT motion module + DPO LoRA, as saved).
 
     \b
@@ -59,7 +58,7 @@ def sample_cmd(run_dir, step, clips_file, all_clips, out, steps, scheduler, guid
     if all_clips:
         from storage.workspace import load
 
-        ws = load(workspace)
+        ws = load(workspace, db=db)
         clips = clips_from_store(ws)
     else:
         clips = clips_from_manifest(clips_file)
