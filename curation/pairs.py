@@ -5,7 +5,7 @@ The steps, each a named query in ``curation/sql/``:
 1. ``ratings``: the source (a ratings Parquet file read in place, or the workspace store's ratings) as one view
    with the contract columns; columns a file lacks are NULL and filled from the store where there is one.
 2. ``candidate_stats``: one pass, one row per candidate: mean scores plus what the input checks need.
-3. The checks; the first problem found is raised as a :class:`CurateError` naming the file, row and column.
+3. The checks, over the values (a file's footer statistics are never trusted); the first problem found is raised as a :class:`CurateError` naming the file, row and column.
 4. ``candidates`` -> ``scores_<aggregate>`` -> ``eligible``: exclusions, per-axis aggregate, composite reward.
 5. ``pairs_<strategy>`` -> ``manifest``.
 
@@ -121,7 +121,7 @@ def build_pairs(
         lap = _Laps()
         _duck.run(con, "candidate_stats")
         lap("aggregate")
-        _check_input(con, label, types, Path(ratings) if ratings is not None else None)
+        _check_input(con, label)
         lap("checks")
         params = _params(cfg)
         _duck.run(con, "file_clips" if any(c in types for c in CLIP_MEDIA) else "no_file_clips")
@@ -276,21 +276,24 @@ def _register_store_tables(con, store) -> None:
     con.register("store_candidates", pa.Table.from_pylist(cand_rows, schema=_STORE_CANDIDATES_SCHEMA))
 
 
-def _check_input(con, label: str, types: dict[str, str], parquet: Path | None) -> None:
-    """Raise on the first problem: empty cells, scores not integers 1-5, a candidate under two clips (or methods,
-    or videos), duplicate ratings."""
-    found = _parquet_checks(parquet) if parquet is not None else None
-    if found is None:  # no statistics to trust: one scan
-        found = _duck.rows(con, "check_columns")[0]
-    if any(found[c] for c in REQUIRED):
+def _check_input(con, label: str) -> None:
+    """Raise on the first problem: empty cells, blank ids, scores not integers 1-5 (NaN included), a candidate
+    under two clips (or methods, or videos), duplicate ratings. Every check reads the values, never a file's
+    statistics (see _duck.SETTINGS)."""
+    found = _duck.rows(con, "check_values")[0]
+    if found["nulls"]:
         bad = _duck.rows(con, "locate_null")[0]
         raise CurateError(f"{where(label, bad['_row'], bad['col'])}: empty value; every rating needs one.")
-    fractional = any(types[c] not in _INTEGER for c in ("alignment", "fidelity"))
-    if fractional or found["score_min"] < 1 or found["score_max"] > 5:
-        bad = _duck.rows(con, "locate_bad_score")
-        if bad:
-            b = bad[0]
-            raise CurateError(f"{where(label, b['_row'], b['col'])}: {b['value']} is not an integer 1-5.")
+    if found["blanks"]:
+        bad = _duck.rows(con, "locate_blank")[0]
+        place = where(label, bad["_row"], bad["col"])
+        if not bad["value"].strip():
+            raise CurateError(f"{place}: empty value; every rating needs one.")
+        raise CurateError(f"{place}: {bad['value']!r} starts with a space or a control character; "
+                          "an id starts with a letter or digit.")
+    if found["bad_scores"]:
+        b = _duck.rows(con, "locate_bad_score")[0]
+        raise CurateError(f"{where(label, b['_row'], b['col'])}: {b['value']} is not an integer 1-5.")
     # The exact GROUP BY only when the cheap hash count cannot rule a clash out (see check_keys_distinct.sql).
     clash = [] if _duck.rows(con, "check_keys_distinct")[0]["all_distinct"] else _duck.rows(con, "check_keys")
     if clash:
@@ -319,33 +322,6 @@ def _key_clash_message(label: str, cand: str, first: dict, second: dict) -> str:
         f"{where(label, second['first_row'], 'video')}: candidate {cand!r} has video {here} here and {there} "
         f"at row {first['first_row']}; every rating of a candidate must name the same video."
     )
-
-
-def _parquet_checks(path: Path) -> dict | None:
-    """Null counts of the required columns and the score range from the file's statistics (no scan).
-
-    None when a row group lacks statistics for one of them; then check_columns.sql scans instead.
-    """
-    import pyarrow.parquet as pq
-
-    meta = pq.ParquetFile(path).metadata
-    index = {meta.schema.column(i).path: i for i in range(meta.num_columns)}
-    found = {c: 0 for c in REQUIRED} | {"score_min": None, "score_max": None}
-    for g in range(meta.num_row_groups):
-        group = meta.row_group(g)
-        for col in REQUIRED:
-            if col not in index:
-                return None
-            st = group.column(index[col]).statistics
-            if st is None or st.null_count is None or (col in ("alignment", "fidelity") and not st.has_min_max):
-                return None
-            found[col] += st.null_count
-            if col in ("alignment", "fidelity") and group.column(index[col]).num_values > st.null_count:
-                found["score_min"] = min(st.min, found["score_min"] if found["score_min"] is not None else st.min)
-                found["score_max"] = max(st.max, found["score_max"] if found["score_max"] is not None else st.max)
-    found["score_min"] = 1 if found["score_min"] is None else found["score_min"]
-    found["score_max"] = 5 if found["score_max"] is None else found["score_max"]
-    return found
 
 
 def _null_media_notes(table: pa.Table) -> list[str]:

@@ -3,7 +3,7 @@
 -- two rows, which check_keys.sql reports. The video path is in the key rather than taken with any_value(video),
 -- which would pick an arbitrary one of two different paths (and not the same one on every run, with threads).
 -- At 10M ratings both cost the same.
--- Score ranges and empty cells are checked from the Parquet statistics (pairs.py).
+-- Empty cells, blank ids and score ranges are checked afterwards from the values (check_values.sql).
 --
 -- Duplicates without a GROUP BY (candidate, annotator), which costs more than this whole pass: with h the 64-bit
 -- hash of annotator_id, n = 2 ratings are surely distinct if lo < hi, n = 3 if lo < (sum - lo - hi) < hi (distinct
