@@ -10,6 +10,9 @@ from __future__ import annotations
 import string
 import unicodedata
 
+# The CSV half lives in storage (the ratings export writes CSV too); re-exported for the app's callers.
+from storage.csv_safe import FORMULA_PREFIXES, formula_safe, formula_safe_frame  # noqa: F401
+
 # Backslash-escaping any ASCII punctuation is plain CommonMark; "-" is left alone (it only
 # matters at the start of a line, and these strings never start one), so ids read as typed.
 _MD_SPECIAL = set(string.punctuation) - {"-"}
@@ -17,7 +20,6 @@ _MD_SPECIAL = set(string.punctuation) - {"-"}
 # escapes are resolved; an invisible WORD JOINER before ":", "@" and "." stops that.
 _NO_AUTOLINK = {":", "@", "."}
 WORD_JOINER = "\u2060"
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def md_plain(text) -> str:
@@ -35,24 +37,3 @@ def md_plain(text) -> str:
         else:
             out.append(ch)
     return "".join(out)
-
-
-def formula_safe(value):
-    """A CSV cell that a spreadsheet will not run: text starting with = + - @ tab or CR gets a leading '.
-
-    Lists (a flagged video's comments) are handled item by item; other values pass unchanged.
-    """
-    if isinstance(value, str):
-        return "'" + value if value.startswith(FORMULA_PREFIXES) else value
-    if isinstance(value, (list, tuple)):
-        return [formula_safe(v) for v in value]
-    return value
-
-
-def formula_safe_frame(df):
-    """A copy of ``df`` whose text cells are :func:`formula_safe` (numbers stay numbers)."""
-    out = df.copy()
-    for col in out.columns:
-        if str(out[col].dtype) in ("object", "string", "str", "category"):  # names are often categorical
-            out[col] = out[col].astype(object).map(formula_safe)
-    return out

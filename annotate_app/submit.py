@@ -5,6 +5,11 @@ layers make sure of it: the assignment row is locked (PostgreSQL ``FOR UPDATE``;
 SQLite's BEGIN IMMEDIATE serialises writers anyway), a ``done`` assignment turns an
 identical second submit into a no-op and a different one into an error, and the
 database's UNIQUE(candidate_pk, annotator_pk) backs both up.
+
+Refused, with nothing stored and the draft kept: a released assignment (skipped, given
+back, or handed on), a candidate that is no longer rateable (it failed after the clip was
+handed out), and a late submit (lease expired) on a clip whose slot others have taken
+since, which would be the clip's (k+1)-th rating.
 """
 
 from __future__ import annotations
@@ -20,11 +25,11 @@ from sqlalchemy.orm import Session
 from annotate_app import drafts
 from annotate_app.assign import AssignConfig, aware_utc, blind_order
 from annotate_app.overlap import update_target
-from storage import Assignment, AssignmentStatus, Candidate, CandidateStatus, Rating, Store, in_transaction
+from storage import Assignment, AssignmentStatus, Candidate, Clip, Rating, Store, in_transaction
 from storage.errors import CurateError
 from storage.models_annotate import ClipProgress
 from storage.models_drafts import RatingRevision
-from storage.queries_assign import RATEABLE_CANDIDATES
+from storage.queries_assign import RATEABLE, RATEABLE_CANDIDATES, TAKEN, TARGET
 
 COMMENT_MAX = 2000
 
@@ -93,6 +98,9 @@ def _store(s: Session, me: int, assignment_id: int, scores: list[CandidateScore]
     )
     if a is None:
         raise SubmitError("this clip is not assigned to you.")
+    if a.status == AssignmentStatus.released:
+        raise SubmitError("this clip is no longer yours (skipped, or handed on after your lease expired); "
+                          "nothing was stored.")
     cands = {c.id: c for c in s.scalars(select(Candidate).where(Candidate.clip_pk == a.clip_pk))}
     for sc in scores:
         if sc.candidate_pk not in cands:
@@ -102,6 +110,7 @@ def _store(s: Session, me: int, assignment_id: int, scores: list[CandidateScore]
         for r in s.scalars(select(Rating).where(Rating.annotator_pk == me, Rating.candidate_pk.in_(list(cands))))
     }
     if a.status == AssignmentStatus.leased and a.completed_at is not None and existing:
+        _refuse_unrateable(scores, cands)
         return _edit(s, a, scores, existing, cands, now, cfg)
     if a.status == AssignmentStatus.done or existing:
         if len(existing) == len(scores) and all(sc.candidate_pk in existing and _same(existing[sc.candidate_pk], sc) for sc in scores):
@@ -109,6 +118,8 @@ def _store(s: Session, me: int, assignment_id: int, scores: list[CandidateScore]
                 _close(s, a, now, cfg)
             return SubmitResult(assignment_id, stored=0, already=True)
         raise SubmitError("this clip was already submitted with other answers; ratings are not changed.")
+    _refuse_unrateable(scores, cands)
+    _refuse_late_if_full(s, a, me, now, cfg or AssignConfig())
     for sc in scores:
         s.add(
             Rating(
@@ -124,11 +135,33 @@ def _store(s: Session, me: int, assignment_id: int, scores: list[CandidateScore]
                 updated_at=now,
             )
         )
-        if sc.broken and cands[sc.candidate_pk].status == CandidateStatus.ready:
-            # One report flags it; later "not broken" answers never clear the flag.
-            cands[sc.candidate_pk].status = CandidateStatus.flagged
+        cands[sc.candidate_pk].report_broken(sc.broken)  # shared with `curate import ratings`
     _close(s, a, now, cfg)
     return SubmitResult(assignment_id, stored=len(scores), already=False)
+
+
+def _refuse_unrateable(scores: list[CandidateScore], cands: dict) -> None:
+    """A candidate hidden from the grid (failed, or not yet normalised) takes no rating, even from a stale page."""
+    for sc in scores:
+        status = getattr(cands[sc.candidate_pk].status, "value", cands[sc.candidate_pk].status)
+        if status not in RATEABLE:
+            raise SubmitError(f"candidate {sc.candidate_pk} is no longer shown for rating (it is {status}); "
+                              "reload the page: your answers stay in the draft.")
+
+
+def _refuse_late_if_full(s: Session, a: Assignment, me: int, now: datetime, cfg: AssignConfig) -> None:
+    """A late submit (lease expired) is stored only while the clip still has room for it: the same test as
+    resuming an expired lease (annotate_app.assign._resume). Otherwise it would be the clip's (k+1)-th rating."""
+    if a.lease_expires_at is None or aware_utc(a.lease_expires_at) > now:
+        return
+    if s.scalar(select(Clip.is_gold).where(Clip.id == a.clip_pk)):
+        return  # gold clips have no cap
+    # The progress row is locked so that two late submits on one clip are counted one after the other.
+    s.scalar(select(ClipProgress).where(ClipProgress.clip_pk == a.clip_pk).with_for_update())
+    cap = max(cfg.overlap, s.scalar(TARGET, {"clip": a.clip_pk}) or 0) if cfg.adaptive else cfg.overlap
+    if (s.scalar(TAKEN, {"me": me, "now": now, "clip": a.clip_pk}) or 0) >= cap:
+        raise SubmitError("your lease on this clip expired and other annotators have completed it since; "
+                          "nothing was stored (your answers stay in the draft).")
 
 
 def _edit(s: Session, a: Assignment, scores: list[CandidateScore], existing: dict, cands: dict, now: datetime,
@@ -152,8 +185,7 @@ def _edit(s: Session, a: Assignment, scores: list[CandidateScore], existing: dic
         else:
             continue
         changed += 1
-        if sc.broken and cands[sc.candidate_pk].status == CandidateStatus.ready:
-            cands[sc.candidate_pk].status = CandidateStatus.flagged
+        cands[sc.candidate_pk].report_broken(sc.broken)
     _close(s, a, now, cfg)
     return SubmitResult(a.id, stored=changed, already=False)
 
@@ -181,12 +213,16 @@ def submit_clip(
 ) -> SubmitResult:
     """Store all ratings of one assigned clip in one transaction and mark the assignment done.
 
-    A late submit after the lease expired is still accepted (the work is real); the
-    clip may then end with k+1 ratings. With ``cfg`` and adaptive overlap on, the clip's
-    target is updated in the same transaction (``annotate_app.overlap``).
+    A late submit (the lease expired) is stored while the clip still has room for it (fewer than k done
+    ratings and live leases of others, as when resuming an expired lease; ``cfg``'s k, the default
+    AssignConfig's without it) and refused otherwise, so a clip never gets a (k+1)-th rating that way.
+    With ``cfg`` and adaptive overlap on, the clip's target is updated in the same transaction
+    (``annotate_app.overlap``).
 
     Raises:
-        SubmitError: bad scores, a clip not assigned to this annotator, or a second submit with other answers.
+        SubmitError: bad scores, a clip not assigned to this annotator (or released), a candidate that is not
+            rateable, a late submit on a full clip, or a second submit with other answers. Nothing is stored
+            then and the draft is kept.
     """
     scores = validate(scores)
     now = now or datetime.now(timezone.utc)

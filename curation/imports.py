@@ -183,7 +183,9 @@ def import_ratings(ws: Workspace, path: str | Path, replace: bool = False) -> Im
     """Ratings collected elsewhere, keyed by ``candidate_id`` (or ``clip_id`` + ``method``) and ``annotator_id``.
 
     Unknown annotators are created. A rating that already exists with the same scores is
-    left alone; with other scores it is an error unless ``replace`` is set.
+    left alone; with other scores it is an error unless ``replace`` is set. A stored rating
+    with ``broken`` true flags its candidate exactly as the app's submit does
+    (:meth:`storage.models.Candidate.report_broken`).
     """
     path = Path(path).resolve()
     df = read_table(path, RATING_REQUIRED, RATING_OPTIONAL)
@@ -221,6 +223,7 @@ def import_ratings(ws: Workspace, path: str | Path, replace: bool = False) -> Im
                 old = existing.get((cand.id, ann.id))
                 if old is None:
                     s.add(Rating(candidate_pk=cand.id, annotator_pk=ann.id, alignment=a, fidelity=f, source="import", **extra))
+                    cand.report_broken(extra["broken"])  # the app's rule: a broken report flags it
                     report.added += 1
                 elif (old.alignment, old.fidelity) == (a, f):
                     report.unchanged += 1
@@ -228,6 +231,7 @@ def import_ratings(ws: Workspace, path: str | Path, replace: bool = False) -> Im
                     old.alignment, old.fidelity = a, f
                     for k, v in extra.items():
                         setattr(old, k, v)
+                    cand.report_broken(extra["broken"])
                     report.updated += 1
                 else:
                     raise CurateError(

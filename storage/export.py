@@ -1,4 +1,4 @@
-"""Exports from the store to Parquet, and the status counts."""
+"""Exports from the store (Parquet, or CSV with formula-safe cells), and the status counts."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import pyarrow as pa
 from sqlalchemy import bindparam, text
 
 from storage._engine import Store
-from storage.parquet import write_parquet_atomic
+from storage.csv_safe import formula_safe_frame
+from storage.errors import CurateError
+from storage.parquet import write_parquet_atomic, write_text_atomic
 from storage.queries import CLIPS_COMPLETE, COUNTS, RATING_PROGRESS, RATINGS_EXPORT, RATINGS_EXPORT_IN_ROUNDS
 
 # The input contract of `curate build-pairs --ratings`.
@@ -57,9 +59,24 @@ def ratings_frame(store: Store, rounds: tuple[int, ...] | None = None) -> pd.Dat
     return df
 
 
+EXPORT_SUFFIXES = (".parquet", ".csv")
+
+
 def export_ratings(store: Store, out: str | os.PathLike, rounds: tuple[int, ...] | None = None) -> tuple[Path, int]:
-    """Write every rating (of ``rounds`` when given) to ``out`` (Parquet, atomically). Returns the path and the row count."""
+    """Write every rating (of ``rounds`` when given) to ``out``, atomically; returns the path and the row count.
+
+    The suffix chooses the format: ``.parquet`` (typed, with metadata) or ``.csv`` (text cells starting with
+    ``= + - @`` tab or CR get a leading ``'``, so a spreadsheet shows them as text); any other is refused
+    before the store is read.
+    """
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix not in EXPORT_SUFFIXES:
+        raise CurateError(f"{out}: cannot tell the format from {suffix or 'a name without a suffix'!r}; "
+                          "end the name in .parquet or .csv.")
     df = ratings_frame(store, rounds)
+    if suffix == ".csv":
+        return write_text_atomic(out, formula_safe_frame(df).to_csv(index=False)), len(df)
     table = pa.Table.from_pandas(df, schema=RATINGS_SCHEMA, preserve_index=False)
     meta = {"kind": "ratings", "rows": len(df), "created_at": datetime.now(timezone.utc).isoformat()}
     return write_parquet_atomic(table, out, meta), len(df)

@@ -145,6 +145,13 @@ class Candidate(Base):
 
     clip: Mapped[Clip] = relationship(back_populates="candidates")
 
+    def report_broken(self, broken: bool) -> None:
+        """The one rule for a rating's "broken" answer (the app's submit and ``curate import ratings``): one
+        report flags a ``ready`` candidate; a later "not broken" never clears the flag; ``failed`` and
+        ``pending`` stay as they are."""
+        if broken and self.status == CandidateStatus.ready:
+            self.status = CandidateStatus.flagged
+
     __table_args__ = (
         UniqueConstraint("clip_pk", "method", name="candidate_clip_pk_method_uq"),
         Index("candidate_status_ix", "status"),

@@ -34,7 +34,7 @@ SHORT_HELP = {
     "init": "Create a workspace (curate.toml + SQLite store).",
     "ingest": "Add input clips from a CSV/JSONL/Parquet manifest.",
     "import": "Import candidate videos or ratings made elsewhere.",
-    "export": "Export ratings (Parquet) or pairs (HF / Pick-a-Pic).",
+    "export": "Export ratings (Parquet or CSV) or pairs (HF / Pick-a-Pic).",
     "status": "Counts and progress of the workspace.",
     "demo": "Build a sample workspace and serve the annotation app.",
     "build-pairs": "Turn ratings into a versioned DPO pair manifest.",

@@ -121,18 +121,21 @@ def export_group() -> None:
 
 
 @export_group.command("ratings")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output .parquet file.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="Output file: .parquet, or .csv (formula-safe text cells); the suffix chooses.")
 @click.option("--rounds", "rounds_spec", default="all", show_default=True, metavar="all|N[,N|N-M...]",
               help="Only the ratings of these rounds' clips.")
 @workspace_options
 def export_ratings_cmd(out: str, rounds_spec: str, ws) -> None:
-    """Write every rating to a Parquet file (atomically: temp name, then rename).
+    """Write every rating to a Parquet or CSV file (atomically: temp name, then rename).
 
     \b
     Columns: rating_id, clip_id, candidate_id, method, annotator_id,
     alignment, fidelity (int 1-5), video, candidate_status, is_gold, broken,
     comment, seconds_watched, source, created_at, updated_at (UTC), round.
     The first six are the input contract of `curate build-pairs --ratings`.
+    A .csv gets a leading ' on text cells starting with = + - @ (a spreadsheet
+    then shows them as text); other suffixes are refused.
     """
     from storage.export import export_ratings
     from storage.rounds import resolve_rounds
