@@ -124,7 +124,7 @@ def test_export_ratings_cli_takes_rounds(cli, two_rounds, tmp_path):
 def test_round_cli_start_and_list(cli, two_rounds):
     rows = json.loads(cli("round", "list", "--json", "-w", two_rounds.root).output)
     assert [(r["number"], r["clips"], r["candidates_ready"], r["ratings"], r["current"]) for r in rows] == [
-        (1, 4, 7, 13, False), (2, 2, 4, 6, True)]
+        (1, 4, 6, 13, False), (2, 2, 4, 6, True)]  # c2:m2 flagged (broken)
     r = cli("round", "start", "--note", "policy-r2", "-w", two_rounds.root)
     assert r.exit_code == 0 and "round 3 started" in r.output
     r = cli("round", "start", "-w", two_rounds.root)

@@ -35,11 +35,11 @@ def test_output_is_strict_json(st):
 
 
 def test_progress_overall_and_per_clip(st):
-    # ready candidates: 7 (c4:m2 failed); needed 7 * 2 = 14; done toward k:
-    # c1 2+2, c2 1+1, c3 2+2, c4 0 = 10 -> 10/14 = 0.7143
+    # ready candidates: 6 (c4:m2 failed; c2:m2 flagged by alice's broken report); needed 6 * 2 = 12; done toward k:
+    # c1 2+2, c2 1, c3 2+2, c4 0 = 9 -> 9/12 = 0.75
     assert st["ratings"] == 13
     assert st["progress"] == {
-        "overlap": 2, "ratings_needed": 14, "ratings_done_toward_overlap": 10, "progress": 0.7143,
+        "overlap": 2, "ratings_needed": 12, "ratings_done_toward_overlap": 9, "progress": 0.75,
         "clips": 4, "clips_complete": 2, "clips_in_progress": 1, "clips_not_started": 1,
     }
     clips = {c["clip_id"]: c for c in st["clips"]}
@@ -125,7 +125,7 @@ def test_gold_accuracy(st):
 
 def test_flagged_and_over_assigned(st):
     assert st["flagged"]["candidates"] == 1
-    assert st["flagged"]["items"] == [{"candidate_id": "c2:m2", "clip_id": "c2", "method": "m2", "status": "ready",
+    assert st["flagged"]["items"] == [{"candidate_id": "c2:m2", "clip_id": "c2", "method": "m2", "status": "flagged",
                                        "ratings": 1, "flagged_by": 1, "comments": ["frozen frames"], "share": 1.0}]
     # non-gold rated candidates: c1:m1 (3), c1:m2 (2), c2:m1 (1), c2:m2 (1); only c1:m1 exceeds k=2.
     # c3:m1/c3:m2 have 3 too, but gold clips are handed to everyone on purpose.
