@@ -239,8 +239,10 @@ def test_export_ratings_parquet_and_other_suffixes(cli, workspace, store, tmp_pa
     table = pq.read_table(tmp_path / "r.parquet")
     assert table.schema.names == RATINGS_SCHEMA.names and table.num_rows == 3
     assert sorted(table.column("comment").to_pylist())[1] == "=HYPERLINK(\"http://x\",\"y\")"  # typed data as is
+    before = _snapshot(store)
     for name in ("r.txt", "r.xlsx", "ratings"):
         r = cli("export", "ratings", "-w", workspace.root, "--out", tmp_path / name)
+        assert _snapshot(store) == before
         assert r.exit_code == 1 and "end the name in .parquet or .csv" in r.output, r.output
         assert not (tmp_path / name).exists()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("r")) == ["r.parquet"]
