@@ -77,7 +77,7 @@ pg_throwaway_start() {
   local port="" data log _
   PG_TEST_BIN=$(_pg_bin_dir) || { _pg_install && PG_TEST_BIN=$(_pg_bin_dir); } || {
     PG_TEST_WHY="no initdb/pg_ctl, and Debian's postgresql could not be installed (needs root or sudo); install the server (apt-get install"
-    PG_TEST_WHY+=" postgresql) or set CURATE_TEST_PG_URL to a passwordless superuser's URL"
+    PG_TEST_WHY+=" postgresql) or set CURATE_TEST_PG_URL to a superuser's URL"
     return 1; }
   _pg_pick_user
   mkdir -p "$PG_TEST_ROOT"
