@@ -3,13 +3,22 @@
 #   bash scripts/test.sh [pytest args...]
 # Creates/updates .venv (CPU torch 2.13.0 first, then the pinned set), installs Debian's chromium for the
 # browser tests when missing (needs root or sudo), builds Label Studio's own venv for the integration test,
-# and starts the local PostgreSQL server when it is installed but down.
+# and runs a throwaway PostgreSQL server of its own for the run (scripts/pg-throwaway.sh) unless
+# CURATE_TEST_PG_URL names one. CURATE_SKIP_SETUP=1 installs nothing with pip: it uses CURATE_VENV and
+# CURATE_LS_VENV as they are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n== %s\n' "$*"; }
+# shellcheck source=scripts/pg-throwaway.sh
+. scripts/pg-throwaway.sh
+trap pg_throwaway_stop EXIT
+trap 'exit 130' INT    # so that the EXIT trap stops the server on Ctrl-C and kill too
+trap 'exit 143' TERM
 
 step "python environment (${CURATE_VENV:-.venv})"
-VENV=$(bash scripts/setup.sh all | tail -1)
+if [ "${CURATE_SKIP_SETUP:-0}" = 1 ]; then VENV=${CURATE_VENV:-.venv}; echo "CURATE_SKIP_SETUP=1: using $VENV as it is"
+else VENV=$(bash scripts/setup.sh all | tail -1)
+fi
 # shellcheck disable=SC1091
 . "$VENV/bin/activate"
 
@@ -25,14 +34,16 @@ fi
 command -v chromium >/dev/null 2>&1 && chromium --version 2>/dev/null | head -1 || true
 
 step "PostgreSQL"
-if command -v pg_ctlcluster >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
-  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
-  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+if [ -n "${CURATE_TEST_PG_URL:-}" ]; then
+  echo "using CURATE_TEST_PG_URL=$(printf '%s' "$CURATE_TEST_PG_URL" | sed -E 's#://([^:/@]*):[^@]*@#://\1:***@#') (no server started)"
+elif ! pg_throwaway_start; then
+  echo "no PostgreSQL for the tests (they skip; CURATE_REQUIRE_POSTGRES=1 fails them): $PG_TEST_WHY"
 fi
-pg_isready -h 127.0.0.1 -p 5432 2>/dev/null || echo "PostgreSQL not running: its tests skip (set CURATE_REQUIRE_POSTGRES=1 to fail instead)"
 
 step "Label Studio server venv"
-if [ -f scripts/labelstudio-venv.sh ]; then
+if [ "${CURATE_SKIP_SETUP:-0}" = 1 ]; then
+  echo "CURATE_SKIP_SETUP=1: using CURATE_LS_VENV=${CURATE_LS_VENV:-(unset)} as it is"
+elif [ -f scripts/labelstudio-venv.sh ]; then
   CURATE_LS_VENV=${CURATE_LS_VENV:-$PWD/.cache/labelstudio-venv}
   export CURATE_LS_VENV
   bash scripts/labelstudio-venv.sh "$CURATE_LS_VENV" || echo "Label Studio venv could not be built: its tests skip"

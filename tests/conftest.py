@@ -25,6 +25,26 @@ def _pg_reachable() -> str | None:
         return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(e).__name__}: {str(e).splitlines()[0]}"
 
 
+# Variables that steer what the code and its worker processes load or use. CURATE_LOG_LEVEL is left out:
+# `curate` exports it on every run by design (storage/logs.py).
+_WATCHED_ENV = ("PYTHONPATH", "CUDA_VISIBLE_DEVICES")
+
+
+def _watched_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items()
+            if k in _WATCHED_ENV or (k.startswith("CURATE_") and k != "CURATE_LOG_LEVEL")}
+
+
+@pytest.fixture(autouse=True)
+def _environment_left_unchanged():
+    """A test that changes these variables for the tests after it (not through monkeypatch) errors."""
+    before = _watched_env()
+    yield
+    after = _watched_env()
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    assert not changed, f"the test changed {changed} in os.environ for later tests: use monkeypatch.setenv"
+
+
 @pytest.fixture(scope="session")
 def pg_available() -> None:
     reason = _pg_reachable()

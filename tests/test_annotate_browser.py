@@ -20,13 +20,9 @@ from sqlalchemy import select
 from annotate_app.accounts import add_annotator
 from storage import Assignment, AssignmentStatus, Rating
 from tests.fixtures.annotate_ws import METHODS, rating_workspace
+from tests.fixtures.browser import ARGS, CHROMIUM  # other browser tests import them from here
+from tests.fixtures.browser import MISSING as _MISSING  # CURATE_REQUIRE_BROWSER=1: a missing browser fails
 
-CHROMIUM = os.environ.get("CURATE_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
-
-# CI sets CURATE_REQUIRE_BROWSER=1: a missing browser then fails the run instead of skipping.
-_MISSING = not shutil.which(CHROMIUM) and os.environ.get("CURATE_REQUIRE_BROWSER") != "1"
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(_MISSING, reason=f"{CHROMIUM} missing: apt-get install chromium")]
 
 

@@ -42,17 +42,38 @@ def test_hash_is_salted_and_checked():
     assert not verify_secret("s3cret!", h1) and not verify_secret("s3cret", None) and not verify_secret("x", "junk")
 
 
-def test_server_argv_has_no_secrets(tmp_path):
-    from annotate_app.server import app_env, streamlit_command
-    from storage.workspace import init, load
+def test_server_argv_has_no_secrets(cli, tmp_path, monkeypatch):
+    """`curate annotate` as run: the database password and the media key reach the server process through
+    its environment, never its argv (which `ps` shows to every user)."""
+    from annotate_app import server
+    from storage.workspace import init
 
+    launched = []
+
+    class FakeServer:  # stands in for the Streamlit process: records what it was started with
+        def __init__(self, argv, env=None, **popen):
+            launched.append((list(argv), dict(env)))
+
+        def wait(self, timeout=None):
+            return 0
+
+    monkeypatch.setattr(server.subprocess, "Popen", FakeServer)
+    monkeypatch.delenv("CURATE_DB_URL", raising=False)
+    monkeypatch.delenv("CURATE_MEDIA_KEY", raising=False)
     init(tmp_path / "ws")
-    ws = load(tmp_path / "ws", db="postgresql+psycopg://u:topsecret@127.0.0.1/db")
-    argv = streamlit_command("127.0.0.1", 8600)
-    assert "topsecret" not in " ".join(argv)
+    url = "postgresql+psycopg://u:topsecret@127.0.0.1/db"
+    result = cli("annotate", "-w", tmp_path / "ws", "--db", url, "--port", 8600)
+    assert result.exit_code == 0, result.output
+    [(argv, env)] = launched
+    media_key = env["CURATE_MEDIA_KEY"]
+    assert env["CURATE_DB_URL"] == url and len(media_key) >= 32  # the server does get both secrets
+    assert env["CURATE_WORKSPACE"] == str((tmp_path / "ws").resolve())
+    for secret in ("topsecret", media_key):
+        assert not any(secret in arg for arg in argv), (secret, argv)
+    assert "topsecret" not in result.output
     assert argv[argv.index("--server.address") + 1] == "127.0.0.1"
+    assert argv[argv.index("--server.port") + 1] == "8600"
     assert argv[argv.index("--browser.gatherUsageStats") + 1] == "false"
-    assert app_env(ws, base={})["CURATE_DB_URL"].endswith("u:topsecret@127.0.0.1/db")
 
 
 def test_sessions_open_resume_expire_close(sqlite_workspace):

@@ -97,3 +97,69 @@ def test_dashboard_fits_1366_wide(tmp_path):
         assert heading in text
     assert over["page"] <= 0, over
     assert len(over["grids"]) >= 4 and all(0 <= g <= 0 for g in over["grids"]), over
+
+
+# The figures of the hand-worked campaign of tests/fixtures/stats_seed.py (k = 2) as the page must show them;
+# each is worked out in tests/test_stats_figures.py (and the round in tests/test_rounds_workflow.py).
+SEED_FIGURES = {
+    "Clips complete": "2 / 4",        # c1 and c3 have k ratings on every ready candidate; c2 half, c4 none
+    "Ratings toward k": "10 / 14",    # 7 ready candidates * 2; c1 2+2, c2 1+1, c3 2+2, c4 0 (capped at k)
+    "Ratings per hour": "68.6",       # alice's app ratings: 4 gaps in 60+60+30+60 = 210 s -> 4 * 3600 / 210
+    "Flagged videos": "1",            # c2:m2, broken by alice
+    "Over-assigned": "1",             # of the 4 candidates rated, c1:m1 got 3 > k ratings (c3 is gold)
+}
+SEED_ALPHA = {  # ordinal alpha over c1:m1, c1:m2 (gold c3 left out)
+    "alignment": "0.800",   # (4,4,3), (2,2)
+    "fidelity": "0.726",    # (5,4,4), (2,3): 69 / 95
+    "composite": "0.680",   # (9,8,7), (4,5)
+}
+# Round 1, gold c3 left out: m1's mean composite beats m2's on c1 (4.0 vs 2.25) and c2 (5 vs 3); a bootstrap
+# over two won clips can only give 100 %.
+SEED_H2H = "m1 beats m2 on 100 % [100, 100] of 2 clips (2 wins, 0 ties, 0 losses)"
+
+
+def _after(lines: list[str], label: str, start: int = 0) -> str:
+    """The first non-empty line after the first line equal to ``label`` (at or after ``start``)."""
+    i = lines.index(label, start)
+    return next(line for line in lines[i + 1:] if line)
+
+
+def test_dashboard_shows_the_hand_worked_figures(tmp_path):
+    """The admin's dashboard, read off the page: headline counts, progress, alpha and the round's win rate."""
+    from playwright.sync_api import sync_playwright
+
+    from annotate_app.server import start, stop
+    from storage.workspace import init
+    from tests.fixtures.stats_seed import K, seed
+
+    ws = init(tmp_path / "ws", overlap=K)
+    seed(ws)
+    store = ws.open_store()
+    try:
+        _, token = add_annotator(store, "boss", role="admin")  # an admin with no ratings: no figure changes
+    finally:
+        store.dispose()
+    port = _free_port()
+    with open(tmp_path / "app.log", "wb") as log:
+        proc = start(ws, port=port, stdout=log, stderr=log)
+        try:
+            _wait_healthy(port, proc)
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+                try:
+                    page = browser.new_page(viewport={"width": 1366, "height": 4200})
+                    page.goto(f"http://127.0.0.1:{port}/?token={token}")
+                    page.wait_for_url("**session=*", timeout=30_000)  # the login link became a session handle
+                    page.goto(page.url.replace(f"{port}/", f"{port}/dashboard", 1))
+                    page.get_by_text(SEED_H2H).wait_for(timeout=60_000)
+                    lines = [line.strip() for line in page.inner_text("body").splitlines()]
+                finally:
+                    browser.close()
+        finally:
+            stop(proc, timeout=15)
+    shown = {label: _after(lines, label) for label in SEED_FIGURES}
+    assert shown == SEED_FIGURES, lines
+    assert "71.4% of the ratings wanted (k = 2)" in lines  # 10 / 14
+    agreement = lines.index("Agreement (Krippendorff's alpha, ordinal)")
+    assert {axis: _after(lines, axis, agreement) for axis in SEED_ALPHA} == SEED_ALPHA, lines
+    assert "Rounds (current: 1)" in lines

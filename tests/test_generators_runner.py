@@ -164,13 +164,14 @@ def test_import_adapter_normalises_foreign_videos(sqlite_workspace):
     assert (p.fps, p.frame_count, p.width, p.height, p.has_audio) == (25.0, 25, 64, 64, True)
 
 
-def test_one_worker_process_per_gpu(sqlite_workspace):
+def test_one_worker_process_per_gpu(sqlite_workspace, monkeypatch):
     """--gpus 0,1: each job ran in a worker whose CUDA_VISIBLE_DEVICES matches its label."""
     from generators.runner import run_generation
 
     ws = configure(sqlite_workspace, generators={"slow": {"adapter": SLOW, "delay": 0.3}}, normalize=SMALL)
     sample_clips(ws, n=4)
-    os.environ["PYTHONPATH"] = str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")
+    # The workers import the slow test adapter from tests/; monkeypatch restores PYTHONPATH afterwards.
+    monkeypatch.setenv("PYTHONPATH", str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     rep = run_generation(ws, ["slow"], gpus=["0", "1"], progress=False)
     assert rep.done == 4
     jobs, _ = _rows(ws)

@@ -8,8 +8,6 @@ candidates. Nothing the browser loads names a method or a clip.
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 import uuid
 
@@ -18,27 +16,18 @@ import requests
 
 from annotate_app.labelstudio import LabelStudioConfig, pull, push
 from storage.workspace import init
+from tests.fixtures import browser
 from tests.fixtures import labelstudio_server as ls_fixture
 from tests.fixtures.labelstudio_data import METHODS, add_campaign, ls_ratings, task_slots
 from tests.fixtures.media import make_png, make_video
 
 labelstudio_server = ls_fixture.labelstudio_server  # the session-scoped server
+chromium = browser.chromium  # its path; fails (CURATE_REQUIRE_BROWSER=1) or skips before the server starts
+ARGS = browser.ARGS
 
-CHROMIUM = os.environ.get("CURATE_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
 pytestmark = [
     pytest.mark.labelstudio,
     pytest.mark.browser,
-    pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"{CHROMIUM} missing: apt-get install chromium"),
     pytest.mark.filterwarnings("ignore::DeprecationWarning:label_studio_sdk"),
 ]
 
@@ -68,7 +57,7 @@ def _annotations(srv, task_id):
     return r.json()
 
 
-def test_annotator_rates_a_clip_in_the_label_studio_ui(labelstudio_server, tmp_path):
+def test_annotator_rates_a_clip_in_the_label_studio_ui(chromium, labelstudio_server, tmp_path):
     from playwright.sync_api import sync_playwright
 
     srv = labelstudio_server
@@ -90,7 +79,7 @@ def test_annotator_rates_a_clip_in_the_label_studio_ui(labelstudio_server, tmp_p
 
     urls: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1300, "height": 1400})
             page.on("request", lambda r: urls.append(r.url))

@@ -224,7 +224,7 @@ def test_a_round_scoped_worker_claims_only_that_rounds_jobs(workspace):
             assert counts == {("still", "pending"): 1}
 
 
-def test_gpu_worker_processes_get_the_rounds(sqlite_workspace):
+def test_gpu_worker_processes_get_the_rounds(sqlite_workspace, monkeypatch):
     import os
 
     from generators.runner import run_generation
@@ -241,7 +241,7 @@ def test_gpu_worker_processes_get_the_rounds(sqlite_workspace):
             s.add_all([GenerationJob(clip_pk=c.id, method="slow", status=JobStatus.pending)
                        for c in s.scalars(select(Clip))])
         start_round(store, allow_empty=True)
-    os.environ["PYTHONPATH"] = str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")
+    monkeypatch.setenv("PYTHONPATH", str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))  # restored after
     rep = run_generation(ws, ["slow"], gpus=["0"], progress=False, rounds=(2,))
     # The worker process got --rounds 2: round 1's pending jobs are not its business.
     assert rep.done == 0
