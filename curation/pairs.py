@@ -285,6 +285,9 @@ def _check_input(con, label: str, types: dict[str, str], parquet: Path | None) -
     if any(found[c] for c in REQUIRED):
         bad = _duck.rows(con, "locate_null")[0]
         raise CurateError(f"{where(label, bad['_row'], bad['col'])}: empty value; every rating needs one.")
+    blank = _duck.rows(con, "locate_blank_id")
+    if blank:
+        raise CurateError(f"{where(label, blank[0]['_row'], blank[0]['col'])}: blank id; every rating needs one.")
     fractional = any(types[c] not in _INTEGER for c in ("alignment", "fidelity"))
     if fractional or found["score_min"] < 1 or found["score_max"] > 5:
         bad = _duck.rows(con, "locate_bad_score")
