@@ -20,7 +20,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
@@ -29,8 +29,8 @@ from storage.media import sha256_file
 from tests.fixtures.pairs_reference import reference_pairs
 
 # Examples per store-backed test: SQLite gets the many, PostgreSQL a smaller run of the same properties.
-EXAMPLES = {"sqlite": 50, "postgres": 12}
-PAIRS_EXAMPLES = 60
+EXAMPLES = {"sqlite": 60, "postgres": 15}
+PAIRS_EXAMPLES = 70
 
 
 def _settings(db_url: str | None = None, n: int | None = None):
@@ -97,7 +97,8 @@ JSON_VALUE = st.one_of(
     st.booleans(), st.none(), st.lists(st.integers(0, 3), max_size=2),
     st.dictionaries(st.sampled_from("ab"), st.integers(0, 3), max_size=1),
 )
-NASTY_ID = st.one_of(NASTY_TEXT, JSON_VALUE)
+# Text is the likely mistake, so it comes three times as often as a JSON value that is not text.
+NASTY_ID = st.one_of(NASTY_TEXT, NASTY_TEXT, NASTY_TEXT, JSON_VALUE)
 NASTY_SCORE = st.one_of(
     st.integers(-3, 9), st.integers(-(2**70), 2**70), st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from([1.0, 3.0, 5.0, 2.5, -0.0]),
@@ -107,20 +108,34 @@ NASTY_SCORE = st.one_of(
 
 
 @st.composite
-def tables(draw, *columns, max_rows: int = 4):
+def tables(draw, *columns, max_rows: int = 4, ids: int = 1):
     """1..max_rows rows of plain (valid) cells, then 0-2 cells swapped for nasty ones.
 
-    ``columns`` are (plain, nasty) strategy pairs. Mostly-valid files get through often enough that the
-    read-back is exercised as much as the refusals.
+    ``columns`` are (plain, nasty) strategy pairs, the first ``ids`` of them ids: half the swaps hit those.
+    Mostly-valid files get through often enough that the read-back is exercised as much as the refusals.
     """
     rows = [[draw(plain) for plain, _ in columns] for _ in range(draw(st.integers(1, max_rows)))]
-    for _ in range(draw(st.integers(0, 2))):
-        i, j = draw(st.integers(0, len(rows) - 1)), draw(st.integers(0, len(columns) - 1))
+    for _ in range(draw(st.sampled_from([0, 1, 1, 2]))):
+        i = draw(st.integers(0, len(rows) - 1))
+        j = draw(st.integers(0, ids - 1) if draw(st.sampled_from([True, True, False])) else
+                 st.integers(0, len(columns) - 1))
         rows[i][j] = draw(columns[j][1])
     return [tuple(r) for r in rows]
 
 
 FORMATS = st.sampled_from(["csv", "jsonl", "parquet"])
+# Always tried, whatever the seed: the cases issue 12 reported, one per format.
+KNOWN_BAD_IDS = [("a b", "csv"), ("a\x00b", "csv"), ("abc\u202edef", "parquet"), ("x" * 100_000, "jsonl"),
+                 ([1, 2], "jsonl"), ({"a": 1}, "jsonl"), (True, "jsonl"), ("a\nb", "parquet"), ("-rf", "csv")]
+
+
+def known_bad(build, **extra):
+    """@example decorators: ``build(bad_id)`` is the rows argument for one known-bad id."""
+    def decorate(f):
+        for bad, fmt in KNOWN_BAD_IDS:
+            f = example(rows=build(bad), fmt=fmt, **extra)(f)
+        return f
+    return decorate
 
 
 def _csv_text(v) -> str:
@@ -205,6 +220,7 @@ def test_ingest_fuzz(workspace, media, cli, db_url):
     @_settings(db_url)
     @given(rows=tables((VALID_ID, NASTY_ID), path_cell(image.name, audio.name), path_cell(audio.name, image.name)),
            fmt=FORMATS)
+    @known_bad(lambda bad: [("ok-1", ("ok", image.name), ("ok", audio.name)), (bad, ("ok", image.name), ("ok", audio.name))])
     def run(rows, fmt):
         raw = [{"clip_id": c, "image": _path_text(*i, media), "audio": _path_text(*a, media)} for c, i, a in rows]
         path, said = write_table(media / f"m-{uuid.uuid4().hex[:8]}", raw, fmt)
@@ -241,7 +257,6 @@ def test_ingest_fuzz(workspace, media, cli, db_url):
         seen["accepted"] += 1
 
     run()
-    print(seen)
     assert seen["accepted"] and seen["refused"], seen
 
 
@@ -275,7 +290,8 @@ def test_import_candidates_fuzz(workspace, videos, cli, db_url):
     @_settings(db_url)
     @given(rows=tables((st.sampled_from(CLIPS), st.one_of(VALID_ID, NASTY_ID)), (VALID_ID, NASTY_ID),
                        (st.one_of(st.none(), VALID_ID), NASTY_ID), path_cell("a.mp4", "../sample/sample-001.png"),
-                       max_rows=3), fmt=FORMATS)
+                       max_rows=3, ids=3), fmt=FORMATS)
+    @known_bad(lambda bad: [("sample-001", bad, None, ("ok", "a.mp4"))])
     def run(rows, fmt):
         raw = [{"clip_id": c, "method": m, "candidate_id": k, "video": _path_text(*v, videos)} for c, m, k, v in rows]
         path, said = write_table(videos / f"c-{uuid.uuid4().hex[:8]}", raw, fmt)
@@ -299,7 +315,6 @@ def test_import_candidates_fuzz(workspace, videos, cli, db_url):
         seen["accepted"] += 1
 
     run()
-    print(seen)
     assert seen["accepted"] and seen["refused"], seen
 
 
@@ -313,8 +328,10 @@ def test_import_ratings_fuzz(workspace, videos, cli, db_url):
 
     @_settings(db_url)
     @given(rows=tables((st.sampled_from(["sample-001:m1", "sample-002:m1"]), st.one_of(VALID_ID, NASTY_ID)),
-                       (VALID_ID, NASTY_ID), (st.integers(1, 5), NASTY_SCORE), (st.integers(1, 5), NASTY_SCORE)),
+                       (VALID_ID, NASTY_ID), (st.integers(1, 5), NASTY_SCORE), (st.integers(1, 5), NASTY_SCORE),
+                       ids=2),
            fmt=FORMATS, replace=st.booleans())
+    @known_bad(lambda bad: [("sample-001:m1", "ok-1", 3, 4), ("sample-002:m1", bad, 3, 4)], replace=True)
     def run(rows, fmt, replace):
         raw = [{"candidate_id": c, "annotator_id": a, "alignment": x, "fidelity": y} for c, a, x, y in rows]
         path, said = write_table(videos / f"r-{uuid.uuid4().hex[:8]}", raw, fmt)
@@ -339,7 +356,6 @@ def test_import_ratings_fuzz(workspace, videos, cli, db_url):
         seen["accepted"] += 1
 
     run()
-    print(seen)
     assert seen["accepted"] and seen["refused"], seen
 
 
@@ -422,5 +438,43 @@ def test_build_pairs_ratings_fuzz(tmp_path, cli):
         seen["accepted"] += 1
 
     run()
-    print(seen)
     assert seen["accepted"] and seen["refused"], seen
+
+
+# ---- regressions for what the fuzz found ----
+
+
+def test_nul_byte_in_a_path_is_refused_naming_the_row(workspace, media, cli):
+    """Path.resolve raised ValueError("embedded null byte"): exit 2 and a message naming no file, row or column."""
+    before = _counts(workspace)
+    for col in ("image", "skeleton"):
+        path = media / f"nul-{col}.jsonl"
+        path.write_text(json.dumps({"clip_id": "n1", "image": "sample-001.png", "audio": "sample-001.wav",
+                                    col: "a\x00b.png"}) + "\n")
+        r = cli("ingest", path, "-w", workspace.root, "--no-progress")
+        assert r.exit_code == 1, r.output
+        assert f"nul-{col}.jsonl, row 1, column '{col}': path 'a\\x00b.png' contains a NUL byte." in r.output
+    assert _counts(workspace) == before
+
+
+def test_a_path_with_a_newline_is_reported_on_one_line(workspace, media, cli):
+    """"file not found: <path>" printed the resolved path raw, so the message broke over two lines."""
+    path = media / "newline.jsonl"
+    path.write_text(json.dumps({"clip_id": "n2", "image": "sample-001.png\nx", "audio": "sample-001.wav"}) + "\n")
+    r = cli("ingest", path, "-w", workspace.root, "--no-progress")
+    assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1, r.output
+    missing = str(media.resolve() / "sample-001.png\nx")
+    assert f"row 1, column 'image': file not found: {missing!r}" in r.output
+
+
+def test_build_pairs_refuses_blank_ids(tmp_path, cli):
+    """A whitespace-only candidate_id was paired like any other (issue 12 item 6): candidate 'a' 5.0 beat ' \\t' 1.0."""
+    from tests.fixtures.pairs_data import write_ratings
+
+    rows = [{"clip_id": "c1", "candidate_id": "a", "method": "m", "annotator_id": "x", "alignment": 5, "fidelity": 5},
+            {"clip_id": "c1", "candidate_id": " \t", "method": "n", "annotator_id": "x", "alignment": 1, "fidelity": 1}]
+    path = write_ratings(tmp_path / "r.parquet", rows)
+    r = cli("build-pairs", "--ratings", path, "--out", tmp_path / "p.parquet")
+    assert r.exit_code == 1, r.output
+    assert "r.parquet, row 2, column 'candidate_id': blank id; every rating needs one." in r.output
+    assert not (tmp_path / "p.parquet").exists()
