@@ -11,7 +11,7 @@ from tqdm import tqdm
 from storage import Clip
 from storage.errors import CurateError, where
 from storage.ids import check_id
-from storage.media import audio_duration, check_image, probe_video, resolve_media_path, sha256_file
+from storage.media import audio_duration, check_image, check_path_text, probe_video, resolve_media_path, sha256_file
 from storage.tables import cell, read_table
 from storage.workspace import Workspace
 
@@ -67,6 +67,7 @@ def _hash_skeleton(path: Path) -> str:
 
 
 def _skeleton(value: str, base: Path, roots: list[Path], what: str) -> Path:
+    check_path_text(value, what)
     p = Path(value)
     resolved = (p if p.is_absolute() else base / p).resolve()
     if resolved.is_dir():

@@ -33,6 +33,18 @@ def is_within(path: Path, root: Path) -> bool:
         return False
 
 
+def check_path_text(value: str, what: str) -> None:
+    """Refuse a path cell the OS cannot even look up (a NUL byte makes ``Path.resolve`` raise ValueError)."""
+    if "\x00" in value:
+        raise CurateError(f"{what}: path {value!r} contains a NUL byte.")
+
+
+def _shown(path: Path) -> str:
+    """A path for a one-line message: as is, or escaped (repr) when it holds a newline or control character."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)
+
+
 def resolve_media_path(value: str, base: Path, roots: list[Path], what: str) -> Path:
     """Resolve a manifest path (relative to ``base``) and refuse it unless it lies inside ``base`` or a root.
 
@@ -43,18 +55,19 @@ def resolve_media_path(value: str, base: Path, roots: list[Path], what: str) -> 
     """
     if not isinstance(value, str) or not value.strip():
         raise CurateError(f"{what}: empty path.")
+    check_path_text(value, what)
     p = Path(value)
     resolved = (p if p.is_absolute() else base / p).resolve()
     allowed = [base.resolve(), *roots]
     if not any(is_within(resolved, r) for r in allowed):
         raise CurateError(
-            f"{what}: path {value!r} resolves to {resolved}, outside the manifest's folder and the media roots "
+            f"{what}: path {value!r} resolves to {_shown(resolved)}, outside the manifest's folder and the media roots "
             f"({', '.join(str(r) for r in roots)}). Add a root under [media] roots in curate.toml if this is intended."
         )
     if not resolved.is_file():
-        raise CurateError(f"{what}: file not found: {resolved}")
+        raise CurateError(f"{what}: file not found: {_shown(resolved)}")
     if not os.access(resolved, os.R_OK):
-        raise CurateError(f"{what}: file not readable: {resolved}")
+        raise CurateError(f"{what}: file not readable: {_shown(resolved)}")
     return resolved
 
 
