@@ -60,6 +60,7 @@ def test_convert_maps_every_tensor_and_the_projection_is_hallo4s(cli, wan_path, 
     save_file(state, str(ckpt))
     result = cli("convert", "hallo4", ckpt, tmp_path / "h4")
     assert result.exit_code == 0, result.output
+    assert "audio cross-attention (2 blocks x 12 tensors); no skeleton branch in the checkpoint" in result.output
     model = load_trained("wan", wan_path, tmp_path / "h4" / "final").eval()
     proc = model.blocks[1].attn2.processor.motion
     assert torch.equal(proc.to_out.weight, state["blocks.1.audio_cross_attn.o.weight"])

@@ -420,3 +420,49 @@ def test_hallo4_skeleton_options_are_checked(wan_path):
     model = _wan(wan_path, **HALLO4_SKELETON)
     with pytest.raises(ValueError, match=r"takes skeleton latents \(B, T, 16, 8, 8\).*got \(1, 9, 5, 3\)"):
         model.motion.tokens(None, torch.rand(1, 9, 5, 3), (8, 8))  # keypoints are not its input
+
+
+def test_skeleton_vae_cache_feeds_the_hallo4_pose_projection(wan_path, tmp_path):
+    """skeleton_vae: the rendered skeleton video is cached as each frame's VAE latents, (9, 16, 4, 4) for the 32x32
+    clip, frame t equal to encoding frame t alone; the hallo4 pose projection takes them (4 tokens per latent frame:
+    4x4 grid, patch 2) and the wrapped model still equals the plain one at step 0. A keypoint file is refused."""
+    import numpy as np
+    import pandas as pd
+    from diffusers import AutoencoderKLWan
+
+    from storage.errors import CurateError
+    from tests.fixtures.media import make_video
+    from tests.fixtures.trainer_data_media import make_pair_manifest
+    from tests.fixtures.trainer_loop_models import save_tiny_wan_vae
+    from trainer.cache import CacheSettings, encode_pixels, prepare_cache, read_frames
+    from trainer.data import PairDataset, collate_pairs, validate_manifest
+
+    folder = tmp_path / "data"
+    manifest = make_pair_manifest(folder, n_pairs=1)
+    make_video(folder / "media" / "skel.mp4", seconds=0.6, size=(40, 32), audio=False, seed=9)
+    df = pd.read_parquet(manifest)
+    df["skeleton"] = ["media/skel.mp4"]
+    df.to_parquet(manifest)
+    vae = AutoencoderKLWan.from_pretrained(save_tiny_wan_vae(tmp_path / "vae"))
+    settings = {"num_frames": 9, "height": 32, "width": 32, "fps": 16.0, "text_shape": (6, 32), "progress": False,
+                "skeleton_vae": True}
+    prepare_cache(validate_manifest(manifest, roots=[]), vae, tmp_path / "cache", **settings)
+    batch = collate_pairs([PairDataset(validate_manifest(manifest, roots=[]), tmp_path / "cache")[0]])
+    skel = batch["cond"]["skeleton"]
+    assert skel.shape == (1, 9, 16, 4, 4)
+    pixels = read_frames(str(folder / "media" / "skel.mp4"), CacheSettings(num_frames=9, height=32, width=32))
+    with torch.no_grad():
+        torch.testing.assert_close(skel[0, 5], encode_pixels(vae, pixels[:, 5:6])[:, 0], rtol=1e-5, atol=1e-5)
+    model = _wan(wan_path, **HALLO4_SKELETON)
+    tokens, _, n_skel = model.motion.tokens(None, skel, (4, 4))
+    assert tokens.shape == (1, 3, 4, 24) and n_skel == 4
+    x = torch.randn(1, 16, 3, 4, 4, generator=torch.Generator().manual_seed(0))
+    cond = {"encoder_hidden_states": torch.zeros(1, 6, 32), "skeleton": skel}
+    with torch.no_grad():
+        assert torch.equal(make_denoiser("wan")(model, x, torch.tensor([500.0]), cond),
+                           make_denoiser("wan")(_wan(wan_path), x, torch.tensor([500.0]), cond))
+    np.save(folder / "media" / "kp.npy", np.zeros((9, 5, 3), dtype=np.float32))
+    df["skeleton"] = ["media/kp.npy"]
+    df.to_parquet(manifest)
+    with pytest.raises(CurateError, match=r"kp.npy: skeleton_input 'vae' VAE-encodes a rendered skeleton video"):
+        prepare_cache(validate_manifest(manifest, roots=[]), vae, tmp_path / "cache", **settings)

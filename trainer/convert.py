@@ -1,20 +1,29 @@
-"""Hallo4's released audio module mapped onto ``trainer.portrait``'s (``curate convert hallo4 CKPT OUT``).
+"""Hallo4's released motion modules mapped onto ``trainer.portrait``'s (``curate convert hallo4 CKPT OUT``).
 
 Hallo4's VACE-Wan keeps (key layout read from fudan-generative-vision/hallo4 @1ccca54, ``audio_proj.py``,
-``wan_model.py``, ``model.py``; its ``from_ckpt`` also accepts the older ``audio_attn`` / ``audio_norm`` names):
+``pose_proj.py``, ``wan_model.py``, ``model.py``, ``wan_vace.py``; its ``from_ckpt`` also accepts the older
+``audio_attn`` / ``audio_norm`` names), with dim the model width:
 
     audio_proj.proj1/proj2/proj3.{weight,bias}, audio_proj.norm.{weight,bias}   the window MLP (5 x 12 x 768 ->
                                                                                  512 -> 512 -> 32 x dim, LayerNorm)
     blocks.{i}.audio_cross_norm.{weight,bias}                                    LayerNorm before the attention
     blocks.{i}.audio_cross_attn.{q,k,v,o}.{weight,bias}, .norm_q/.norm_k.weight  per-frame cross-attention
+    pose_proj.proj.{weight,bias}      (dim/4, 16, 2, 2), (dim/4)   Conv2d on each frame's VAE latent, kernel = stride
+                                                                   = the spatial patch 2
+    pose_proj.norm.{weight,bias}      (dim/4)                      LayerNorm; 4 frames -> channels of one token
+    blocks.{i}.condition_cross_norm.{weight,bias}                  LayerNorm on the feed-forward's input (keys/values)
+    blocks.{i}.condition_cross_attn.{q,k,v,o}.{weight,bias}, .norm_q/.norm_k.weight   queries from the skeleton
 
-which become ``motion.audio_proj.*`` (``audio_projection="mlp"``) and ``blocks.{i}.attn2.processor.motion.
-{norm_in, to_q, to_k, to_v, to_out, norm_q, norm_k}.*``. The skeleton branch (``pose_proj``,
-``condition_cross_attn``) queries from the skeleton tokens, a different design from eq. 8's: it is not mapped.
+which become ``motion.audio_proj.*`` (``audio_projection="mlp"``), ``blocks.{i}.attn2.processor.motion.{norm_in,
+to_q, to_k, to_v, to_out, norm_q, norm_k}.*``, ``motion.skeleton_proj.{proj,norm}.*`` (``skeleton_projection=
+"hallo4"``) and ``blocks.{i}.attn2.processor.condition.{norm_in, to_q, ...}.*`` (``skeleton_fusion="hallo4"``): the
+same computation, written out in :mod:`trainer.condition` (queries from the skeleton tokens, keys and values from
+the video tokens, added to the feed-forward's input; the skeleton frames VAE-encoded one by one). Every tensor's
+shape is checked; a block must have all 12 of a group's tensors.
 
 The output folder is laid out like a finished run (``OUT/final/motion``), so ``curate train-dpo --init OUT`` starts
 from it; the transformer underneath is still ``--transformer`` (Hallo4's own base weights are a VACE-Wan, which
-diffusers loads as ``WanVACETransformer3DModel``, not handled here).
+diffusers loads as ``WanVACETransformer3DModel``, not handled here): those keys are listed as not mapped.
 """
 
 from __future__ import annotations
@@ -80,15 +89,14 @@ def _rank(clean: dict, key: str, ndim: int, path: Path) -> torch.Tensor:
 
 def _blocks(clean: dict, path: Path, group: str, dim: int, ours: dict) -> list[int]:
     """Map ``blocks.{i}.{group}_cross_{attn,norm}.*`` (every block complete, every shape checked); the block ids."""
-    found: dict[int, set] = {}
+    found = set()
     for key in clean:
         m = _BLOCK.match(key)
         if m and m.group(2) == group:
-            i, kind, rest = int(m.group(1)), m.group(3), m.group(4)
-            if f"{kind}.{rest}" not in BLOCK_PARTS:
+            if f"{m.group(3)}.{m.group(4)}" not in BLOCK_PARTS:
                 raise CurateError(f"{path}: unexpected key {key} in the {GROUPS[group][1]}.")
-            found.setdefault(i, set()).add(f"{kind}.{rest}")
-    sub, what = GROUPS[group]
+            found.add(int(m.group(1)))
+    sub, what = GROUPS[group]  # every part of every block found is required, shape-checked
     for i in sorted(found):
         for part in BLOCK_PARTS:
             kind, _, rest = part.partition(".")

@@ -20,6 +20,10 @@ per latent frame, frame j's video tokens attend to frame j's motion tokens H_j =
 skeleton tokens have their own K/V projections, so phase 2 can train the skeleton's alone; one softmax over both).
 Frames before the motion frames (a prepended reference latent) get nothing. ``to_out`` starts at zero, so a wrapped
 model computes exactly what the plain one does until it is trained.
+
+With ``skeleton_fusion="hallo4"`` the skeleton tokens skip eq. 8: the processor keeps them for ``before_ffn``, a
+forward pre-hook on the block's ``ffn`` that runs Hallo4's ``condition_cross_attn`` (:mod:`trainer.condition`) on
+the feed-forward's input (inside the block, so it is recomputed with it under gradient checkpointing).
 """
 
 from __future__ import annotations

@@ -10,6 +10,10 @@
   block as part of ``encoder_hidden_states``. UNet: the pre-hook appends the projected audio tokens of each folded
   frame to ``encoder_hidden_states`` directly (no temporal compression: the UNet's latents keep every frame).
 
+The skeleton branch is the heatmap encoder + eq. 6-7 + eq. 8 (defaults), or Hallo4's released design
+(``skeleton_projection`` / ``skeleton_fusion`` "hallo4", :mod:`trainer.condition`: VAE-encoded skeleton frames,
+skeleton-query attention on the feed-forward's input), which ``curate convert hallo4`` fills from its checkpoint.
+
 A model called without ``motion`` runs the stock attention everywhere. Everything is an ``nn.Module`` attribute of
 the model, so ``state_dict``, ``requires_grad_``, LoRA and ``copy.deepcopy`` (the frozen reference) see it; the
 hooks are bound methods of ``model.motion`` and are deep-copied with it. ``save_pretrained`` writes the weights,
@@ -27,9 +31,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from trainer.condition import Hallo4PoseProjection
 from trainer.fusion import Layout, UNetMotionProcessor, WanMotionProcessor
 from trainer.motion import ABLATIONS, modulate, tokens_per_latent_frame
-from trainer.condition import Hallo4PoseProjection
 from trainer.skeleton import SkeletonEncoder
 
 MOTION_CONFIG = "motion_config.json"
