@@ -92,6 +92,7 @@ def test_unknown_keys_are_errors(tmp_path):
     ("mixed_precision", "fp16", "`mixed_precision` must be one of ['no', 'bf16']. Got 'fp16'."),
     ("max_steps", "many", "`max_steps` must be int. Got 'many'."),
     ("gradient_checkpointing", "maybe", "`gradient_checkpointing` must be bool. Got 'maybe'."),
+    ("skeleton_input", "pixels", "`skeleton_input` must be one of ['maps', 'vae']. Got 'pixels'."),
 ])
 def test_bad_values_name_the_key_and_the_value(key, value, message):
     with pytest.raises(ValueError) as e:

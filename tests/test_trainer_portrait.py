@@ -362,3 +362,107 @@ def test_i2v_model_with_clip_image_embeddings(tmp_path):
         attach_motion(model, MotionConfig(audio_dim=8), "wan")
         c = den(model, x, t, cond)
     assert (a - b).abs().max() > 1e-4 and torch.equal(a, c)
+
+
+HALLO4_SKELETON = dict(skeleton_joints=16, skeleton_stride=2, skeleton_projection="hallo4", skeleton_fusion="hallo4")
+
+
+@pytest.mark.parametrize("audio_dim", [8, 0])
+def test_hallo4_skeleton_branch_zero_init_phase_and_checkpointing(wan_path, audio_dim):
+    """Hallo4's pose projection + condition attention (trainer.condition), with a vace reference frame prepended:
+    the wrapped model equals the plain one to the last bit; once its output projections are nonzero the skeleton
+    moves the output; gradient checkpointing gives the same gradients. Phase 'skeleton': pose_proj conv
+    16*6*2*2 + 6 = 390, LayerNorm 12; per block q, k, v, o 4 x (24*24 + 24) + norm_q, norm_k, norm_in 4 x 24 = 2496;
+    402 + 2 x 2496 = 5394, and nothing of the audio branch."""
+    x, t, cond = _inputs(ref=True)
+    cond["skeleton"] = torch.randn(2, 9, 16, 8, 8, generator=torch.Generator().manual_seed(3))
+    if not audio_dim:
+        del cond["audio_embeds"]
+    den = make_denoiser("wan", "vace")
+    motion = dict(audio_dim=audio_dim, **HALLO4_SKELETON)
+    with torch.no_grad():
+        assert torch.equal(den(_wan(wan_path), x, t, cond), den(_wan(wan_path, **motion), x, t, cond))
+    skel = phase_parameters(_wan(wan_path, **motion), "skeleton")
+    assert sum(p.numel() for p in skel.values()) == 5394
+    assert all(".processor.condition." in n or n.startswith("motion.skeleton_proj.") for n in skel)
+    grads = []
+    for ckpt in (False, True):
+        model = _wan(wan_path, **motion)
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if ".to_out." in name:
+                    p.normal_(0, 0.2, generator=torch.Generator().manual_seed(len(name)))
+        if ckpt:
+            model.enable_gradient_checkpointing()
+        else:
+            with torch.no_grad():
+                a = den(model, x, t, cond)
+                b = den(model, x, t, {**cond, "skeleton": cond["skeleton"].flip(0)})
+            assert (a - b).abs().max() > 1e-3
+        model.train()
+        den(model, x, t, cond).square().mean().backward()
+        grads.append({n: p.grad for n, p in model.named_parameters() if "motion" in n or "processor" in n})
+    assert grads[0].keys() == grads[1].keys() and len(grads[0]) == (2 + 4 + 2 * 24 if audio_dim else 4 + 2 * 12)
+    assert all(g is not None and g.abs().max() > 0 for g in grads[1].values())  # every weight is reached
+    for name in grads[0]:
+        torch.testing.assert_close(grads[0][name], grads[1][name], rtol=1e-5, atol=1e-6)
+
+
+def test_hallo4_skeleton_options_are_checked(wan_path):
+    with pytest.raises(ValueError, match="`skeleton_fusion` 'hallo4' needs `skeleton_projection` 'hallo4'"):
+        MotionConfig(skeleton_joints=16, skeleton_fusion="hallo4")
+    with pytest.raises(ValueError, match="no table 7 ablation"):
+        MotionConfig(skeleton_joints=16, skeleton_projection="hallo4", skeleton_ablation="/2")
+    with pytest.raises(ValueError, match="`skeleton_projection` must be 'conv' or 'hallo4'"):
+        MotionConfig(skeleton_joints=16, skeleton_projection="mlp")
+    with pytest.raises(ValueError, match=r"skeleton_stride = the transformer's spatial patch \(2\), got 4"):
+        _wan(wan_path, **{**HALLO4_SKELETON, "skeleton_stride": 4})
+    model = _wan(wan_path, **HALLO4_SKELETON)
+    with pytest.raises(ValueError, match=r"takes skeleton latents \(B, T, 16, 8, 8\).*got \(1, 9, 5, 3\)"):
+        model.motion.tokens(None, torch.rand(1, 9, 5, 3), (8, 8))  # keypoints are not its input
+
+
+def test_skeleton_vae_cache_feeds_the_hallo4_pose_projection(wan_path, tmp_path):
+    """skeleton_vae: the rendered skeleton video is cached as each frame's VAE latents, (9, 16, 4, 4) for the 32x32
+    clip, frame t equal to encoding frame t alone; the hallo4 pose projection takes them (4 tokens per latent frame:
+    4x4 grid, patch 2) and the wrapped model still equals the plain one at step 0. A keypoint file is refused."""
+    import numpy as np
+    import pandas as pd
+    from diffusers import AutoencoderKLWan
+
+    from storage.errors import CurateError
+    from tests.fixtures.media import make_video
+    from tests.fixtures.trainer_data_media import make_pair_manifest
+    from tests.fixtures.trainer_loop_models import save_tiny_wan_vae
+    from trainer.cache import CacheSettings, encode_pixels, prepare_cache, read_frames
+    from trainer.data import PairDataset, collate_pairs, validate_manifest
+
+    folder = tmp_path / "data"
+    manifest = make_pair_manifest(folder, n_pairs=1)
+    make_video(folder / "media" / "skel.mp4", seconds=0.6, size=(40, 32), audio=False, seed=9)
+    df = pd.read_parquet(manifest)
+    df["skeleton"] = ["media/skel.mp4"]
+    df.to_parquet(manifest)
+    vae = AutoencoderKLWan.from_pretrained(save_tiny_wan_vae(tmp_path / "vae"))
+    settings = {"num_frames": 9, "height": 32, "width": 32, "fps": 16.0, "text_shape": (6, 32), "progress": False,
+                "skeleton_vae": True}
+    prepare_cache(validate_manifest(manifest, roots=[]), vae, tmp_path / "cache", **settings)
+    batch = collate_pairs([PairDataset(validate_manifest(manifest, roots=[]), tmp_path / "cache")[0]])
+    skel = batch["cond"]["skeleton"]
+    assert skel.shape == (1, 9, 16, 4, 4)
+    pixels = read_frames(str(folder / "media" / "skel.mp4"), CacheSettings(num_frames=9, height=32, width=32))
+    with torch.no_grad():
+        torch.testing.assert_close(skel[0, 5], encode_pixels(vae, pixels[:, 5:6])[:, 0], rtol=1e-5, atol=1e-5)
+    model = _wan(wan_path, **HALLO4_SKELETON)
+    tokens, _, n_skel = model.motion.tokens(None, skel, (4, 4))
+    assert tokens.shape == (1, 3, 4, 24) and n_skel == 4
+    x = torch.randn(1, 16, 3, 4, 4, generator=torch.Generator().manual_seed(0))
+    cond = {"encoder_hidden_states": torch.zeros(1, 6, 32), "skeleton": skel}
+    with torch.no_grad():
+        assert torch.equal(make_denoiser("wan")(model, x, torch.tensor([500.0]), cond),
+                           make_denoiser("wan")(_wan(wan_path), x, torch.tensor([500.0]), cond))
+    np.save(folder / "media" / "kp.npy", np.zeros((9, 5, 3), dtype=np.float32))
+    df["skeleton"] = ["media/kp.npy"]
+    df.to_parquet(manifest)
+    with pytest.raises(CurateError, match=r"kp.npy: skeleton_input 'vae' VAE-encodes a rendered skeleton video"):
+        prepare_cache(validate_manifest(manifest, roots=[]), vae, tmp_path / "cache", **settings)

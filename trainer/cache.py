@@ -12,7 +12,9 @@ Layout of ``cache_dir`` (all tensors float32, safetensors):
                                                           layers x Da with audio_layers="all")
     text/<key>.safetensors    {"encoder_hidden_states": (L, D)}
     skeleton/<key>.safetensors {"keypoints": (T, J, 3)}   the clip's first num_frames keypoint frames, or
-                               {"frames": (T, 3, H/8, W/8)} a rendered skeleton video in [0, 1] on the latent grid
+                               {"frames": (T, 3, H/8, W/8)} a rendered skeleton video in [0, 1] on the latent grid,
+                               or (``skeleton_vae``) {"latents": (T, C, h, w)} each of its frames VAE-encoded alone
+                               (Hallo4's pose input: ``skeleton_projection`` 'hallo4')
     index.json                {"pairs": {pair_id: {"winner", "loser", "image", "audio", "text"}}, "text_shape",
                                "settings"}: what the last prepare produced, read by ``trainer.data.PairDataset``
 
@@ -82,6 +84,9 @@ class CacheSettings:
                 "them)."})
     audio_window: int = field(default=2, metadata={
         "help": "w: the +-w neighbouring video frames each frame's audio feature carries (Hallo4: 2)."})
+    skeleton_vae: bool = field(default=False, metadata={
+        "help": "Cache a rendered skeleton video as the VAE latents of each frame encoded alone, (T, C, h, w) "
+                "(Hallo4's pose input), instead of colour maps on the latent grid."})
 
     def __post_init__(self) -> None:
         if self.frames_rule not in FRAME_RULES:
@@ -97,6 +102,8 @@ class CacheSettings:
             raise ValueError(f"audio_layers must be one of {AUDIO_LAYERS}. Got {self.audio_layers!r}.")
         if self.audio_window < 0:
             raise ValueError(f"audio_window must be >= 0. Got {self.audio_window}.")
+        if type(self.skeleton_vae) is not bool:  # a YAML "yes" string must not pass as true
+            raise ValueError(f"skeleton_vae must be true or false. Got {self.skeleton_vae!r}.")
 
 
 def prepare_cache(
@@ -116,6 +123,7 @@ def prepare_cache(
     audio_window: int = 2,
     i2v: bool = False,
     image_encoder=None,
+    skeleton_vae: bool = False,
     progress: bool = True,
 ) -> dict[str, dict[str, str | None]]:
     """Encode what the manifest needs that is not cached yet; return ``{pair_id: {role: key}}``.
@@ -132,7 +140,7 @@ def prepare_cache(
             the Wan I2V pipeline builds its condition.
         Others: see :class:`CacheSettings`.
     """
-    s = CacheSettings(frames_rule, num_frames, height, width, fps, audio_layers, audio_window)
+    s = CacheSettings(frames_rule, num_frames, height, width, fps, audio_layers, audio_window, skeleton_vae)
     if text_encoder is None and text_shape is None:
         raise ValueError("text_shape=(L, D) is needed when no text_encoder is given (zero prompt embeddings; "
                          "D is the denoiser's text dim, e.g. 4096 for Wan2.1 with L = 512).")
@@ -164,6 +172,8 @@ def _plan(manifest_df: pd.DataFrame, s: CacheSettings, vae, audio_encoder, text_
         "enc": fingerprint(audio_encoder), "seconds": s.num_frames / s.fps, "layers": s.audio_layers,
         "frames": s.num_frames, "window": s.audio_window, "aligned": 1}
     text_fp = text_encoder is not None and fingerprint(text_encoder)
+    # colour maps do not depend on the VAE; per-frame latents do
+    skeleton_settings = {**video_settings, "skeleton_vae": 1} if s.skeleton_vae else {**video_settings, "vae": None}
     jobs: dict[str, tuple[str, str]] = {}
     hashes: dict[str, str] = {}  # file -> sha256, so a file shared by rows is hashed once
     pairs = {}
@@ -173,7 +183,7 @@ def _plan(manifest_df: pd.DataFrame, s: CacheSettings, vae, audio_encoder, text_
         keys["image"] = _job(jobs, hashes, "image", rec.get("image"), image_settings)
         keys["i2v"] = _job(jobs, hashes, "i2v", rec.get("image"), video_settings) if i2v else None
         keys["audio"] = _job(jobs, hashes, "audio", rec.get("audio"), audio_settings) if audio_settings else None
-        keys["skeleton"] = _job(jobs, hashes, "skeleton", rec.get("skeleton"), {**video_settings, "vae": None})
+        keys["skeleton"] = _job(jobs, hashes, "skeleton", rec.get("skeleton"), skeleton_settings)
         prompt = rec.get("prompt") if isinstance(rec.get("prompt"), str) else ""
         keys["text"] = _text_job(jobs, prompt, text_fp) if text_fp else None
         pairs[str(rec["pair_id"])] = keys
@@ -221,7 +231,7 @@ def _encode_all(todo, cache_dir, s: CacheSettings, vae, audio_encoder, text_enco
             elif kind == "clip":
                 out = {"image_embeds": encode_clip_image(image_encoder, src)}
             elif kind == "skeleton":
-                out = read_skeleton(src, s)
+                out = read_skeleton(src, s, vae)
             else:
                 out = {"encoder_hidden_states": text_encoder([src])[0]}
             save_entry(cache_dir, key, out)
@@ -296,13 +306,20 @@ def encode_clip_image(model, path: str) -> torch.Tensor:
     return out.hidden_states[-2][0].float().cpu()
 
 
-def read_skeleton(path: str, s: CacheSettings) -> dict[str, torch.Tensor]:
+def read_skeleton(path: str, s: CacheSettings, vae=None) -> dict[str, torch.Tensor]:
     """Keypoints (T, J, 3), or a rendered skeleton video sampled like the clip and area-averaged to the latent grid
-    (H/8, W/8): (T, 3, H/8, W/8) in [0, 1]."""
+    (H/8, W/8): (T, 3, H/8, W/8) in [0, 1]; with ``s.skeleton_vae`` its frames' VAE latents (T, C, h, w), each
+    frame encoded as a one-frame video (as Hallo4 encodes its skeleton frames)."""
     from trainer.skeleton import is_keypoint_file, read_keypoints
 
     if is_keypoint_file(path):
+        if s.skeleton_vae:
+            raise CurateError(f"{path}: skeleton_input 'vae' VAE-encodes a rendered skeleton video; this is a "
+                              "keypoint file.")
         return {"keypoints": read_keypoints(path, s.num_frames)}
+    if s.skeleton_vae:
+        pixels = read_frames(path, s)  # (3, T, H, W) in [-1, 1]
+        return {"latents": torch.stack([encode_pixels(vae, pixels[:, t:t + 1])[:, 0] for t in range(s.num_frames)])}
     frames = (read_frames(path, s).permute(1, 0, 2, 3) + 1) / 2  # (T, 3, H, W) in [0, 1]
     return {"frames": F.interpolate(frames, size=(s.height // 8, s.width // 8), mode="area")}
 

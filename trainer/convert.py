@@ -1,20 +1,29 @@
-"""Hallo4's released audio module mapped onto ``trainer.portrait``'s (``curate convert hallo4 CKPT OUT``).
+"""Hallo4's released motion modules mapped onto ``trainer.portrait``'s (``curate convert hallo4 CKPT OUT``).
 
 Hallo4's VACE-Wan keeps (key layout read from fudan-generative-vision/hallo4 @1ccca54, ``audio_proj.py``,
-``wan_model.py``, ``model.py``; its ``from_ckpt`` also accepts the older ``audio_attn`` / ``audio_norm`` names):
+``pose_proj.py``, ``wan_model.py``, ``model.py``, ``wan_vace.py``; its ``from_ckpt`` also accepts the older
+``audio_attn`` / ``audio_norm`` names), with dim the model width:
 
     audio_proj.proj1/proj2/proj3.{weight,bias}, audio_proj.norm.{weight,bias}   the window MLP (5 x 12 x 768 ->
                                                                                  512 -> 512 -> 32 x dim, LayerNorm)
     blocks.{i}.audio_cross_norm.{weight,bias}                                    LayerNorm before the attention
     blocks.{i}.audio_cross_attn.{q,k,v,o}.{weight,bias}, .norm_q/.norm_k.weight  per-frame cross-attention
+    pose_proj.proj.{weight,bias}      (dim/4, 16, 2, 2), (dim/4)   Conv2d on each frame's VAE latent, kernel = stride
+                                                                   = the spatial patch 2
+    pose_proj.norm.{weight,bias}      (dim/4)                      LayerNorm; 4 frames -> channels of one token
+    blocks.{i}.condition_cross_norm.{weight,bias}                  LayerNorm on the feed-forward's input (keys/values)
+    blocks.{i}.condition_cross_attn.{q,k,v,o}.{weight,bias}, .norm_q/.norm_k.weight   queries from the skeleton
 
-which become ``motion.audio_proj.*`` (``audio_projection="mlp"``) and ``blocks.{i}.attn2.processor.motion.
-{norm_in, to_q, to_k, to_v, to_out, norm_q, norm_k}.*``. The skeleton branch (``pose_proj``,
-``condition_cross_attn``) queries from the skeleton tokens, a different design from eq. 8's: it is not mapped.
+which become ``motion.audio_proj.*`` (``audio_projection="mlp"``), ``blocks.{i}.attn2.processor.motion.{norm_in,
+to_q, to_k, to_v, to_out, norm_q, norm_k}.*``, ``motion.skeleton_proj.{proj,norm}.*`` (``skeleton_projection=
+"hallo4"``) and ``blocks.{i}.attn2.processor.condition.{norm_in, to_q, ...}.*`` (``skeleton_fusion="hallo4"``): the
+same computation, written out in :mod:`trainer.condition` (queries from the skeleton tokens, keys and values from
+the video tokens, added to the feed-forward's input; the skeleton frames VAE-encoded one by one). Every tensor's
+shape is checked; a block must have all 12 of a group's tensors.
 
 The output folder is laid out like a finished run (``OUT/final/motion``), so ``curate train-dpo --init OUT`` starts
 from it; the transformer underneath is still ``--transformer`` (Hallo4's own base weights are a VACE-Wan, which
-diffusers loads as ``WanVACETransformer3DModel``, not handled here).
+diffusers loads as ``WanVACETransformer3DModel``, not handled here): those keys are listed as not mapped.
 """
 
 from __future__ import annotations
@@ -29,7 +38,12 @@ from storage.errors import CurateError
 
 BLOCK_NAMES = {"q": "to_q", "k": "to_k", "v": "to_v", "o": "to_out", "norm_q": "norm_q", "norm_k": "norm_k"}
 PREFIXES = ("model.", "module.", "transformer.")
-_BLOCK = re.compile(r"^blocks\.(\d+)\.audio_cross_(attn|norm)\.(.+)$")
+_BLOCK = re.compile(r"^blocks\.(\d+)\.(audio|condition)_cross_(attn|norm)\.(.+)$")
+# Hallo4 block group -> (our submodule of blocks.{i}.attn2.processor, name in messages)
+GROUPS = {"audio": ("motion", "audio cross-attention"), "condition": ("condition", "condition_cross_attn")}
+# every block of a group has these 12 tensors (attention q/k/v/o + its RMSNorms, then the LayerNorm before it)
+BLOCK_PARTS = tuple(f"attn.{layer}.{w}" for layer in "qkvo" for w in ("weight", "bias")) + \
+    ("attn.norm_q.weight", "attn.norm_k.weight", "norm.weight", "norm.bias")
 
 
 def read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
@@ -45,49 +59,126 @@ def read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
     return raw.get("state_dict", raw) if isinstance(raw, dict) else {}
 
 
-def map_hallo4(state: dict[str, torch.Tensor], path: Path, window: int = 5) -> tuple[dict, dict]:
-    """(our motion config as a dict, our motion state dict) from Hallo4's keys."""
+def _clean(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Wrapper prefixes off; Hallo4's older audio_attn / audio_norm names onto the current ones."""
     clean = {}
     for key, value in state.items():
         for p in PREFIXES:
             key = key.removeprefix(p)
         clean[key.replace("audio_attn", "audio_cross_attn").replace("audio_norm", "audio_cross_norm")] = value
-    ours = {}
-    for part in ("proj1", "proj2", "proj3", "norm"):
-        for w in ("weight", "bias"):
-            if f"audio_proj.{part}.{w}" not in clean:
-                raise CurateError(f"{path}: no audio_proj.{part}.{w}: not a Hallo4 checkpoint with its audio module.")
-            ours[f"motion.audio_proj.{part}.{w}"] = clean[f"audio_proj.{part}.{w}"]
-    blocks = set()
-    for key, value in clean.items():
+    return clean
+
+
+def _need(clean: dict, key: str, shape: tuple, path: Path, what: str) -> torch.Tensor:
+    """The tensor under ``key`` with ``shape``, or a CurateError naming the file and the key."""
+    if key not in clean:
+        raise CurateError(f"{path}: no {key}: not a Hallo4 checkpoint with its {what}.")
+    if tuple(clean[key].shape) != tuple(shape):
+        raise CurateError(f"{path}: {key} has shape {tuple(clean[key].shape)}, expected {tuple(shape)} ({what}).")
+    return clean[key]
+
+
+def _rank(clean: dict, key: str, ndim: int, path: Path) -> torch.Tensor:
+    """An audio_proj tensor that fixes the sizes of the others: present and with ``ndim`` dimensions."""
+    if key not in clean:
+        raise CurateError(f"{path}: no {key}: not a Hallo4 checkpoint with its audio module.")
+    if clean[key].dim() != ndim:
+        raise CurateError(f"{path}: {key} has shape {tuple(clean[key].shape)}, expected {ndim} dimensions.")
+    return clean[key]
+
+
+def _blocks(clean: dict, path: Path, group: str, dim: int, ours: dict) -> list[int]:
+    """Map ``blocks.{i}.{group}_cross_{attn,norm}.*`` (every block complete, every shape checked); the block ids."""
+    found = set()
+    for key in clean:
         m = _BLOCK.match(key)
-        if not m:
-            continue
-        i, kind, rest = m.groups()
-        blocks.add(int(i))
-        if kind == "norm":
-            name = f"norm_in.{rest}"
-        else:
+        if m and m.group(2) == group:
+            if f"{m.group(3)}.{m.group(4)}" not in BLOCK_PARTS:
+                raise CurateError(f"{path}: unexpected key {key} in the {GROUPS[group][1]}.")
+            found.add(int(m.group(1)))
+    sub, what = GROUPS[group]  # every part of every block found is required, shape-checked
+    for i in sorted(found):
+        for part in BLOCK_PARTS:
+            kind, _, rest = part.partition(".")
+            key = f"blocks.{i}.{group}_cross_{kind}.{rest}"
             layer, _, w = rest.partition(".")
-            if layer not in BLOCK_NAMES:
-                raise CurateError(f"{path}: unexpected key {key} in the audio cross-attention.")
-            name = f"{BLOCK_NAMES[layer]}.{w}"
-        ours[f"blocks.{i}.attn2.processor.motion.{name}"] = value
+            name = f"norm_in.{rest}" if kind == "norm" else f"{BLOCK_NAMES[layer]}.{w}"
+            shape = (dim, dim) if kind == "attn" and layer in "qkvo" and w == "weight" else (dim,)
+            ours[f"blocks.{i}.attn2.processor.{sub}.{name}"] = _need(clean, key, shape, path, what)
+    return sorted(found)
+
+
+def _pose(clean: dict, path: Path, dim: int, ours: dict) -> dict:
+    """``pose_proj.{proj,norm}.*`` onto ``motion.skeleton_proj`` (:class:`trainer.condition.Hallo4PoseProjection`);
+    the skeleton part of our config."""
+    w = clean.get("pose_proj.proj.weight")
+    if w is None or w.dim() != 4 or w.shape[2] != w.shape[3] or w.shape[0] * 4 != dim:
+        got = "missing" if w is None else f"of shape {tuple(w.shape)}"
+        raise CurateError(f"{path}: pose_proj.proj.weight is {got}, expected ({dim // 4}, C, p, p) (the pose "
+                          "projection's patch convolution to a quarter of the model width).")
+    for key in ("pose_proj.proj.bias", "pose_proj.norm.weight", "pose_proj.norm.bias"):
+        ours[f"motion.skeleton_proj.{key.removeprefix('pose_proj.')}"] = _need(clean, key, (dim // 4,), path,
+                                                                              "pose projection")
+    ours["motion.skeleton_proj.proj.weight"] = w
+    return {"skeleton_joints": w.shape[1], "skeleton_stride": w.shape[2], "skeleton_projection": "hallo4",
+            "skeleton_fusion": "hallo4"}
+
+
+def _left(clean: dict, used: set) -> str:
+    """The keys not mapped, by module (block numbers folded), e.g. ``blocks.N.self_attn (120), head (3)``."""
+    groups: dict[str, int] = {}
+    for key in clean:
+        if key not in used:
+            name = ".".join(re.sub(r"(?<=\.)\d+(?=\.|$)", "N", key).split(".")[:-1][:3]) or key
+            groups[name] = groups.get(name, 0) + 1
+    shown = [f"{k} ({n})" for k, n in sorted(groups.items())[:8]]
+    return ", ".join(shown) + (f", ... {len(groups) - 8} more" if len(groups) > 8 else "")
+
+
+def map_hallo4(state: dict[str, torch.Tensor], path: Path, window: int = 5) -> tuple[dict, dict, str]:
+    """(our motion config as a dict, our motion state dict, a one-line summary: what was mapped, what was left)."""
+    clean, ours = _clean(state), {}
+    hidden, in_features = _rank(clean, "audio_proj.proj1.weight", 2, path).shape
+    dim = _rank(clean, "audio_proj.norm.weight", 1, path).shape[0]
+    out3 = _rank(clean, "audio_proj.proj3.weight", 2, path).shape[0]
+    if out3 % dim:
+        raise CurateError(f"{path}: audio_proj.proj3.weight has {out3} outputs, not tokens x {dim} (the width of "
+                          "audio_proj.norm).")
+    shapes = {"proj1": ((hidden, in_features), (hidden,)), "proj2": ((hidden, hidden), (hidden,)),
+              "proj3": ((out3, hidden), (out3,)), "norm": ((dim,), (dim,))}
+    for part, (w_shape, b_shape) in shapes.items():
+        for w, shape in (("weight", w_shape), ("bias", b_shape)):
+            key = f"audio_proj.{part}.{w}"
+            ours[f"motion.{key}"] = _need(clean, key, shape, path, "audio module")
+    blocks = _blocks(clean, path, "audio", dim, ours)
     if not blocks:
         raise CurateError(f"{path}: no blocks.N.audio_cross_attn weights.")
-    dim = clean["audio_proj.norm.weight"].shape[0]
-    in_features = clean["audio_proj.proj1.weight"].shape[1]
     if in_features % window:
         raise CurateError(f"{path}: the audio projection takes {in_features} features, not a multiple of the "
                           f"window of {window} frames (--window).")
     config = {"kind": "wan", "audio_dim": in_features // window, "audio_projection": "mlp",
-              "audio_window_tokens": window, "audio_hidden": clean["audio_proj.proj1.weight"].shape[0],
-              "audio_context_tokens": clean["audio_proj.proj3.weight"].shape[0] // dim}
-    return config, ours
+              "audio_window_tokens": window, "audio_hidden": hidden, "audio_context_tokens": out3 // dim}
+    mapped = ["audio_proj (8 tensors)", f"audio cross-attention ({len(blocks)} blocks x 12 tensors)"]
+    cond = _blocks(clean, path, "condition", dim, ours)
+    has_pose = any(k.startswith("pose_proj.") for k in clean)
+    if has_pose or cond:
+        if not (has_pose and cond):
+            missing = "pose_proj" if cond else "blocks.N.condition_cross_attn"
+            raise CurateError(f"{path}: a skeleton branch without {missing}: both are needed to map it.")
+        if cond != blocks:
+            raise CurateError(f"{path}: condition_cross_attn in blocks {cond}, audio_cross_attn in {blocks}: the "
+                              "skeleton and audio attention must cover the same blocks.")
+        config.update(_pose(clean, path, dim, ours))
+        mapped += ["pose_proj (4 tensors)", f"condition_cross_attn ({len(cond)} blocks x 12 tensors)"]
+    used = {k for k in clean if k.startswith(("audio_proj.", "pose_proj.")) or _BLOCK.match(k)}
+    left = _left(clean, used)
+    summary = "mapped: " + ", ".join(mapped) + ("; no skeleton branch in the checkpoint" if len(mapped) == 2 else "")
+    return config, ours, summary + (f"; not mapped (the base transformer, from --transformer): {left}" if left else "")
 
 
-def convert_hallo4(ckpt: str | Path, out: str | Path, window: int = 5) -> Path:
-    """Write ``out/final/motion`` (``motion_config.json`` + ``motion.safetensors``) from a Hallo4 checkpoint."""
+def convert_hallo4(ckpt: str | Path, out: str | Path, window: int = 5) -> tuple[Path, str]:
+    """Write ``out/final/motion`` (``motion_config.json`` + ``motion.safetensors``) from a Hallo4 checkpoint; the
+    folder and the summary line of :func:`map_hallo4`."""
     from safetensors.torch import save_file
 
     from trainer.portrait import MOTION_CONFIG, MOTION_WEIGHTS, MotionConfig
@@ -95,10 +186,16 @@ def convert_hallo4(ckpt: str | Path, out: str | Path, window: int = 5) -> Path:
     ckpt = Path(ckpt)
     if not ckpt.is_file():
         raise CurateError(f"{ckpt}: no such checkpoint file.")
-    config, state = map_hallo4(read_checkpoint(ckpt), ckpt, window)
-    MotionConfig(**{k: v for k, v in config.items() if k != "kind"})  # validates
+    config, state, summary = map_hallo4(read_checkpoint(ckpt), ckpt, window)
+    try:
+        MotionConfig(**{k: v for k, v in config.items() if k != "kind"})
+    except ValueError as e:
+        raise CurateError(f"{ckpt}: {e}") from None
     target = Path(out) / "final" / "motion"
     target.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().float().contiguous() for k, v in state.items()}, str(target / MOTION_WEIGHTS))
-    (target / MOTION_CONFIG).write_text(json.dumps(config, indent=1))
-    return target
+    tmp_w, tmp_c = target / f".{MOTION_WEIGHTS}.tmp", target / f".{MOTION_CONFIG}.tmp"
+    save_file({k: v.detach().float().contiguous() for k, v in state.items()}, str(tmp_w))
+    tmp_c.write_text(json.dumps(config, indent=1))
+    tmp_w.replace(target / MOTION_WEIGHTS)  # weights first: a config never names weights that are not there
+    tmp_c.replace(target / MOTION_CONFIG)
+    return target, summary

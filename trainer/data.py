@@ -198,7 +198,7 @@ class PairDataset(torch.utils.data.Dataset):
             cond["i2v_latents"] = load_entry(self.cache_dir, keys["i2v"])["latents"]
         if keys.get("skeleton"):
             entry = load_entry(self.cache_dir, keys["skeleton"])
-            cond["skeleton"] = entry["keypoints"] if "keypoints" in entry else entry["frames"]
+            cond["skeleton"] = next(entry[k] for k in ("keypoints", "frames", "latents") if k in entry)
         return {
             "latents_w": load_entry(self.cache_dir, keys["winner"])["latents"],
             "latents_l": load_entry(self.cache_dir, keys["loser"])["latents"],

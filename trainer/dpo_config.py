@@ -73,6 +73,8 @@ class DiffusionDPOConfig:
     skeleton_ablation: str = _f("full", "Eq. 6 for the skeleton, or table 7's 'skeleton/2', 'skeleton/4'.")
     skeleton_channels: int = _f(32, "d_k: channels of the skeleton encoder.")
     skeleton_stride: int = _f(4, "Skeleton tokens on the latent grid downsampled by 1, 2 or 4.")
+    skeleton_input: str = _f("maps", "A rendered skeleton video cached as colour maps on the latent grid ('maps') or "
+                             "as each frame's VAE latents ('vae': Hallo4's pose input, for a converted pose_proj).")
     audio_dropout: float = _f(0.05, "SFT: share of samples trained with zeroed audio (audio CFG at sampling).")
     reference_image: str = _f("none", "'vace': the reference latent is prepended as an extra latent frame (left "
                               "out of the loss); 'i2v': [x_t, mask, latent of [image, grey]] in channels (a "
@@ -140,6 +142,7 @@ class DiffusionDPOConfig:
         _choice("audio_ablation", self.audio_ablation, AUDIO_ABLATIONS)
         _choice("audio_projection", self.audio_projection, ("linear", "mlp"))
         _choice("skeleton_ablation", self.skeleton_ablation, SKELETON_ABLATIONS)
+        _choice("skeleton_input", self.skeleton_input, ("maps", "vae"))
         _choice("reference_image", self.reference_image, REFERENCE_IMAGES)
         _choice("phase", self.phase, PHASES)
         _check(not self.phase or self.mode == "sft", f"`phase` {self.phase!r} trains with flow matching on videos: "

@@ -20,6 +20,10 @@ per latent frame, frame j's video tokens attend to frame j's motion tokens H_j =
 skeleton tokens have their own K/V projections, so phase 2 can train the skeleton's alone; one softmax over both).
 Frames before the motion frames (a prepended reference latent) get nothing. ``to_out`` starts at zero, so a wrapped
 model computes exactly what the plain one does until it is trained.
+
+With ``skeleton_fusion="hallo4"`` the skeleton tokens skip eq. 8: the processor keeps them for ``before_ffn``, a
+forward pre-hook on the block's ``ffn`` that runs Hallo4's ``condition_cross_attn`` (:mod:`trainer.condition`) on
+the feed-forward's input (inside the block, so it is recomputed with it under gradient checkpointing).
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from trainer.condition import ConditionAttention
 
 
 @dataclass
@@ -105,14 +111,18 @@ class _Residual:
 class WanMotionProcessor(nn.Module):
     """``attn2.processor`` of a ``WanTransformerBlock``: stock text/image attention + per-frame motion attention."""
 
-    def __init__(self, dim: int, heads: int, layout: Layout, skeleton: bool = False, eps: float = 1e-6):
+    def __init__(self, dim: int, heads: int, layout: Layout, skeleton: bool = False, eps: float = 1e-6,
+                 condition: bool = False, audio: bool = True):
         super().__init__()
         from diffusers.models.transformers.transformer_wan import WanAttnProcessor
 
-        self.motion = MotionAttention(dim, heads, skeleton=skeleton, eps=eps)
+        # skeleton: its K/V join the eq. 8 attention; condition: Hallo4's skeleton attention before the FFN instead
+        self.motion = MotionAttention(dim, heads, skeleton=skeleton, eps=eps) if audio or skeleton else None
+        self.condition = ConditionAttention(dim, heads, eps) if condition else None
         self._stock = WanAttnProcessor()
         self._layout = layout  # shared with the model's hooks; a plain object, not a submodule
         self.residual = _Residual(layout)  # attach_motion hooks the block's norm2 to it
+        self._skel: torch.Tensor | None = None  # condition: this call's skeleton tokens, for the ffn pre-hook
 
     def forward(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, rotary_emb=None):
         lay = self._layout
@@ -121,18 +131,37 @@ class WanMotionProcessor(nn.Module):
         context = encoder_hidden_states[:, :-lay.motion_tokens]
         motion = encoder_hidden_states[:, -lay.motion_tokens:]
         text_out = self._stock(attn, hidden_states, context, attention_mask, rotary_emb)
-        return text_out + self._per_frame(self.residual.take(text_out) + text_out, motion)
+        m = motion.reshape(-1, lay.motion_tokens // lay.motion_frames, motion.shape[-1])  # (B*T', N, dim)
+        audio, skel = m[:, :lay.audio_tokens], m[:, lay.audio_tokens:]
+        if self.condition is not None:  # the skeleton goes to the ffn pre-hook (recomputed with the block)
+            self._skel, skel = (skel if skel.shape[1] else None), None
+        if self.motion is None or not (audio.shape[1] or (skel is not None and skel.shape[1])):
+            self.residual.take(text_out)  # drop it: no eq. 8 attention this call
+            return text_out
+        return text_out + self._per_frame(self.residual.take(text_out) + text_out, audio, skel)
 
-    def _per_frame(self, z: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
+    def _frames(self, z: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """(B, S, dim) video tokens -> (B*T', P, dim) of the motion frames, and the leading reference tokens."""
         lay = self._layout
         b, s, dim = z.shape
         per_frame = s // lay.frames  # video tokens per latent frame (frame-major order after patchify)
         lead = (lay.frames - lay.motion_frames) * per_frame  # reference frames: no motion
-        x = z[:, lead:].reshape(b * lay.motion_frames, per_frame, dim)
-        m = motion.reshape(b * lay.motion_frames, -1, dim)
-        audio, skel = m[:, :lay.audio_tokens], m[:, lay.audio_tokens:]
-        out = self.motion.attend(x, audio, skel).reshape(b, -1, dim)
+        return z[:, lead:].reshape(b * lay.motion_frames, per_frame, dim), lead
+
+    def _per_frame(self, z: torch.Tensor, audio: torch.Tensor, skel: torch.Tensor | None) -> torch.Tensor:
+        x, lead = self._frames(z)
+        out = self.motion.attend(x, audio, skel).reshape(z.shape[0], -1, z.shape[-1])
         return F.pad(out, (0, 0, lead, 0)) if lead else out
+
+    def before_ffn(self, module, args):
+        """Forward pre-hook on the block's ``ffn``: Hallo4's skeleton attention on the feed-forward's input."""
+        skel, self._skel = self._skel, None
+        if skel is None:
+            return None
+        y = args[0]
+        frames, lead = self._frames(y)
+        out = self.condition(frames, skel).reshape(y.shape[0], -1, y.shape[-1])
+        return (torch.cat([y[:, :lead], out], dim=1),) + tuple(args[1:])
 
 
 class UNetMotionProcessor(nn.Module):

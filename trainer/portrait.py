@@ -10,6 +10,10 @@
   block as part of ``encoder_hidden_states``. UNet: the pre-hook appends the projected audio tokens of each folded
   frame to ``encoder_hidden_states`` directly (no temporal compression: the UNet's latents keep every frame).
 
+The skeleton branch is the heatmap encoder + eq. 6-7 + eq. 8 (defaults), or Hallo4's released design
+(``skeleton_projection`` / ``skeleton_fusion`` "hallo4", :mod:`trainer.condition`: VAE-encoded skeleton frames,
+skeleton-query attention on the feed-forward's input), which ``curate convert hallo4`` fills from its checkpoint.
+
 A model called without ``motion`` runs the stock attention everywhere. Everything is an ``nn.Module`` attribute of
 the model, so ``state_dict``, ``requires_grad_``, LoRA and ``copy.deepcopy`` (the frozen reference) see it; the
 hooks are bound methods of ``model.motion`` and are deep-copied with it. ``save_pretrained`` writes the weights,
@@ -27,6 +31,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from trainer.condition import Hallo4PoseProjection
 from trainer.fusion import Layout, UNetMotionProcessor, WanMotionProcessor
 from trainer.motion import ABLATIONS, modulate, tokens_per_latent_frame
 from trainer.skeleton import SkeletonEncoder
@@ -48,10 +53,16 @@ class MotionConfig:
     rho: int = field(default=4, metadata={"help": "Video frames per latent frame (Wan VAE: 4). UNet: ignored (1)."})
     audio_ablation: str = field(default="full", metadata={"help": "Eq. 6 or table 6's 'audio/2' ('/2'), 'audio/4' ('/4')."})
     skeleton_joints: int = field(default=0, metadata={"help": "J keypoints per frame, or 3 for a rendered skeleton "
-                                 "video (the encoder's input maps; 0 = no skeleton branch)."})
+                                 "video (the encoder's input maps), or the channels of VAE-encoded skeleton frames "
+                                 "for skeleton_projection 'hallo4' (16); 0 = no skeleton branch."})
     skeleton_channels: int = field(default=32, metadata={"help": "d_k: channels of the skeleton encoder."})
-    skeleton_stride: int = field(default=4, metadata={"help": "Latent grid / skeleton token grid (1, 2 or 4)."})
+    skeleton_stride: int = field(default=4, metadata={"help": "Latent grid / skeleton token grid (1, 2 or 4); "
+                                 "'hallo4': the convolution's patch (the transformer's spatial patch, 2)."})
     skeleton_ablation: str = field(default="full", metadata={"help": "Eq. 6 or table 7's '/2', '/4' for the skeleton."})
+    skeleton_projection: str = field(default="conv", metadata={"help": "'conv' (heatmap encoder + eq. 6-7) or "
+                                     "'hallo4' (the released pose_proj: per-frame patch conv, 4 frames in channels)."})
+    skeleton_fusion: str = field(default="joint", metadata={"help": "'joint' (skeleton K/V in eq. 8's attention) or "
+                                 "'hallo4' (released condition_cross_attn: skeleton queries, before the FFN)."})
 
     def __post_init__(self) -> None:
         for name in ("audio_dim", "skeleton_joints"):
@@ -66,6 +77,14 @@ class MotionConfig:
         for name in ("audio_ablation", "skeleton_ablation"):
             if getattr(self, name) not in ABLATIONS:
                 raise ValueError(f"`{name}` must be one of {sorted(ABLATIONS)}. Got {getattr(self, name)!r}.")
+        if self.skeleton_projection not in ("conv", "hallo4") or self.skeleton_fusion not in ("joint", "hallo4"):
+            raise ValueError(f"`skeleton_projection` must be 'conv' or 'hallo4', `skeleton_fusion` 'joint' or 'hallo4'. "
+                             f"Got {self.skeleton_projection!r}, {self.skeleton_fusion!r}.")
+        if self.skeleton_fusion == "hallo4" and self.skeleton_projection != "hallo4":
+            raise ValueError("`skeleton_fusion` 'hallo4' needs `skeleton_projection` 'hallo4' (one skeleton token "
+                             "per video token).")
+        if self.skeleton_projection == "hallo4" and self.skeleton_ablation != "full":
+            raise ValueError("`skeleton_projection` 'hallo4' has no table 7 ablation: `skeleton_ablation` 'full'.")
         if self.rho < 1 or self.skeleton_channels < 1 or self.skeleton_stride not in (1, 2, 4):
             raise ValueError(f"need rho >= 1, skeleton_channels >= 1, skeleton_stride in (1, 2, 4). Got {self.rho}, "
                              f"{self.skeleton_channels}, {self.skeleton_stride}.")
@@ -101,9 +120,12 @@ class MotionModule(nn.Module):
                                        cfg.audio_context_tokens, dim)
         elif cfg.audio_dim:
             self.audio_proj = nn.Linear(cfg.audio_dim, dim)
-        self.skeleton = SkeletonEncoder(cfg.skeleton_joints, cfg.skeleton_channels, cfg.skeleton_stride) \
-            if cfg.skeleton_joints else None
-        self.skeleton_proj = nn.Linear(cfg.skeleton_channels, dim) if cfg.skeleton_joints else None
+        self.skeleton = self.skeleton_proj = None
+        if cfg.skeleton_joints and cfg.skeleton_projection == "hallo4":  # latents -> tokens in one module
+            self.skeleton_proj = Hallo4PoseProjection(cfg.skeleton_joints, dim, cfg.skeleton_stride, cfg.rho)
+        elif cfg.skeleton_joints:
+            self.skeleton = SkeletonEncoder(cfg.skeleton_joints, cfg.skeleton_channels, cfg.skeleton_stride)
+            self.skeleton_proj = nn.Linear(cfg.skeleton_channels, dim)
         self._pending: torch.Tensor | None = None
 
     def tokens(self, audio, skeleton, grid: tuple[int, int]) -> tuple[torch.Tensor, int, int]:
@@ -118,15 +140,19 @@ class MotionModule(nn.Module):
                 parts.append(modulate(self.audio_proj(audio), rho, self.cfg.audio_ablation))
             else:
                 parts.append(self.audio_proj(modulate(audio, rho, self.cfg.audio_ablation)))
-        if self.skeleton is not None:
+        if self.skeleton_proj is not None:
             if skeleton is None:
                 raise ValueError("this model has a skeleton branch: the batch needs skeleton keypoints.")
-            feats = self.skeleton(skeleton.to(self.skeleton_proj.weight.dtype), grid)  # (B, T, Ds, d_k)
-            parts.append(self.skeleton_proj(modulate(feats, rho, self.cfg.skeleton_ablation)))
+            skeleton = skeleton.to(next(self.skeleton_proj.parameters()).dtype)
+            if self.skeleton is None:  # 'hallo4': (B, T, C, h, w) skeleton latents -> (B, T', N, dim)
+                parts.append(self.skeleton_proj(skeleton, grid))
+            else:
+                feats = self.skeleton(skeleton, grid)  # (B, T, Ds, d_k)
+                parts.append(self.skeleton_proj(modulate(feats, rho, self.cfg.skeleton_ablation)))
         if len(parts) == 2 and parts[0].shape[1] != parts[1].shape[1]:
             raise ValueError(f"audio gives {parts[0].shape[1]} latent frames, skeleton {parts[1].shape[1]}.")
         n_audio = parts[0].shape[2] if self.audio_proj is not None else 0
-        return torch.cat(parts, dim=2), n_audio, parts[-1].shape[2] if self.skeleton is not None else 0
+        return torch.cat(parts, dim=2), n_audio, parts[-1].shape[2] if self.skeleton_proj is not None else 0
 
     # ---- hooks (bound methods, so a deep copy of the model gets its own) ----
 
@@ -181,10 +207,17 @@ def attach_motion(model: nn.Module, cfg: MotionConfig, kind: str) -> MotionModul
     if kind == "wan":
         dim = model.config.num_attention_heads * model.config.attention_head_dim
         module = MotionModule(cfg, dim, kind)
+        condition = bool(cfg.skeleton_joints) and cfg.skeleton_fusion == "hallo4"
+        if condition and cfg.skeleton_stride != model.config.patch_size[1]:
+            raise ValueError(f"skeleton_fusion 'hallo4' needs skeleton_stride = the transformer's spatial patch "
+                             f"({model.config.patch_size[1]}), got {cfg.skeleton_stride}.")
         for block in model.blocks:
-            proc = WanMotionProcessor(dim, block.attn2.heads, module.layout, skeleton=bool(cfg.skeleton_joints))
+            proc = WanMotionProcessor(dim, block.attn2.heads, module.layout, audio=bool(cfg.audio_dim),
+                                      skeleton=bool(cfg.skeleton_joints) and not condition, condition=condition)
             block.attn2.set_processor(proc)
             block.norm2.register_forward_hook(proc.residual.grab)
+            if condition:
+                block.ffn.register_forward_pre_hook(proc.before_ffn)
         model.condition_embedder.register_forward_hook(module._after_condition)
     elif kind == "unet":
         if cfg.skeleton_joints or cfg.audio_projection != "linear":
@@ -213,7 +246,7 @@ PHASES = {
               ".processor.motion.to_k.", ".processor.motion.to_v.", ".processor.motion.norm_q.",
               ".processor.motion.norm_k.", ".processor.motion.to_out."),
     "skeleton": (".motion.skeleton.", ".motion.skeleton_proj.", ".processor.motion.to_k_skel.",
-                 ".processor.motion.to_v_skel."),
+                 ".processor.motion.to_v_skel.", ".processor.condition."),
 }
 
 
@@ -226,7 +259,7 @@ def phase_parameters(model: nn.Module, phase: str) -> dict[str, nn.Parameter]:
     found = {n: p for n, p in model.named_parameters() if any(pat in "." + n for pat in PHASES[phase])}
     if not found:
         raise ValueError(f"phase {phase!r}: the model has no {phase} branch in its motion module.")
-    if phase == "skeleton" and model.motion.audio_proj is None:
+    if phase == "skeleton" and model.motion.audio_proj is None and model.motion.cfg.skeleton_fusion == "joint":
         found.update(dict(phase_parameters_shared(model)))  # a skeleton-only module: nothing else trains these
     return found
 
@@ -234,8 +267,8 @@ def phase_parameters(model: nn.Module, phase: str) -> dict[str, nn.Parameter]:
 def check_phase(model: nn.Module, phase: str) -> None:
     """Refuse a phase whose parameters cannot learn: the skeleton phase of an audio + skeleton module needs the
     shared output projections trained first (at zero, no gradient reaches the skeleton's keys and values)."""
-    if phase != "skeleton" or model.motion.audio_proj is None:
-        return
+    if phase != "skeleton" or model.motion.audio_proj is None or model.motion.cfg.skeleton_fusion == "hallo4":
+        return  # the hallo4 skeleton attention has its own output projection, trained in this phase
     out = [p for n, p in model.named_parameters() if ".processor.motion.to_out." in "." + n]
     if all(not p.any() for p in out):
         raise ValueError("phase 'skeleton' trains the skeleton's keys and values only, but the motion module's "

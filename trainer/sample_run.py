@@ -160,4 +160,4 @@ def _load_step(cfg, run_dir: Path, step: int) -> torch.nn.Module:
 def _skeleton_branch(model) -> bool:
     from trainer.portrait import has_motion
 
-    return has_motion(model) and model.motion.skeleton is not None
+    return has_motion(model) and model.motion.skeleton_proj is not None
