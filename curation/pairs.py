@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from curation import _duck
 from curation.pairs_config import BuildPairsConfig
+from storage import ids
 from storage.errors import CurateError, where
 
 REQUIRED = ["clip_id", "candidate_id", "method", "annotator_id", "alignment", "fidelity"]
@@ -276,21 +277,25 @@ def _register_store_tables(con, store) -> None:
     con.register("store_candidates", pa.Table.from_pylist(cand_rows, schema=_STORE_CANDIDATES_SCHEMA))
 
 
+# The id rule of storage/ids.py, as bound regular expressions for check_values.sql and locate_bad_id.sql.
+ID_PARAMS = {"id_re": ids.SQL_ID_RE, "candidate_id_re": ids.SQL_CANDIDATE_ID_RE}
+
+
 def _check_input(con, label: str) -> None:
     """Raise on the first problem: empty cells, blank ids, scores not integers 1-5 (NaN included), a candidate
     under two clips (or methods, or videos), duplicate ratings. Every check reads the values, never a file's
     statistics (see _duck.SETTINGS)."""
-    found = _duck.rows(con, "check_values")[0]
+    found = _duck.rows(con, "check_values", ID_PARAMS)[0]
     if found["nulls"]:
         bad = _duck.rows(con, "locate_null")[0]
         raise CurateError(f"{where(label, bad['_row'], bad['col'])}: empty value; every rating needs one.")
-    if found["blanks"]:
-        bad = _duck.rows(con, "locate_blank")[0]
+    if found["bad_ids"]:
+        bad = _duck.rows(con, "locate_bad_id", ID_PARAMS)[0]
         place = where(label, bad["_row"], bad["col"])
         if not bad["value"].strip():
             raise CurateError(f"{place}: empty value; every rating needs one.")
-        raise CurateError(f"{place}: {bad['value']!r} starts with a space or a control character; "
-                          "an id starts with a letter or digit.")
+        value = repr(bad["value"]) if len(bad["value"]) <= 60 else repr(bad["value"][:57]) + "..."
+        raise CurateError(f"{place}: {value} is not a valid id ({ids.RULE}).")
     if found["bad_scores"]:
         b = _duck.rows(con, "locate_bad_score")[0]
         raise CurateError(f"{where(label, b['_row'], b['col'])}: {b['value']} is not an integer 1-5.")

@@ -23,6 +23,9 @@ CANDIDATE_ID_MAX = 2 * ID_MAX + 1
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+\-]*")
 RULE = f"1-{ID_MAX} characters from A-Z a-z 0-9 . _ - : @ +, starting with a letter or digit"
 KINDS = ("clip_id", "candidate_id", "method", "annotator")
+# The same rule for a SQL engine's regexp_full_match (RE2), length included: build-pairs checks --ratings files in DuckDB.
+SQL_ID_RE = rf"[A-Za-z0-9][A-Za-z0-9._:@+\-]{{0,{ID_MAX - 1}}}"
+SQL_CANDIDATE_ID_RE = rf"[A-Za-z0-9][A-Za-z0-9._:@+\-]{{0,{CANDIDATE_ID_MAX - 1}}}"
 
 
 def _text(value) -> str | None:

@@ -112,8 +112,27 @@ def test_id_starting_with_a_space(cli, tmp_path):
     """' a1' and 'a1' would count as two annotators (and hide a duplicate): refused, not trimmed."""
     rows = GOOD + [rating("c1", "x", " a1", 3, 3)]
     msg = _refused(cli, tmp_path, write_ratings(tmp_path / "r.parquet", rows))
-    assert msg.endswith("row 5, column 'annotator_id': ' a1' starts with a space or a control character; "
-                        "an id starts with a letter or digit.")
+    assert msg.endswith("row 5, column 'annotator_id': ' a1' is not a valid id (1-100 characters from "
+                        "A-Z a-z 0-9 . _ - : @ +, starting with a letter or digit).")
+
+
+@pytest.mark.parametrize(("column", "value"), [("clip_id", "c\u202e1"), ("method", "x/y"), ("annotator_id", "a" * 101),
+                                               ("candidate_id", "c" * 202), ("clip_id", "c\x001")])
+def test_id_rule_of_the_store(cli, tmp_path, column, value):
+    """The store's id rule (storage/ids.py) holds for --ratings files too: a bidi override, a slash, 101
+    characters (202 for a candidate id), a NUL byte. A 201-character candidate id is fine."""
+    rows = [dict(r) for r in GOOD]
+    rows[1][column] = value
+    msg = _refused(cli, tmp_path, write_ratings(tmp_path / "r.parquet", rows))
+    assert f"row 2, column '{column}': " in msg and "is not a valid id (1-100 characters" in msg
+
+
+def test_longest_candidate_id_is_paired(cli, tmp_path):
+    long = "c" * 201
+    rows = [dict(r, candidate_id=long) if r["candidate_id"] == GOOD[0]["candidate_id"] else dict(r) for r in GOOD]
+    path = write_ratings(tmp_path / "r.parquet", rows)
+    r = cli("build-pairs", "--ratings", path, "--out", tmp_path / "p.parquet")
+    assert r.exit_code == 0, r.output
 
 
 def test_first_problem_by_kind_then_row(cli, tmp_path):

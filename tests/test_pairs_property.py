@@ -31,7 +31,7 @@ def campaigns(draw, flags: bool = True) -> list[dict]:
                 rows.append(
                     {
                         "clip_id": f"clip{clip}",
-                        "candidate_id": f"clip{clip}/{name}",
+                        "candidate_id": f"clip{clip}:{name}",
                         "method": name,
                         "annotator_id": ann,
                         "alignment": draw(st.integers(1, 5)),
