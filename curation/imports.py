@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,11 +119,19 @@ def import_candidates(ws: Workspace, path: str | Path, progress: bool = False) -
         return in_transaction(store, write)
 
 
+_SCORE_TEXT = re.compile(r"[+-]?[0-9]+(\.[0-9]*)?")
+
+
 def parse_score(value, what: str) -> int:
     """An integer 1..5 from a cell (``3``, ``"3"`` or ``3.0``); anything else is an error naming ``what``."""
-    v = cell(value) if not isinstance(value, (int, float)) or isinstance(value, bool) else value
-    if isinstance(v, bool) or v is None:
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        raise CurateError(f"{what}: {value!r} is not an integer 1-5.")
+    v = cell(value) if not isinstance(value, (int, float)) else value
+    if v is None:
         raise CurateError(f"{what}: missing score.")
+    # float() also reads "٣" and "1e0": a score cell holds ASCII digits ("3", "3.0") or a number, nothing else.
+    if isinstance(v, str) and not _SCORE_TEXT.fullmatch(v.strip()):
+        raise CurateError(f"{what}: {value!r} is not an integer.")
     try:
         f = float(v)
     except (TypeError, ValueError):

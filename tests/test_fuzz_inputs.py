@@ -240,8 +240,9 @@ def _pairs_refusal_expected(rows) -> bool:
     """The reference's view of a ratings file: True when build-pairs must refuse it."""
     keys, seen = {}, set()
     for r in rows:
-        if any(r[c] is None or not r[c].strip(" \t\n\v\f\r") for c in ("clip_id", "candidate_id", "method", "annotator_id")):
-            return True  # an empty id (issue 12 item 6: such ids were paired)
+        if any(r[c] is None or ref_id(r[c], 201 if c == "candidate_id" else 100) != r[c]
+               for c in ("clip_id", "candidate_id", "method", "annotator_id")):
+            return True  # an empty id (issue 12 item 6: such ids were paired) or one the id rule refuses
         if any(ref_score(r[a]) is None or isinstance(r[a], str) for a in ("alignment", "fidelity")):
             return True
         if keys.setdefault(r["candidate_id"], (r["clip_id"], r["method"])) != (r["clip_id"], r["method"]):

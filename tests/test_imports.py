@@ -153,3 +153,19 @@ def test_ratings_file_needs_a_candidate_key(workspace, videos, tmp_path):
     p = _ratings_csv(tmp_path / "r.csv", [("a", 3, 3)], ("annotator_id", "alignment", "fidelity"))
     with pytest.raises(CurateError, match="needs a candidate_id column, or clip_id and method"):
         import_ratings(workspace, p)
+
+
+@pytest.mark.parametrize(("cell", "message"), [
+    ("\u0663", "'\u0663' is not an integer."),  # an Arabic-Indic three: float() would read 3
+    ("1e0", "'1e0' is not an integer."),
+    (True, "True is not an integer 1-5."),  # a JSON bool is a value, not a missing score
+    ("", "missing score."),
+])
+def test_score_cells_hold_ascii_numbers_only(cell, message):
+    from curation.imports import parse_score
+    from storage.errors import CurateError
+
+    with pytest.raises(CurateError) as e:
+        parse_score(cell, "r.csv, row 2, column 'alignment'")
+    assert str(e.value) == f"r.csv, row 2, column 'alignment': {message}"
+    assert parse_score(" 4 ", "x") == 4 and parse_score("3.0", "x") == 3 and parse_score(5, "x") == 5
