@@ -103,7 +103,7 @@ def test_dashboard_fits_1366_wide(tmp_path):
 # each is worked out in tests/test_stats_figures.py (and the round in tests/test_rounds_workflow.py).
 SEED_FIGURES = {
     "Clips complete": "2 / 4",        # c1 and c3 have k ratings on every ready candidate; c2 half, c4 none
-    "Ratings toward k": "10 / 14",    # 7 ready candidates * 2; c1 2+2, c2 1+1, c3 2+2, c4 0 (capped at k)
+    "Ratings toward k": "9 / 12",     # 6 ready candidates * 2 (c2:m2 flagged by its broken report); c1 2+2, c2 1, c3 2+2, c4 0
     "Ratings per hour": "68.6",       # alice's app ratings: 4 gaps in 60+60+30+60 = 210 s -> 4 * 3600 / 210
     "Flagged videos": "1",            # c2:m2, broken by alice
     "Over-assigned": "1",             # of the 4 candidates rated, c1:m1 got 3 > k ratings (c3 is gold)
@@ -159,7 +159,7 @@ def test_dashboard_shows_the_hand_worked_figures(tmp_path):
             stop(proc, timeout=15)
     shown = {label: _after(lines, label) for label in SEED_FIGURES}
     assert shown == SEED_FIGURES, lines
-    assert "71.4% of the ratings wanted (k = 2)" in lines  # 10 / 14
+    assert "75.0% of the ratings wanted (k = 2)" in lines  # 9 / 12
     agreement = lines.index("Agreement (Krippendorff's alpha, ordinal)")
     assert {axis: _after(lines, axis, agreement) for axis in SEED_ALPHA} == SEED_ALPHA, lines
     assert "Rounds (current: 1)" in lines
