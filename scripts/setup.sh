@@ -17,7 +17,10 @@ WANT_TORCH=0
 [[ ",$EXTRAS," == *",all,"* || ",$EXTRAS," == *",train,"* ]] && WANT_TORCH=1
 NEW_VENV=0
 [ -x "$VENV/bin/python" ] || NEW_VENV=1
-STEPS=$((2 + WANT_TORCH + NEW_VENV))
+PY=${PYTHON:-python3}
+NEED_VENV_PKG=0  # Debian's python3 ships venv without ensurepip (package python3-venv)
+if [ "$NEW_VENV" = 1 ] && ! "$PY" -c "import ensurepip, venv" 2>/dev/null; then NEED_VENV_PKG=1; fi
+STEPS=$((2 + WANT_TORCH + NEW_VENV + NEED_VENV_PKG))
 STEP=0
 PROGRESS='^(Collecting|Downloading|Processing|Building|Installing|Successfully|Requirement already)'
 
@@ -53,7 +56,17 @@ run() {  # run LABEL COMMAND...: one step, its output to the log, its progress t
 }
 
 echo "installing portrait-curate[$EXTRAS] into $VENV (full log: $LOG)" >&2
-if [ "$NEW_VENV" = 1 ]; then run "creating the virtual environment" "${PYTHON:-python3}" -m venv "$VENV"; fi
+if [ "$NEED_VENV_PKG" = 1 ]; then  # install python3.X-venv when we may, else say so
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo -n"
+  PKG="python$("$PY" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')-venv"
+  if $SUDO true 2>/dev/null; then
+    run "installing Debian's $PKG (venv needs ensurepip)" sh -c "$SUDO apt-get update -qq && $SUDO apt-get install -y -qq $PKG"
+  else
+    echo "setup failed: $PY cannot create a venv (no ensurepip); install Debian's $PKG (root), or set PYTHON to another python3" >&2
+    exit 1
+  fi
+fi
+if [ "$NEW_VENV" = 1 ]; then run "creating the virtual environment" "$PY" -m venv "$VENV"; fi
 run "upgrading pip" "$VENV/bin/python" -m pip install -U pip   # the stock pip 23 takes minutes to resolve this set
 if [ "$WANT_TORCH" = 1 ]; then run "installing torch 2.13.0" "$VENV/bin/python" -m pip install torch==2.13.0; fi
 run "installing portrait-curate and its dependencies (a few minutes the first time)" \
