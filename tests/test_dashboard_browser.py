@@ -15,7 +15,8 @@ import pytest
 
 from annotate_app.accounts import add_annotator
 from tests.fixtures.annotate_ws import rating_workspace
-from tests.test_annotate_browser import _MISSING, ARGS, CHROMIUM, _free_port, _wait_healthy
+from tests.fixtures.browser import app_page
+from tests.test_annotate_browser import _MISSING, CHROMIUM
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(_MISSING, reason=f"{CHROMIUM} missing: apt-get install chromium")]
 
@@ -57,39 +58,25 @@ def _rate(ws) -> str:
 
 
 def test_dashboard_fits_1366_wide(tmp_path):
-    from playwright.sync_api import sync_playwright
 
-    from annotate_app.server import start, stop
 
     ws = rating_workspace(tmp_path / "ws", clips=2, overlap=2)
     token = _rate(ws)
-    port = _free_port()
     shot = tmp_path / "dashboard.png"
-    with open(tmp_path / "app.log", "wb") as log:
-        proc = start(ws, port=port, stdout=log, stderr=log)
-        try:
-            _wait_healthy(port, proc)
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-                try:
-                    page = browser.new_page(viewport={"width": 1366, "height": 768})
-                    page.goto(f"http://127.0.0.1:{port}/?token={token}")
-                    page.wait_for_function("document.body.innerText.includes('Rate clips')", timeout=30_000)
-                    page.wait_for_url("**session=*", timeout=30_000)  # the login link became a session handle
-                    page.goto(page.url.replace(f"{port}/", f"{port}/dashboard", 1))
-                    page.get_by_text("Flagged videos").wait_for(timeout=60_000)
-                    page.locator('[data-testid="stDataFrame"] .dvn-scroller').nth(3).wait_for(timeout=30_000)
-                    page.wait_for_timeout(500)  # the grids size their columns after the first paint
-                    text = page.inner_text("body")
-                    over = page.evaluate(OVERFLOW)
-                    # Streamlit scrolls inside its own container: a tall window at the same width shows it all
-                    page.set_viewport_size({"width": 1366, "height": 4200})
-                    page.wait_for_timeout(500)
-                    page.screenshot(path=str(shot))
-                finally:
-                    browser.close()
-        finally:
-            stop(proc, timeout=15)
+    with app_page(ws, tmp_path, {"width": 1366, "height": 768}) as (page, port):
+            page.goto(f"http://127.0.0.1:{port}/?token={token}")
+            page.wait_for_function("document.body.innerText.includes('Rate clips')", timeout=30_000)
+            page.wait_for_url("**session=*", timeout=30_000)  # the login link became a session handle
+            page.goto(page.url.replace(f"{port}/", f"{port}/dashboard", 1))
+            page.get_by_text("Flagged videos").wait_for(timeout=60_000)
+            page.locator('[data-testid="stDataFrame"] .dvn-scroller').nth(3).wait_for(timeout=30_000)
+            page.wait_for_timeout(500)  # the grids size their columns after the first paint
+            text = page.inner_text("body")
+            over = page.evaluate(OVERFLOW)
+            # Streamlit scrolls inside its own container: a tall window at the same width shows it all
+            page.set_viewport_size({"width": 1366, "height": 4200})
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(shot))
     if os.environ.get("CURATE_SCREENSHOT"):
         shutil.copy(shot, os.environ["CURATE_SCREENSHOT"])
     for heading in ("Progress over time", "Annotators", "Escalated clips (adaptive overlap): 1 open",
@@ -126,9 +113,7 @@ def _after(lines: list[str], label: str, start: int = 0) -> str:
 
 def test_dashboard_shows_the_hand_worked_figures(tmp_path):
     """The admin's dashboard, read off the page: headline counts, progress, alpha and the round's win rate."""
-    from playwright.sync_api import sync_playwright
 
-    from annotate_app.server import start, stop
     from storage.workspace import init
     from tests.fixtures.stats_seed import K, seed
 
@@ -139,24 +124,12 @@ def test_dashboard_shows_the_hand_worked_figures(tmp_path):
         _, token = add_annotator(store, "boss", role="admin")  # an admin with no ratings: no figure changes
     finally:
         store.dispose()
-    port = _free_port()
-    with open(tmp_path / "app.log", "wb") as log:
-        proc = start(ws, port=port, stdout=log, stderr=log)
-        try:
-            _wait_healthy(port, proc)
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-                try:
-                    page = browser.new_page(viewport={"width": 1366, "height": 4200})
-                    page.goto(f"http://127.0.0.1:{port}/?token={token}")
-                    page.wait_for_url("**session=*", timeout=30_000)  # the login link became a session handle
-                    page.goto(page.url.replace(f"{port}/", f"{port}/dashboard", 1))
-                    page.get_by_text(SEED_H2H).wait_for(timeout=60_000)
-                    lines = [line.strip() for line in page.inner_text("body").splitlines()]
-                finally:
-                    browser.close()
-        finally:
-            stop(proc, timeout=15)
+    with app_page(ws, tmp_path, {"width": 1366, "height": 4200}) as (page, port):
+            page.goto(f"http://127.0.0.1:{port}/?token={token}")
+            page.wait_for_url("**session=*", timeout=30_000)  # the login link became a session handle
+            page.goto(page.url.replace(f"{port}/", f"{port}/dashboard", 1))
+            page.get_by_text(SEED_H2H).wait_for(timeout=60_000)
+            lines = [line.strip() for line in page.inner_text("body").splitlines()]
     shown = {label: _after(lines, label) for label in SEED_FIGURES}
     assert shown == SEED_FIGURES, lines
     assert "75.0% of the ratings wanted (k = 2)" in lines  # 9 / 12

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pandas as pd
 import pytest
 from sqlalchemy import update
@@ -11,7 +10,8 @@ from annotate_app.accounts import add_annotator
 from annotate_app.plain_text import formula_safe, formula_safe_frame, md_plain
 from storage import Annotator, Clip
 from tests.fixtures.annotate_ws import rating_workspace
-from tests.test_annotate_browser import _MISSING, ARGS, CHROMIUM, _free_port, _wait_healthy
+from tests.fixtures.browser import app_page
+from tests.test_annotate_browser import _MISSING, CHROMIUM
 
 EVIL_ID = "![x](http://127.0.0.1:9/pixel.png) :smile: www.example.com a_b_ <b>bold</b>"
 EVIL_NAME = "**boss** [link](http://127.0.0.1:9/) <img src=x>"
@@ -85,9 +85,7 @@ def test_dashboard_tables_are_formula_safe(tmp_path, monkeypatch):
 @pytest.mark.browser
 @pytest.mark.skipif(_MISSING, reason=f"{CHROMIUM} missing: apt-get install chromium")
 def test_clip_id_and_name_render_as_plain_text(tmp_path):
-    from playwright.sync_api import sync_playwright
 
-    from annotate_app.server import start, stop
 
     ws = rating_workspace(tmp_path / "ws", clips=1, overlap=1)
     store = ws.open_store()
@@ -98,29 +96,18 @@ def test_clip_id_and_name_render_as_plain_text(tmp_path):
             s.execute(update(Annotator).where(Annotator.name == "rater1").values(name=EVIL_NAME))
     finally:
         store.dispose()
-    port, urls = _free_port(), []
-    with open(tmp_path / "app.log", "wb") as log:
-        proc = start(ws, port=port, stdout=log, stderr=log)
-        try:
-            _wait_healthy(port, proc)
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-                try:
-                    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                    page.on("request", lambda r: urls.append(r.url))
-                    page.goto(f"http://127.0.0.1:{port}/?token={token}")
-                    heading = page.locator("h1").filter(has_text="Clip ").first
-                    heading.wait_for(timeout=30_000)
-                    page.locator(".cp video").nth(2).wait_for(state="attached", timeout=30_000)
-                    title = heading.inner_text().strip().replace("\u2060", "")
-                    assert title.startswith(f"Clip {EVIL_ID} · clip "), title  # then "n of N"
-                    text = heading.locator("[data-heading-text]")  # (the h1 also holds Streamlit's anchor link)
-                    assert text.locator("img, a, b, strong, em").count() == 0
-                    side = page.locator("[data-testid=stSidebar]")
-                    assert f"Signed in as {EVIL_NAME}" in side.inner_text().replace("\u2060", "")
-                    assert side.locator("a, img").count() == 0
-                finally:
-                    browser.close()
-        finally:
-            stop(proc, timeout=15)
+    urls = []
+    with app_page(ws, tmp_path, {"width": 1400, "height": 1000}) as (page, port):
+            page.on("request", lambda r: urls.append(r.url))
+            page.goto(f"http://127.0.0.1:{port}/?token={token}")
+            heading = page.locator("h1").filter(has_text="Clip ").first
+            heading.wait_for(timeout=30_000)
+            page.locator(".cp video").nth(2).wait_for(state="attached", timeout=30_000)
+            title = heading.inner_text().strip().replace("\u2060", "")
+            assert title.startswith(f"Clip {EVIL_ID} · clip "), title  # then "n of N"
+            text = heading.locator("[data-heading-text]")  # (the h1 also holds Streamlit's anchor link)
+            assert text.locator("img, a, b, strong, em").count() == 0
+            side = page.locator("[data-testid=stSidebar]")
+            assert f"Signed in as {EVIL_NAME}" in side.inner_text().replace("\u2060", "")
+            assert side.locator("a, img").count() == 0
     assert not [u for u in urls if "127.0.0.1:9" in u or "pixel.png" in u], urls
