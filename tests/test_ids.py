@@ -8,11 +8,12 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from storage import Annotator, Candidate, Clip, Rating
+from storage import Clip
 from storage.errors import CurateError
 from storage.ids import CANDIDATE_ID_MAX, ID_MAX, check_id, optional_id, to_id
+from tests.fixtures.fuzz_inputs import store_counts
 from tests.fixtures.media import make_video
 
 BAD_IDS = {
@@ -64,15 +65,6 @@ def test_every_value_is_stored_exactly_or_refused(value):
     assert 1 <= len(out) <= ID_MAX and out.isascii() and out.isprintable() and " " not in out
 
 
-def _counts(ws) -> tuple[int, ...]:
-    store = ws.open_store()
-    try:
-        with store.session() as s:
-            return tuple(s.scalar(select(func.count()).select_from(t)) for t in (Clip, Candidate, Rating, Annotator))
-    finally:
-        store.dispose()
-
-
 def _jsonl(path, rows):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
@@ -82,13 +74,13 @@ def test_ingest_refuses_bad_clip_ids(workspace, sample_manifest):
     from curation.ingest import ingest_manifest
 
     base = pd.read_csv(sample_manifest).iloc[0].to_dict()
-    before = _counts(workspace)
+    before = store_counts(workspace)
     for name, bad in {**BAD_IDS, **BAD_JSON}.items():
         rows = [dict(base, clip_id="fine-1"), dict(base, clip_id=bad)]
         m = _jsonl(sample_manifest.parent / f"bad-{name}.jsonl", rows)
         with pytest.raises(CurateError, match=rf"bad-{name}.jsonl, row 2, column 'clip_id'"):
             ingest_manifest(workspace, m)
-    assert _counts(workspace) == before
+    assert store_counts(workspace) == before
 
 
 def test_longest_id_is_stored_exactly(workspace, sample_manifest):
@@ -119,7 +111,7 @@ def video_dir(workspace, sample_manifest):
 def test_import_candidates_ids(workspace, video_dir):
     from curation.imports import import_candidates
 
-    before = _counts(workspace)
+    before = store_counts(workspace)
     dup = pd.DataFrame(
         [("sample-001", "m1", "a.mp4", "same"), ("sample-002", "m1", "b.mp4", "other"), ("sample-002", "m2", "b.mp4", "same")],
         columns=["clip_id", "method", "video", "candidate_id"],
@@ -133,14 +125,14 @@ def test_import_candidates_ids(workspace, video_dir):
             p = _jsonl(video_dir / f"{col}-{name}.jsonl", [row])
             with pytest.raises(CurateError, match=rf"row 1, column '{col}': an id must be text"):
                 import_candidates(workspace, p)
-    assert _counts(workspace) == before
+    assert store_counts(workspace) == before
     # A candidate_id already in the store for another clip: an error naming the row, not an IntegrityError.
     pd.DataFrame([("sample-001", "m1", "a.mp4", "taken")], columns=dup.columns).to_csv(video_dir / "one.csv", index=False)
     assert import_candidates(workspace, video_dir / "one.csv").added == 1
     pd.DataFrame([("sample-002", "m1", "b.mp4", "taken")], columns=dup.columns).to_csv(video_dir / "two.csv", index=False)
     with pytest.raises(CurateError, match=r"two.csv, row 1, column 'candidate_id': candidate_id 'taken' is already used by clip 'sample-001' method 'm1'"):
         import_candidates(workspace, video_dir / "two.csv")
-    assert _counts(workspace) == (before[0], before[1] + 1, before[2], before[3])
+    assert store_counts(workspace) == (before[0], before[1] + 1, before[2], before[3])
 
 
 def test_import_ratings_and_gold_ids(workspace, video_dir):
@@ -149,7 +141,7 @@ def test_import_ratings_and_gold_ids(workspace, video_dir):
 
     pd.DataFrame([("sample-001", "m1", "a.mp4")], columns=["clip_id", "method", "video"]).to_csv(video_dir / "c.csv", index=False)
     import_candidates(workspace, video_dir / "c.csv")
-    before = _counts(workspace)
+    before = store_counts(workspace)
     for name, bad in {**BAD_IDS, **BAD_JSON}.items():
         rows = [{"candidate_id": "sample-001:m1", "annotator_id": "ok", "alignment": 3, "fidelity": 3},
                 {"candidate_id": "sample-001:m1", "annotator_id": bad, "alignment": 3, "fidelity": 4}]
@@ -167,11 +159,11 @@ def test_import_ratings_and_gold_ids(workspace, video_dir):
             import_gold(store, g)
     finally:
         store.dispose()
-    assert _counts(workspace) == before
+    assert store_counts(workspace) == before
 
 
 def test_annotators_add_and_generate_refuse_bad_ids(workspace, cli):
-    before = _counts(workspace)
+    before = store_counts(workspace)
     r = cli("annotators", "add", "al ice", "-w", workspace.root)
     assert r.exit_code == 1 and "annotator name: annotator 'al ice' is not a valid id" in r.output
     assert "Traceback" not in r.output
@@ -179,4 +171,4 @@ def test_annotators_add_and_generate_refuse_bad_ids(workspace, cli):
     assert r.exit_code == 1 and "is not a valid id" in r.output
     r = cli("generate", "--methods", "still,../x", "-w", workspace.root, "--no-progress")
     assert r.exit_code == 1 and "--methods: method '../x' is not a valid id" in r.output
-    assert _counts(workspace) == before
+    assert store_counts(workspace) == before

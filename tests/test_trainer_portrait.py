@@ -306,24 +306,31 @@ def test_init_from_a_lora_run_fuses_its_adapter(wan_path, tmp_path):
     assert loss.item() == pytest.approx(math.log(2), abs=1e-6)
 
 
+def _skeleton_video_manifest(folder):
+    """A one-pair manifest whose skeleton column names a rendered skeleton video (0.6 s, 40x32, no audio)."""
+    import pandas as pd
+
+    from tests.fixtures.media import make_video
+    from tests.fixtures.trainer_data_media import make_pair_manifest
+
+    manifest = make_pair_manifest(folder, n_pairs=1)
+    make_video(folder / "media" / "skel.mp4", seconds=0.6, size=(40, 32), audio=False, seed=9)
+    df = pd.read_parquet(manifest)
+    df["skeleton"] = ["media/skel.mp4"]
+    df.to_parquet(manifest)
+    return manifest
+
+
 def test_rendered_skeleton_video_goes_through_the_cache_and_the_model(wan_path, tmp_path):
     """A rendered skeleton video in the skeleton column: cached as (9, 3, 4, 4) frames in [0, 1] on the 32x32 clip's
     latent grid; its 3 colour maps feed the encoder (skeleton_joints 3), and the module's output equals the plain
     model at step 0."""
-    from tests.fixtures.media import make_video
-    from tests.fixtures.trainer_data_media import make_pair_manifest
     from tests.fixtures.trainer_loop_models import save_tiny_wan_vae
     from trainer.cache import prepare_cache
     from trainer.data import PairDataset, collate_pairs, validate_manifest
 
     folder = tmp_path / "data"
-    manifest = make_pair_manifest(folder, n_pairs=1)
-    make_video(folder / "media" / "skel.mp4", seconds=0.6, size=(40, 32), audio=False, seed=9)
-    import pandas as pd
-
-    df = pd.read_parquet(manifest)
-    df["skeleton"] = ["media/skel.mp4"]
-    df.to_parquet(manifest)
+    manifest = _skeleton_video_manifest(folder)
     checked = validate_manifest(manifest, roots=[])
     from diffusers import AutoencoderKLWan
 
@@ -431,18 +438,12 @@ def test_skeleton_vae_cache_feeds_the_hallo4_pose_projection(wan_path, tmp_path)
     from diffusers import AutoencoderKLWan
 
     from storage.errors import CurateError
-    from tests.fixtures.media import make_video
-    from tests.fixtures.trainer_data_media import make_pair_manifest
     from tests.fixtures.trainer_loop_models import save_tiny_wan_vae
     from trainer.cache import CacheSettings, encode_pixels, prepare_cache, read_frames
     from trainer.data import PairDataset, collate_pairs, validate_manifest
 
     folder = tmp_path / "data"
-    manifest = make_pair_manifest(folder, n_pairs=1)
-    make_video(folder / "media" / "skel.mp4", seconds=0.6, size=(40, 32), audio=False, seed=9)
-    df = pd.read_parquet(manifest)
-    df["skeleton"] = ["media/skel.mp4"]
-    df.to_parquet(manifest)
+    manifest = _skeleton_video_manifest(folder)
     vae = AutoencoderKLWan.from_pretrained(save_tiny_wan_vae(tmp_path / "vae"))
     settings = {"num_frames": 9, "height": 32, "width": 32, "fps": 16.0, "text_shape": (6, 32), "progress": False,
                 "skeleton_vae": True}
@@ -462,6 +463,7 @@ def test_skeleton_vae_cache_feeds_the_hallo4_pose_projection(wan_path, tmp_path)
         assert torch.equal(make_denoiser("wan")(model, x, torch.tensor([500.0]), cond),
                            make_denoiser("wan")(_wan(wan_path), x, torch.tensor([500.0]), cond))
     np.save(folder / "media" / "kp.npy", np.zeros((9, 5, 3), dtype=np.float32))
+    df = pd.read_parquet(manifest)
     df["skeleton"] = ["media/kp.npy"]
     df.to_parquet(manifest)
     with pytest.raises(CurateError, match=r"kp.npy: skeleton_input 'vae' VAE-encodes a rendered skeleton video"):
