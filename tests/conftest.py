@@ -107,6 +107,17 @@ def sample_manifest(workspace):
 
 
 @pytest.fixture
+def cand_videos(workspace, sample_manifest):
+    """Two real candidate videos, a.mp4 and b.mp4 (0.4 s, 32x32), in the workspace's media/cands folder."""
+    from tests.fixtures.media import make_video
+
+    d = workspace.path("media", "cands")
+    make_video(d / "a.mp4", seconds=0.4, fps=10, size=(32, 32), seed=1)
+    make_video(d / "b.mp4", seconds=0.4, fps=10, size=(32, 32), seed=2)
+    return d
+
+
+@pytest.fixture
 def cli():
     """Run ``curate`` in-process: ``cli("status", "--json")`` returns click's Result."""
     from click.testing import CliRunner

@@ -106,17 +106,6 @@ def test_ingest_fuzz(workspace, media, cli, db_url):
     assert seen["accepted"] and seen["refused"], seen
 
 
-@pytest.fixture
-def videos(workspace, sample_manifest):
-    """Two real videos under the workspace's media folder."""
-    from tests.fixtures.media import make_video
-
-    d = workspace.path("media", "cands")
-    make_video(d / "a.mp4", seconds=0.4, fps=10, size=(32, 32), seed=1)
-    make_video(d / "b.mp4", seconds=0.4, fps=10, size=(32, 32), seed=2)
-    return d
-
-
 def _store_rows(ws, stmt) -> list:
     store = ws.open_store()
     try:
@@ -129,7 +118,7 @@ def _store_rows(ws, stmt) -> list:
 CLIPS = ["sample-001", "sample-002", "sample-003"]
 
 
-def test_import_candidates_fuzz(workspace, videos, cli, db_url):
+def test_import_candidates_fuzz(workspace, cand_videos, cli, db_url):
     seen = {"accepted": 0, "refused": 0}
     cand_sql = select(Candidate.candidate_id, Clip.clip_id, Candidate.method, Candidate.video_path).join(Clip)
 
@@ -139,8 +128,8 @@ def test_import_candidates_fuzz(workspace, videos, cli, db_url):
                        max_rows=3, ids=3), fmt=FORMATS)
     @known_bad(lambda bad: [("sample-001", bad, None, ("ok", "a.mp4"))])
     def run(rows, fmt):
-        raw = [{"clip_id": c, "method": m, "candidate_id": k, "video": path_text(*v, videos)} for c, m, k, v in rows]
-        path, said = write_table(videos / f"c-{uuid.uuid4().hex[:8]}", raw, fmt)
+        raw = [{"clip_id": c, "method": m, "candidate_id": k, "video": path_text(*v, cand_videos)} for c, m, k, v in rows]
+        path, said = write_table(cand_videos / f"c-{uuid.uuid4().hex[:8]}", raw, fmt)
         before = store_counts(workspace)
         known = {r.candidate_id: tuple(r) for r in _store_rows(workspace, cand_sql)}
         r = cli("import", "candidates", path, "-w", workspace.root, "--no-progress")
@@ -154,7 +143,7 @@ def test_import_candidates_fuzz(workspace, videos, cli, db_url):
             clip, method = ref_id(rec["clip_id"]), ref_id(rec["method"])
             cand = ref_id(rec["candidate_id"], 201) if ref_text(rec["candidate_id"]) is not None else f"{clip}:{method}"
             assert None not in (clip, method, cand) and kind != "bad", f"accepted a file the rules refuse: {said}"
-            want[cand] = (cand, clip, method, str(videos / "a.mp4"))
+            want[cand] = (cand, clip, method, str(cand_videos / "a.mp4"))
         got = {r.candidate_id: tuple(r) for r in _store_rows(workspace, cand_sql.where(Candidate.candidate_id.in_(want)))}
         assert got == want  # byte-equal ids, the file's clip, method and video
         assert store_counts(workspace) == (before[0], before[1] + len(set(want) - set(known)), *before[2:])
@@ -164,8 +153,8 @@ def test_import_candidates_fuzz(workspace, videos, cli, db_url):
     assert seen["accepted"] and seen["refused"], seen
 
 
-def test_import_ratings_fuzz(workspace, videos, cli, db_url):
-    cands = videos / "cands.csv"
+def test_import_ratings_fuzz(workspace, cand_videos, cli, db_url):
+    cands = cand_videos / "cands.csv"
     cands.write_text("clip_id,method,video\nsample-001,m1,a.mp4\nsample-002,m1,b.mp4\n")
     assert cli("import", "candidates", cands, "-w", workspace.root, "--no-progress").exit_code == 0
     seen = {"accepted": 0, "refused": 0}
@@ -180,7 +169,7 @@ def test_import_ratings_fuzz(workspace, videos, cli, db_url):
     @known_bad(lambda bad: [("sample-001:m1", "ok-1", 3, 4), ("sample-002:m1", bad, 3, 4)], replace=True)
     def run(rows, fmt, replace):
         raw = [{"candidate_id": c, "annotator_id": a, "alignment": x, "fidelity": y} for c, a, x, y in rows]
-        path, said = write_table(videos / f"r-{uuid.uuid4().hex[:8]}", raw, fmt)
+        path, said = write_table(cand_videos / f"r-{uuid.uuid4().hex[:8]}", raw, fmt)
         before = store_counts(workspace)
         want, first_bad = {}, None
         for i, rec in enumerate(said, 1):

@@ -14,7 +14,6 @@ from storage import Clip
 from storage.errors import CurateError
 from storage.ids import CANDIDATE_ID_MAX, ID_MAX, check_id, optional_id, to_id
 from tests.fixtures.fuzz_inputs import store_counts
-from tests.fixtures.media import make_video
 
 BAD_IDS = {
     "long": "x" * 100_000,
@@ -100,15 +99,7 @@ def test_longest_id_is_stored_exactly(workspace, sample_manifest):
         store.dispose()
 
 
-@pytest.fixture
-def video_dir(workspace, sample_manifest):
-    d = workspace.path("media", "cands")
-    make_video(d / "a.mp4", seconds=0.4, fps=10, size=(32, 32), seed=1)
-    make_video(d / "b.mp4", seconds=0.4, fps=10, size=(32, 32), seed=2)
-    return d
-
-
-def test_import_candidates_ids(workspace, video_dir):
+def test_import_candidates_ids(workspace, cand_videos):
     from curation.imports import import_candidates
 
     before = store_counts(workspace)
@@ -116,42 +107,42 @@ def test_import_candidates_ids(workspace, video_dir):
         [("sample-001", "m1", "a.mp4", "same"), ("sample-002", "m1", "b.mp4", "other"), ("sample-002", "m2", "b.mp4", "same")],
         columns=["clip_id", "method", "video", "candidate_id"],
     )
-    dup.to_csv(video_dir / "dup.csv", index=False)
+    dup.to_csv(cand_videos / "dup.csv", index=False)
     with pytest.raises(CurateError, match=r"dup.csv, row 3, column 'candidate_id': candidate_id 'same' repeats row 1"):
-        import_candidates(workspace, video_dir / "dup.csv")
+        import_candidates(workspace, cand_videos / "dup.csv")
     for col in ("method", "candidate_id"):
         for name, bad in BAD_JSON.items():
             row = {"clip_id": "sample-001", "method": "m1", "video": "a.mp4", "candidate_id": "c1", col: bad}
-            p = _jsonl(video_dir / f"{col}-{name}.jsonl", [row])
+            p = _jsonl(cand_videos / f"{col}-{name}.jsonl", [row])
             with pytest.raises(CurateError, match=rf"row 1, column '{col}': an id must be text"):
                 import_candidates(workspace, p)
     assert store_counts(workspace) == before
     # A candidate_id already in the store for another clip: an error naming the row, not an IntegrityError.
-    pd.DataFrame([("sample-001", "m1", "a.mp4", "taken")], columns=dup.columns).to_csv(video_dir / "one.csv", index=False)
-    assert import_candidates(workspace, video_dir / "one.csv").added == 1
-    pd.DataFrame([("sample-002", "m1", "b.mp4", "taken")], columns=dup.columns).to_csv(video_dir / "two.csv", index=False)
+    pd.DataFrame([("sample-001", "m1", "a.mp4", "taken")], columns=dup.columns).to_csv(cand_videos / "one.csv", index=False)
+    assert import_candidates(workspace, cand_videos / "one.csv").added == 1
+    pd.DataFrame([("sample-002", "m1", "b.mp4", "taken")], columns=dup.columns).to_csv(cand_videos / "two.csv", index=False)
     with pytest.raises(CurateError, match=r"two.csv, row 1, column 'candidate_id': candidate_id 'taken' is already used by clip 'sample-001' method 'm1'"):
-        import_candidates(workspace, video_dir / "two.csv")
+        import_candidates(workspace, cand_videos / "two.csv")
     assert store_counts(workspace) == (before[0], before[1] + 1, before[2], before[3])
 
 
-def test_import_ratings_and_gold_ids(workspace, video_dir):
+def test_import_ratings_and_gold_ids(workspace, cand_videos):
     from annotate_app.gold import import_gold
     from curation.imports import import_candidates, import_ratings
 
-    pd.DataFrame([("sample-001", "m1", "a.mp4")], columns=["clip_id", "method", "video"]).to_csv(video_dir / "c.csv", index=False)
-    import_candidates(workspace, video_dir / "c.csv")
+    pd.DataFrame([("sample-001", "m1", "a.mp4")], columns=["clip_id", "method", "video"]).to_csv(cand_videos / "c.csv", index=False)
+    import_candidates(workspace, cand_videos / "c.csv")
     before = store_counts(workspace)
     for name, bad in {**BAD_IDS, **BAD_JSON}.items():
         rows = [{"candidate_id": "sample-001:m1", "annotator_id": "ok", "alignment": 3, "fidelity": 3},
                 {"candidate_id": "sample-001:m1", "annotator_id": bad, "alignment": 3, "fidelity": 4}]
-        p = _jsonl(video_dir / f"r-{name}.jsonl", rows)
+        p = _jsonl(cand_videos / f"r-{name}.jsonl", rows)
         with pytest.raises(CurateError, match=r"row 2, column 'annotator_id'"):
             import_ratings(workspace, p)
-    p = _jsonl(video_dir / "r-cand.jsonl", [{"candidate_id": ["sample-001:m1"], "annotator_id": "ok", "alignment": 3, "fidelity": 3}])
+    p = _jsonl(cand_videos / "r-cand.jsonl", [{"candidate_id": ["sample-001:m1"], "annotator_id": "ok", "alignment": 3, "fidelity": 3}])
     with pytest.raises(CurateError, match=r"row 1, column 'candidate_id': an id must be text, not list"):
         import_ratings(workspace, p)
-    g = _jsonl(video_dir / "g.jsonl", [{"clip_id": "sample-001\n", "candidate_id": "m1", "alignment_min": 4}])
+    g = _jsonl(cand_videos / "g.jsonl", [{"clip_id": "sample-001\n", "candidate_id": "m1", "alignment_min": 4}])
     g.write_text(json.dumps({"clip_id": "sample-001\u202e", "candidate_id": "m1", "alignment_min": 4}) + "\n")
     store = workspace.open_store()
     try:
