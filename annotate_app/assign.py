@@ -164,12 +164,22 @@ def _lease(s: Session, me: int, clip: int, cfg: AssignConfig, now: datetime) -> 
     return Lease(a.id, clip, a.order_seed, a.lease_expires_at, resumed=False)
 
 
+def has_room(s: Session, me: int, clip: int, is_gold: bool, cfg: AssignConfig, now: datetime) -> bool:
+    """Whether ``me`` may still add this clip's ratings after the lease lay expired: gold clips have no cap,
+    others while fewer than k (the adaptive target when higher) are done or leased live by others. Resuming an
+    expired lease and a late submit (annotate_app.submit) both ask this."""
+    if is_gold:
+        return True
+    cap = max(cfg.overlap, s.scalar(TARGET, {"clip": clip}) or 0) if cfg.adaptive else cfg.overlap
+    return (s.scalar(TAKEN, {"me": me, "now": now, "clip": clip}) or 0) < cap
+
+
 def _resume(s: Session, me: int, cfg: AssignConfig, now: datetime) -> Lease | None:
     """The annotator's own leased clip, renewed; an expired one whose slot was taken is released."""
     while (row := s.execute(MY_LEASE, {"me": me}).first()) is not None:
         aid, clip, seed, _expires, is_gold = row
         a = s.get(Assignment, aid)
-        if is_gold or s.scalar(TAKEN, {"me": me, "now": now, "clip": clip}) < cfg.overlap:
+        if has_room(s, me, clip, bool(is_gold), cfg, now):
             a.lease_expires_at = now + timedelta(minutes=cfg.lease_minutes)
             return Lease(aid, clip, seed, a.lease_expires_at, resumed=True)
         a.status = AssignmentStatus.released  # others filled the clip while this lease lay expired

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from annotate_app.plain_text import formula_safe_frame
+from storage.csv_safe import formula_safe_frame
 
 # frame column -> header shown; a table shows only the columns named for it below
 LABELS = {

@@ -1,17 +1,13 @@
-"""Stored text shown as text: Markdown-inert for Streamlit's Markdown widgets, formula-inert for CSV.
+"""Stored text shown as text: Markdown-inert for Streamlit's Markdown widgets (CSV cells: storage.csv_safe).
 
 Ids follow ``storage.ids`` now, but a store may hold older ids, and comments and Label Studio
-names are free text; so every place that puts stored text into Markdown or into a table a
-user can download goes through here.
+names are free text; so every place that puts stored text into Markdown goes through here.
 """
 
 from __future__ import annotations
 
 import string
 import unicodedata
-
-# The CSV half lives in storage (the ratings export writes CSV too); re-exported for the app's callers.
-from storage.csv_safe import FORMULA_PREFIXES, formula_safe, formula_safe_frame  # noqa: F401
 
 # Backslash-escaping any ASCII punctuation is plain CommonMark; "-" is left alone (it only
 # matters at the start of a line, and these strings never start one), so ids read as typed.

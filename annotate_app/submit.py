@@ -23,13 +23,13 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from annotate_app import drafts
-from annotate_app.assign import AssignConfig, aware_utc, blind_order
+from annotate_app.assign import AssignConfig, aware_utc, blind_order, has_room
 from annotate_app.overlap import update_target
 from storage import Assignment, AssignmentStatus, Candidate, Clip, Rating, Store, in_transaction
 from storage.errors import CurateError
 from storage.models_annotate import ClipProgress
 from storage.models_drafts import RatingRevision
-from storage.queries_assign import RATEABLE, RATEABLE_CANDIDATES, TAKEN, TARGET
+from storage.queries_assign import RATEABLE, RATEABLE_CANDIDATES
 
 COMMENT_MAX = 2000
 
@@ -150,16 +150,14 @@ def _refuse_unrateable(scores: list[CandidateScore], cands: dict) -> None:
 
 
 def _refuse_late_if_full(s: Session, a: Assignment, me: int, now: datetime, cfg: AssignConfig) -> None:
-    """A late submit (lease expired) is stored only while the clip still has room for it: the same test as
-    resuming an expired lease (annotate_app.assign._resume). Otherwise it would be the clip's (k+1)-th rating."""
+    """A late submit (lease expired) is stored only while the clip still has room for it (the test of resuming
+    an expired lease); otherwise it would be the clip's (k+1)-th rating."""
     if a.lease_expires_at is None or aware_utc(a.lease_expires_at) > now:
         return
-    if s.scalar(select(Clip.is_gold).where(Clip.id == a.clip_pk)):
-        return  # gold clips have no cap
     # The progress row is locked so that two late submits on one clip are counted one after the other.
     s.scalar(select(ClipProgress).where(ClipProgress.clip_pk == a.clip_pk).with_for_update())
-    cap = max(cfg.overlap, s.scalar(TARGET, {"clip": a.clip_pk}) or 0) if cfg.adaptive else cfg.overlap
-    if (s.scalar(TAKEN, {"me": me, "now": now, "clip": a.clip_pk}) or 0) >= cap:
+    is_gold = bool(s.scalar(select(Clip.is_gold).where(Clip.id == a.clip_pk)))
+    if not has_room(s, me, a.clip_pk, is_gold, cfg, now):
         raise SubmitError("your lease on this clip expired and other annotators have completed it since; "
                           "nothing was stored (your answers stay in the draft).")
 

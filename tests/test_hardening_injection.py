@@ -7,8 +7,9 @@ import pytest
 from sqlalchemy import update
 
 from annotate_app.accounts import add_annotator
-from annotate_app.plain_text import formula_safe, formula_safe_frame, md_plain
+from annotate_app.plain_text import md_plain
 from storage import Annotator, Clip
+from storage.csv_safe import formula_safe, formula_safe_frame
 from tests.fixtures.annotate_ws import rating_workspace
 from tests.fixtures.browser import app_page
 from tests.test_annotate_browser import _MISSING, CHROMIUM
