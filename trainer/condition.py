@@ -31,6 +31,13 @@ from torch import nn
 from trainer.motion import first_frame_rule
 
 
+def multi_head(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int) -> torch.Tensor:
+    """Scaled dot-product attention over ``heads`` heads: q (N, Lq, dim), k and v (N, Lk, dim) -> (N, Lq, dim).
+    Shared with eq. 8's attention (:class:`trainer.fusion.MotionAttention`)."""
+    split = lambda t: t.unflatten(-1, (heads, -1)).transpose(1, 2)  # (N, L, dim) -> (N, h, L, dim/h)
+    return F.scaled_dot_product_attention(split(q), split(k), split(v)).transpose(1, 2).flatten(2)
+
+
 class Hallo4PoseProjection(nn.Module):
     """Skeleton latents (B, T, C, h, w) -> (B, T', (h/p)(w/p), dim) tokens (see the module docstring)."""
 
@@ -73,7 +80,5 @@ class ConditionAttention(nn.Module):
             raise ValueError(f"the Hallo4 skeleton attention needs one skeleton token per video token: "
                              f"{tuple(skel.shape[1:])} skeleton, {tuple(y.shape[1:])} video tokens per frame.")
         ctx = self.norm_in(y)
-        heads = lambda t: t.unflatten(-1, (self.heads, -1)).transpose(1, 2)  # (N, L, dim) -> (N, h, L, dim/h)
-        q = heads(self.norm_q(self.to_q(skel.to(y.dtype))))
-        out = F.scaled_dot_product_attention(q, heads(self.norm_k(self.to_k(ctx))), heads(self.to_v(ctx)))
-        return y + self.to_out(out.transpose(1, 2).flatten(2))
+        q = self.norm_q(self.to_q(skel.to(y.dtype)))
+        return y + self.to_out(multi_head(q, self.norm_k(self.to_k(ctx)), self.to_v(ctx), self.heads))

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainer.condition import ConditionAttention
+from trainer.condition import ConditionAttention, multi_head
 
 
 @dataclass
@@ -86,9 +86,7 @@ class MotionAttention(nn.Module):
         q = self.norm_q(self.to_q(self.norm_in(x)))
         k = self.norm_k(torch.cat(keys, dim=1))
         v = torch.cat(values, dim=1)
-        heads = lambda t: t.unflatten(-1, (self.heads, -1)).transpose(1, 2)  # (N, L, dim) -> (N, h, L, dim/h)
-        out = F.scaled_dot_product_attention(heads(q), heads(k), heads(v))
-        return self.to_out(out.transpose(1, 2).flatten(2).type_as(x))
+        return self.to_out(multi_head(q, k, v, self.heads).type_as(x))
 
 
 class _Residual:
