@@ -20,12 +20,13 @@ from storage.errors import CurateError
 
 ID_MAX = 100
 CANDIDATE_ID_MAX = 2 * ID_MAX + 1
-_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+\-]*")
+_FIRST, _REST = "[A-Za-z0-9]", r"[A-Za-z0-9._:@+\-]"
+_ID_RE = re.compile(f"{_FIRST}{_REST}*")
 RULE = f"1-{ID_MAX} characters from A-Z a-z 0-9 . _ - : @ +, starting with a letter or digit"
 KINDS = ("clip_id", "candidate_id", "method", "annotator")
 # The same rule for a SQL engine's regexp_full_match (RE2), length included: build-pairs checks --ratings files in DuckDB.
-SQL_ID_RE = rf"[A-Za-z0-9][A-Za-z0-9._:@+\-]{{0,{ID_MAX - 1}}}"
-SQL_CANDIDATE_ID_RE = rf"[A-Za-z0-9][A-Za-z0-9._:@+\-]{{0,{CANDIDATE_ID_MAX - 1}}}"
+SQL_ID_RE = f"{_FIRST}{_REST}{{0,{ID_MAX - 1}}}"
+SQL_CANDIDATE_ID_RE = f"{_FIRST}{_REST}{{0,{CANDIDATE_ID_MAX - 1}}}"
 
 
 def _text(value) -> str | None:
