@@ -169,6 +169,7 @@ def test_revision_0006_upgrades_and_downgrades(db_url):
         upgrade(engine)
         tables = set(inspect(engine).get_table_names())
         assert {"clip_drafts", "clip_skips", "rating_revisions"} <= tables
+        command.downgrade(alembic_config(engine), "0006_workstation")  # off the merge revision, back to branches
         command.downgrade(alembic_config(engine), "0006_workstation@-1")
         tables = set(inspect(engine).get_table_names())
         assert not {"clip_drafts", "clip_skips", "rating_revisions"} & tables and "clip_progress" in tables
