@@ -167,7 +167,7 @@ def open_session(store: Store, account: Account, hours: float = SESSION_HOURS) -
 
     Both parts are random (128 and 192 bits); only the secret's hash is stored.
     """
-    from storage.models_annotate import AppSession
+    from storage.models import AppSession
 
     handle, secret = secrets.token_urlsafe(16), secrets.token_urlsafe(24)
 
@@ -188,7 +188,7 @@ def resume_session(store: Store, handle: str) -> Account | None:
 
     A read in a snapshot (no write lock): it runs on every page run and media request.
     """
-    from storage.models_annotate import AppSession
+    from storage.models import AppSession
 
     parts = _split_handle(handle)
     if parts is None:
@@ -210,7 +210,7 @@ def resume_session(store: Store, handle: str) -> Account | None:
 
 def close_session(store: Store, handle: str) -> bool:
     """Sign-out: forget the session when its secret matches; True when one was ended."""
-    from storage.models_annotate import AppSession
+    from storage.models import AppSession
 
     parts = _split_handle(handle)
     if parts is None:
@@ -227,7 +227,7 @@ def close_session(store: Store, handle: str) -> bool:
 
 
 def _end_sessions(s, annotator_pk: int) -> int:
-    from storage.models_annotate import AppSession
+    from storage.models import AppSession
 
     return s.execute(delete(AppSession).where(AppSession.annotator_pk == annotator_pk)).rowcount
 

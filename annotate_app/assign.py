@@ -26,8 +26,7 @@ from sqlalchemy.orm import Session
 
 from annotate_app import drafts
 from storage import Assignment, AssignmentStatus, Store, in_transaction
-from storage.models_annotate import ClipProgress  # noqa: F401  (registers the table with the ORM)
-from storage.models_drafts import ClipSkip, ClipTarget  # noqa: F401  (ClipTarget: registers the table)
+from storage.models import ClipSkip
 from storage.queries_assign import (
     AVAILABLE,
     CLIP_VIEW,

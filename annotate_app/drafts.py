@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from storage import Store, in_transaction
 from storage.models import AXES
-from storage.models_drafts import ClipDraft
+from storage.models import ClipDraft
 
 COMMENT_MAX = 500
 MAX_PAYLOAD = 64_000  # characters of JSON; a real draft of 26 candidates is a few kB

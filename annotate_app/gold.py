@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from storage import AXES, Candidate, Clip, Store
 from storage.errors import CurateError, where
-from storage.models_gold import GoldAnswer
+from storage.models import GoldAnswer
 from storage.queries import GOLD_ANSWERS
 from storage.tables import ImportReport
 

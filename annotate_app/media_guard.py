@@ -195,7 +195,7 @@ def allowed_path(store, handle: str, assignment_id: int, item: str, root: Path |
         CandidateStatus,
         Clip,
     )
-    from storage.models_annotate import AppSession
+    from storage.models import AppSession
 
     now = datetime.now(timezone.utc)
     with store.reader() as conn:

@@ -181,7 +181,7 @@ def test_config_is_validated():
 def test_clips_committed_out_of_id_order_are_still_handed_out(store, monkeypatch):
     """A clip whose id is below the highest synced one (a concurrent ingest) is found by the periodic full sync."""
     from annotate_app import assign
-    from storage.models_annotate import ClipProgress
+    from storage.models import ClipProgress
 
     pks = add_clips(store, 3)
     (me,) = add_people(store, 1)

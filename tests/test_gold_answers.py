@@ -19,7 +19,7 @@ from annotate_app.gold import (
 from annotate_app.stats import gold_accuracy
 from storage import CandidateStatus, Clip
 from storage.errors import CurateError
-from storage.models_gold import GoldAnswer
+from storage.models import GoldAnswer
 from tests.fixtures.stats_seed import add_clips
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from annotate_app import media_guard
 from annotate_app.accounts import add_annotator
 from storage import Assignment, AssignmentStatus, Candidate, Clip
-from storage.models_annotate import AppSession
+from storage.models import AppSession
 from tests.fixtures.annotate_ws import METHODS
 from tests.test_annotate_browser import _MISSING, ARGS, CHROMIUM, _free_port, _wait_healthy
 

@@ -21,7 +21,7 @@ from annotate_app.accounts import (
 )
 from annotate_app.assign import AssignConfig, next_clip
 from storage import Assignment, AssignmentStatus
-from storage.models_annotate import AppSession
+from storage.models import AppSession
 from tests.fixtures.annotate_ws import rating_workspace
 
 APP = str(Path(annotate_app.__file__).with_name("app.py"))

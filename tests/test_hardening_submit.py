@@ -20,8 +20,8 @@ from annotate_app.submit import CandidateScore, SubmitError, submit_clip
 from curation.imports import import_ratings
 from storage import Annotator, Assignment, Candidate, CandidateStatus, Rating
 from storage.export import RATINGS_SCHEMA
-from storage.models_annotate import ClipProgress
-from storage.models_drafts import ClipDraft, RatingRevision
+from storage.models import ClipProgress
+from storage.models import ClipDraft, RatingRevision
 from tests.fixtures.annotate_data import add_clips, add_people
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)

@@ -19,7 +19,7 @@ from annotate_app.labelstudio import LabelStudioConfig, pull, push
 from annotate_app.labelstudio.client import _sdk_client_class
 from storage import Annotator
 from storage.errors import CurateError
-from storage.models_labelstudio import LabelStudioProject, LabelStudioTask
+from storage.models import LabelStudioProject, LabelStudioTask
 from storage.workspace import init
 from tests.fixtures import labelstudio_server as ls_fixture
 from tests.fixtures.labelstudio_data import METHODS, add_campaign, ls_ratings, task_slots

@@ -9,7 +9,7 @@ from sqlalchemy import select
 import annotate_app
 from annotate_app.accounts import add_annotator
 from storage import Assignment, AssignmentStatus, Rating
-from storage.models_drafts import ClipSkip
+from storage.models import ClipSkip
 from tests.fixtures.annotate_ws import rating_workspace
 
 APP = str(Path(annotate_app.__file__).with_name("app.py"))

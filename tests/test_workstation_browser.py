@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from annotate_app.accounts import add_annotator
 from storage import Assignment, AssignmentStatus, Rating
-from storage.models_drafts import ClipDraft
+from storage.models import ClipDraft
 from tests.fixtures.annotate_ws import rating_workspace
 from tests.test_annotate_browser import _MISSING, ARGS, CHROMIUM, _free_port, _wait_healthy
 

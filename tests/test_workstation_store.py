@@ -13,7 +13,7 @@ from annotate_app.assign import AssignConfig, clip_view, last_editable, next_cli
 from annotate_app.player import PlayerConfig, problems
 from annotate_app.submit import CandidateScore, SubmitError, reopen, submit_clip
 from storage import Annotator, Assignment, AssignmentStatus, Rating
-from storage.models_drafts import ClipDraft, ClipSkip, RatingRevision
+from storage.models import ClipDraft, ClipSkip, RatingRevision
 from tests.fixtures.annotate_ws import rating_workspace
 
 CFG = AssignConfig(overlap=1, gold_rate=0.0)

@@ -6,7 +6,7 @@ Design (docs/labelstudio.md has the reasoning):
   ``--per candidate`` makes one task per video instead.
 - Blind: task data holds an opaque ``item`` token and media URLs of randomly named links
   (hard links, else copies) under ``<document root>/labelstudio-media/<token>/``; which
-  candidate sits in which slot is kept only in our store (``storage.models_labelstudio``).
+  candidate sits in which slot is kept only in our store (``storage.models.labelstudio``).
 - Idempotent: a task row is written (``task_id`` NULL) before the import and completed after
   it, matched on ``item``, so pushing twice, or after a crash, creates nothing twice.
 - Pull validates every value (Label Studio stores a rating of 9 or an unknown control

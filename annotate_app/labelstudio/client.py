@@ -14,7 +14,7 @@ from typing import TypeVar
 from sqlalchemy import select
 
 from storage.errors import CurateError
-from storage.models_labelstudio import TASKS_PER_CANDIDATE, TASKS_PER_CLIP, LabelStudioProject
+from storage.models import TASKS_PER_CANDIDATE, TASKS_PER_CLIP, LabelStudioProject
 from storage.workspace import Workspace
 
 # One logger for the whole bridge, named after the public module: that is the name users configure.

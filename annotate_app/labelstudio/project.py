@@ -13,7 +13,7 @@ from annotate_app.labelstudio.client import LOCAL_FILES_PREFIX, MEDIA_DIR, Label
 from annotate_app.labelstudio.label_config import project_settings
 from storage import Candidate, CandidateStatus
 from storage.errors import CurateError
-from storage.models_labelstudio import TASKS_PER_CLIP, LabelStudioProject
+from storage.models import TASKS_PER_CLIP, LabelStudioProject
 from storage.workspace import Workspace
 
 

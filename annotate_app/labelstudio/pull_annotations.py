@@ -19,7 +19,7 @@ from storage import Annotator, Rating
 from storage.errors import CurateError
 from storage.ids import ID_MAX, to_id
 from storage.models import AXES
-from storage.models_labelstudio import LabelStudioProject, LabelStudioTask
+from storage.models import LabelStudioProject, LabelStudioTask
 from storage.workspace import Workspace
 
 

@@ -20,7 +20,7 @@ from annotate_app.labelstudio.client import IMPORT_BATCH, LabelStudioConfig, cal
 from annotate_app.labelstudio.project import create_project, update_project
 from storage import Candidate, CandidateStatus, Clip
 from storage.errors import CurateError
-from storage.models_labelstudio import TASKS_PER_CLIP, LabelStudioProject, LabelStudioTask
+from storage.models import TASKS_PER_CLIP, LabelStudioProject, LabelStudioTask
 from storage.workspace import Workspace
 
 

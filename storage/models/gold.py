@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from storage.models import Base, Candidate, utcnow
+from storage.models.core import Base, Candidate, utcnow
 
 __all__ = ["GoldAnswer"]
 

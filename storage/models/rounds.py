@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, Index, Integer, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models import Base, Clip, utcnow
+from storage.models.core import Base, Clip, utcnow
 
 __all__ = ["Round"]
 

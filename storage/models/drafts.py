@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, Integer, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models import Base, utcnow
+from storage.models.core import Base, utcnow
 
 __all__ = ["ClipDraft", "ClipSkip", "ClipTarget", "RatingRevision"]
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models import Assignment, Base, Clip, utcnow
+from storage.models.core import Assignment, Base, Clip, utcnow
 
 __all__ = ["AppSession", "ClipProgress"]
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models import Base, utcnow
+from storage.models.core import Base, utcnow
 
 __all__ = ["TASKS_PER_CANDIDATE", "TASKS_PER_CLIP", "LabelStudioProject", "LabelStudioTask"]
 

@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 models: the store's schema.
+"""The core tables: clips, candidates, generation jobs, annotators, assignments, ratings.
 
 The invariants live in the database, not only here: ratings are 1..5 (CHECK),
 one rating per (candidate, annotator) (UNIQUE), and every reference is a
@@ -80,7 +80,7 @@ class AssignmentStatus(str, enum.Enum):
 
 _TS = DateTime(timezone=True)
 
-# The round a new clip joins: the latest one opened (table `rounds`, storage/models_rounds.py).
+# The round a new clip joins: the latest one opened (table `rounds`, storage/models/rounds.py).
 # A SQL default, so every insert (ORM or bulk) reads it in its own transaction.
 CURRENT_ROUND_SQL = "(SELECT COALESCE(MAX(number), 1) FROM rounds)"
 
