@@ -1,8 +1,10 @@
-"""Alembic, driven from code: every open upgrades to all heads.
+"""Alembic, driven from code: every open upgrades to the head.
 
-Revisions live in ``storage/migrations/versions``. Feature branches may each add a
-revision on top of ``0001_initial``; ``upgrade heads`` applies every branch, so
-independent schema additions do not need a merge revision to work.
+Revisions live in ``storage/migrations/versions``. The early ones branched off ``0001_initial``;
+``0007_merge`` joins them, and from there the chain is one line: each new revision names the current
+head as ``down_revision`` and takes the next number (``tests/test_migrations.py`` enforces it, and that
+the migrated schema matches ``storage.models``). ``upgrade heads`` still reaches a store left on any
+of the old branches.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ class ClipProgress(Base):
     __tablename__ = "clip_progress"
 
     clip_pk: Mapped[int] = mapped_column(ForeignKey("clips.id", ondelete="CASCADE"), primary_key=True)
-    n_done: Mapped[int] = mapped_column(Integer, default=0)
+    n_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # raw-SQL inserts rely on it
 
     __table_args__ = (Index("clip_progress_n_done_ix", "n_done", "clip_pk"),)
 
