@@ -17,8 +17,7 @@ from sqlalchemy import delete, text
 from sqlalchemy.orm import Session
 
 from storage import Store, in_transaction
-from storage.models import AXES
-from storage.models import ClipDraft
+from storage.models import AXES, ClipDraft
 
 COMMENT_MAX = 500
 MAX_PAYLOAD = 64_000  # characters of JSON; a real draft of 26 candidates is a few kB

@@ -27,8 +27,7 @@ from annotate_app.assign import AssignConfig, aware_utc, blind_order, has_room
 from annotate_app.overlap import update_target
 from storage import Assignment, AssignmentStatus, Candidate, Clip, Rating, Store, in_transaction
 from storage.errors import CurateError
-from storage.models import ClipProgress
-from storage.models import RatingRevision
+from storage.models import ClipProgress, RatingRevision
 from storage.queries_assign import RATEABLE, RATEABLE_CANDIDATES
 
 COMMENT_MAX = 2000

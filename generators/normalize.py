@@ -12,11 +12,10 @@ upstream muxed in, so every candidate of a clip carries exactly the same sound.
 from __future__ import annotations
 
 import math
-import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from storage.atomic import atomic_path
 from storage.errors import CurateError
 from storage.media import VideoProbe, probe_video, sha256_file
 from storage.workspace import NormalizeConfig
@@ -85,15 +84,10 @@ def normalize_video(raw: Path, audio: Path, out: Path, cfg: NormalizeConfig, aud
             f"too short: raw video {raw_probe.duration:.2f} s ({raw_probe.frame_count} frames), "
             f"audio {audio_seconds:.2f} s; at least {MIN_SECONDS} s is needed"
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp-{uuid.uuid4().hex[:8]}{out.suffix}")
-    try:
+    with atomic_path(out) as tmp:  # keeps out's suffix: ffmpeg picks the container from it
         _encode(raw, audio, tmp, cfg, seconds, raw_probe)
         probe = _check_written(tmp, cfg, frames)
         digest = sha256_file(tmp)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
     return NormalizedVideo(out, probe, digest)
 
 

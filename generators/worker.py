@@ -27,6 +27,7 @@ from generators.base import GenerationRequest, GenerationResult
 from generators.normalize import BrokenOutput, normalize_video
 from generators.registry import batch_size, build
 from storage import Candidate, CandidateStatus, Clip, JobStatus
+from storage.atomic import atomic_write
 from storage.tables import default_candidate_id
 from storage.workspace import Workspace, load
 
@@ -117,7 +118,7 @@ def _sweep(ws: Workspace, abandoned: list[tuple[str, str]]) -> None:
             continue
         shutil.rmtree(ws.path("tmp", "generate", token), ignore_errors=True)
         folder = ws.path("media", "candidates", method)
-        for pattern in (f"*-{token[:8]}.mp4", f".*-{token[:8]}.tmp-*", f"raw/*-{token[:8]}.*", f"raw/.*-{token[:8]}.*"):
+        for pattern in (f"*-{token[:8]}.mp4", f".*-{token[:8]}.*.tmp.*", f"raw/*-{token[:8]}.*", f"raw/.*-{token[:8]}.*"):
             for f in folder.glob(pattern):
                 f.unlink(missing_ok=True)
 
@@ -248,11 +249,8 @@ def _fail(store, req, token, error: str, final: bool, candidate: dict | None) ->
 
 
 def _keep_raw(src: Path, dst: Path) -> None:
-    """Copy the upstream's file beside the candidates (temp name, then rename)."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.tmp")
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
+    """Copy the upstream's file beside the candidates (atomically: a half copy never has ``dst``'s name)."""
+    atomic_write(dst, lambda tmp: shutil.copyfile(src, tmp))
 
 
 def _safe(s: str) -> str:

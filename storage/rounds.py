@@ -13,8 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from storage._engine import Store, in_transaction
 from storage.errors import CurateError
-from storage.models import CURRENT_ROUND_SQL, utcnow
-from storage.models import Round
+from storage.models import CURRENT_ROUND_SQL, Round, utcnow
 
 __all__ = ["current_round", "parse_rounds", "resolve_rounds", "round_summaries", "start_round"]
 

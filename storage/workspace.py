@@ -23,6 +23,7 @@ else:  # pragma: no cover
 
 import tomli_w
 
+from storage.atomic import atomic_write_text
 from storage.errors import WorkspaceError
 
 CONFIG_NAME = "curate.toml"
@@ -298,9 +299,7 @@ def init(directory: str | os.PathLike, db: str | None = None, overlap: int = 3) 
         cfg = WorkspaceConfig(overlap=overlap)
         if db and not _has_password(db):
             cfg.database_url = db  # persisted; a URL with a password stays in the environment only
-        tmp = cfg_path.with_name(cfg_path.name + ".tmp")
-        tmp.write_text(_HEADER + tomli_w.dumps(cfg.to_toml()))
-        tmp.replace(cfg_path)
+        atomic_write_text(cfg_path, _HEADER + tomli_w.dumps(cfg.to_toml()))
     for sub in ("media", "manifests", "exports", "logs"):
         (root / sub).mkdir(exist_ok=True)
     ws = load(root, db=db)

@@ -18,8 +18,7 @@ from annotate_app.labelstudio.label_config import control_names
 from storage import Annotator, Rating
 from storage.errors import CurateError
 from storage.ids import ID_MAX, to_id
-from storage.models import AXES
-from storage.models import LabelStudioProject, LabelStudioTask
+from storage.models import AXES, LabelStudioProject, LabelStudioTask
 from storage.workspace import Workspace
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import distinct, func, select, update
 from annotate_app.labelstudio.client import IMPORT_BATCH, LabelStudioConfig, call, connect, find_project
 from annotate_app.labelstudio.project import create_project, update_project
 from storage import Candidate, CandidateStatus, Clip
+from storage.atomic import atomic_write
 from storage.errors import CurateError
 from storage.models import TASKS_PER_CLIP, LabelStudioProject, LabelStudioTask
 from storage.workspace import Workspace
@@ -62,9 +63,7 @@ def link_media(src: Path, dst: Path) -> None:
     try:
         os.link(src, dst)
     except OSError:  # other file system, or links not allowed: the server needs a real file
-        tmp = dst.with_name(dst.name + ".tmp")
-        shutil.copyfile(src, tmp)
-        tmp.replace(dst)
+        atomic_write(dst, lambda tmp: shutil.copyfile(src, tmp))
 
 
 def reference_name(row: LabelStudioTask, clip: Clip) -> str:

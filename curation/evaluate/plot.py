@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from curation.evaluate.report import ARROW, PER_CLIP, PER_METHOD
+from storage.atomic import atomic_write
 
 
 def panels(summary: dict) -> list[tuple[str, list[str], list[float], list[float | None]]]:
@@ -47,8 +48,8 @@ def write_plot(summary: dict, path: Path) -> Path | None:
         ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
+    try:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    finally:
+        plt.close(fig)
     return path

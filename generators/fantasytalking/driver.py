@@ -19,6 +19,8 @@ import traceback
 
 
 def _write(path, results):
+    # storage.atomic's temp-name + rename, by hand: this file runs in FantasyTalking's environment and may
+    # import nothing of portrait-curate.
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(results, f)

@@ -15,6 +15,7 @@ side-effect import elsewhere.
 
 from __future__ import annotations
 
+from storage.models.annotation import AppSession, ClipProgress
 from storage.models.core import (
     AXES,
     CURRENT_ROUND_SQL,
@@ -31,7 +32,6 @@ from storage.models.core import (
     Rating,
     utcnow,
 )
-from storage.models.annotation import AppSession, ClipProgress
 from storage.models.drafts import ClipDraft, ClipSkip, ClipTarget, RatingRevision
 from storage.models.gold import GoldAnswer
 from storage.models.labelstudio import (
