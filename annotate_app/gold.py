@@ -141,9 +141,9 @@ def unmark_gold(store: Store, clip_id: str, candidate: str | None = None) -> int
 
 def gold_answers_frame(store: Store) -> pd.DataFrame:
     """Every gold answer with its clip, method, rating count and how many ratings passed."""
-    from storage import read_frames
+    from storage import read_dataframes
 
-    return typed_gold_frame(read_frames(store, {"gold": GOLD_ANSWERS})["gold"])
+    return typed_gold_frame(read_dataframes(store, {"gold": GOLD_ANSWERS})["gold"])
 
 
 def typed_gold_frame(df: pd.DataFrame) -> pd.DataFrame:

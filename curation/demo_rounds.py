@@ -53,7 +53,7 @@ def rate_round(ws, round_no: int, seed: int = 0) -> int:
     """Ratings by the two simulated raters for every ready candidate of ``round_no``; returns how many."""
     from sqlalchemy import select
 
-    from curation.imports import import_ratings
+    from curation.file_import import import_ratings
     from storage import Candidate, CandidateStatus, Clip
 
     with ws.store() as store, store.session() as s:
@@ -78,9 +78,9 @@ def rate_round(ws, round_no: int, seed: int = 0) -> int:
 
 
 def build_round_pairs(ws, round_no: int) -> Path:
-    from curation.pair_manifest import write_manifest
-    from curation.pairs import build_pairs
-    from curation.pairs_config import BuildPairsConfig
+    from curation.pairs.build import build_pairs
+    from curation.pairs.config import BuildPairsConfig
+    from curation.pairs.manifest import write_manifest
 
     cfg = BuildPairsConfig(rounds=(round_no,))
     with ws.store() as store:

@@ -29,7 +29,7 @@ BUILTIN = {
     "lipsync": "generators.builtin.lipsync:make",
     "lipsync_offset": "generators.builtin.lipsync:make_offset",
     "lipsync_blur": "generators.builtin.lipsync:make_blur",
-    "import": "generators.builtin.imported:make",
+    "import": "generators.builtin.external_videos:make",
 }
 
 UPSTREAM = {

@@ -14,7 +14,7 @@ _EXPORTS = {
     "make_engine": "storage._engine",
     "redact": "storage._engine",
     "in_transaction": "storage._engine",
-    "read_frames": "storage._engine",
+    "read_dataframes": "storage._engine",
     "CurateError": "storage.errors",
     "WorkspaceError": "storage.errors",
     "Base": "storage.models",

@@ -142,7 +142,7 @@ def in_transaction(store: Store, fn: Callable[[Session], T], attempts: int = 5) 
     raise AssertionError("unreachable")
 
 
-def read_frames(store: Store, queries: dict[str, str]) -> dict[str, pd.DataFrame]:
+def read_dataframes(store: Store, queries: dict[str, str]) -> dict[str, pd.DataFrame]:
     """Run read-only SQL (no parameters) on a plain DBAPI cursor, all in one read snapshot.
 
     Like ``Store.reader()`` it never holds writers back: a deferred BEGIN in WAL mode on

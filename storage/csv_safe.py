@@ -1,4 +1,4 @@
-"""CSV cells a spreadsheet will not run as formulas (issue 12, item 5).
+"""CSV cells a spreadsheet will not run as formulas: a cell starting with =, +, -, @ or a control character would run when an admin opens the export (CSV injection).
 
 Every CSV the tool writes or offers goes through here: ``curate export ratings --out r.csv``
 (storage/export.py) and the dashboard's table downloads (annotate_app/dashboard_annotators.py).

@@ -34,7 +34,7 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_text(path, text)
 
 
-def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+def read_parquet_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """The ``portrait_curate`` metadata of a Parquet file written by :func:`write_parquet_atomic`."""
     meta = pq.read_schema(path).metadata or {}
     raw = meta.get(METADATA_KEY)

@@ -72,7 +72,7 @@ SELECT COUNT(*) FROM (
 ) complete_clips
 """
 
-# --- curate stats and the dashboard: read whole with storage.read_frames, joined in pandas -----------
+# --- curate stats and the dashboard: read whole with storage.read_dataframes, joined in pandas -----------
 
 # Plain tables joined in pandas: integer keys merge faster than the database returns joined text.
 STATS_RATINGS = """

@@ -75,7 +75,7 @@ def test_eval_bad_input_is_one_line(cli, folders, monkeypatch):
 
 
 def test_eval_store_mode_uses_the_ingested_ground_truth(cli, sqlite_workspace, tmp_path):
-    from curation.imports import import_candidates
+    from curation.file_import import import_candidates
     from curation.ingest import ingest_manifest
     from tests.fixtures.media import make_png, make_wav
 

@@ -39,7 +39,8 @@ def _lock_is_free(db: Path) -> bool:
 
 
 def test_ingest_and_import_candidates_do_slow_work_without_the_lock(sqlite_workspace, monkeypatch):
-    from curation import imports, ingest
+    from curation import file_import as imports
+    from curation import ingest
     from curation.sample import make_sample_clips
 
     ws, free = sqlite_workspace, []
@@ -151,7 +152,7 @@ def test_signing_in_during_a_long_import_candidates(tmp_path, monkeypatch):
     from playwright.sync_api import sync_playwright
 
     from annotate_app.server import start, stop
-    from curation import imports
+    from curation import file_import as imports
     from tests.test_annotate_browser import _MISSING, ARGS, CHROMIUM, _free_port, _wait_healthy
 
     if _MISSING:

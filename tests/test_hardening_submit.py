@@ -17,11 +17,10 @@ from sqlalchemy import func, select
 from annotate_app import drafts
 from annotate_app.assign import AssignConfig, clip_view, next_clip, release
 from annotate_app.submit import CandidateScore, SubmitError, submit_clip
-from curation.imports import import_ratings
+from curation.file_import import import_ratings
 from storage import Annotator, Assignment, Candidate, CandidateStatus, Rating
 from storage.export import RATINGS_SCHEMA
-from storage.models import ClipProgress
-from storage.models import ClipDraft, RatingRevision
+from storage.models import ClipDraft, ClipProgress, RatingRevision
 from tests.fixtures.annotate_data import add_clips, add_people
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)

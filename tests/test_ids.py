@@ -100,7 +100,7 @@ def test_longest_id_is_stored_exactly(workspace, sample_manifest):
 
 
 def test_import_candidates_ids(workspace, cand_videos):
-    from curation.imports import import_candidates
+    from curation.file_import import import_candidates
 
     before = store_counts(workspace)
     dup = pd.DataFrame(
@@ -128,7 +128,7 @@ def test_import_candidates_ids(workspace, cand_videos):
 
 def test_import_ratings_and_gold_ids(workspace, cand_videos):
     from annotate_app.gold import import_gold
-    from curation.imports import import_candidates, import_ratings
+    from curation.file_import import import_candidates, import_ratings
 
     pd.DataFrame([("sample-001", "m1", "a.mp4")], columns=["clip_id", "method", "video"]).to_csv(cand_videos / "c.csv", index=False)
     import_candidates(workspace, cand_videos / "c.csv")

@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import select
 
-from curation.imports import import_candidates, import_ratings
+from curation.file_import import import_candidates, import_ratings
 from storage import Candidate, CandidateStatus, Rating
 from storage.errors import CurateError
 from storage.export import RATINGS_CONTRACT, export_ratings, status_counts
@@ -162,7 +162,7 @@ def test_ratings_file_needs_a_candidate_key(workspace, videos, tmp_path):
     ("", "missing score."),
 ])
 def test_score_cells_hold_ascii_numbers_only(cell, message):
-    from curation.imports import parse_score
+    from curation.file_import import parse_score
     from storage.errors import CurateError
 
     with pytest.raises(CurateError) as e:

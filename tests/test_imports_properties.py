@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from curation.imports import import_ratings, parse_score
+from curation.file_import import import_ratings, parse_score
 from curation.ingest import ingest_manifest
 from storage import Annotator, Candidate, CandidateStatus, Clip, Rating
 from storage.errors import CurateError

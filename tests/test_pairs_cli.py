@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from storage.parquet import read_metadata
+from storage.parquet import read_parquet_metadata
 from tests.fixtures.pairs_data import scores, write_ratings
 from tests.fixtures.pairs_workspace import populate
 
@@ -35,7 +35,7 @@ def test_build_pairs_writes_versions_and_metadata(rated, cli):
     assert row["audio"] == str(ws.path("media", "sample", "sample-001.wav"))
     assert row["prompt"] == "A person talking to the camera."
     assert row["winner_video"] == str(ws.path("media", "candidates", "sample-001-good.mp4"))
-    meta = read_metadata(v1)
+    meta = read_parquet_metadata(v1)
     assert meta["strategy"] == "best-vs-worst" and meta["min_margin"] == 1.0 and meta["aggregate"] == "mean"
     assert meta["weights"] == {"alignment": 0.5, "fidelity": 0.5}
     assert meta["manifest_version"] == 1 and meta["tool_version"] == "0.1.0" and len(meta["source_sha256"]) == 64
@@ -48,7 +48,7 @@ def test_build_pairs_writes_versions_and_metadata(rated, cli):
     r2 = cli("build-pairs", "-w", ws.root, "--strategy", "better-vs-worse", "--min-margin", "0")
     assert r2.exit_code == 0, r2.output
     v2 = ws.path("manifests", "pairs-v0002.parquet")
-    meta2 = read_metadata(v2)
+    meta2 = read_parquet_metadata(v2)
     assert meta2["manifest_version"] == 2 and meta2["source_sha256"] == meta["source_sha256"]
     # sample-001: 3 pairs (all distinct); sample-002: good beats mid and bad (tied pair not formed): 2.
     assert pq.read_metadata(v2).num_rows == 5
@@ -81,7 +81,7 @@ def test_ratings_file_takes_missing_media_from_store(rated, cli, tmp_path):
     (row,) = pq.read_table(out).to_pylist()
     assert row["winner_video"] == str(rated.path("media", "candidates", "sample-001-good.mp4"))
     assert row["image"] == str(rated.path("media", "sample", "sample-001.png"))
-    assert read_metadata(out)["manifest_version"] is None
+    assert read_parquet_metadata(out)["manifest_version"] is None
     assert out.with_suffix(".md").is_file()
 
 

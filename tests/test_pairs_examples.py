@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from curation.pairs import build_pairs
-from curation.pairs_config import BuildPairsConfig
+from curation.pairs.build import build_pairs
+from curation.pairs.config import BuildPairsConfig
 from tests.fixtures.pairs_data import rating, scores, write_ratings
 
 
@@ -184,7 +184,7 @@ def test_manifest_columns_and_values(tmp_path):
     """Every contract column is there; rewards, sub-scores and rater counts of the A-C pair of four_candidates."""
     path = write_ratings(tmp_path / "r.parquet", four_candidates())
     table = build_pairs(BuildPairsConfig(min_margin=1), ratings=path).manifest
-    from curation.pair_manifest import MANIFEST_COLUMNS
+    from curation.pairs.manifest import MANIFEST_COLUMNS
 
     assert table.column_names == MANIFEST_COLUMNS
     (row,) = table.to_pylist()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
-from curation.pair_export import winner_first
+from curation.pairs.export import winner_first
 from tests.fixtures.pairs_data import scores, write_ratings
 
 

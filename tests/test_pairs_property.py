@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from curation.pairs import build_pairs
-from curation.pairs_config import STRATEGIES, BuildPairsConfig
+from curation.pairs.build import build_pairs
+from curation.pairs.config import STRATEGIES, BuildPairsConfig
 from tests.fixtures.pairs_data import write_ratings
 from tests.fixtures.pairs_reference import candidate_rewards, reference_pairs
 

@@ -30,7 +30,7 @@ ROUND2 = [
 
 @pytest.fixture
 def two_rounds(workspace):
-    from curation.imports import import_ratings
+    from curation.file_import import import_ratings
 
     seed(workspace)
     store = workspace.open_store()
@@ -93,9 +93,9 @@ def test_build_pairs_defaults_to_the_current_round_and_pools_on_request(cli, two
     r = cli("build-pairs", "-w", two_rounds.root, "--dry-run", "--rounds", "3")
     assert r.exit_code == 1 and "round(s) 3 not opened yet" in r.output
     out = cli("build-pairs", "-w", two_rounds.root, "--rounds", "1-2", "--json")
-    from storage.parquet import read_metadata
+    from storage.parquet import read_parquet_metadata
 
-    assert read_metadata(json.loads(out.output)["manifest"])["rounds"] == [1, 2]
+    assert read_parquet_metadata(json.loads(out.output)["manifest"])["rounds"] == [1, 2]
 
 
 def test_build_pairs_on_a_fresh_round_says_so(cli, two_rounds):

@@ -7,7 +7,7 @@ import sqlite3
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from storage import Annotator, make_engine, read_frames
+from storage import Annotator, make_engine, read_dataframes
 
 INSERT_LATE = ("INSERT INTO annotators (name, role, source, active, created_at) "
                "VALUES ('late', 'annotator', 'app', true, '2026-01-01 00:00:00')")
@@ -57,10 +57,10 @@ def test_writers_go_on_during_a_stats_read_and_the_read_is_one_snapshot(workspac
             s.add(Annotator(name="early"))
         q = "SELECT name FROM annotators ORDER BY name"
         queries = WriteBetween({"before": q, "after": q}, store.url)
-        frames = read_frames(store, queries)
+        frames = read_dataframes(store, queries)
         assert queries.error is None  # the writer did not wait for the reader
         # both queries see the same snapshot, taken at the first read
         assert frames["before"]["name"].tolist() == frames["after"]["name"].tolist() == ["early"]
-        assert read_frames(store, {"now": q})["now"]["name"].tolist() == ["early", "late"]
+        assert read_dataframes(store, {"now": q})["now"]["name"].tolist() == ["early", "late"]
     finally:
         store.dispose()

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from storage import Store, read_frames
+from storage import Store, read_dataframes
 from storage.queries import (
     GOLD_ANSWERS,
     STATS_ANNOTATORS,
@@ -45,7 +45,7 @@ def _ratings(raw: pd.DataFrame, cands: pd.DataFrame, anns: pd.DataFrame) -> pd.D
 def load_data(store: Store) -> StatsData:
     from annotate_app.gold import typed_gold_frame
 
-    f = read_frames(store, {"ratings": STATS_RATINGS, "candidates": STATS_CANDIDATES, "annotators": STATS_ANNOTATORS,
+    f = read_dataframes(store, {"ratings": STATS_RATINGS, "candidates": STATS_CANDIDATES, "annotators": STATS_ANNOTATORS,
                             "assignments": STATS_ASSIGNMENTS, "gold": GOLD_ANSWERS, "rounds": STATS_ROUNDS,
                             "targets": STATS_CLIP_TARGETS})
     cands, anns = f["candidates"], f["annotators"]

@@ -8,11 +8,11 @@ from curation.cli._util import LazyGroup
 
 # name -> "module:attribute". Each module only parses flags and calls one library function.
 COMMANDS = {
-    "init": "curation.cli.commands:init_cmd",
-    "ingest": "curation.cli.commands:ingest_cmd",
-    "import": "curation.cli.commands:import_group",
-    "export": "curation.cli.commands:export_group",
-    "status": "curation.cli.commands:status_cmd",
+    "init": "curation.cli.workspace:init_cmd",
+    "ingest": "curation.cli.workspace:ingest_cmd",
+    "import": "curation.cli.workspace:import_group",
+    "export": "curation.cli.workspace:export_group",
+    "status": "curation.cli.workspace:status_cmd",
     "demo": "curation.cli.demo:demo_cmd",
     "build-pairs": "curation.cli.pairs:build_pairs_cmd",
     "generate": "curation.cli.generate:generate_cmd",

@@ -13,8 +13,8 @@ import click
 
 DEMO_METHODS = ["still", "lipsync", "lipsync_offset", "lipsync_blur"]
 DEMO_USERS = (("demo", "annotator"), ("admin", "admin"))
-# Enough clips that one person feels the flow of rating (issue 14), few enough that the CPU
-# generators finish in about a minute on 2 cores (measured in docs/annotate.md).
+# Enough clips that one person feels the flow of rating (several clips in a row, with their queue and edits),
+# few enough that the CPU generators finish in about a minute on 2 cores (measured in docs/annotate.md).
 DEMO_CLIPS = 8
 
 

@@ -7,7 +7,7 @@ import json
 import click
 
 from curation.cli._util import location_options
-from curation.pairs_config import AGGREGATES, STRATEGIES
+from curation.pairs.config import AGGREGATES, STRATEGIES
 
 
 def _workspace(workspace: str | None, db: str | None, required: bool):
@@ -104,9 +104,9 @@ def build_pairs_cmd(min_margin, strategy, weights, aggregate, min_raters, includ
       curate build-pairs --strategy better-vs-worse --weights alignment=1,fidelity=0
       curate build-pairs --ratings ratings.parquet --out pairs.parquet --dry-run
     """
-    from curation.pair_manifest import write_manifest
-    from curation.pairs import build_pairs
-    from curation.pairs_config import BuildPairsConfig, parse_weights
+    from curation.pairs.build import build_pairs
+    from curation.pairs.config import BuildPairsConfig, parse_weights
+    from curation.pairs.manifest import write_manifest
     from storage.errors import CurateError
 
     cfg = BuildPairsConfig(strategy=strategy, min_margin=min_margin, weights=parse_weights(weights),
@@ -145,8 +145,8 @@ def build_pairs_cmd(min_margin, strategy, weights, aggregate, min_raters, includ
 
 
 def _print_dry_run(cfg, result, as_json: bool) -> None:
-    from curation.pair_card import render_card
-    from curation.pair_manifest import manifest_metadata
+    from curation.pairs.card import render_card
+    from curation.pairs.manifest import manifest_metadata
 
     if as_json:
         click.echo(json.dumps(result.stats))
@@ -179,7 +179,7 @@ def export_pairs_cmd(manifest: str, fmt: str, out: str, seed: int, force: bool) 
     Example:
       curate export pairs manifests/pairs-v0001.parquet --format hf --out exports/pairs-hf
     """
-    from curation.pair_export import export_hf, export_pickapic
+    from curation.pairs.export import export_hf, export_pickapic
 
     if fmt == "hf":
         path, n = export_hf(manifest, out, force=force)

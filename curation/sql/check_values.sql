@@ -2,7 +2,7 @@
 -- passes: the ratings' annotator and score columns, and the (clip_id, candidate_id, method) keys of cand_stats,
 -- each key once. Counts only; rows are located by the locate_*.sql queries when one is not zero.
 -- NaN counts as a bad score: DuckDB orders NaN above every number, so it is not BETWEEN 1 AND 5.
--- Ids follow storage/ids.py's rule ($id_re, $candidate_id_re: bound from curation/pairs.py's ID_PARAMS): a blank id
+-- Ids follow storage/ids.py's rule ($id_re, $candidate_id_re: bound from curation/pairs/build.py's ID_PARAMS): a blank id
 -- would be paired like any other, and " a1" would count as another annotator than "a1". Annotator ids are matched
 -- once per distinct id, not once per rating (the regular expression costs more than the DISTINCT).
 SELECT r.nulls + k.nulls AS nulls, r.bad_ids + k.bad_ids AS bad_ids, r.bad_scores

@@ -9,7 +9,7 @@ Quirks handled:
 * ``args.L`` is overwritten with each case's length inside upstream's loop, so the budget
   only shrinks: cases are listed longest first, so each one's own length is <= the budget left.
 * Pose folders: each request gets ``poses/j<job>/`` with exactly as many ``{i}.npy`` links as
-  its audio needs, looping the source sequence (maintainers: looping poses is fine, issue #75).
+  its audio needs, looping the source sequence (maintainers: looping poses is fine, EchoMimicV2 upstream issue #75).
 * Square sizes: the reference image is centre-cropped to a square before upstream resizes it.
 """
 

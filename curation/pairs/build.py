@@ -9,7 +9,7 @@ The steps, each a named query in ``curation/sql/``:
 4. ``candidates`` -> ``scores_<aggregate>`` -> ``eligible``: exclusions, per-axis aggregate, composite reward.
 5. ``pairs_<strategy>`` -> ``manifest``.
 
-Nothing is written here; :mod:`curation.pair_manifest` writes the manifest and its card.
+Nothing is written here; :mod:`curation.pairs.manifest` writes the manifest and its card.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import duckdb
 import pyarrow as pa
 
 from curation import _duck
-from curation.pairs_config import BuildPairsConfig
+from curation.pairs.config import BuildPairsConfig
 from storage import ids
 from storage.errors import CurateError, where
 
@@ -104,7 +104,7 @@ def build_pairs(
         raise CurateError("build-pairs needs a ratings file or a workspace store.")
     if ratings is not None and cfg.rounds is not None:
         raise CurateError("rounds select the store's ratings; a ratings file is used as it is (filter it first).")
-    from curation.pair_card import statistics
+    from curation.pairs.card import statistics
 
     spill = tempfile.TemporaryDirectory(prefix="curate-pairs-")
     con = _duck.connect(threads, memory_limit, spill.name)

@@ -1,4 +1,4 @@
-"""``import``: videos made elsewhere, put through the same normalisation as generated ones.
+"""``import`` adapter: external videos (made elsewhere) put through the same normalisation as generated ones.
 
 Configure a method that uses it, e.g.::
 

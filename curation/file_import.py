@@ -1,4 +1,4 @@
-"""``curate import candidates|ratings``: data made elsewhere, validated whole, stored in one transaction."""
+"""``curate import candidates|ratings``: candidate videos and ratings from CSV/Parquet files, validated whole, stored in one transaction."""
 
 from __future__ import annotations
 

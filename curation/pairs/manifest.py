@@ -1,6 +1,6 @@
 """Writing a pair manifest: the Parquet file with its metadata (atomic, never overwriting a version) and its card.
 
-:mod:`curation.pairs` computes; this module only writes what it computed.
+:mod:`curation.pairs.build` computes; this module only writes what it computed.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from curation.pairs_config import BuildPairsConfig
+from curation.pairs.config import BuildPairsConfig
 from storage.errors import CurateError
 
 if TYPE_CHECKING:
-    from curation.pairs import PairsResult
+    from curation.pairs.build import PairsResult
 
 # The manifest's columns, in order: a contract with `curate train-dpo` and the exports (docs/pairs.md).
 MANIFEST_COLUMNS = [
@@ -61,7 +61,7 @@ def write_manifest(
     With ``out``: that file (an existing one only with ``force``). Without: the next ``pairs-vNNNN.parquet`` in
     ``folder``, claimed with a hard link so that two builds running at once never take the same version.
     """
-    from curation.pair_card import render_card
+    from curation.pairs.card import render_card
     from storage.parquet import write_parquet_atomic, write_text_atomic
 
     table = result.manifest.select(MANIFEST_COLUMNS)

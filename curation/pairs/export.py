@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curation.pair_manifest import MANIFEST_COLUMNS
+from curation.pairs.manifest import MANIFEST_COLUMNS
 from storage.errors import CurateError
 
 # README header that makes `datasets.load_dataset(folder)` find the Parquet shard as the train split.
@@ -25,12 +25,12 @@ configs:
 
 def read_manifest(path: str | Path) -> tuple[pa.Table, dict]:
     """The manifest table and its ``portrait_curate`` metadata; an error if a contract column is missing."""
-    from storage.parquet import read_metadata
+    from storage.parquet import read_parquet_metadata
 
     path = Path(path)
     try:
         table = pq.read_table(path)
-        meta = read_metadata(path)
+        meta = read_parquet_metadata(path)
     except (OSError, pa.ArrowInvalid) as e:
         raise CurateError(f"{path}: cannot be read as Parquet: {e}") from None
     missing = [c for c in MANIFEST_COLUMNS if c not in table.column_names]

@@ -1,4 +1,4 @@
-"""Foundation commands: init, ingest, import, export ratings, status."""
+"""Workspace and data in/out commands: init, ingest, import, export ratings, status."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def import_candidates_cmd(file: str, no_progress: bool, ws) -> None:
     Each video is probed with decord (fps, frames, size, duration, audio track)
     and hashed. One transaction; importing the same file again changes nothing.
     """
-    from curation.imports import import_candidates
+    from curation.file_import import import_candidates
 
     rep = import_candidates(ws, file, progress=not no_progress)
     click.echo(f"candidates: {rep.added} added, {rep.unchanged} unchanged")
@@ -108,7 +108,7 @@ def import_ratings_cmd(file: str, replace: bool, ws) -> None:
     One transaction; a rating that exists with the same scores is skipped, with
     other scores it is an error unless --replace.
     """
-    from curation.imports import import_ratings
+    from curation.file_import import import_ratings
 
     rep = import_ratings(ws, file, replace=replace)
     click.echo(f"ratings: {rep.added} added, {rep.unchanged} unchanged, {rep.updated} updated")

@@ -8,7 +8,7 @@ _BAR = 40  # width of the longest histogram bar, in characters
 
 
 def statistics(con) -> dict:
-    """Counts, margin histogram and per-method table, from the temp tables of a build (see curation.pairs)."""
+    """Counts, margin histogram and per-method table, from the temp tables of a build (see curation.pairs.build)."""
     stats = {k: int(v or 0) for k, v in _duck.rows(con, "card_counts")[0].items()}
     stats["margin_histogram"] = [
         {"bin_lo": float(r["bin_lo"]), "bin_hi": float(r["bin_lo"]) + 0.5, "pairs": int(r["pairs"])}
