@@ -1,4 +1,4 @@
-"""The ``policy`` generator: trained runs as candidate methods, run through ``python -m trainer.sample``."""
+"""The ``policy`` generator: trained runs as candidate methods, run through ``python -m trainer.generation``."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def test_two_runs_as_two_methods_make_ready_blind_candidates(sqlite_workspace, t
     from generators.runner import run_generation
     from storage import Candidate, CandidateStatus
     from storage.media import probe_video
-    from trainer.sample import read_metadata
+    from trainer.generation.video_io import read_sample_record
 
     ws = configure(sqlite_workspace, normalize={"fps": 25.0, "width": 64, "height": 64}, generators={
         "policy-r1": {"adapter": "policy", "run": str(tiny_run), "steps": 2, "seed": 5},
@@ -42,7 +42,7 @@ def test_two_runs_as_two_methods_make_ready_blind_candidates(sqlite_workspace, t
         assert c.status == CandidateStatus.ready
         p = probe_video(Path(c.video_path), "candidate")
         assert (p.fps, p.frame_count, p.width, p.height, p.has_audio) == (25.0, 12, 64, 64, True)  # round(0.5*25)
-        meta = read_metadata(c.raw_path)
+        meta = read_sample_record(c.raw_path)
         assert meta["run"] == str(tiny_run)
         if c.method == "policy-r1":
             assert meta["step"] == "final" and meta["settings"]["steps"] == 2 and meta["window_seeds"][0] == 5

@@ -1,7 +1,7 @@
 """The motion module (Hallo4 sec. 3.3) attached to a diffusers Wan or UNet model without editing diffusers.
 
 ``attach_motion(model, cfg, kind)`` adds ``model.motion`` (eq. 7's projections and the skeleton encoder), puts a
-:mod:`trainer.fusion` processor on every block's cross-attention, and registers two hooks:
+:mod:`trainer.motion.fusion` processor on every block's cross-attention, and registers two hooks:
 
 * a forward pre-hook on the model takes ``attention_kwargs["motion"]`` (Wan; ``cross_attention_kwargs`` for the
   UNet) = ``{"audio": C_audio (B, T, N_a, d_a), "skeleton": keypoints (B, T, J, 3) or None}``, turns it into
@@ -11,7 +11,7 @@
   frame to ``encoder_hidden_states`` directly (no temporal compression: the UNet's latents keep every frame).
 
 The skeleton branch is the heatmap encoder + eq. 6-7 + eq. 8 (defaults), or Hallo4's released design
-(``skeleton_projection`` / ``skeleton_fusion`` "hallo4", :mod:`trainer.condition`: VAE-encoded skeleton frames,
+(``skeleton_projection`` / ``skeleton_fusion`` "hallo4", :mod:`trainer.motion.skeleton_condition`: VAE-encoded skeleton frames,
 skeleton-query attention on the feed-forward's input), which ``curate convert hallo4`` fills from its checkpoint.
 
 A model called without ``motion`` runs the stock attention everywhere. Everything is an ``nn.Module`` attribute of
@@ -31,10 +31,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from trainer.condition import Hallo4PoseProjection
-from trainer.fusion import Layout, UNetMotionProcessor, WanMotionProcessor
-from trainer.motion import ABLATIONS, modulate, tokens_per_latent_frame
-from trainer.skeleton import SkeletonEncoder
+from trainer.motion.fusion import Layout, UNetMotionProcessor, WanMotionProcessor
+from trainer.motion.reshape import ABLATIONS, modulate, tokens_per_latent_frame
+from trainer.motion.skeleton import SkeletonEncoder
+from trainer.motion.skeleton_condition import Hallo4PoseProjection
 
 MOTION_CONFIG = "motion_config.json"
 MOTION_WEIGHTS = "motion.safetensors"
