@@ -80,3 +80,17 @@ def test_an_unfinished_run_fails_every_job_with_one_line(tmp_path):
     assert len(res) == 1 and not res[0].ok
     assert f"run {tmp_path / 'run'} is not a finished run (no final/); saved steps: none" in res[0].error
     assert not list((tmp_path / "work").glob("*.mp4"))
+
+
+def test_a_typod_scheduler_is_refused_by_generators_check(sqlite_workspace, tmp_path, cli):
+    """The sampling keys are SampleConfig's: a scheduler typo fails at the config, not inside the subprocess."""
+    from generators.registry import build
+    from storage.errors import CurateError
+
+    with pytest.raises(CurateError, match=r"\[generators.policy\]: `scheduler` must be one of"):
+        build("policy", {"run": "runs/x", "scheduler": "unpic"}, tmp_path)
+    ws = configure(sqlite_workspace, generators={"policy": {"run": "runs/x", "scheduler": "unpic"}})
+    result = cli("generators", "check", "policy", "-w", ws.root)
+    assert result.exit_code != 0
+    lines = [line for line in result.output.splitlines() if "unpic" in line]
+    assert len(lines) == 1 and "`scheduler` must be one of" in lines[0], result.output
