@@ -49,7 +49,8 @@ def build(size: str, variant: str, device: str):
 
     from trainer.dpo_config import DiffusionDPOConfig
     from trainer.models import make_denoiser
-    from trainer.motion.attach import MotionConfig, attach_motion
+    from trainer.motion.attach import attach_motion
+    from trainer.motion.config import MotionConfig
     from trainer.reference_errors import compute_table
     from trainer.step import compute_loss, make_objective
     from trainer.trainable import build_policy

@@ -62,7 +62,8 @@ def build(shape: str, device: str, steps: int):
     from trainer.dpo_config import DiffusionDPOConfig
     from trainer.generation.run_loader import Run
     from trainer.generation.settings import SampleConfig
-    from trainer.motion.attach import MotionConfig, attach_motion
+    from trainer.motion.attach import attach_motion
+    from trainer.motion.config import MotionConfig
 
     s = SHAPES[shape]
     torch.manual_seed(0)

@@ -16,7 +16,9 @@ from trainer.dpo_config import load_config
 from trainer.dpo_trainer import train
 from trainer.losses import per_sample_mse
 from trainer.models import load_denoiser, load_trained, make_denoiser, save_trained
-from trainer.motion.attach import MotionConfig, attach_motion, phase_parameters
+from trainer.motion.attach import attach_motion
+from trainer.motion.config import MotionConfig
+from trainer.motion.phases import phase_parameters
 from trainer.step import compute_loss, make_objective
 from trainer.trainable import build_policy
 

@@ -221,7 +221,8 @@ def _load_model(cfg: DiffusionDPOConfig, dataset) -> torch.nn.Module:
     """The denoiser to train: the base, or a finished run's model with ``init_from`` (paper sec. 3.2: pi_ref is the
     SFT model, so policy and reference both start there), plus a fresh motion module when the data has motion
     inputs and the model none (drawn after seeding; its output projections start at zero)."""
-    from trainer.motion.attach import attach_motion, has_motion, motion_config_for
+    from trainer.motion.attach import attach_motion, has_motion
+    from trainer.motion.config import motion_config_for
 
     if cfg.init_from:
         model = load_trained(cfg.model_kind, cfg.denoiser_path, Path(cfg.init_from) / "final")

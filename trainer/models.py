@@ -141,7 +141,8 @@ def load_denoiser(kind: str, path: str | Path, dtype: torch.dtype = torch.float3
     """
     from diffusers import UNet2DConditionModel, WanTransformer3DModel
 
-    from trainer.motion.attach import MOTION_CONFIG, load_motion
+    from trainer.motion.attach import load_motion
+    from trainer.motion.config import MOTION_CONFIG
 
     cls = {"wan": WanTransformer3DModel, "unet": UNet2DConditionModel}[kind]
     read_model_config(kind, path)

@@ -104,7 +104,8 @@ def _load_motion_weights(model, folder: Path) -> None:
     weights replaced by the run's."""
     from safetensors.torch import load_file
 
-    from trainer.motion.attach import MOTION_WEIGHTS, has_motion, load_motion
+    from trainer.motion.attach import has_motion, load_motion
+    from trainer.motion.config import MOTION_WEIGHTS
 
     if not has_motion(model):
         load_motion(model, folder)
@@ -133,7 +134,8 @@ def _load_step(cfg, run_dir: Path, step: int) -> torch.nn.Module:
     run), a LoRA when the checkpoint has one, then the checkpoint's trained weights by name."""
     from safetensors.torch import load_file
 
-    from trainer.motion.attach import MOTION_CONFIG, has_motion, is_motion_key, load_motion
+    from trainer.motion.attach import has_motion, is_motion_key, load_motion
+    from trainer.motion.config import MOTION_CONFIG
     from trainer.trainable import build_policy
 
     state = load_file(str(run_dir / "checkpoints" / f"step-{step:06d}" / "model.safetensors"))

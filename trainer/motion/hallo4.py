@@ -182,7 +182,7 @@ def convert_hallo4(ckpt: str | Path, out: str | Path, window: int = 5) -> tuple[
     folder and the summary line of :func:`map_hallo4`."""
     from safetensors.torch import save_file
 
-    from trainer.motion.attach import MOTION_CONFIG, MOTION_WEIGHTS, MotionConfig
+    from trainer.motion.config import MOTION_CONFIG, MOTION_WEIGHTS, MotionConfig
 
     ckpt = Path(ckpt)
     if not ckpt.is_file():
