@@ -58,8 +58,8 @@ def _workspace(folder: Path, jobs: int, job_seconds: float):
     import tomli_w
     import tomllib
 
+    from curation.demo.media import make_sample_clips
     from curation.ingest import ingest_manifest
-    from curation.sample import make_sample_clips
     from storage.workspace import init, load
     from tests.fixtures.media import make_video
 
@@ -100,7 +100,7 @@ def run_case(workers: int, jobs: int, job_seconds: float, processes: bool) -> di
 
 def _normalise_seconds(repeat: int = 3) -> float:
     """Median time of normalising the fake output alone (the part of a job's overhead that is real work)."""
-    from curation.sample import speech_like, write_wav
+    from curation.demo.media import speech_like, write_wav
     from generators.normalize import normalize_video
     from storage.workspace import NormalizeConfig
     from tests.fixtures.media import make_video

@@ -49,10 +49,11 @@ def build(size: str, variant: str, device: str):
 
     from trainer.dpo_config import DiffusionDPOConfig
     from trainer.models import make_denoiser
-    from trainer.policy import build_policy
-    from trainer.portrait import MotionConfig, attach_motion
+    from trainer.motion.attach import attach_motion
+    from trainer.motion.config import MotionConfig
     from trainer.reference_errors import compute_table
     from trainer.step import compute_loss, make_objective
+    from trainer.trainable import build_policy
 
     spec, big, dev = MODELS[size], size == "wan1.3b", torch.device(device)
     cfg = DiffusionDPOConfig(mode=VARIANTS[variant], reference="lora", beta=2500.0, learning_rate=1e-5,

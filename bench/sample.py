@@ -1,4 +1,4 @@
-"""Benchmark: sampling from a trained run (``trainer.sample.sample_clip``, the whole path: audio features, solver
+"""Benchmark: sampling from a trained run (``trainer.generation.clip.sample_clip``, the whole path: audio features, solver
 with text + audio guidance, VAE decode, mp4 with audio).
 
 Figures per shape: seconds of compute per generated second of video, and peak memory; and the overlapping-window
@@ -54,15 +54,16 @@ SHAPES = {
 
 
 def build(shape: str, device: str, steps: int):
-    """A ``trainer.sample.Run`` built in code (random weights, motion module attached) and its settings."""
+    """A ``trainer.generation.run_loader.Run`` built in code (random weights, motion module attached) and its settings."""
     import torch
     from diffusers import AutoencoderKLWan, WanTransformer3DModel
     from transformers import Wav2Vec2Config, Wav2Vec2Model
 
     from trainer.dpo_config import DiffusionDPOConfig
-    from trainer.portrait import MotionConfig, attach_motion
-    from trainer.sample import Run
-    from trainer.sample_config import SampleConfig
+    from trainer.generation.run_loader import Run
+    from trainer.generation.settings import SampleConfig
+    from trainer.motion.attach import attach_motion
+    from trainer.motion.config import MotionConfig
 
     s = SHAPES[shape]
     torch.manual_seed(0)
@@ -84,7 +85,7 @@ def clip_seconds(shape: str, windows: int) -> float:
 
 
 def _inputs(folder: Path, shape: str, windows: int):
-    from curation.sample import draw_portrait, speech_like, write_wav
+    from curation.demo.media import draw_portrait, speech_like, write_wav
 
     image = draw_portrait(folder / "face.png", seed=0, size=256)
     audio = write_wav(folder / f"voice{windows}.wav", speech_like(clip_seconds(shape, windows), seed=0))
@@ -95,7 +96,7 @@ def _one(run, scfg, image, audio, out, device) -> tuple[float, float, float, flo
     """(wall, CPU) of the whole clip, and (wall, CPU) spent in the solver windows and the VAE decodes alone."""
     import torch
 
-    import trainer.sample as ts
+    import trainer.generation.clip as ts
 
     dev = torch.device(device)
     ctx = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else _null()

@@ -120,8 +120,8 @@ def build_variant(size: str, variant: str, pairs: int, device: str):
 
     from trainer.dpo_config import DiffusionDPOConfig
     from trainer.models import make_denoiser
-    from trainer.policy import build_policy
     from trainer.step import compute_loss, make_objective
+    from trainer.trainable import build_policy
 
     spec, (mode, reference) = MODELS[size], VARIANTS[variant]
     big = size == "wan1.3b"

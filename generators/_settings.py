@@ -15,18 +15,20 @@ T = TypeVar("T")
 COMMON_KEYS = {"adapter", "batch_size", "retries", "seed"}
 
 
-def build_config(cls: type[T], method: str, settings: dict[str, Any], root: Path) -> T:
+def build_config(cls: type[T], method: str, settings: dict[str, Any], root: Path,
+                 also_known: tuple[str, ...] = ()) -> T:
     """``cls(**settings)`` with unknown keys refused and ``Path`` fields resolved against ``root``.
+
+    also_known: keys of the table the caller validates itself (they are not in ``settings``), named in the hint.
 
     Raises:
         CurateError: naming the table and the bad key or value.
     """
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = set(settings) - set(fields) - COMMON_KEYS
     if unknown:
-        raise CurateError(
-            f"curate.toml [generators.{method}]: unknown key(s) {sorted(unknown)}; known: {sorted(fields)}."
-        )
+        known = sorted({*fields, *also_known})
+        raise CurateError(f"curate.toml [generators.{method}]: unknown key(s) {sorted(unknown)}; known: {known}.")
     kwargs = {}
     for name, value in settings.items():
         if name not in fields:

@@ -41,7 +41,7 @@ UPSTREAM = {
     "hallo4": "generators.hallo4.adapter:make",
 }
 
-# Our own trained runs, sampled in a subprocess like an upstream (``python -m trainer.sample``).
+# Our own trained runs, sampled in a subprocess like an upstream (``python -m trainer.generation``).
 TRAINED = {"policy": "generators.policy.adapter:make"}
 
 GENERATORS: dict[str, str] = {**BUILTIN, **UPSTREAM, **TRAINED}

@@ -98,8 +98,8 @@ def sqlite_workspace(tmp_path):
 @pytest.fixture
 def sample_manifest(workspace):
     """Three sample clips (png + wav) ingested into ``workspace``; returns the manifest path."""
+    from curation.demo.media import make_sample_clips
     from curation.ingest import ingest_manifest
-    from curation.sample import make_sample_clips
 
     manifest = make_sample_clips(workspace.path("media", "sample"), n=3, seconds=1.0, size=64)
     ingest_manifest(workspace, manifest)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from alembic.script import ScriptDirectory
 
-from curation.sample import make_sample_clips
+from curation.demo.media import make_sample_clips
 from storage import open_store
 from storage.migrate import alembic_config, current_heads, upgrade
 

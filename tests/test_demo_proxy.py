@@ -1,4 +1,4 @@
-"""The demo's simulated raters score what the video shows (curation.demo_rounds.proxy_scores)."""
+"""The demo's simulated raters score what the video shows (curation.demo.rounds.proxy_scores)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ def test_a_still_video_scores_no_alignment_and_full_fidelity(tmp_path):
     """The portrait held still with speech under it: no frame-to-frame motion, so alignment is the floor 1; the
     frames equal the portrait up to H.264 error, under 8 grey levels on average at this size, so fidelity
     5 - 4 d / 64 lies in [4.5, 5]."""
-    from curation.demo_rounds import proxy_scores
+    from curation.demo.rounds import proxy_scores
     from generators.base import GenerationRequest
     from generators.builtin.still import StillConfig, StillGenerator
     from generators.normalize import NormalizeConfig, normalize_video

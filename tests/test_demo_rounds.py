@@ -28,9 +28,9 @@ def test_two_round_demo_closes_the_loop(cli, tmp_path):
     assert len(policy) == 3 and all(c.status == CandidateStatus.ready for c in policy)
     # 8 clips x 4 built-ins in round 1, 3 x 5 in round 2; two simulated raters each
     assert n_ratings == 2 * (32 + 15)
-    from trainer.sample import read_metadata
+    from trainer.generation.video_io import read_sample_record
 
-    meta = read_metadata(policy[0].raw_path)
+    meta = read_sample_record(policy[0].raw_path)
     assert meta["run"].endswith("runs/dpo1") and meta["step"] == "final" and meta["settings"]["steps"] == 4
     second = cli("demo", target, "--no-serve", "--rounds", "2")
     assert second.exit_code == 0, second.output

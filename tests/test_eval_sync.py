@@ -88,7 +88,7 @@ def test_pipeline_finds_the_audio_shift_of_a_real_mp4(tmp_path, lead):
 def test_random_syncnet_runs_on_a_face_video(tmp_path, syncnet_file):
     from PIL import Image
 
-    from curation.sample import draw_portrait
+    from curation.demo.media import draw_portrait
 
     face = np.asarray(Image.open(draw_portrait(tmp_path / "p.png", seed=0, size=128)).convert("RGB"))
     video = decode(make_coded_video(tmp_path / "f.mp4", frames=30, base=face), "f")

@@ -1,4 +1,4 @@
-"""The ``policy`` generator: trained runs as candidate methods, run through ``python -m trainer.sample``."""
+"""The ``policy`` generator: trained runs as candidate methods, run through ``python -m trainer.generation``."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def test_two_runs_as_two_methods_make_ready_blind_candidates(sqlite_workspace, t
     from generators.runner import run_generation
     from storage import Candidate, CandidateStatus
     from storage.media import probe_video
-    from trainer.sample import read_metadata
+    from trainer.generation.video_io import read_sample_record
 
     ws = configure(sqlite_workspace, normalize={"fps": 25.0, "width": 64, "height": 64}, generators={
         "policy-r1": {"adapter": "policy", "run": str(tiny_run), "steps": 2, "seed": 5},
@@ -42,7 +42,7 @@ def test_two_runs_as_two_methods_make_ready_blind_candidates(sqlite_workspace, t
         assert c.status == CandidateStatus.ready
         p = probe_video(Path(c.video_path), "candidate")
         assert (p.fps, p.frame_count, p.width, p.height, p.has_audio) == (25.0, 12, 64, 64, True)  # round(0.5*25)
-        meta = read_metadata(c.raw_path)
+        meta = read_sample_record(c.raw_path)
         assert meta["run"] == str(tiny_run)
         if c.method == "policy-r1":
             assert meta["step"] == "final" and meta["settings"]["steps"] == 2 and meta["window_seeds"][0] == 5
@@ -80,3 +80,17 @@ def test_an_unfinished_run_fails_every_job_with_one_line(tmp_path):
     assert len(res) == 1 and not res[0].ok
     assert f"run {tmp_path / 'run'} is not a finished run (no final/); saved steps: none" in res[0].error
     assert not list((tmp_path / "work").glob("*.mp4"))
+
+
+def test_a_typod_scheduler_is_refused_by_generators_check(sqlite_workspace, tmp_path, cli):
+    """The sampling keys are SampleConfig's: a scheduler typo fails at the config, not inside the subprocess."""
+    from generators.registry import build
+    from storage.errors import CurateError
+
+    with pytest.raises(CurateError, match=r"\[generators.policy\]: `scheduler` must be one of"):
+        build("policy", {"run": "runs/x", "scheduler": "unpic"}, tmp_path)
+    ws = configure(sqlite_workspace, generators={"policy": {"run": "runs/x", "scheduler": "unpic"}})
+    result = cli("generators", "check", "policy", "-w", ws.root)
+    assert result.exit_code != 0
+    lines = [line for line in result.output.splitlines() if "unpic" in line]
+    assert len(lines) == 1 and "`scheduler` must be one of" in lines[0], result.output

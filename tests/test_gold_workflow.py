@@ -8,8 +8,8 @@ import pandas as pd
 
 
 def test_lipsync_offset_candidate_becomes_a_gold_check(cli, sqlite_workspace, tmp_path):
+    from curation.demo.media import make_sample_clips
     from curation.ingest import ingest_manifest
-    from curation.sample import make_sample_clips
 
     ws = sqlite_workspace
     manifest = make_sample_clips(ws.path("media", "sample"), n=2, seconds=1.0, size=64)

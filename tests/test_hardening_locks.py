@@ -41,7 +41,7 @@ def _lock_is_free(db: Path) -> bool:
 def test_ingest_and_import_candidates_do_slow_work_without_the_lock(sqlite_workspace, monkeypatch):
     from curation import file_import as imports
     from curation import ingest
-    from curation.sample import make_sample_clips
+    from curation.demo.media import make_sample_clips
 
     ws, free = sqlite_workspace, []
 

@@ -74,9 +74,9 @@ def _distinct_workspace(root: Path):
     and Streamlit's media ids are content hashes: the same bytes are the same file for everyone)."""
     import csv
 
+    from curation.demo.media import make_sample_clips
     from curation.file_import import import_candidates
     from curation.ingest import ingest_manifest
-    from curation.sample import make_sample_clips
     from storage.workspace import init
     from tests.fixtures.media import make_video
 

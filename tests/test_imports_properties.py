@@ -147,7 +147,7 @@ clip_ids = st.lists(
 @given(ids=clip_ids)
 def test_ingest_round_trips_any_clip_id_through_csv(template_db, tmp_path, ids):
     """Every clip id survives the CSV reader exactly, or the file is refused naming the row and nothing is stored."""
-    from curation.sample import make_sample_clips
+    from curation.demo.media import make_sample_clips
     from storage.ids import check_id
 
     ws = _fresh(template_db, tmp_path)

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
+from curation.demo.media import make_sample_clips
 from curation.ingest import ingest_manifest
-from curation.sample import make_sample_clips
 from storage import Clip
 from storage.errors import CurateError
 from storage.media import sha256_file

@@ -156,8 +156,8 @@ def test_hand_out_serves_the_current_round_only(workspace):
 
 
 def test_generate_works_on_the_current_round_unless_told(cli, workspace):
+    from curation.demo.media import make_sample_clips
     from curation.ingest import ingest_manifest
-    from curation.sample import make_sample_clips
 
     manifest = make_sample_clips(workspace.path("media", "sample"), n=2, seconds=1.0, size=64)
     ingest_manifest(workspace, manifest)

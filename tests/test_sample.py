@@ -1,4 +1,4 @@
-"""Sampling from a trained run (``trainer.sample``): the guidance and window maths by hand, a tiny conditioned run
+"""Sampling from a trained run (``trainer.generation``): the guidance and window maths by hand, a tiny conditioned run
 writing a playable mp4 with audio, checkpoints by step, and the errors for runs that cannot be sampled."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from storage.errors import CurateError
-from trainer.sample_config import SampleConfig
-from trainer.sample_loop import guided, latent_frames, video_frames, window_starts
+from trainer.generation.settings import SampleConfig
+from trainer.generation.windows import guided, latent_frames, video_frames, window_starts
 
 
 def test_guidance_combines_branches_as_documented():
@@ -66,7 +66,9 @@ def tiny(tmp_path_factory):
 def test_tiny_run_writes_a_playable_mp4_with_audio(tiny, tmp_path):
     """0.6 s of audio at the run's 16 fps = round(9.6) = 10 frames: two 9-frame windows (starts 0 and 8), 32x32."""
     from storage.media import probe_video
-    from trainer.sample import load_run, read_metadata, sample_clip
+    from trainer.generation.clip import sample_clip
+    from trainer.generation.run_loader import load_run
+    from trainer.generation.video_io import read_sample_record
 
     run = load_run(tiny["run"])
     assert run.has_audio and run.step is None
@@ -76,7 +78,7 @@ def test_tiny_run_writes_a_playable_mp4_with_audio(tiny, tmp_path):
     assert (probe.frame_count, probe.width, probe.height, probe.fps) == (10, 32, 32, 16.0)
     assert probe.has_audio and probe.audio_duration == pytest.approx(0.6, abs=0.05)
     assert meta["windows"] == 2 and meta["window_seeds"] == [42, 43]
-    assert read_metadata(out) == json.loads(json.dumps(meta))
+    assert read_sample_record(out) == json.loads(json.dumps(meta))
     assert not list(tmp_path.glob("*.tmp*"))
     # same seed, same video; another seed, another one
     again = sample_clip(run, SampleConfig(steps=3), tiny["image"], tiny["audio"], "a person talking",
@@ -86,9 +88,10 @@ def test_tiny_run_writes_a_playable_mp4_with_audio(tiny, tmp_path):
 
 def test_audio_changes_the_sample(tiny):
     """The run's motion module is live: the first window's latents differ between the clip's audio and silence."""
+    from trainer.generation.clip import _conditions, _latent_shape
+    from trainer.generation.run_loader import load_run
+    from trainer.generation.windows import make_scheduler, sample_window
     from trainer.models import make_denoiser
-    from trainer.sample import _conditions, _latent_shape, load_run
-    from trainer.sample_loop import make_scheduler, sample_window
 
     run = load_run(tiny["run"])
     conds = _conditions(run, SampleConfig(guidance_audio=1.0), tiny["image"], tiny["audio"], None, 9)
@@ -100,7 +103,7 @@ def test_audio_changes_the_sample(tiny):
 
 
 def test_checkpoint_step_loads_the_same_weights(tiny):
-    from trainer.sample import load_run
+    from trainer.generation.run_loader import load_run
 
     final, step = load_run(tiny["run"]), load_run(tiny["run"], step=2)
     a, b = final.model.state_dict(), step.model.state_dict()
@@ -111,7 +114,7 @@ def test_checkpoint_step_loads_the_same_weights(tiny):
 def test_runs_that_cannot_be_sampled(tiny, tmp_path):
     import shutil
 
-    from trainer.sample import load_run
+    from trainer.generation.run_loader import load_run
 
     with pytest.raises(CurateError, match="not a run folder"):
         load_run(tmp_path)
@@ -125,7 +128,8 @@ def test_runs_that_cannot_be_sampled(tiny, tmp_path):
 
 def test_clip_without_audio_is_named(tiny, tmp_path):
     from tests.fixtures.media import make_video
-    from trainer.sample import load_run, sample_clip
+    from trainer.generation.clip import sample_clip
+    from trainer.generation.run_loader import load_run
 
     silent = make_video(tmp_path / "silent.mp4", seconds=0.5, audio=False)
     with pytest.raises(CurateError, match="silent.mp4"):
@@ -139,7 +143,8 @@ def test_unet_run_samples_with_ddim(tmp_path):
     from storage.media import probe_video
     from tests.fixtures.media import make_png, make_wav
     from tests.fixtures.sample_run import make_tiny_unet_run
-    from trainer.sample import load_run, sample_clip
+    from trainer.generation.clip import sample_clip
+    from trainer.generation.run_loader import load_run
 
     run = load_run(make_tiny_unet_run(tmp_path))
     assert not run.has_audio
@@ -157,9 +162,10 @@ def test_unet_run_samples_with_ddim(tmp_path):
 def test_carried_frames_are_kept_exactly(tiny):
     """The first k latent frames of a window come out as the previous window's clean latents, bit for bit, and the
     rest still moves (they are sampled in that context)."""
+    from trainer.generation.clip import _conditions, _latent_shape
+    from trainer.generation.run_loader import load_run
+    from trainer.generation.windows import make_scheduler, sample_window
     from trainer.models import make_denoiser
-    from trainer.sample import _conditions, _latent_shape, load_run
-    from trainer.sample_loop import make_scheduler, sample_window
 
     run = load_run(tiny["run"])
     conds = _conditions(run, SampleConfig(guidance_text=1.0), tiny["image"], tiny["audio"], None, 9)

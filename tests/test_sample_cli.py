@@ -27,7 +27,7 @@ def test_help_stays_light():
 
 def test_sample_a_manifest_then_resume(cli, tiny_run, tmp_path):
     """Two sample clips of 0.7 s at 16 fps = round(11.2) = 11 frames each, 32x32 (the run's size), audio muxed."""
-    from curation.sample import make_sample_clips
+    from curation.demo.media import make_sample_clips
     from storage.media import probe_video
 
     manifest = make_sample_clips(tmp_path / "clips", n=2, seconds=0.7, size=48)
@@ -95,9 +95,9 @@ def test_not_a_run_and_a_clip_without_audio(cli, tmp_path, tiny_run):
 
 
 def test_gpus_deal_clips_to_one_process_each(cli, tiny_run, tmp_path):
-    """--gpus 0,1 on a CPU machine: two `python -m trainer.sample` processes (CUDA_VISIBLE_DEVICES 0 and 1, torch
+    """--gpus 0,1 on a CPU machine: two `python -m trainer.generation` processes (CUDA_VISIBLE_DEVICES 0 and 1, torch
     falls back to the CPU), one clip each; the same files as the in-process path."""
-    from curation.sample import make_sample_clips
+    from curation.demo.media import make_sample_clips
     from storage.media import probe_video
 
     manifest = make_sample_clips(tmp_path / "clips", n=2, seconds=0.5, size=48)

@@ -10,9 +10,11 @@ pytest.importorskip("transformers")
 from storage.errors import CurateError
 from tests.fixtures.trainer_data_media import make_pair_manifest
 from tests.fixtures.trainer_data_models import tiny_wan_vae, tiny_wav2vec2
-from trainer.audio_features import audio_condition, frame_align, window
-from trainer.cache import CacheSettings, encode_audio, load_entry, prepare_cache, read_audio
+from trainer.cache import CacheSettings, load_entry, prepare_cache
 from trainer.data import validate_manifest
+from trainer.encoders import encode_audio
+from trainer.media_decode import read_audio
+from trainer.motion.audio_features import audio_condition, frame_align, window
 
 WAN = {"num_frames": 9, "height": 32, "width": 32, "fps": 16.0, "text_shape": (6, 32), "progress": False}
 

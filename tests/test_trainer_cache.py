@@ -13,18 +13,10 @@ from torch.testing import assert_close
 
 from tests.fixtures.trainer_data_media import make_pair_manifest
 from tests.fixtures.trainer_data_models import CountingEncode, tiny_image_vae, tiny_wan_vae, tiny_wav2vec2
-from trainer.cache import (
-    CacheSettings,
-    _fit,
-    encode_pixels,
-    entry_path,
-    frame_indices,
-    load_entry,
-    prepare_cache,
-    read_audio,
-    read_frames,
-)
+from trainer.cache import CacheSettings, entry_path, load_entry, prepare_cache
 from trainer.data import PairDataset, collate_pairs, validate_manifest
+from trainer.encoders import encode_pixels
+from trainer.media_decode import _fit, decode_clip_frames, frame_indices, read_audio
 
 WAN = {"frames_rule": "4k+1", "num_frames": 9, "height": 32, "width": 32, "fps": 16.0, "text_shape": (6, 32),
        "progress": False}
@@ -73,12 +65,12 @@ def test_wan_prepare_shapes_normalisation_and_reuse(manifest, models, tmp_path):
     z = load_entry(tmp_path, keys["winner"])["latents"]
     assert z.shape == (16, 3, 4, 4)  # T' = 1 + (9 - 1) / 4, 32 / 8
     assert load_entry(tmp_path, keys["image"])["latents"].shape == (16, 1, 4, 4)
-    # frame-aligned: one feature per video frame, +-2 neighbours, wav2vec2's width (trainer.audio_features)
+    # frame-aligned: one feature per video frame, +-2 neighbours, wav2vec2's width (trainer.motion.audio_features)
     assert load_entry(tmp_path, keys["audio"])["audio_embeds"].shape == (9, 5, 16)
     # normalisation: (posterior mean - latents_mean) / latents_std, per channel
     s = CacheSettings(num_frames=9, height=32, width=32, fps=16.0)
     with torch.no_grad():
-        raw = vae.encode(read_frames(manifest.at[0, "winner_video"], s)[None]).latent_dist.mean[0]
+        raw = vae.encode(decode_clip_frames(manifest.at[0, "winner_video"], s)[None]).latent_dist.mean[0]
     mean = torch.tensor(vae.config.latents_mean).view(16, 1, 1, 1)
     std = torch.tensor(vae.config.latents_std).view(16, 1, 1, 1)
     assert_close(z, (raw - mean) / std, atol=1e-5, rtol=1e-5)
@@ -142,7 +134,7 @@ def test_image_vae_frames_and_scaling(manifest, models, tmp_path):
     pairs = prepare_cache(manifest, vae, tmp_path, **{**WAN, "frames_rule": "n", "num_frames": 3})
     z = load_entry(tmp_path, pairs["p1"]["winner"])["latents"]
     assert z.shape == (4, 3, 16, 16)
-    frames = read_frames(manifest.at[1, "winner_video"], CacheSettings("n", 3, 32, 32, 16.0))
+    frames = decode_clip_frames(manifest.at[1, "winner_video"], CacheSettings("n", 3, 32, 32, 16.0))
     with torch.no_grad():
         raw = vae.encode(frames.permute(1, 0, 2, 3)).latent_dist.mean  # (T, C, h, w)
     assert_close(z, ((raw - 0.1) * 0.5).permute(1, 0, 2, 3), atol=1e-5, rtol=1e-5)
@@ -197,7 +189,7 @@ def test_prompt_encoder_from_a_local_t5(tmp_path):
     from transformers import AutoTokenizer, T5EncoderModel
 
     from tests.fixtures.trainer_data_models import tiny_t5_encoder
-    from trainer.cache import PromptEncoder, fingerprint
+    from trainer.encoders import PromptEncoder, fingerprint
 
     path = tiny_t5_encoder(tmp_path / "t5")
     enc = PromptEncoder.from_pretrained(path, max_length=6)
@@ -231,7 +223,8 @@ def test_clip_image_embeddings_for_i2v_models(manifest, models, tmp_path):
     import torch.nn.functional as F
     from transformers import CLIPVisionConfig, CLIPVisionModel
 
-    from trainer.cache import CLIP_MEAN, CLIP_STD, read_image
+    from trainer.encoders import CLIP_MEAN, CLIP_STD
+    from trainer.media_decode import read_image
 
     torch.manual_seed(0)
     clip = CLIPVisionModel(CLIPVisionConfig(image_size=32, patch_size=8, hidden_size=16, intermediate_size=32,

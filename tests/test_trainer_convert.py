@@ -120,7 +120,7 @@ OURS = {"q": "to_q", "k": "to_k", "v": "to_v", "o": "to_out", "norm_q": "norm_q"
 
 
 def _our_name(key: str) -> str:
-    """Hallo4 key -> our key, written out independently of trainer.convert."""
+    """Hallo4 key -> our key, written out independently of trainer.motion.hallo4."""
     if key.startswith("audio_proj."):
         return "motion." + key
     if key.startswith("pose_proj."):

@@ -21,8 +21,8 @@ from tests.fixtures.trainer_loop_models import (
 from trainer.dpo_config import load_config
 from trainer.dpo_trainer import train, warmup_factor
 from trainer.models import load_denoiser, load_trained, make_denoiser
-from trainer.policy import Policy, build_policy
 from trainer.step import compute_loss, make_objective
+from trainer.trainable import Policy, build_policy
 
 LN2 = math.log(2)
 

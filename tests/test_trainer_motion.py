@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from trainer.motion import (
+from trainer.motion.reshape import (
     first_frame_rule,
     latent_frame_count,
     modulate,

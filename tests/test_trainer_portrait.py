@@ -16,9 +16,11 @@ from trainer.dpo_config import load_config
 from trainer.dpo_trainer import train
 from trainer.losses import per_sample_mse
 from trainer.models import load_denoiser, load_trained, make_denoiser, save_trained
-from trainer.policy import build_policy
-from trainer.portrait import MotionConfig, attach_motion, phase_parameters
+from trainer.motion.attach import attach_motion
+from trainer.motion.config import MotionConfig
+from trainer.motion.phases import phase_parameters
 from trainer.step import compute_loss, make_objective
+from trainer.trainable import build_policy
 
 
 @pytest.fixture(scope="module")
@@ -376,7 +378,7 @@ HALLO4_SKELETON = dict(skeleton_joints=16, skeleton_stride=2, skeleton_projectio
 
 @pytest.mark.parametrize("audio_dim", [8, 0])
 def test_hallo4_skeleton_branch_zero_init_phase_and_checkpointing(wan_path, audio_dim):
-    """Hallo4's pose projection + condition attention (trainer.condition), with a vace reference frame prepended:
+    """Hallo4's pose projection + condition attention (trainer.motion.skeleton_condition), with a vace reference frame prepended:
     the wrapped model equals the plain one to the last bit; once its output projections are nonzero the skeleton
     moves the output; gradient checkpointing gives the same gradients. Phase 'skeleton': pose_proj conv
     16*6*2*2 + 6 = 390, LayerNorm 12; per block q, k, v, o 4 x (24*24 + 24) + norm_q, norm_k, norm_in 4 x 24 = 2496;
@@ -439,8 +441,10 @@ def test_skeleton_vae_cache_feeds_the_hallo4_pose_projection(wan_path, tmp_path)
 
     from storage.errors import CurateError
     from tests.fixtures.trainer_loop_models import save_tiny_wan_vae
-    from trainer.cache import CacheSettings, encode_pixels, prepare_cache, read_frames
+    from trainer.cache import CacheSettings, prepare_cache
     from trainer.data import PairDataset, collate_pairs, validate_manifest
+    from trainer.encoders import encode_pixels
+    from trainer.media_decode import decode_clip_frames
 
     folder = tmp_path / "data"
     manifest = _skeleton_video_manifest(folder)
@@ -451,7 +455,7 @@ def test_skeleton_vae_cache_feeds_the_hallo4_pose_projection(wan_path, tmp_path)
     batch = collate_pairs([PairDataset(validate_manifest(manifest, roots=[]), tmp_path / "cache")[0]])
     skel = batch["cond"]["skeleton"]
     assert skel.shape == (1, 9, 16, 4, 4)
-    pixels = read_frames(str(folder / "media" / "skel.mp4"), CacheSettings(num_frames=9, height=32, width=32))
+    pixels = decode_clip_frames(str(folder / "media" / "skel.mp4"), CacheSettings(num_frames=9, height=32, width=32))
     with torch.no_grad():
         torch.testing.assert_close(skel[0, 5], encode_pixels(vae, pixels[:, 5:6])[:, 0], rtol=1e-5, atol=1e-5)
     model = _wan(wan_path, **HALLO4_SKELETON)

@@ -15,9 +15,9 @@ from trainer.dpo_config import load_config
 from trainer.dpo_trainer import train
 from trainer.losses import per_sample_mse
 from trainer.models import load_denoiser, make_denoiser
-from trainer.policy import build_policy
 from trainer.reference_errors import compute_table, draw, draw_seed, noised_draws
 from trainer.step import compute_loss, make_objective
+from trainer.trainable import build_policy
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ Layout of ``cache_dir`` (all tensors float32, safetensors):
                                                           the condition a Wan I2V model concatenates to its input
     clip/<key>.safetensors    {"image_embeds": (N, D)}    (``image_encoder``) CLIP vision penultimate hidden states
     audio/<key>.safetensors   {"audio_embeds": (T, 2w+1, d_a)}  frame-aligned wav2vec2 features of the clip's
-                                                          audio window (``trainer.audio_features``; d_a = Da, or
+                                                          audio window (``trainer.motion.audio_features``; d_a = Da, or
                                                           layers x Da with audio_layers="all")
     text/<key>.safetensors    {"encoder_hidden_states": (L, D)}
     skeleton/<key>.safetensors {"keypoints": (T, J, 3)}   the clip's first num_frames keypoint frames, or
@@ -20,8 +20,9 @@ Layout of ``cache_dir`` (all tensors float32, safetensors):
 
 A key is the SHA-256 of the file's content hash (or the prompt) and every setting that changes the result (frame
 rule and count, fps, size, encoder fingerprint), so a second prepare with the same settings encodes nothing and
-several settings can share one folder. Files are written to ``<name>.<pid>.tmp`` and renamed, so an interrupted
-prepare leaves either a whole entry or a temp file, which the next prepare deletes (when its process is gone).
+several settings can share one folder. Files are written under a hidden temp name and renamed
+(``storage.atomic``), so an interrupted prepare leaves either a whole entry or a temp file, which the next prepare
+deletes.
 Run one prepare per cache folder at a time (with several processes, prepare on the main one, then wait).
 
 Normalisation: Wan's AutoencoderKLWan latents become ``(z - latents_mean) / latents_std`` per channel (what the
@@ -33,7 +34,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,17 +42,17 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from storage.atomic import atomic_write, atomic_write_text
 from storage.errors import CurateError
 from storage.media import sha256_file
 from storage.proc import pid_alive
-from trainer.audio_features import audio_condition
+from trainer.encoders import encode_audio, encode_clip_image, encode_pixels, fingerprint
+from trainer.media_decode import decode_clip_frames, read_audio, read_image
+from trainer.motion.audio_features import audio_condition
 
 FRAME_RULES = ("4k+1", "n")
 AUDIO_LAYERS = ("last", "all")
-AUDIO_RATE = 16000
 KINDS = ("video", "image", "audio", "text", "skeleton", "i2v", "clip")
-# what CLIPImageProcessor normalises with by default (OpenAI CLIP), the Wan I2V pipeline's image encoder input
-CLIP_MEAN, CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
 
 
 @dataclass(frozen=True)
@@ -158,7 +158,7 @@ def prepare_cache(
     _encode_all(todo, cache_dir, s, vae, audio_encoder, text_encoder, progress, image_encoder)
     index = {"pairs": pairs, "text_shape": None if text_encoder is not None else list(text_shape),
              "settings": asdict(s)}
-    write_atomic(cache_dir / "index.json", lambda p: p.write_text(json.dumps(index, indent=1)))
+    atomic_write_text(cache_dir / "index.json", json.dumps(index, indent=1))
     return pairs
 
 
@@ -217,7 +217,7 @@ def _encode_all(todo, cache_dir, s: CacheSettings, vae, audio_encoder, text_enco
     with torch.inference_mode():
         for key, (kind, src) in tqdm(sorted(todo.items()), desc="cache", unit="item", disable=not progress):
             if kind == "video":
-                out = {"latents": encode_pixels(vae, read_frames(src, s))}
+                out = {"latents": encode_pixels(vae, decode_clip_frames(src, s))}
             elif kind == "image":
                 out = {"latents": encode_pixels(vae, read_image(src, s))}
             elif kind == "i2v":
@@ -237,80 +237,11 @@ def _encode_all(todo, cache_dir, s: CacheSettings, vae, audio_encoder, text_enco
             save_entry(cache_dir, key, out)
 
 
-# ---- decoding ---------------------------------------------------------------------------------------------
-
-def read_frames(path: str, s: CacheSettings) -> torch.Tensor:
-    """(3, num_frames, H, W) in [-1, 1]: frames at ``s.fps`` from the start, resized to cover and centre-cropped."""
-    import decord
-
-    vr = decord.VideoReader(str(path))
-    idx = frame_indices(len(vr), float(vr.get_avg_fps()), s.num_frames, s.fps)
-    frames = torch.from_numpy(vr.get_batch(idx).asnumpy()).permute(0, 3, 1, 2)  # (T, 3, H, W) uint8
-    return _fit(frames, s).permute(1, 0, 2, 3)
-
-
-def frame_indices(n_src: int, src_fps: float, num_frames: int, fps: float) -> list[int]:
-    """Output frame i shows time i / fps: take the source frame on screen then (the last one past the end)."""
-    return [min(math.floor(i / fps * src_fps + 1e-6), n_src - 1) for i in range(num_frames)]
-
-
-def read_image(path: str, s: CacheSettings) -> torch.Tensor:
-    """(3, 1, H, W) in [-1, 1], resized and cropped like the video frames."""
-    import numpy as np
-    from PIL import Image
-
-    with Image.open(path) as im:
-        arr = np.asarray(im.convert("RGB"))
-    return _fit(torch.from_numpy(arr.copy()).permute(2, 0, 1)[None], s).permute(1, 0, 2, 3)
-
-
-def _fit(frames: torch.Tensor, s: CacheSettings) -> torch.Tensor:
-    """uint8 (T, 3, h, w) -> float (T, 3, H, W) in [-1, 1]: scale to cover H x W (aspect kept), crop the centre."""
-    h, w = frames.shape[-2:]
-    scale = max(s.height / h, s.width / w)
-    size = (max(s.height, round(h * scale)), max(s.width, round(w * scale)))
-    x = frames.float() / 127.5 - 1
-    if size != (h, w):
-        x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
-    top, left = (size[0] - s.height) // 2, (size[1] - s.width) // 2
-    return x[..., top: top + s.height, left: left + s.width].clamp(-1, 1)
-
-
-def read_audio(path: str, seconds: float, strict: bool = False) -> torch.Tensor:
-    """16 kHz mono samples of the first ``seconds`` (zero-padded, or refused with ``strict``: training on silence
-    the video does not have would teach lip motion without sound). decord's stereo + resample path returns
-    garbage, so audio is always read ``mono=True``."""
-    import decord
-
-    ar = decord.AudioReader(str(path), sample_rate=AUDIO_RATE, mono=True)
-    x = torch.from_numpy(ar[:].asnumpy()[0].astype("float32"))
-    n = round(seconds * AUDIO_RATE)
-    if strict and x.shape[0] < n:
-        raise CurateError(f"{path}, column 'audio': the audio lasts {x.shape[0] / AUDIO_RATE:.3f} s, shorter than "
-                          f"the {seconds:.3f} s of video frames it must drive (num_frames / fps).")
-    return F.pad(x[:n], (0, max(0, n - x.shape[0])))
-
-
-# ---- encoding ---------------------------------------------------------------------------------------------
-
-def encode_clip_image(model, path: str) -> torch.Tensor:
-    """(N, D) penultimate hidden states of a CLIP vision model: the image resized (shorter side) and centre-cropped
-    to ``config.image_size``, normalised with CLIP's mean and std, as CLIPImageProcessor does by default."""
-    size = model.config.image_size
-    x = (read_image(path, CacheSettings(num_frames=1, frames_rule="n", height=8 * math.ceil(size / 8),
-                                        width=8 * math.ceil(size / 8)))[:, 0] + 1) / 2  # (3, S, S) in [0, 1]
-    x = F.interpolate(x[None], size=(size, size), mode="bilinear", antialias=True, align_corners=False)[0]
-    x = (x - torch.tensor(CLIP_MEAN).view(3, 1, 1)) / torch.tensor(CLIP_STD).view(3, 1, 1)
-    p = next(model.parameters())
-    out = model.eval()(pixel_values=x[None].to(p.device, p.dtype), output_hidden_states=True)
-    return out.hidden_states[-2][0].float().cpu()
-
-
 def read_skeleton(path: str, s: CacheSettings, vae=None) -> dict[str, torch.Tensor]:
     """Keypoints (T, J, 3), or a rendered skeleton video sampled like the clip and area-averaged to the latent grid
     (H/8, W/8): (T, 3, H/8, W/8) in [0, 1]; with ``s.skeleton_vae`` its frames' VAE latents (T, C, h, w), each
     frame encoded as a one-frame video (as Hallo4 encodes its skeleton frames)."""
-    from trainer.skeleton import is_keypoint_file, read_keypoints
+    from trainer.motion.skeleton import is_keypoint_file, read_keypoints
 
     if is_keypoint_file(path):
         if s.skeleton_vae:
@@ -318,91 +249,10 @@ def read_skeleton(path: str, s: CacheSettings, vae=None) -> dict[str, torch.Tens
                               "keypoint file.")
         return {"keypoints": read_keypoints(path, s.num_frames)}
     if s.skeleton_vae:
-        pixels = read_frames(path, s)  # (3, T, H, W) in [-1, 1]
+        pixels = decode_clip_frames(path, s)  # (3, T, H, W) in [-1, 1]
         return {"latents": torch.stack([encode_pixels(vae, pixels[:, t:t + 1])[:, 0] for t in range(s.num_frames)])}
-    frames = (read_frames(path, s).permute(1, 0, 2, 3) + 1) / 2  # (T, 3, H, W) in [0, 1]
+    frames = (decode_clip_frames(path, s).permute(1, 0, 2, 3) + 1) / 2  # (T, 3, H, W) in [0, 1]
     return {"frames": F.interpolate(frames, size=(s.height // 8, s.width // 8), mode="area")}
-
-
-def is_video_vae(vae) -> bool:
-    """AutoencoderKLWan-style (5-D input, latents_mean/std) vs image AutoencoderKL (4-D, scaling_factor)."""
-    return getattr(vae.config, "latents_mean", None) is not None and "z_dim" in vae.config
-
-
-def encode_pixels(vae, x: torch.Tensor, chunk: int = 8) -> torch.Tensor:
-    """(3, T, H, W) pixels -> normalised latents (C, T', h, w), float32 on the CPU."""
-    p = next(vae.parameters())
-    if is_video_vae(vae):
-        z = vae.encode(x[None].to(p.device, p.dtype)).latent_dist.mean[0].float()
-        c = z.shape[0]
-        mean = torch.tensor(vae.config.latents_mean, device=z.device).view(c, 1, 1, 1)
-        std = torch.tensor(vae.config.latents_std, device=z.device).view(c, 1, 1, 1)
-        return ((z - mean) / std).cpu()
-    frames = x.permute(1, 0, 2, 3)  # image VAE: frames are a batch
-    z = torch.cat([vae.encode(frames[i: i + chunk].to(p.device, p.dtype)).latent_dist.mean.float()
-                   for i in range(0, frames.shape[0], chunk)])
-    shift = getattr(vae.config, "shift_factor", None) or 0.0
-    return ((z - shift) * vae.config.scaling_factor).permute(1, 0, 2, 3).cpu()
-
-
-def encode_audio(model, samples: torch.Tensor, s: CacheSettings) -> torch.Tensor:
-    """wav2vec2 features of zero-mean, unit-variance samples (what Wav2Vec2FeatureExtractor does)."""
-    p = next(model.parameters())
-    x = (samples - samples.mean()) / torch.sqrt(samples.var() + 1e-7)
-    model.eval()
-    out = model(x[None].to(p.device, p.dtype), output_hidden_states=s.audio_layers == "all")
-    if s.audio_layers == "all":
-        return torch.stack(out.hidden_states[1:], dim=2)[0].float().cpu()  # (La, layers, Da)
-    return out.last_hidden_state[0].float().cpu()
-
-
-class PromptEncoder:
-    """A local Hugging Face text encoder (T5/UMT5 encoder, CLIP text model) as ``(prompts) -> (N, L, D)``.
-
-    Embeddings past each prompt's tokens are zeroed, as the Wan pipeline does, so padding carries nothing.
-    """
-
-    def __init__(self, tokenizer, model, max_length: int = 512):
-        self.tokenizer, self.model, self.max_length = tokenizer, model.eval(), max_length
-        self.fingerprint = f"{fingerprint(model)}:{max_length}:{type(tokenizer).__name__}:{len(tokenizer)}"
-
-    @classmethod
-    def from_pretrained(cls, path: str | Path, max_length: int = 512) -> PromptEncoder:
-        import transformers
-
-        config = transformers.AutoConfig.from_pretrained(path)
-        encoders = {"t5": "T5EncoderModel", "mt5": "MT5EncoderModel", "umt5": "UMT5EncoderModel"}
-        model_cls = getattr(transformers, encoders.get(config.model_type, "AutoModel"))
-        return cls(transformers.AutoTokenizer.from_pretrained(path), model_cls.from_pretrained(path), max_length)
-
-    def __call__(self, prompts: list[str]) -> torch.Tensor:
-        tok = self.tokenizer(prompts, padding="max_length", max_length=self.max_length, truncation=True,
-                             return_tensors="pt")
-        p = next(self.model.parameters())
-        mask = tok["attention_mask"].to(p.device)
-        with torch.inference_mode():
-            h = self.model(input_ids=tok["input_ids"].to(p.device), attention_mask=mask).last_hidden_state
-        return (h * mask[..., None]).float().cpu()
-
-
-def fingerprint(obj) -> str:
-    """Identity of a model for cache keys: class, config and a sample of every weight tensor (cheap even for
-    billions of parameters: the first and last 64 values of each tensor). Non-modules use ``obj.fingerprint``."""
-    if getattr(obj, "fingerprint", None) and isinstance(obj.fingerprint, str):
-        return obj.fingerprint
-    cached = getattr(obj, "_cache_fingerprint", None)
-    if cached:
-        return cached
-    h = hashlib.sha256(type(obj).__name__.encode())
-    config = getattr(obj, "config", None)
-    if config is not None:
-        h.update(json.dumps(dict(config) if isinstance(config, dict) else config.to_dict(), sort_keys=True,
-                            default=str).encode())
-    for name, t in obj.state_dict().items():
-        flat = t.detach().reshape(-1)
-        sample = torch.cat([flat[:64], flat[-64:]]).float().cpu().numpy().tobytes()
-        h.update(f"{name}{tuple(t.shape)}{t.dtype}".encode() + sample)
-    return h.hexdigest()[:40]
 
 
 # ---- files ------------------------------------------------------------------------------------------------
@@ -415,7 +265,7 @@ def save_entry(cache_dir: str | Path, key: str, tensors: dict[str, torch.Tensor]
     from safetensors.torch import save_file
 
     tensors = {k: v.detach().float().contiguous().cpu() for k, v in tensors.items()}
-    return write_atomic(entry_path(cache_dir, key), lambda p: save_file(tensors, str(p)))
+    return atomic_write(entry_path(cache_dir, key), lambda p: save_file(tensors, str(p)))
 
 
 def load_entry(cache_dir: str | Path, key: str) -> dict[str, torch.Tensor]:
@@ -424,22 +274,15 @@ def load_entry(cache_dir: str | Path, key: str) -> dict[str, torch.Tensor]:
     return load_file(str(entry_path(cache_dir, key)))
 
 
-def write_atomic(path: Path, write) -> Path:
-    """``write(tmp)`` then rename over ``path``: readers see the old file or the whole new one."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
 def clean_stale_temp(cache_dir: Path) -> int:
-    """Delete temp files left by an interrupted prepare whose process no longer runs; return how many."""
+    """Delete temp files left by an interrupted prepare; return how many.
+
+    ``storage.atomic``'s temps (``.<stem>.<random>.tmp.<suffix>``) are all stale: one prepare runs per folder at a
+    time. Older ``<name>.<pid>.tmp`` files are kept while their process still runs.
+    """
     n = 0
-    for tmp in cache_dir.rglob("*.tmp"):
-        pid = tmp.suffixes[-2].lstrip(".") if len(tmp.suffixes) >= 2 else ""
+    for tmp in [*cache_dir.rglob(".*.tmp.*"), *cache_dir.rglob("*.tmp")]:
+        pid = tmp.suffixes[-2].lstrip(".") if tmp.suffix == ".tmp" and len(tmp.suffixes) >= 2 else ""
         if pid.isdigit() and int(pid) != os.getpid() and pid_alive(int(pid)):
             continue
         tmp.unlink(missing_ok=True)

@@ -25,7 +25,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from trainer.sampling import DataPosition
+from trainer.batch_sampler import DataPosition
 
 STATE_FILE = "trainer_state.json"
 

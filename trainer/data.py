@@ -126,7 +126,7 @@ def _check_decodes(kind: str, p: Path, what: str) -> None:
         check_image(p, what)
         return
     if kind == "skeleton":
-        from trainer.skeleton import is_keypoint_file, read_keypoints
+        from trainer.motion.skeleton import is_keypoint_file, read_keypoints
 
         if is_keypoint_file(p):
             read_keypoints(p, 0, where=what)  # shape only; the frame count is checked when the cache is filled

@@ -20,12 +20,12 @@ import numpy as np
 import torch
 
 from trainer import checkpoint
+from trainer.batch_sampler import DataPosition, ShardedBatchSampler
 from trainer.dpo_config import DiffusionDPOConfig
 from trainer.logging_utils import MetricLogger, MetricWindow
 from trainer.models import load_denoiser, load_trained, make_denoiser, save_trained
-from trainer.policy import build_policy, load_trainable_state_dict, trainable_state_dict
-from trainer.sampling import DataPosition, ShardedBatchSampler
 from trainer.step import compute_loss, make_objective
+from trainer.trainable import build_policy, load_trainable_state_dict, trainable_state_dict
 
 log = logging.getLogger("trainer")
 
@@ -221,7 +221,8 @@ def _load_model(cfg: DiffusionDPOConfig, dataset) -> torch.nn.Module:
     """The denoiser to train: the base, or a finished run's model with ``init_from`` (paper sec. 3.2: pi_ref is the
     SFT model, so policy and reference both start there), plus a fresh motion module when the data has motion
     inputs and the model none (drawn after seeding; its output projections start at zero)."""
-    from trainer.portrait import attach_motion, has_motion, motion_config_for
+    from trainer.motion.attach import attach_motion, has_motion
+    from trainer.motion.config import motion_config_for
 
     if cfg.init_from:
         model = load_trained(cfg.model_kind, cfg.denoiser_path, Path(cfg.init_from) / "final")
@@ -242,7 +243,7 @@ def _reference_table(cfg: DiffusionDPOConfig, acc, model, dataset, collate_fn, p
     """The precomputed reference errors (``trainer.reference_errors``): computed by the main process from the
     model as it starts (= the reference), stored under the cache folder, reused by every run with the same
     reference, noising settings and pairs."""
-    from trainer.cache import fingerprint
+    from trainer.encoders import fingerprint
     from trainer.reference_errors import compute_table, load_or_compute, table_key
 
     pair_ids = getattr(dataset, "pair_ids", None) or [dataset[i]["pair_id"] for i in range(len(dataset))]

@@ -4,7 +4,7 @@ A ``Denoiser`` adapter runs a model on ``x_t`` (N, C, T, H, W), timesteps (N,) a
 ``trainer/data.py``): Wan takes the 5-D video directly; a UNet2D gets the frames folded into the batch. Conditioning
 keys a model does not use are ignored, so the next issue's audio module can add keys without touching the loop.
 
-The trainable weights and the reference policy are built in ``trainer.policy``.
+The trainable weights and the reference policy are built in ``trainer.trainable``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class Denoiser(Protocol):
 class WanDenoiser:
     """``WanTransformer3DModel``: (N, C, T, H, W) in and out; optional ``image_embeds`` for I2V-style models.
 
-    With a motion module attached (``trainer.portrait``) the batch's ``audio_embeds`` C_audio (N, T, N_a, d_a) and
+    With a motion module attached (``trainer.motion.attach``) the batch's ``audio_embeds`` C_audio (N, T, N_a, d_a) and
     ``skeleton`` keypoints (N, T, J, 3) go in through ``attention_kwargs["motion"]``. ``reference_image="vace"``
     prepends the clean reference latent ``ref_latents`` (N, C, 1, H, W) as an extra latent frame (Hallo4's released
     model does this) and cuts it off the output, so it is left out of the loss.
@@ -116,7 +116,7 @@ def i2v_condition(cond: dict, x_t: torch.Tensor) -> tuple[torch.Tensor, torch.Te
 
 def _motion_inputs(module: nn.Module, cond: dict) -> dict | None:
     """The motion module's inputs from the batch, or None for a model without one."""
-    from trainer.portrait import has_motion
+    from trainer.motion.attach import has_motion
 
     if not has_motion(module):
         return None
@@ -136,12 +136,13 @@ def load_denoiser(kind: str, path: str | Path, dtype: torch.dtype = torch.float3
     """``WanTransformer3DModel`` or ``UNet2DConditionModel`` from a local diffusers folder (nothing downloaded).
 
     A folder :func:`save_trained` wrote with a motion module (``motion_config.json`` beside ``config.json``) comes
-    back with it: the stock ``from_pretrained`` skips those weights, :func:`trainer.portrait.load_motion` restores
+    back with it: the stock ``from_pretrained`` skips those weights, :func:`trainer.motion.attach.load_motion` restores
     them.
     """
     from diffusers import UNet2DConditionModel, WanTransformer3DModel
 
-    from trainer.portrait import MOTION_CONFIG, load_motion
+    from trainer.motion.attach import load_motion
+    from trainer.motion.config import MOTION_CONFIG
 
     cls = {"wan": WanTransformer3DModel, "unet": UNet2DConditionModel}[kind]
     read_model_config(kind, path)
@@ -213,7 +214,7 @@ def save_trained(model: nn.Module, out_dir: Path, lora: bool, phase: str = "") -
 
     Returns the folder written.
     """
-    from trainer.portrait import has_motion, save_motion
+    from trainer.motion.attach import has_motion, save_motion
 
     if phase:
         return save_motion(model, out_dir / "motion")
@@ -235,7 +236,7 @@ def save_trained(model: nn.Module, out_dir: Path, lora: bool, phase: str = "") -
 def load_trained(kind: str, base_path: str | Path, trained_dir: str | Path) -> nn.Module:
     """Load what :func:`save_trained` wrote: the full model, or the base with the motion module and LoRA applied
     (motion first: the LoRA may reach into its layers)."""
-    from trainer.portrait import load_motion
+    from trainer.motion.attach import load_motion
 
     trained_dir = Path(trained_dir)
     if (trained_dir / "denoiser").is_dir():

@@ -74,7 +74,7 @@ def load_or_compute(path: Path, settings: dict, compute) -> tuple[torch.Tensor, 
     from safetensors import safe_open
     from safetensors.torch import save_file
 
-    from trainer.cache import write_atomic
+    from storage.atomic import atomic_write
 
     meta = {"settings": json.dumps(settings, sort_keys=True)}
     if path.is_file():
@@ -83,7 +83,7 @@ def load_or_compute(path: Path, settings: dict, compute) -> tuple[torch.Tensor, 
                 return f.get_tensor("errors"), False
     table = compute()
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, lambda p: save_file({"errors": table.contiguous()}, str(p), metadata=meta))
+    atomic_write(path, lambda p: save_file({"errors": table.contiguous()}, str(p), metadata=meta))
     return table, True
 
 

@@ -40,7 +40,8 @@ def run(cfg, manifest: Path, media_roots, *, resume: bool, prepare_only: bool, p
 
 
 def _prepare(cfg, df, cache_dir: Path, device, progress: bool) -> None:
-    from trainer.cache import PromptEncoder, prepare_cache
+    from trainer.cache import prepare_cache
+    from trainer.encoders import PromptEncoder
     from trainer.models import denoiser_text_dim, load_vae
 
     vae = load_vae(cfg.model_kind, cfg.vae_path).to(device)

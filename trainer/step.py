@@ -16,7 +16,7 @@ from torch import nn
 from trainer.dpo_config import DiffusionDPOConfig
 from trainer.losses import diffusion_dpo_loss, per_sample_mse, sft_loss
 from trainer.models import Denoiser
-from trainer.policy import Policy
+from trainer.trainable import Policy
 
 
 def make_objective(cfg: DiffusionDPOConfig):

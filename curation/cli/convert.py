@@ -1,4 +1,4 @@
-"""``curate convert``: released weights onto the trainer's modules; the work is in ``trainer.convert``."""
+"""``curate convert``: released weights onto the trainer's modules; the work is in ``trainer.motion.hallo4``."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def hallo4_cmd(ckpt, out, window):
     skeleton_projection/skeleton_fusion 'hallo4' and takes VAE-encoded skeleton frames (B, T, 16, h, w), not
     keypoints. The base VACE-Wan weights in the file are not converted: the transformer comes from --transformer.
     Prints what was mapped and what was left."""
-    from trainer.convert import convert_hallo4
+    from trainer.motion.hallo4 import convert_hallo4
 
     target, summary = convert_hallo4(ckpt, out, window)
     click.echo(f"Wrote {target}: {summary}.")

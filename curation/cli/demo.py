@@ -26,8 +26,8 @@ def _sample_clips(ws) -> int:
     """
     from sqlalchemy import func, select
 
+    from curation.demo.media import make_sample_clips
     from curation.ingest import ingest_manifest
-    from curation.sample import make_sample_clips
     from storage import Clip
 
     manifest = ws.path("media", "sample", "clips.csv")
@@ -136,7 +136,7 @@ def demo_cmd(directory: str, port: int, no_serve: bool, rounds: int) -> None:
     click.echo(f"Gold clip: {_gold(ws)}")
     if rounds == 2:
         from curation.cli.stats import print_rounds
-        from curation.demo_rounds import run_two_rounds
+        from curation.demo.rounds import run_two_rounds
 
         ws = run_two_rounds(ws, DEMO_METHODS, click.echo)
         print_rounds(_round_stats(ws))

@@ -50,10 +50,10 @@ def sample_cmd(run_dir, step, clips_file, all_clips, out, steps, scheduler, guid
         raise click.UsageError("give exactly one of --clips FILE or --all.")
     settings = {"steps": steps, "scheduler": scheduler, "guidance_text": guidance_text,
                 "guidance_audio": guidance_audio, "overlap": overlap, "seed": seed}
-    from trainer.sample_config import SampleConfig
+    from trainer.generation.settings import SampleConfig
 
     SampleConfig(**settings)  # bad settings fail before anything loads
-    from curation.sampling import clips_from_manifest, clips_from_store, sample_clips
+    from curation.run_videos import clips_from_manifest, clips_from_store, sample_clips
 
     if all_clips:
         from storage.workspace import load

@@ -3,7 +3,7 @@
 Not pretty, but audio-driven: a louder frame opens the mouth wider, silence closes it.
 It works on any image: the mouth is assumed at a fixed fraction of the frame
 (lower-middle, where a centred portrait's mouth is; the sample portraits of
-``curation.sample.draw_portrait`` put it at x = 0.5, y = 0.68).
+``curation.demo.media.draw_portrait`` put it at x = 0.5, y = 0.68).
 
 Variants used as known-bad candidates and gold items:
     lipsync_offset: the mouth follows the audio 0.4 s late (bad alignment, good fidelity).

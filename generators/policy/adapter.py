@@ -1,7 +1,7 @@
-"""The trained model as a generator: ``python -m trainer.sample JOBS.json`` per batch, the run loaded once.
+"""The trained model as a generator: ``python -m trainer.generation JOBS.json`` per batch, the run loaded once.
 
-Like the baselines, the model runs in a subprocess (the generators never import the trainer). Each request becomes
-one job of the JSON list; ``trainer.sample`` writes ``j<job>.mp4`` (the clip's audio muxed in, run / step /
+Like the baselines, the model runs in a subprocess (generators import only the trainer's torch-free
+``trainer.generation.settings``, for the jobs file). Each request becomes one job of the file; ``trainer.generation`` writes ``j<job>.mp4`` (the clip's audio muxed in, run / step /
 settings / seeds in its ``comment`` tag, kept in the raw file under ``media/candidates/<method>/raw/``) and one
 result line per job to ``results.jsonl``; it also prints the record, so the job log shows what made the video.
 The runner then normalises and registers each video like any other candidate.
@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from generators._proc import UpstreamError, run_logged
-from generators._settings import build_config, missing_paths, missing_python
+from generators._settings import missing_paths, missing_python
 from generators.base import GenerationRequest, GenerationResult
-from generators.policy.config import PolicyConfig
+from generators.policy.config import PolicyConfig, policy_config
+from trainer.generation.settings import SampleJob, SampleJobs
 
 
 class PolicyGenerator:
@@ -41,21 +42,20 @@ class PolicyGenerator:
     def generate(self, requests: list[GenerationRequest], workdir: Path) -> list[GenerationResult]:
         c = self.config
         workdir.mkdir(parents=True, exist_ok=True)
-        jobs = [{"job_id": r.job_id, "image": str(r.image_path), "audio": str(r.audio_path), "prompt": r.prompt,
-                 "seed": r.seed, "out": str(workdir / f"{r.safe_id}.mp4")} for r in requests]
-        spec = {"run": str(c.run), "step": c.step, "settings": c.sampling(), "jobs": jobs,
-                "results": str(workdir / "results.jsonl"), "method": self.name}
-        (workdir / "jobs.json").write_text(json.dumps(spec, indent=1))
+        jobs = [SampleJob(str(r.image_path), str(r.audio_path), r.prompt, r.seed, str(workdir / f"{r.safe_id}.mp4"),
+                          job_id=r.job_id) for r in requests]
+        SampleJobs(str(c.run), c.step, c.sampling, jobs, results=str(workdir / "results.jsonl"),
+                   method=self.name).write(workdir / "jobs.json")
         try:
-            run_logged([c.python, "-m", "trainer.sample", str(workdir / "jobs.json")], cwd=workdir,
+            run_logged([c.python, "-m", "trainer.generation", str(workdir / "jobs.json")], cwd=workdir,
                        log_path=workdir / "upstream.log", env=c.env, timeout=c.timeout_s)
         except UpstreamError as e:
             return [GenerationResult(r.job_id, error=str(e)) for r in requests]
         done = _results(workdir / "results.jsonl")
         out = []
         for r, job in zip(requests, jobs):
-            err = done.get(job["out"], "trainer.sample reported nothing for this job")
-            video = Path(job["out"])
+            err = done.get(job.out, "trainer.generation reported nothing for this job")
+            video = Path(job.out)
             out.append(GenerationResult(r.job_id, raw_path=video) if err is None and video.is_file()
                        else GenerationResult(r.job_id, error=err or f"policy wrote no {video.name}"))
         return out
@@ -69,4 +69,4 @@ def _results(path: Path) -> dict[str, str | None]:
 
 
 def make(name: str, settings: dict[str, Any], root: Path) -> PolicyGenerator:
-    return PolicyGenerator(name, build_config(PolicyConfig, name, settings, root))
+    return PolicyGenerator(name, policy_config(name, settings, root))

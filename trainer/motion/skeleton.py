@@ -5,7 +5,7 @@ OpenPose exporters normalise them). Each frame's joints become J Gaussian heatma
 scaled by the confidence) on the latent grid H' x W'; a small convolutional network maps them to d_k channels and
 downsamples by ``stride`` so the token count per frame stays moderate (Wan2.1 at 480x832: a 60x104 latent grid,
 stride 4 -> 390 tokens). The result (B, T, H'W' / stride^2, d_k) keeps the video's frame rate; the temporal reshape
-of eq. 6 (``trainer.motion``) then lays each latent frame's rho frames side by side.
+of eq. 6 (``trainer.motion.reshape``) then lays each latent frame's rho frames side by side.
 
 A clip's ``skeleton`` file is either a NumPy ``.npy`` (or ``.npz`` with one array) of keypoints (T, J, 3), float,
 one row per frame at the cache's ``fps`` (:func:`read_keypoints` checks it and names the file and the field), or a

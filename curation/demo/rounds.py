@@ -137,8 +137,8 @@ def train_round(ws, pairs: Path) -> Path:
 
 def open_round_two(ws, dpo: Path, n: int = 3, seconds: float = 2.0):
     """Round 2: new clips, and the DPO run registered as ``policy-r1``; returns the reloaded workspace."""
+    from curation.demo.media import make_sample_clips
     from curation.ingest import ingest_manifest
-    from curation.sample import make_sample_clips
     from storage.rounds import start_round
     from storage.workspace import load
 

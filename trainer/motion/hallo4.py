@@ -1,4 +1,4 @@
-"""Hallo4's released motion modules mapped onto ``trainer.portrait``'s (``curate convert hallo4 CKPT OUT``).
+"""Hallo4's released motion modules mapped onto ``trainer.motion.attach``'s (``curate convert hallo4 CKPT OUT``).
 
 Hallo4's VACE-Wan keeps (key layout read from fudan-generative-vision/hallo4 @1ccca54, ``audio_proj.py``,
 ``pose_proj.py``, ``wan_model.py``, ``model.py``, ``wan_vace.py``; its ``from_ckpt`` also accepts the older
@@ -17,7 +17,7 @@ Hallo4's VACE-Wan keeps (key layout read from fudan-generative-vision/hallo4 @1c
 which become ``motion.audio_proj.*`` (``audio_projection="mlp"``), ``blocks.{i}.attn2.processor.motion.{norm_in,
 to_q, to_k, to_v, to_out, norm_q, norm_k}.*``, ``motion.skeleton_proj.{proj,norm}.*`` (``skeleton_projection=
 "hallo4"``) and ``blocks.{i}.attn2.processor.condition.{norm_in, to_q, ...}.*`` (``skeleton_fusion="hallo4"``): the
-same computation, written out in :mod:`trainer.condition` (queries from the skeleton tokens, keys and values from
+same computation, written out in :mod:`trainer.motion.skeleton_condition` (queries from the skeleton tokens, keys and values from
 the video tokens, added to the feed-forward's input; the skeleton frames VAE-encoded one by one). Every tensor's
 shape is checked; a block must have all 12 of a group's tensors.
 
@@ -34,6 +34,7 @@ from pathlib import Path
 
 import torch
 
+from storage.atomic import atomic_write, atomic_write_text
 from storage.errors import CurateError
 
 BLOCK_NAMES = {"q": "to_q", "k": "to_k", "v": "to_v", "o": "to_out", "norm_q": "norm_q", "norm_k": "norm_k"}
@@ -109,7 +110,7 @@ def _blocks(clean: dict, path: Path, group: str, dim: int, ours: dict) -> list[i
 
 
 def _pose(clean: dict, path: Path, dim: int, ours: dict) -> dict:
-    """``pose_proj.{proj,norm}.*`` onto ``motion.skeleton_proj`` (:class:`trainer.condition.Hallo4PoseProjection`);
+    """``pose_proj.{proj,norm}.*`` onto ``motion.skeleton_proj`` (:class:`trainer.motion.skeleton_condition.Hallo4PoseProjection`);
     the skeleton part of our config."""
     w = clean.get("pose_proj.proj.weight")
     if w is None or w.dim() != 4 or w.shape[2] != w.shape[3] or w.shape[0] * 4 != dim:
@@ -181,7 +182,7 @@ def convert_hallo4(ckpt: str | Path, out: str | Path, window: int = 5) -> tuple[
     folder and the summary line of :func:`map_hallo4`."""
     from safetensors.torch import save_file
 
-    from trainer.portrait import MOTION_CONFIG, MOTION_WEIGHTS, MotionConfig
+    from trainer.motion.config import MOTION_CONFIG, MOTION_WEIGHTS, MotionConfig
 
     ckpt = Path(ckpt)
     if not ckpt.is_file():
@@ -192,10 +193,8 @@ def convert_hallo4(ckpt: str | Path, out: str | Path, window: int = 5) -> tuple[
     except ValueError as e:
         raise CurateError(f"{ckpt}: {e}") from None
     target = Path(out) / "final" / "motion"
-    target.mkdir(parents=True, exist_ok=True)
-    tmp_w, tmp_c = target / f".{MOTION_WEIGHTS}.tmp", target / f".{MOTION_CONFIG}.tmp"
-    save_file({k: v.detach().float().contiguous() for k, v in state.items()}, str(tmp_w))
-    tmp_c.write_text(json.dumps(config, indent=1))
-    tmp_w.replace(target / MOTION_WEIGHTS)  # weights first: a config never names weights that are not there
-    tmp_c.replace(target / MOTION_CONFIG)
+    tensors = {k: v.detach().float().contiguous() for k, v in state.items()}
+    # weights first: a config never names weights that are not there
+    atomic_write(target / MOTION_WEIGHTS, lambda p: save_file(tensors, str(p)))
+    atomic_write_text(target / MOTION_CONFIG, json.dumps(config, indent=1))
     return target, summary

@@ -33,7 +33,7 @@ class Run:
 
     @property
     def has_audio(self) -> bool:
-        from trainer.portrait import has_motion
+        from trainer.motion.attach import has_motion
 
         return has_motion(self.model) and self.model.motion.audio_proj is not None
 
@@ -72,7 +72,7 @@ def load_run(run_dir: str | Path, step: int | None = None, device: str | torch.d
 
         audio_encoder = Wav2Vec2Model.from_pretrained(cfg.audio_encoder_path, local_files_only=True).eval().to(device)
     if cfg.text_encoder_path:
-        from trainer.cache import PromptEncoder
+        from trainer.encoders import PromptEncoder
 
         text_encoder = PromptEncoder.from_pretrained(cfg.text_encoder_path, cfg.text_length)
     if cfg.image_encoder_path:
@@ -104,7 +104,8 @@ def _load_motion_weights(model, folder: Path) -> None:
     weights replaced by the run's."""
     from safetensors.torch import load_file
 
-    from trainer.portrait import MOTION_WEIGHTS, has_motion, load_motion
+    from trainer.motion.attach import has_motion, load_motion
+    from trainer.motion.config import MOTION_WEIGHTS
 
     if not has_motion(model):
         load_motion(model, folder)
@@ -133,8 +134,9 @@ def _load_step(cfg, run_dir: Path, step: int) -> torch.nn.Module:
     run), a LoRA when the checkpoint has one, then the checkpoint's trained weights by name."""
     from safetensors.torch import load_file
 
-    from trainer.policy import build_policy
-    from trainer.portrait import MOTION_CONFIG, has_motion, is_motion_key, load_motion
+    from trainer.motion.attach import has_motion, is_motion_key, load_motion
+    from trainer.motion.config import MOTION_CONFIG
+    from trainer.trainable import build_policy
 
     state = load_file(str(run_dir / "checkpoints" / f"step-{step:06d}" / "model.safetensors"))
     model = _init_model(cfg)
@@ -158,6 +160,6 @@ def _load_step(cfg, run_dir: Path, step: int) -> torch.nn.Module:
 
 
 def _skeleton_branch(model) -> bool:
-    from trainer.portrait import has_motion
+    from trainer.motion.attach import has_motion
 
     return has_motion(model) and model.motion.skeleton_proj is not None

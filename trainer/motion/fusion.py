@@ -6,7 +6,7 @@ model's ``state_dict`` (saved, loaded, reached by LoRA ``target_modules`` and by
 inside the block they are recomputed like the rest of it under gradient checkpointing.
 
 The motion tokens travel in the block's own ``encoder_hidden_states``, appended after the text (and image) tokens
-by a hook (``trainer.portrait``), so a checkpointed block gets them as a real argument. The processor splits them
+by a hook (``trainer.motion.attach``), so a checkpointed block gets them as a real argument. The processor splits them
 off, runs the stock text (and image) attention on the rest, then attends from the video tokens to the motion tokens:
 
     attn2 output = text_out + to_out(softmax(Q K^T / sqrt(d)) V),  Q = norm_q(to_q(norm_in(X + text_out))),
@@ -22,7 +22,7 @@ Frames before the motion frames (a prepended reference latent) get nothing. ``to
 model computes exactly what the plain one does until it is trained.
 
 With ``skeleton_fusion="hallo4"`` the skeleton tokens skip eq. 8: the processor keeps them for ``before_ffn``, a
-forward pre-hook on the block's ``ffn`` that runs Hallo4's ``condition_cross_attn`` (:mod:`trainer.condition`) on
+forward pre-hook on the block's ``ffn`` that runs Hallo4's ``condition_cross_attn`` (:mod:`trainer.motion.skeleton_condition`) on
 the feed-forward's input (inside the block, so it is recomputed with it under gradient checkpointing).
 """
 
@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainer.condition import ConditionAttention, multi_head
+from trainer.motion.skeleton_condition import ConditionAttention, multi_head
 
 
 @dataclass

@@ -19,7 +19,7 @@ Read from fudan-generative-vision/hallo4 @1ccca54 (``pose_proj.py``, ``model.py`
   reaches the stream only through the feed-forward (x + gate * ffn(Y)), not as a residual of its own.
 
 Difference kept: Hallo4 prepends an all-zero skeleton frame for the VACE reference latent (whose queries are then
-the bias of ``q``); here reference frames get nothing, as in the audio attention (:mod:`trainer.fusion`).
+the bias of ``q``); here reference frames get nothing, as in the audio attention (:mod:`trainer.motion.fusion`).
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainer.motion import first_frame_rule
+from trainer.motion.reshape import first_frame_rule
 
 
 def multi_head(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int) -> torch.Tensor:
     """Scaled dot-product attention over ``heads`` heads: q (N, Lq, dim), k and v (N, Lk, dim) -> (N, Lq, dim).
-    Shared with eq. 8's attention (:class:`trainer.fusion.MotionAttention`)."""
+    Shared with eq. 8's attention (:class:`trainer.motion.fusion.MotionAttention`)."""
     split = lambda t: t.unflatten(-1, (heads, -1)).transpose(1, 2)  # (N, L, dim) -> (N, h, L, dim/h)
     return F.scaled_dot_product_attention(split(q), split(k), split(v)).transpose(1, 2).flatten(2)
 

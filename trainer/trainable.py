@@ -3,7 +3,7 @@
 Reference policy (``cfg.reference``): ``lora`` adds a LoRA (B initialised to zero) and takes the reference from the
 same weights with the adapter disabled, so there is no second model in memory; ``frozen_copy`` trains every weight
 and keeps a frozen deep copy as the reference. A phased SFT run (``cfg.phase``) trains only the named parameters of
-the motion module (``trainer.portrait.PHASES``) and has no reference.
+the motion module (``trainer.motion.phases.PHASES``) and has no reference.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def build_policy(model: nn.Module, cfg: DiffusionDPOConfig) -> Policy:
     the reference at step 0 and the first DPO loss is exactly ln 2).
     """
     if cfg.phase:  # phased SFT (sec. 3.5): only the named motion parameters train, denoiser and VAE frozen
-        from trainer.portrait import check_phase, phase_parameters
+        from trainer.motion.phases import check_phase, phase_parameters
 
         check_phase(model, cfg.phase)
         model.requires_grad_(False)

@@ -1,7 +1,7 @@
 """The motion module (Hallo4 sec. 3.3) attached to a diffusers Wan or UNet model without editing diffusers.
 
 ``attach_motion(model, cfg, kind)`` adds ``model.motion`` (eq. 7's projections and the skeleton encoder), puts a
-:mod:`trainer.fusion` processor on every block's cross-attention, and registers two hooks:
+:mod:`trainer.motion.fusion` processor on every block's cross-attention, and registers two hooks:
 
 * a forward pre-hook on the model takes ``attention_kwargs["motion"]`` (Wan; ``cross_attention_kwargs`` for the
   UNet) = ``{"audio": C_audio (B, T, N_a, d_a), "skeleton": keypoints (B, T, J, 3) or None}``, turns it into
@@ -11,7 +11,7 @@
   frame to ``encoder_hidden_states`` directly (no temporal compression: the UNet's latents keep every frame).
 
 The skeleton branch is the heatmap encoder + eq. 6-7 + eq. 8 (defaults), or Hallo4's released design
-(``skeleton_projection`` / ``skeleton_fusion`` "hallo4", :mod:`trainer.condition`: VAE-encoded skeleton frames,
+(``skeleton_projection`` / ``skeleton_fusion`` "hallo4", :mod:`trainer.motion.skeleton_condition`: VAE-encoded skeleton frames,
 skeleton-query attention on the feed-forward's input), which ``curate convert hallo4`` fills from its checkpoint.
 
 A model called without ``motion`` runs the stock attention everywhere. Everything is an ``nn.Module`` attribute of
@@ -23,74 +23,17 @@ but ``from_pretrained`` of the stock class drops them: :func:`save_motion` / :fu
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from trainer.condition import Hallo4PoseProjection
-from trainer.fusion import Layout, UNetMotionProcessor, WanMotionProcessor
-from trainer.motion import ABLATIONS, modulate, tokens_per_latent_frame
-from trainer.skeleton import SkeletonEncoder
-
-MOTION_CONFIG = "motion_config.json"
-MOTION_WEIGHTS = "motion.safetensors"
-
-
-@dataclass
-class MotionConfig:
-    """Shape of the motion module. ``audio_dim`` 0 / ``skeleton_joints`` 0 leave that branch out."""
-
-    audio_dim: int = field(default=0, metadata={"help": "d_a of a C_audio token (wav2vec2 width, x layers for 'all')."})
-    audio_projection: str = field(default="linear", metadata={"help": "'linear' (eq. 7, per token) or 'mlp' "
-                                  "(Hallo4's released AudioProjModel: a frame's window -> context tokens)."})
-    audio_window_tokens: int = field(default=5, metadata={"help": "'mlp': N_a = 2w + 1 tokens of a frame's window."})
-    audio_hidden: int = field(default=512, metadata={"help": "'mlp': hidden width."})
-    audio_context_tokens: int = field(default=32, metadata={"help": "'mlp': tokens per video frame it makes."})
-    rho: int = field(default=4, metadata={"help": "Video frames per latent frame (Wan VAE: 4). UNet: ignored (1)."})
-    audio_ablation: str = field(default="full", metadata={"help": "Eq. 6 or table 6's 'audio/2' ('/2'), 'audio/4' ('/4')."})
-    skeleton_joints: int = field(default=0, metadata={"help": "J keypoints per frame, or 3 for a rendered skeleton "
-                                 "video (the encoder's input maps), or the channels of VAE-encoded skeleton frames "
-                                 "for skeleton_projection 'hallo4' (16); 0 = no skeleton branch."})
-    skeleton_channels: int = field(default=32, metadata={"help": "d_k: channels of the skeleton encoder."})
-    skeleton_stride: int = field(default=4, metadata={"help": "Latent grid / skeleton token grid (1, 2 or 4); "
-                                 "'hallo4': the convolution's patch (the transformer's spatial patch, 2)."})
-    skeleton_ablation: str = field(default="full", metadata={"help": "Eq. 6 or table 7's '/2', '/4' for the skeleton."})
-    skeleton_projection: str = field(default="conv", metadata={"help": "'conv' (heatmap encoder + eq. 6-7) or "
-                                     "'hallo4' (the released pose_proj: per-frame patch conv, 4 frames in channels)."})
-    skeleton_fusion: str = field(default="joint", metadata={"help": "'joint' (skeleton K/V in eq. 8's attention) or "
-                                 "'hallo4' (released condition_cross_attn: skeleton queries, before the FFN)."})
-
-    def __post_init__(self) -> None:
-        for name in ("audio_dim", "skeleton_joints"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"`{name}` must be >= 0. Got {getattr(self, name)}.")
-        if self.audio_projection not in ("linear", "mlp"):
-            raise ValueError(f"`audio_projection` must be 'linear' or 'mlp'. Got {self.audio_projection!r}.")
-        if min(self.audio_window_tokens, self.audio_hidden, self.audio_context_tokens) < 1:
-            raise ValueError("audio_window_tokens, audio_hidden and audio_context_tokens must be >= 1.")
-        if not self.audio_dim and not self.skeleton_joints:
-            raise ValueError("A motion module needs audio_dim > 0 or skeleton_joints > 0.")
-        for name in ("audio_ablation", "skeleton_ablation"):
-            if getattr(self, name) not in ABLATIONS:
-                raise ValueError(f"`{name}` must be one of {sorted(ABLATIONS)}. Got {getattr(self, name)!r}.")
-        if self.skeleton_projection not in ("conv", "hallo4") or self.skeleton_fusion not in ("joint", "hallo4"):
-            raise ValueError(f"`skeleton_projection` must be 'conv' or 'hallo4', `skeleton_fusion` 'joint' or 'hallo4'. "
-                             f"Got {self.skeleton_projection!r}, {self.skeleton_fusion!r}.")
-        if self.skeleton_fusion == "hallo4" and self.skeleton_projection != "hallo4":
-            raise ValueError("`skeleton_fusion` 'hallo4' needs `skeleton_projection` 'hallo4' (one skeleton token "
-                             "per video token).")
-        if self.skeleton_projection == "hallo4" and self.skeleton_ablation != "full":
-            raise ValueError("`skeleton_projection` 'hallo4' has no table 7 ablation: `skeleton_ablation` 'full'.")
-        if self.rho < 1 or self.skeleton_channels < 1 or self.skeleton_stride not in (1, 2, 4):
-            raise ValueError(f"need rho >= 1, skeleton_channels >= 1, skeleton_stride in (1, 2, 4). Got {self.rho}, "
-                             f"{self.skeleton_channels}, {self.skeleton_stride}.")
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+from trainer.motion.config import MOTION_CONFIG, MOTION_WEIGHTS, MotionConfig
+from trainer.motion.fusion import Layout, UNetMotionProcessor, WanMotionProcessor
+from trainer.motion.reshape import modulate
+from trainer.motion.skeleton import SkeletonEncoder
+from trainer.motion.skeleton_condition import Hallo4PoseProjection
 
 
 class AudioMLP(nn.Module):
@@ -240,49 +183,6 @@ def attach_motion(model: nn.Module, cfg: MotionConfig, kind: str) -> MotionModul
     return module
 
 
-# the parameter sets of the phased SFT (sec. 3.5), matched against "." + parameter name
-PHASES = {
-    "audio": (".motion.audio_proj.", ".processor.motion.norm_in.", ".processor.motion.to_q.",
-              ".processor.motion.to_k.", ".processor.motion.to_v.", ".processor.motion.norm_q.",
-              ".processor.motion.norm_k.", ".processor.motion.to_out."),
-    "skeleton": (".motion.skeleton.", ".motion.skeleton_proj.", ".processor.motion.to_k_skel.",
-                 ".processor.motion.to_v_skel.", ".processor.condition."),
-}
-
-
-def phase_parameters(model: nn.Module, phase: str) -> dict[str, nn.Parameter]:
-    """The parameters phase ``audio`` (audio projection + the motion cross-attention) or ``skeleton`` (skeleton
-    encoder, its projection and the skeleton K/V of each block; plus the shared query/output of the motion
-    attention when the module has no audio branch) trains, by name."""
-    if phase not in PHASES:
-        raise ValueError(f"phase must be one of {sorted(PHASES)}. Got {phase!r}.")
-    found = {n: p for n, p in model.named_parameters() if any(pat in "." + n for pat in PHASES[phase])}
-    if not found:
-        raise ValueError(f"phase {phase!r}: the model has no {phase} branch in its motion module.")
-    if phase == "skeleton" and model.motion.audio_proj is None and model.motion.cfg.skeleton_fusion == "joint":
-        found.update(dict(phase_parameters_shared(model)))  # a skeleton-only module: nothing else trains these
-    return found
-
-
-def check_phase(model: nn.Module, phase: str) -> None:
-    """Refuse a phase whose parameters cannot learn: the skeleton phase of an audio + skeleton module needs the
-    shared output projections trained first (at zero, no gradient reaches the skeleton's keys and values)."""
-    if phase != "skeleton" or model.motion.audio_proj is None or model.motion.cfg.skeleton_fusion == "hallo4":
-        return  # the hallo4 skeleton attention has its own output projection, trained in this phase
-    out = [p for n, p in model.named_parameters() if ".processor.motion.to_out." in "." + n]
-    if all(not p.any() for p in out):
-        raise ValueError("phase 'skeleton' trains the skeleton's keys and values only, but the motion module's "
-                         "output projections are still zero (no gradient reaches them): train --phase audio "
-                         "first and start this phase from it (--init).")
-
-
-def phase_parameters_shared(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
-    """The query, norms and output projection of every block's motion attention (trained by the audio phase)."""
-    shared = (".processor.motion.norm_in.", ".processor.motion.to_q.", ".processor.motion.norm_q.",
-              ".processor.motion.norm_k.", ".processor.motion.to_out.")
-    return [(n, p) for n, p in model.named_parameters() if any(pat in "." + n for pat in shared)]
-
-
 def has_motion(model: nn.Module) -> bool:
     return isinstance(getattr(getattr(model, "module", model), "motion", None), MotionModule)
 
@@ -331,29 +231,3 @@ def load_motion(model: nn.Module, folder: str | Path) -> MotionModule:
         raise ValueError(f"{folder / MOTION_WEIGHTS} does not fit this model: {str(e).splitlines()[-1].strip()}") \
             from None
     return module
-
-
-def motion_config_for(cfg, item: dict) -> MotionConfig | None:
-    """The motion module a run's batches call for (``cfg``: a ``DiffusionDPOConfig``; ``item``: one dataset item),
-    or None with ``motion: off`` or when they carry neither audio nor skeleton."""
-    if cfg.motion == "off":
-        return None
-    cond = item["cond"]
-    audio, skel = cond.get("audio_embeds"), cond.get("skeleton")
-    if audio is not None and audio.dim() != 3:
-        raise ValueError(f"audio_embeds of shape {tuple(audio.shape)}: the motion module takes frame-aligned "
-                         "C_audio (T, 2w+1, d_a); prepare the cache again with this version.")
-    if audio is None and skel is None:
-        return None
-    return MotionConfig(audio_dim=0 if audio is None else audio.shape[-1], audio_projection=cfg.audio_projection,
-                        audio_window_tokens=1 if audio is None else audio.shape[-2],
-                        audio_ablation=cfg.audio_ablation.removeprefix("audio"),
-                        # keypoints (T, J, 3): J heatmaps; a rendered video (T, 3, h, w): 3 colour maps
-                        skeleton_joints=0 if skel is None else (skel.shape[-2] if skel.dim() == 3 else skel.shape[1]),
-                        skeleton_channels=cfg.skeleton_channels, skeleton_stride=cfg.skeleton_stride,
-                        skeleton_ablation=cfg.skeleton_ablation.removeprefix("skeleton"))
-
-
-def motion_tokens_per_frame(cfg: MotionConfig, audio_tokens: int) -> int:
-    """Audio tokens per latent frame for C_audio with ``audio_tokens`` (2w + 1) tokens per video frame."""
-    return tokens_per_latent_frame(audio_tokens, cfg.rho, cfg.audio_ablation)

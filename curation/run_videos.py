@@ -1,4 +1,7 @@
-"""``curate sample``: one video per clip from a trained run, resumable (clips with a video are skipped).
+"""``curate sample``'s glue: the store's (or a manifest's) clips to videos from a trained run, resumable.
+
+The sampling itself is ``trainer.generation``; this module picks the clips, skips those with a video, and runs the
+trainer in process or as one ``python -m trainer.generation`` per GPU.
 
 Writes ``<out>/<clip_id>.mp4`` (the clip's audio muxed in; temp name, then renamed) and ``<out>/<clip_id>.json``
 with the clip, the run, the step, every sampling setting and the window seeds (the same JSON is in the mp4's
@@ -12,6 +15,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from storage.atomic import atomic_write_text
 from storage.errors import CurateError
 
 
@@ -57,11 +61,11 @@ def sample_clips(run_dir: str | Path, clips: list[SampleClip], out: str | Path, 
                  step: int | None = None, progress: bool = True, gpus: list[str] | None = None) -> SampleReport:
     """Sample every clip that has no video in ``out`` yet; the run loads only when there is work.
 
-    gpus: one ``python -m trainer.sample`` process per GPU id (``CUDA_VISIBLE_DEVICES``), clips dealt round-robin;
+    gpus: one ``python -m trainer.generation`` process per GPU id (``CUDA_VISIBLE_DEVICES``), clips dealt round-robin;
     without it, the run is loaded in this process."""
     from tqdm import tqdm
 
-    from trainer.sample_config import SampleConfig
+    from trainer.generation.settings import SampleConfig
 
     scfg = SampleConfig(**settings)
     out = Path(out)
@@ -74,7 +78,8 @@ def sample_clips(run_dir: str | Path, clips: list[SampleClip], out: str | Path, 
         return report
     import torch
 
-    from trainer.sample import load_run, sample_clip
+    from trainer.generation.clip import sample_clip
+    from trainer.generation.run_loader import load_run
 
     run = load_run(run_dir, step, "cuda" if torch.cuda.is_available() else "cpu")
     scfg.solver(run.cfg.model_kind)
@@ -101,13 +106,11 @@ def sample_clips(run_dir: str | Path, clips: list[SampleClip], out: str | Path, 
 
 def _record(target: Path, clip: SampleClip, meta: dict) -> None:
     record = {"clip_id": clip.clip_id, "image": clip.image, "audio": clip.audio, "prompt": clip.prompt, **meta}
-    tmp = target.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=1))
-    tmp.replace(target.with_suffix(".json"))
+    atomic_write_text(target.with_suffix(".json"), json.dumps(record, indent=1))
 
 
 def _on_gpus(run_dir, step, todo: list[SampleClip], out: Path, scfg, gpus: list[str], progress: bool) -> int:
-    """One ``python -m trainer.sample`` per GPU over its share of the clips; a bar over finished clips."""
+    """One ``python -m trainer.generation`` per GPU over its share of the clips; a bar over finished clips."""
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="curate-sample-") as tmp:
@@ -123,19 +126,19 @@ def _run_gpus(tmp: Path, run_dir, step, todo: list[SampleClip], out: Path, scfg,
 
     from tqdm import tqdm
 
-    settings = {k: v for k, v in scfg.to_dict().items() if k != "seed"}
+    from trainer.generation.settings import SampleJob, SampleJobs
+
     procs = []
     for i, gpu in enumerate(gpus):
         share = todo[i::len(gpus)]
         if not share:
             continue
-        jobs = [{"image": c.image, "audio": c.audio, "prompt": c.prompt, "seed": scfg.seed,
-                 "out": str(video_path(out, c.clip_id))} for c in share]
         spec, results = tmp / f"jobs-{i}.json", tmp / f"results-{i}.jsonl"
-        spec.write_text(json.dumps({"run": str(run_dir), "step": step, "settings": settings, "jobs": jobs,
-                                    "results": str(results)}))
+        SampleJobs(str(run_dir), step, scfg, [SampleJob(c.image, c.audio, c.prompt, scfg.seed,
+                                                        str(video_path(out, c.clip_id))) for c in share],
+                   results=str(results)).write(spec)
         with open(tmp / f"stderr-{i}.txt", "w") as err:  # a file, not a pipe: a full pipe would block the child
-            proc = subprocess.Popen([sys.executable, "-m", "trainer.sample", str(spec)], stdout=subprocess.DEVNULL,
+            proc = subprocess.Popen([sys.executable, "-m", "trainer.generation", str(spec)], stdout=subprocess.DEVNULL,
                                     stderr=err, env={**os.environ, "CUDA_VISIBLE_DEVICES": gpu})
         procs.append((proc, share, tmp / f"stderr-{i}.txt", results))
     by_out = {str(video_path(out, c.clip_id)): c for c in todo}

@@ -1,13 +1,20 @@
-"""``SampleConfig``: how ``curate sample`` and the ``policy`` generator draw videos from a trained run.
+"""The one home of the sampling settings and of the jobs file ``python -m trainer.generation JOBS.json`` reads.
 
-The model, its size, frame count and fps come from the run (its ``config.json``); these settings only choose the
-solver, the guidance and the seed. Every field is recorded beside each video so a sample can be remade.
+:class:`SampleConfig`: how ``curate sample`` and the ``policy`` generator draw videos from a trained run. The model,
+its size, frame count and fps come from the run (its ``config.json``); these settings only choose the solver, the
+guidance and the seed. Every field is recorded beside each video so a sample can be remade.
+
+:class:`SampleJobs`: the jobs file, written by ``curate sample --gpus`` and the ``policy`` generator, read by the
+subprocess. Standard library only: ``generators/`` imports this module (the one thing it may import from the
+trainer), and must never pull in torch.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 SCHEDULERS = ("auto", "unipc", "euler", "ddim")
 FLOW_SCHEDULERS = ("unipc", "euler")  # Wan runs (flow matching)
@@ -70,3 +77,55 @@ class SampleConfig:
 
 def field_help() -> dict[str, str]:
     return {f.name: f.metadata["help"] for f in dataclasses.fields(SampleConfig)}
+
+
+def sampling_keys() -> tuple[str, ...]:
+    """The settings a run samples with; the seed is not one of them (each job carries its own)."""
+    return tuple(f.name for f in dataclasses.fields(SampleConfig) if f.name != "seed")
+
+
+@dataclass
+class SampleJob:
+    """One video to draw: the clip's reference image, audio and prompt, the noise seed and the mp4 to write."""
+
+    image: str
+    audio: str
+    prompt: str | None
+    seed: int
+    out: str
+    job_id: str | None = None  # the generator request it answers (the policy adapter), or None
+
+
+@dataclass
+class SampleJobs:
+    """A jobs file: the run (and step) to load once, the shared settings, the jobs, and the results file.
+
+    JSON: ``{"run", "step", "settings", "jobs": [{"image", "audio", "prompt", "seed", "out", "job_id"}],
+    "results", "method"}``. The subprocess prints one ``{"out", "error", "meta"}`` line per job and appends it to
+    ``results`` when one is named.
+    """
+
+    run: str
+    step: int | None
+    settings: SampleConfig
+    jobs: list[SampleJob]
+    results: str | None = None
+    method: str | None = None  # the generator method, for the reader of a job folder
+
+    def to_dict(self) -> dict:
+        settings = {k: v for k, v in self.settings.to_dict().items() if k != "seed"}
+        return {"run": self.run, "step": self.step, "settings": settings,
+                "jobs": [dataclasses.asdict(j) for j in self.jobs], "results": self.results, "method": self.method}
+
+    def write(self, path: str | Path) -> Path:
+        # a plain write: the file is made before the process that reads it starts, in a folder of its own
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=1))
+        return path
+
+    @classmethod
+    def read(cls, path: str | Path) -> SampleJobs:
+        """The jobs of ``path``; a bad setting raises ValueError naming it."""
+        d = json.loads(Path(path).read_text())
+        return cls(run=d["run"], step=d.get("step"), settings=SampleConfig.from_dict(d.get("settings") or {}),
+                   jobs=[SampleJob(**j) for j in d["jobs"]], results=d.get("results"), method=d.get("method"))
