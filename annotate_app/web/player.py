@@ -1,6 +1,6 @@
 """The comparison player of the clip page: mounting the ``compare_player`` component, and its settings.
 
-The component (``annotate_app/compare_player/player.js`` + ``player.css``, plain files, no build
+The component (``annotate_app/web/compare_player/player.js`` + ``player.css``, plain files, no build
 step) is an ``st.components.v2`` component: it renders inside the page rather than in an iframe,
 so its keyboard handler sees every key on the page and its grid can size itself to the viewport.
 It owns the scores, broken flags, comments, watched fractions and the key focus while a clip is

@@ -2,7 +2,7 @@
 
 ``streamlit run`` finds the ``st.App`` below and serves it with uvicorn. On top of
 Streamlit's own routes it adds ``/clip-media/<signed token>`` and a middleware that
-guards Streamlit's ``/media/`` (see ``annotate_app.media_guard``).
+guards Streamlit's ``/media/`` (see ``annotate_app.web.media_guard``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from starlette.middleware import Middleware
 from starlette.responses import FileResponse, PlainTextResponse
 from starlette.routing import Route
 
-from annotate_app import media_guard
+from annotate_app.web import media_guard
 
 _store = None
 _store_lock = threading.Lock()
