@@ -3,7 +3,7 @@
     python bench/app_browser.py                  # 8 clips x 4 candidates, 1366x768, headless Debian chromium
     python bench/app_browser.py --clips 4 --reloads 3
 
-Serves the app (``annotate_app.server.start``) on a workspace of ``--clips`` sample clips with
+Serves the app (``annotate_app.web.server.start``) on a workspace of ``--clips`` sample clips with
 four candidates each (``--seconds`` long), signs one annotator in and measures, in the page:
 
 - *key to focus*: a key press (``ArrowRight``/``ArrowLeft``) to the focus outline having moved
@@ -90,7 +90,7 @@ def _key_to_focus(page, n: int) -> list[float]:
 def run(args) -> dict:
     from playwright.sync_api import sync_playwright
 
-    from annotate_app.server import start
+    from annotate_app.web.server import start
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-ws-"))
     ws = rating_workspace(tmp / "ws", clips=args.clips, overlap=1, methods=METHODS, seconds=args.seconds)

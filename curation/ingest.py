@@ -11,7 +11,14 @@ from tqdm import tqdm
 from storage import Clip
 from storage.errors import CurateError, where
 from storage.ids import check_id
-from storage.media import audio_duration, check_image, check_path_text, probe_video, resolve_media_path, sha256_file
+from storage.media import (
+    audio_duration,
+    check_image,
+    check_path_text,
+    probe_video,
+    resolve_media_path,
+    sha256_file,
+)
 from storage.tables import cell, read_table
 from storage.workspace import Workspace
 

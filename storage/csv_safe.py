@@ -1,7 +1,7 @@
 """CSV cells a spreadsheet will not run as formulas: a cell starting with =, +, -, @ or a control character would run when an admin opens the export (CSV injection).
 
 Every CSV the tool writes or offers goes through here: ``curate export ratings --out r.csv``
-(storage/export.py) and the dashboard's table downloads (annotate_app/dashboard_annotators.py).
+(storage/export.py) and the dashboard's table downloads (annotate_app/web/dashboard_annotators.py).
 """
 
 from __future__ import annotations

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-import annotate_app
+import annotate_app.web
 from annotate_app.accounts import add_annotator
 from storage import Assignment, AssignmentStatus, Rating
 from tests.fixtures.annotate_ws import METHODS, rating_workspace
 
-APP = str(Path(annotate_app.__file__).with_name("app.py"))
+APP = str(Path(annotate_app.web.__file__).with_name("app.py"))
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +118,7 @@ def test_token_link_signs_in_and_admin_sees_dashboard(app, ws):
 
 
 def _dashboard_script():
-    from annotate_app import dashboard
+    from annotate_app.web import dashboard
 
     dashboard.render()
 

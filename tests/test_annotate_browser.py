@@ -1,6 +1,6 @@
 """End to end in a real headless Chromium (Debian's /usr/bin/chromium via Playwright; no browser download).
 
-Serves the app with `annotate_app.server.start` on a free port, signs in with a login
+Serves the app with `annotate_app.web.server.start` on a free port, signs in with a login
 link, plays every video (one clock, Space), rates the clip with the keyboard only, submits with Enter and
 checks the rows in the store and that no method name reached the browser (page HTML,
 requested URLs, video sources). The server is always stopped.
@@ -47,7 +47,7 @@ def _wait_healthy(port: int, proc, timeout: float = 60) -> None:
 
 @pytest.fixture
 def served(tmp_path):
-    from annotate_app.server import start, stop
+    from annotate_app.web.server import start, stop
 
     ws = rating_workspace(tmp_path / "ws", clips=2, overlap=1)
     store = ws.open_store()

@@ -45,7 +45,7 @@ def test_hash_is_salted_and_checked():
 def test_server_argv_has_no_secrets(cli, tmp_path, monkeypatch):
     """`curate annotate` as run: the database password and the media key reach the server process through
     its environment, never its argv (which `ps` shows to every user)."""
-    from annotate_app import server
+    from annotate_app.web import server
     from storage.workspace import init
 
     launched = []

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import update
 
 from annotate_app.accounts import add_annotator
-from annotate_app.plain_text import md_plain
+from annotate_app.web.plain_text import md_plain
 from storage import Annotator, Clip
 from storage.csv_safe import formula_safe, formula_safe_frame
 from tests.fixtures.annotate_ws import rating_workspace
@@ -42,7 +42,7 @@ def test_formula_safe_by_hand():
 
 
 def _dashboard_script():
-    from annotate_app import dashboard
+    from annotate_app.web import dashboard
 
     dashboard.render()
 

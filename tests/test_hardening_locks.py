@@ -13,12 +13,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import annotate_app
+import annotate_app.web
 from annotate_app.accounts import add_annotator
 from tests.fixtures.annotate_ws import rating_workspace
 from tests.fixtures.media import make_video
 
-APP = str(Path(annotate_app.__file__).with_name("app.py"))
+APP = str(Path(annotate_app.web.__file__).with_name("app.py"))
 
 
 def _db(ws) -> Path:
@@ -151,7 +151,7 @@ def test_signing_in_during_a_long_import_candidates(tmp_path, monkeypatch):
     probe-without-the-lock test above is the one that catches a regression.)"""
     from playwright.sync_api import sync_playwright
 
-    from annotate_app.server import start, stop
+    from annotate_app.web.server import start, stop
     from curation import file_import as imports
     from tests.test_annotate_browser import _MISSING, ARGS, CHROMIUM, _free_port, _wait_healthy
 

@@ -1,6 +1,6 @@
 """Issue 12, item 3: media only for a signed-in annotator holding the clip, checked with real HTTP requests.
 
-The app is served by `curate annotate`'s own command (`annotate_app.server.start`), two annotators
+The app is served by `curate annotate`'s own command (`annotate_app.web.server.start`), two annotators
 sign in with real headless Chromium, and the files their pages show are then requested with urllib:
 with the page's session (200), without one (401), from another annotator's page (403), after
 sign-out (403), after the session expired (403), after the lease ended (403).
@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from annotate_app import media_guard
 from annotate_app.accounts import add_annotator
+from annotate_app.web import media_guard
 from storage import Assignment, AssignmentStatus, Candidate, Clip
 from storage.models import AppSession
 from tests.fixtures.annotate_ws import METHODS
@@ -97,7 +97,7 @@ def _distinct_workspace(root: Path):
 
 @pytest.fixture
 def served(tmp_path, monkeypatch):
-    from annotate_app.server import start, stop
+    from annotate_app.web.server import start, stop
 
     monkeypatch.setenv(media_guard.KEY_ENV, KEY)
     ws = _distinct_workspace(tmp_path / "ws")

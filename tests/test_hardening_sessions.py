@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text, update
 
-import annotate_app
+import annotate_app.web
 from annotate_app.accounts import (
     add_annotator,
     close_session,
@@ -24,7 +24,7 @@ from storage import Assignment, AssignmentStatus
 from storage.models import AppSession
 from tests.fixtures.annotate_ws import rating_workspace
 
-APP = str(Path(annotate_app.__file__).with_name("app.py"))
+APP = str(Path(annotate_app.web.__file__).with_name("app.py"))
 
 
 @pytest.fixture

@@ -47,7 +47,7 @@ def campaign(tmp_path, db_url):
 
 
 def _dashboard_script():
-    from annotate_app import dashboard
+    from annotate_app.web import dashboard
 
     dashboard.render()
 

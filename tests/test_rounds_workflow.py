@@ -184,7 +184,7 @@ def test_generate_works_on_the_current_round_unless_told(cli, workspace):
 
 
 def _dashboard_script():
-    from annotate_app import dashboard
+    from annotate_app.web import dashboard
 
     dashboard.render()
 

@@ -6,13 +6,13 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-import annotate_app
+import annotate_app.web
 from annotate_app.accounts import add_annotator
 from storage import Assignment, AssignmentStatus, Rating
 from storage.models import ClipSkip
 from tests.fixtures.annotate_ws import rating_workspace
 
-APP = str(Path(annotate_app.__file__).with_name("app.py"))
+APP = str(Path(annotate_app.web.__file__).with_name("app.py"))
 
 
 def _signed_in(ws, monkeypatch, name: str):

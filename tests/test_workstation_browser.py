@@ -27,7 +27,7 @@ VIEW = {"width": 1366, "height": 768}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from annotate_app.server import start, stop
+    from annotate_app.web.server import start, stop
 
     tmp = tmp_path_factory.mktemp("ws14")
     ws = rating_workspace(tmp / "ws", clips=3, overlap=5, methods=METHODS4)

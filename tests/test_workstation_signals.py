@@ -1,6 +1,6 @@
 """SIGTERM and Ctrl-C (SIGINT) to `curate annotate` stop the Streamlit child: the port is free afterwards.
 
-`curate demo` serves through the same `annotate_app.server.serve`, so this covers it too.
+`curate demo` serves through the same `annotate_app.web.server.serve`, so this covers it too.
 """
 
 from __future__ import annotations

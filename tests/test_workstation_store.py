@@ -10,8 +10,8 @@ from sqlalchemy import select, text
 from annotate_app import drafts
 from annotate_app.accounts import add_annotator
 from annotate_app.assign import AssignConfig, clip_view, last_editable, next_clip, queue, skip
-from annotate_app.player import PlayerConfig, problems
 from annotate_app.submit import CandidateScore, SubmitError, reopen, submit_clip
+from annotate_app.web.player import PlayerConfig, problems
 from storage import Annotator, Assignment, AssignmentStatus, Rating
 from storage.models import ClipDraft, ClipSkip, RatingRevision
 from tests.fixtures.annotate_ws import rating_workspace

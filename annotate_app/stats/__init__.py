@@ -1,12 +1,12 @@
 """Quality-control figures over the store: progress, throughput, scores, agreement, gold accuracy, flags.
 
-Modules: ``load`` (the store's content in one snapshot), ``figures`` (pure functions of those
+Modules: ``load`` (the store's content in one snapshot), ``report`` (pure functions of those
 DataFrames, and the entry points below), ``progress`` (progress toward k ratings), ``alpha``
 (Krippendorff's ordinal alpha) and ``gold_accuracy``. Every figure is documented in docs/stats.md.
 """
 
 from annotate_app.stats.alpha import interpret_alpha, ordinal_alpha, ordinal_alpha_from_counts
-from annotate_app.stats.figures import (
+from annotate_app.stats.report import (
     SCORES,
     StatsConfig,
     agreement,

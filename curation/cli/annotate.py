@@ -28,7 +28,7 @@ def annotate_cmd(ws, host: str, port: int, gold_rate: float) -> None:
     Example:
       curate annotators add alice && curate annotate --port 8501
     """
-    from annotate_app.server import serve
+    from annotate_app.web.server import serve
 
     click.echo(f"Serving the annotation app on http://{host}:{port}/ (Ctrl-C stops it)")
     raise SystemExit(serve(ws, host=host, port=port, gold_rate=gold_rate))

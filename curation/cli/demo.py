@@ -147,7 +147,7 @@ def demo_cmd(directory: str, port: int, no_serve: bool, rounds: int) -> None:
     if no_serve:
         click.echo(f"Serve it with: curate annotate -w {ws.root} --port {port}")
         return
-    from annotate_app.server import serve
+    from annotate_app.web.server import serve
 
     click.echo(f"Open http://127.0.0.1:{port}/ and sign in (Ctrl-C stops the app).")
     raise SystemExit(serve(ws, port=port))

@@ -15,8 +15,8 @@ import time
 
 import streamlit as st
 
-from annotate_app import context
-from annotate_app.dashboard_annotators import (
+from annotate_app.web import context
+from annotate_app.web.dashboard_annotators import (
     CLIP_COLUMNS,
     FLAGGED_COLUMNS,
     render_annotators,
@@ -24,7 +24,7 @@ from annotate_app.dashboard_annotators import (
     render_progress,
     table,
 )
-from annotate_app.dashboard_rounds import render_rounds
+from annotate_app.web.dashboard_rounds import render_rounds
 
 REFRESH_SECONDS = 30
 

@@ -1,8 +1,9 @@
 """What ``curate annotate`` serves: the Streamlit app (``app.py``) with every media request checked.
 
 ``streamlit run`` finds the ``st.App`` below and serves it with uvicorn. On top of
-Streamlit's own routes it adds ``/clip-media/<signed token>`` and a middleware that
-guards Streamlit's ``/media/`` (see ``annotate_app.media_guard``).
+Streamlit's own routes it adds ``/clip-media/<signed token>``, ``/compare-player/<module>.js`` (the
+player's ES modules, see ``annotate_app.web.player``) and a middleware that
+guards Streamlit's ``/media/`` (see ``annotate_app.web.media_guard``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from starlette.middleware import Middleware
 from starlette.responses import FileResponse, PlainTextResponse
 from starlette.routing import Route
 
-from annotate_app import media_guard
+from annotate_app.web import media_guard, player
 
 _store = None
 _store_lock = threading.Lock()
@@ -50,6 +51,14 @@ async def clip_media(request):
     return FileResponse(path, headers={"Cache-Control": "private, no-store"})
 
 
+async def player_module(request):
+    """``GET /compare-player/<name>.js``: one ES module of the comparison player (code, no data)."""
+    path = player.asset(request.path_params["name"])
+    if path is None:
+        return PlainTextResponse("Not found.", status_code=404)
+    return FileResponse(path, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
+
 def _media_status(handle: str | None, file_id: str) -> int:
     from annotate_app.accounts import resume_session
 
@@ -80,6 +89,7 @@ class MediaGuard:
 
 app = st.App(
     "app.py",
-    routes=[Route(media_guard.ROUTE_PREFIX + "{token}", clip_media)],
+    routes=[Route(media_guard.ROUTE_PREFIX + "{token}", clip_media),
+            Route(player.ASSET_ROUTE + "{name}", player_module)],
     middleware=[Middleware(MediaGuard)],
 )

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from annotate_app import context, media_guard
 from annotate_app.accounts import close_session, open_session, resume_session, sign_in_password, sign_in_token
+from annotate_app.web import context, media_guard
 
 HANDLE = "session_handle"
 

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-# The st.App that wraps app.py with the media checks (annotate_app/media_guard.py).
+# The st.App that wraps app.py with the media checks (annotate_app/web/media_guard.py).
 APP = Path(__file__).with_name("asgi_app.py")
 
 

@@ -1,4 +1,5 @@
-"""Quality-control figures over the store: progress, throughput, scores, agreement, gold, flags.
+"""The quality-control report over the store: throughput, score distributions, agreement, flagged videos,
+and `compute_stats` / `stats_frames`, which assemble it with the other modules' parts.
 
 Everything here is a pure function of a few DataFrames (``load_data``), so the
 numbers are testable without a database; ``compute_stats`` gives the JSON-able

@@ -1,7 +1,17 @@
 """The comparison player of the clip page: mounting the ``compare_player`` component, and its settings.
 
-The component (``annotate_app/compare_player/player.js`` + ``player.css``, plain files, no build
-step) is an ``st.components.v2`` component: it renders inside the page rather than in an iframe,
+The component (``annotate_app/web/compare_player/``: ES modules, ``main.js`` first, and
+``player.css``; plain files, no build step) is an ``st.components.v2`` component. Streamlit loads a
+component's inline JS from a blob URL, where relative imports cannot resolve, so the inline JS is a
+two-line entry (:data:`ENTRY`) that imports ``main.js`` from the app's own route
+(:data:`ASSET_ROUTE`, served by ``asgi_app.py`` from :func:`asset`); the modules import one another
+relatively from there.
+
+The submit rule (every slot scored on every axis; every slot not marked broken played to
+``min_fraction``) and its messages are defined once, in :data:`RULE`: :func:`problems` applies it
+on the server and the player gets it as ``rule`` and applies the same templates in the browser.
+
+The component it renders inside the page rather than in an iframe,
 so its keyboard handler sees every key on the page and its grid can size itself to the viewport.
 It owns the scores, broken flags, comments, watched fractions and the key focus while a clip is
 on screen (so a key moves the focus outline without a Streamlit rerun) and reports them as state:
@@ -22,7 +32,18 @@ from pathlib import Path
 from storage.models import AXES
 
 ASSETS = Path(__file__).with_name("compare_player")
+ASSET_ROUTE = "/compare-player/"
+# Streamlit imports the inline JS from a blob: URL; an absolute URL is what resolves from there.
+ENTRY = (f"const m = await import(new URL({ASSET_ROUTE + 'main.js'!r}, window.location.href).href);\n"
+         "export default m.default;\n")
 SHORT = {"alignment": "Sync", "fidelity": "Fidelity"}
+# What must be filled before a submit, and what the annotator reads when it is not.
+RULE = {
+    "required": list(AXES),
+    "give": "{slot}: give {fields}.",
+    "join": " and ",
+    "unwatched": "{slot}: play it to the end first (or mark it broken).",
+}
 
 _component = None
 
@@ -56,6 +77,15 @@ class PlayerConfig:
             raise ValueError(f"fps must be > 0. Got {self.fps}.")
 
 
+def asset(name: str) -> Path | None:
+    """The player's module ``name`` (a ``.js`` file of :data:`ASSETS`), None for anything else."""
+    if name.endswith(".js") and "/" not in name and "\\" not in name:
+        path = ASSETS / name
+        if path.is_file():
+            return path
+    return None
+
+
 def _definition():
     global _component
     if _component is None:
@@ -63,7 +93,7 @@ def _definition():
 
         _component = st.components.v2.component(
             "curate_compare_player",
-            js=(ASSETS / "player.js").read_text(),
+            js=ENTRY,
             css=(ASSETS / "player.css").read_text(),
         )
     return _component
@@ -80,7 +110,7 @@ def player(key: str, *, aid: int, title: str, slots: list[tuple[str, str]], ref_
         data={
             "aid": aid, "title": title, "slots": [{"label": lab, "src": src} for lab, src in slots],
             "ref_src": ref_src, "draft": draft, "axes": axes, "fps": fps or cfg.fps,
-            "min_fraction": cfg.min_fraction, "crop": list(cfg.mouth_crop), "refusal": refusal,
+            "rule": {**RULE, "min_fraction": cfg.min_fraction}, "crop": list(cfg.mouth_crop), "refusal": refusal,
         },
         on_draft_change=on_draft or (lambda: None),
         on_submit_change=on_submit or (lambda: None),
@@ -92,9 +122,9 @@ def problems(draft: dict, slots: list[str], min_fraction: float) -> list[tuple[s
     out = []
     for slot in slots:
         scores = draft["scores"].get(slot, {})
-        missing = [SHORT.get(ax, ax) for ax in AXES if ax not in scores]
+        missing = [SHORT.get(ax, ax) for ax in RULE["required"] if ax not in scores]
         if missing:
-            out.append((slot, f"{slot}: give {' and '.join(missing)}."))
+            out.append((slot, RULE["give"].format(slot=slot, fields=RULE["join"].join(missing))))
         if not draft["broken"].get(slot) and draft["watched"].get(slot, {}).get("frac", 0.0) < min_fraction:
-            out.append((slot, f"{slot}: play it to the end first (or mark it broken)."))
+            out.append((slot, RULE["unwatched"].format(slot=slot)))
     return out

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from annotate_app import clip_page, context, dashboard, media_guard, signin
-from annotate_app.plain_text import md_plain
+from annotate_app.web import clip_page, context, dashboard, media_guard, signin
+from annotate_app.web.plain_text import md_plain
 
 st.set_page_config(page_title="Rate clips", layout="wide")
 

@@ -1,6 +1,6 @@
 """The dashboard's progress-over-time charts and its tables, with readable column names.
 
-Figures come from ``stats_frames`` (annotate_app/stats/annotators.py and figures.py). Each table
+Figures come from ``stats_frames`` (annotate_app/stats/annotators.py and report.py). Each table
 shows a chosen set of columns under readable names (``LABELS``), few enough that it fits a
 1366 px wide window without a horizontal scrollbar (tests/test_dashboard_browser.py).
 """

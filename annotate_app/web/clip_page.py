@@ -3,7 +3,7 @@
 Blindness: the browser only ever receives slot letters, opaque media URLs (made by
 :func:`media_url`) and the rubric. Candidate ids, methods and file names stay on the server.
 
-The player (``annotate_app.player``) holds the answers while the clip is on screen and sends
+The player (``annotate_app.web.player``) holds the answers while the clip is on screen and sends
 the whole draft, debounced; this page stores it (``annotate_app.drafts``) so a reload, or a
 sign-in on another device, restores it, and turns it into ratings on submit.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from annotate_app import context, drafts
+from annotate_app import drafts
 from annotate_app.assign import (
     AssignConfig,
     ClipView,
@@ -26,9 +26,10 @@ from annotate_app.assign import (
     release,
     skip,
 )
-from annotate_app.plain_text import md_plain
-from annotate_app.player import PlayerConfig, player, problems
 from annotate_app.submit import CandidateScore, SubmitError, reopen, submit_clip
+from annotate_app.web import context
+from annotate_app.web.plain_text import md_plain
+from annotate_app.web.player import PlayerConfig, player, problems
 from storage.models import AXES
 
 # Less chrome above the player, so the grid gets the height of the window.
@@ -110,7 +111,7 @@ def _on_submit(store, account, view: ClipView) -> None:
 
 
 def collect(view: ClipView, draft: dict) -> list[CandidateScore]:
-    """The draft's answers as ratings (call only when :func:`annotate_app.player.problems` is empty)."""
+    """The draft's answers as ratings (call only when :func:`annotate_app.web.player.problems` is empty)."""
     out = []
     for sl in view.slots:
         sc = draft["scores"][sl.label]
