@@ -5,6 +5,7 @@ None of this touches the real upstreams (no GPU, no weights here); see docs/gene
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -89,7 +90,8 @@ def test_sadtalker_one_call_per_clip_isolated_and_inputs_are_copies(tmp_path, mo
     assert all("--still" in c and "--preprocess full" in c for c in _calls(tmp_path / "calls"))
     # Both clips ran within the same second: separate result dirs keep the timestamp names apart.
     assert results[0].raw_path.parent != results[1].raw_path.parent
-    assert all(r.raw_path.name.endswith("_full.mp4") for r in results)
+    # inference.py:90-91 moves the render to {result_dir}/{YYYY_MM_DD_HH.MM.SS}.mp4, whatever the preprocessing.
+    assert all(re.fullmatch(r"\d{4}_\d\d_\d\d_\d\d\.\d\d\.\d\d\.mp4", r.raw_path.name) for r in results)
     # The fake moves its inputs away, as SadTalker does: the clip's own files must survive.
     assert all(r.image_path.is_file() and r.audio_path.is_file() for r in reqs)
     assert _probe(results[0].raw_path).frame_count == 25
