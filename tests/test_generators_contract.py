@@ -123,7 +123,8 @@ def test_echomimic_longest_first_looped_poses_square(tmp_path, monkeypatch):
     """Upstream's -L only shrinks: listed longest first, each case keeps its own length.
 
     Audio 1.0 s and 2.0 s at 24 fps need 24 and 48 pose files; the demo sequence has 10,
-    so the adapter loops it. A non-square image (96x64) is centre-cropped to 64x64.
+    so the adapter loops it. A non-square image (96x64) is centre-cropped to 64x64 (768 is only
+    the generation size: upstream resizes the reference itself).
     """
     import yaml
     from PIL import Image
@@ -131,7 +132,7 @@ def test_echomimic_longest_first_looped_poses_square(tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_CALLS", str(tmp_path / "calls"))
     reqs = requests_for(tmp_path / "in", seconds=(1.0, 2.0))
     Image.new("RGB", (96, 64), (200, 100, 50)).save(reqs[0].image_path)
-    gen = _build("echomimic_v2", tmp_path, size=64)
+    gen = _build("echomimic_v2", tmp_path)
     assert gen.check() == []
     results = gen.generate(reqs, tmp_path / "work")
     assert [r.error for r in results] == [None, None]
