@@ -117,6 +117,7 @@ def batch_results(reqs: list, collect, error: UpstreamError | None) -> list:
     results = [collect(r) for r in reqs]
     if error is None:
         return results
-    line = last_error_line(str(error))
-    return [res if res.ok else type(res)(res.job_id, error=f"upstream batch failed before this clip: {line}")
-            for res in results]
+    first = str(error).splitlines()[0]
+    head = first.split(": ", 1)[0] if first.startswith("upstream exited") else first
+    why = f"{head} before this clip's output was written: {last_error_line(str(error))}"
+    return [res if res.ok else type(res)(res.job_id, error=why) for res in results]
