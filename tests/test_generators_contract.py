@@ -67,8 +67,9 @@ def test_hallo4_unique_skeleton_names_and_skip_logic(tmp_path, monkeypatch):
     assert [r.error for r in results] == [None, None]
     assert len(_calls(tmp_path / "calls")) == 1
     assert [r.raw_path.name for r in results] == ["j10_out_video.mp4", "j11_out_video.mp4"]
-    # length = min(skeleton 30 frames, audio): 25 frames for 1 s, 30 for 2 s; canvas 832x480
-    assert [(p.frame_count, p.width, p.height) for p in map(_probe, (r.raw_path for r in results))] == [(25, 832, 480), (30, 832, 480)]
+    # length = min(skeleton 30 frames, audio): 25 frames for 1 s, 30 for 2 s; a square reference comes
+    # back 480x480 (center_crop_width, vace_wan_inference.py:546)
+    assert [(p.frame_count, p.width, p.height) for p in map(_probe, (r.raw_path for r in results))] == [(25, 480, 480), (30, 480, 480)]
 
 
 def test_hallo4_without_skeleton_fails_clearly_and_pth_is_reported(tmp_path):
