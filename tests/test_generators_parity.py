@@ -228,3 +228,33 @@ def test_skeleton_that_cannot_be_decoded_is_refused(tmp_path):
     (res,) = _build("hallo4", tmp_path).generate(reqs, tmp_path / "work")
     assert not res.ok and "skeleton" in res.error and str(bad) in res.error
 
+
+
+# --- normalisation: one framing rule for every method ---------------------------------------
+
+
+@pytest.mark.parametrize("width, height", [(720, 480), (832, 480), (480, 480), (384, 480)])
+def test_every_aspect_is_centre_cropped_the_same_way(tmp_path, width, height):
+    """Hallo3's 720x480, Hallo4's 832x480 or any other raw aspect: centre crop to the target, no bars.
+
+    The raw frame is red outside the centred box of the target's aspect and blue inside; the
+    normalised candidate must be all blue: nothing of the upstream's own framing survives.
+    """
+    import decord
+
+    from curation.sample import speech_like, write_wav
+    from generators.normalize import crop_box, normalize_video
+    from storage.workspace import NormalizeConfig
+    from tests.fixtures.fake_upstreams._fake_video import write_mp4
+
+    cfg = NormalizeConfig(fps=25, width=64, height=64, max_seconds=10)
+    x1, y1, x2, y2 = crop_box(width, height, cfg.width, cfg.height)
+    raw = tmp_path / "raw.mp4"
+    write_mp4(raw, width, height, 25, 25, panels=[(0, 0, width, height, (220, 30, 30)),
+                                                  (x1, y1, x2 - x1, y2 - y1, (30, 30, 220))])
+    wav = write_wav(tmp_path / "a.wav", speech_like(1.0, seed=0))
+    norm = normalize_video(raw, wav, tmp_path / "out.mp4", cfg, 1.0)
+    frame = decord.VideoReader(str(norm.path))[5].asnumpy().astype(int)
+    assert (frame.shape[1], frame.shape[0]) == (64, 64)
+    r, g, b = frame[:, 2:-2].reshape(-1, 3).mean(axis=0)  # edges included: bars or side remnants would show
+    assert b > 170 and r < 70
