@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["UpstreamError", "die_with_parent", "python_command", "run_logged"]
+__all__ = ["UpstreamError", "die_with_parent", "last_error_line", "python_command", "python_path_env", "run_logged"]
 
 _PR_SET_PDEATHSIG = 1
 STDERR_TAIL_CHARS = 4000
@@ -87,3 +87,37 @@ def _tail(log_path: Path, start: int) -> str:
     with open(log_path, "rb") as f:
         f.seek(max(start, os.path.getsize(log_path) - STDERR_TAIL_CHARS))
         return f.read().decode(errors="replace")
+
+
+def last_error_line(text: str) -> str:
+    """The upstream's last error line (a traceback's final line), from a failure message's output tail."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if not line.startswith(("$ ", "(cwd", "upstream exited", "File ", "^")):
+            return line
+    return lines[-1] if lines else "upstream failed"
+
+
+def python_path_env(checkout: Path | str, env: dict[str, str]) -> dict[str, str]:
+    """``env`` with the checkout put first on PYTHONPATH, keeping what the caller's environment had.
+
+    Replacing PYTHONPATH would hide packages the upstream's environment puts there (a Wan or
+    SAT checkout, site customisations).
+    """
+    parts = [str(checkout), env.get("PYTHONPATH") or os.environ.get("PYTHONPATH") or ""]
+    return {**env, "PYTHONPATH": os.pathsep.join(p for p in parts if p)}
+
+
+def batch_results(reqs: list, collect, error: UpstreamError | None) -> list:
+    """One result per request after a batch call: ``collect(r)`` for each, failed clips named by cause.
+
+    When the batch crashed, clips whose output was written before the crash keep it; only
+    those without an output fail, each with the upstream's last error line.
+    """
+    results = [collect(r) for r in reqs]
+    if error is None:
+        return results
+    first = str(error).splitlines()[0]
+    head = first.split(": ", 1)[0] if first.startswith("upstream exited") else first
+    why = f"{head} before this clip's output was written: {last_error_line(str(error))}"
+    return [res if res.ok else type(res)(res.job_id, error=why) for res in results]

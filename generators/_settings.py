@@ -65,6 +65,25 @@ def missing_paths(items: list[tuple[str, Path | None]]) -> list[str]:
     return out
 
 
+def missing_files(items: list[tuple[str, Path, str]]) -> list[str]:
+    """What is wrong with each (what, path, "file"|"dir") an upstream will open: absent, or the wrong kind.
+
+    A folder the upstream loads with ``from_pretrained`` must exist and not be empty.
+    """
+    out = []
+    for what, path, kind in items:
+        path = Path(path)
+        if not path.exists():
+            out.append(f"{what} not found: {path}")
+        elif kind == "file" and not path.is_file():
+            out.append(f"{what} must be a file, found a folder: {path}")
+        elif kind == "dir" and not path.is_dir():
+            out.append(f"{what} must be a folder, found a file: {path}")
+        elif kind == "dir" and not any(path.iterdir()):
+            out.append(f"{what} is an empty folder: {path}")
+    return out
+
+
 def stage(src: Path, dst: Path, copy: bool = False) -> Path:
     """Put an input where an upstream expects it: a symlink, or a real copy when upstream moves or edits it."""
     dst.parent.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ None of this touches the real upstreams (no GPU, no weights here); see docs/gene
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -66,8 +67,9 @@ def test_hallo4_unique_skeleton_names_and_skip_logic(tmp_path, monkeypatch):
     assert [r.error for r in results] == [None, None]
     assert len(_calls(tmp_path / "calls")) == 1
     assert [r.raw_path.name for r in results] == ["j10_out_video.mp4", "j11_out_video.mp4"]
-    # length = min(skeleton 30 frames, audio): 25 frames for 1 s, 30 for 2 s; canvas 832x480
-    assert [(p.frame_count, p.width, p.height) for p in map(_probe, (r.raw_path for r in results))] == [(25, 832, 480), (30, 832, 480)]
+    # length = min(skeleton 30 frames, audio): 25 frames for 1 s, 30 for 2 s; a square reference comes
+    # back 480x480 (center_crop_width, vace_wan_inference.py:546)
+    assert [(p.frame_count, p.width, p.height) for p in map(_probe, (r.raw_path for r in results))] == [(25, 480, 480), (30, 480, 480)]
 
 
 def test_hallo4_without_skeleton_fails_clearly_and_pth_is_reported(tmp_path):
@@ -89,7 +91,8 @@ def test_sadtalker_one_call_per_clip_isolated_and_inputs_are_copies(tmp_path, mo
     assert all("--still" in c and "--preprocess full" in c for c in _calls(tmp_path / "calls"))
     # Both clips ran within the same second: separate result dirs keep the timestamp names apart.
     assert results[0].raw_path.parent != results[1].raw_path.parent
-    assert all(r.raw_path.name.endswith("_full.mp4") for r in results)
+    # inference.py:90-91 moves the render to {result_dir}/{YYYY_MM_DD_HH.MM.SS}.mp4, whatever the preprocessing.
+    assert all(re.fullmatch(r"\d{4}_\d\d_\d\d_\d\d\.\d\d\.\d\d\.mp4", r.raw_path.name) for r in results)
     # The fake moves its inputs away, as SadTalker does: the clip's own files must survive.
     assert all(r.image_path.is_file() and r.audio_path.is_file() for r in reqs)
     assert _probe(results[0].raw_path).frame_count == 25
@@ -121,7 +124,8 @@ def test_echomimic_longest_first_looped_poses_square(tmp_path, monkeypatch):
     """Upstream's -L only shrinks: listed longest first, each case keeps its own length.
 
     Audio 1.0 s and 2.0 s at 24 fps need 24 and 48 pose files; the demo sequence has 10,
-    so the adapter loops it. A non-square image (96x64) is centre-cropped to 64x64.
+    so the adapter loops it. A non-square image (96x64) is centre-cropped to 64x64 (768 is only
+    the generation size: upstream resizes the reference itself).
     """
     import yaml
     from PIL import Image
@@ -129,7 +133,7 @@ def test_echomimic_longest_first_looped_poses_square(tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_CALLS", str(tmp_path / "calls"))
     reqs = requests_for(tmp_path / "in", seconds=(1.0, 2.0))
     Image.new("RGB", (96, 64), (200, 100, 50)).save(reqs[0].image_path)
-    gen = _build("echomimic_v2", tmp_path, size=64)
+    gen = _build("echomimic_v2", tmp_path)
     assert gen.check() == []
     results = gen.generate(reqs, tmp_path / "work")
     assert [r.error for r in results] == [None, None]

@@ -5,6 +5,11 @@ Upstream facts (reference/baselines.md §2): ``test_cases: {ref_image: [audio, .
 a **3-panel grid** ``[ref | pose | generated]`` from ``make_grid`` with padding 2, so the
 file is (H+4) x (3W+8) and the generated panel sits at x = 2W+6, y = 2.
 
+Read at Zejun-Yang/AniPortrait 7f6593f. Without ``pose_temp`` a clip of <= 5 s gives a single
+audio chunk and ``audio_chunks[-2]`` raises IndexError (scripts/audio2vid.py:176-186), killing
+the batch: the checkout's head-pose template is the default, and with none such clips are
+refused before the batch runs.
+
 Quirks handled: the generated panel is cropped out (a raw file of any other size is an
 error, not a guess); inputs are linked as ``j<job>`` so the output is found by name
 despite the minute-resolution folders; the working directory is the batch's own folder
@@ -17,12 +22,18 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from generators._proc import UpstreamError, python_command, run_logged
-from generators._settings import build_config, missing_paths, missing_python, stage
-from generators.aniportrait.config import AniPortraitConfig
+from generators._proc import UpstreamError, batch_results, python_command, python_path_env, run_logged
+from generators._settings import build_config, missing_files, missing_paths, missing_python, stage
+from generators.aniportrait.config import UPSTREAM_FPS, AniPortraitConfig
 from generators.base import GenerationRequest, GenerationResult
+from generators.staging import InputContract, StagingError, stage_inputs
 
 GRID_PAD = 2
+# librosa loads at 16 kHz (src/utils/audio_util.py:15); the reference is resized to a square W = H,
+# so it is cropped square first rather than stretched.
+CONTRACT = InputContract(audio_rate=16000, image_aspect=(1, 1), frame_rate=UPSTREAM_FPS)
+# Audio of at most this many seconds makes one 5 s chunk: the IndexError without a template.
+CHUNK_SECONDS = 5.0
 
 
 def panel_box(width: int, height: int) -> tuple[int, int, int, int]:
@@ -44,13 +55,24 @@ class AniPortraitGenerator:
             missing += missing_paths([("entry script", c.entry), ("config template", Path(c.checkout) / c.config_template),
                                       ("weights folder", c.weights)])
             if c.weights and Path(c.weights).exists():
-                missing += missing_paths([("AniPortrait weights", Path(c.weights) / name)
+                missing += missing_files([("AniPortrait weights", Path(c.weights) / name, "file")
                                           for name in ("denoising_unet.pth", "audio2mesh.pt")])
+            if c.pose_temp is not None:
+                missing += missing_files([("head-pose template pose_temp (clips <= 5 s crash without it)",
+                                           Path(c.pose_temp), "file")])
         return missing + missing_python(c.python, c.conda_env)
 
+    def refusal(self, r: GenerationRequest) -> str | None:
+        """Why upstream would crash on this clip (and take the batch with it), or None."""
+        if self.config.pose_temp is None and r.audio_duration <= CHUNK_SECONDS:
+            return (f"aniportrait without pose_temp crashes on audio <= {CHUNK_SECONDS:g} s (IndexError, "
+                    f"scripts/audio2vid.py:184); clip {r.clip_id} has {r.audio_duration:.2f} s: set pose_temp")
+        return None
+
     def generate(self, requests: list[GenerationRequest], workdir: Path) -> list[GenerationResult]:
-        results = []
-        for seed, group in groupby(sorted(requests, key=lambda r: r.seed), key=lambda r: r.seed):
+        results = [GenerationResult(r.job_id, error=self.refusal(r)) for r in requests if self.refusal(r)]
+        runnable = [r for r in requests if not self.refusal(r)]
+        for seed, group in groupby(sorted(runnable, key=lambda r: r.seed), key=lambda r: r.seed):
             results += self._batch(list(group), seed, workdir / f"seed{seed}")
         return results
 
@@ -62,11 +84,17 @@ class AniPortraitGenerator:
         stage(Path(c.checkout) / "configs", wd / "configs")
         stage(Path(c.weights), wd / "pretrained_model")
         cfg = yaml.safe_load((Path(c.checkout) / c.config_template).read_text()) or {}
-        cases = {}
+        cases, refused = {}, []
         for r in reqs:
-            img = stage(r.image_path, wd / "inputs" / f"{r.safe_id}{r.image_path.suffix}")
-            wav = stage(r.audio_path, wd / "inputs" / f"{r.safe_id}{r.audio_path.suffix}")
-            cases[str(img)] = [str(wav)]
+            try:
+                staged = stage_inputs(r, wd / "inputs", CONTRACT, wd.parent / "upstream.log")
+            except StagingError as e:
+                refused.append(GenerationResult(r.job_id, error=str(e)))
+                continue
+            cases[str(staged.image)] = [str(staged.audio)]
+        if not cases:
+            return refused
+        reqs = [r for r in reqs if r.job_id not in {x.job_id for x in refused}]
         cfg["test_cases"] = cases
         if c.pose_temp is not None:
             cfg["pose_temp"] = str(c.pose_temp)
@@ -74,12 +102,13 @@ class AniPortraitGenerator:
         cmd = [*python_command(c.python, c.conda_env), "-m", "scripts.audio2vid", "--config", str(wd / "animation_audio.yaml"),
                "-W", str(c.width), "-H", str(c.height), "--seed", str(seed), "--fps", str(c.fps)]
         cmd += (["-acc"] if c.accelerate else []) + c.extra_args
+        error = None
         try:
-            run_logged(cmd, cwd=wd, log_path=wd.parent / "upstream.log", env={"PYTHONPATH": str(c.checkout), **c.env},
+            run_logged(cmd, cwd=wd, log_path=wd.parent / "upstream.log", env=python_path_env(c.checkout, c.env),
                        timeout=c.timeout_s)
         except UpstreamError as e:
-            return [GenerationResult(r.job_id, error=str(e)) for r in reqs]
-        return [self._collect(r, wd) for r in reqs]
+            error = e
+        return refused + batch_results(reqs, lambda r: self._collect(r, wd), error)
 
     def _collect(self, r: GenerationRequest, wd: Path) -> GenerationResult:
         found = sorted((wd / "output").glob(f"*/*/{r.safe_id}_{r.safe_id}_*.mp4"))

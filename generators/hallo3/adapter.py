@@ -5,6 +5,11 @@ Upstream facts (reference/baselines.md §5): lines ``prompt@@image@@audio``; out
 script seeds with ``$RANDOM``, so we call ``sample_video.py`` directly with a fixed
 ``--seed``; SAT needs ``WORLD_SIZE/RANK/LOCAL_RANK/LOCAL_WORLD_SIZE``.
 
+Read at fudan-generative-vision/hallo3 e342dce. Only an exactly square image is padded and
+cropped back to 480 x 480; any other is centre-cropped to a 480 x 720 landscape
+(hallo3/sample_video.py:131-158, 284-293), which cuts the face out of a 4:5 portrait. So the
+portrait is staged square (centre crop) and the output is always 480 x 480.
+
 Quirks handled: inputs are linked under unique names (``j<job>.png``/``.wav``) so two clips
 whose files share a stem cannot collide; the working directory is the job's own folder
 (with ``configs`` and ``pretrained_models`` linked in) so the vocal separator's
@@ -17,10 +22,14 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from generators._proc import UpstreamError, python_command, run_logged
+from generators._proc import UpstreamError, batch_results, python_command, run_logged
 from generators._settings import build_config, clean_prompt, missing_paths, missing_python, stage
 from generators.base import GenerationRequest, GenerationResult
 from generators.hallo3.config import Hallo3Config
+from generators.staging import InputContract, StagingError, stage_inputs
+
+# configs/inference.yaml: sample_rate 16000, sampling_fps 25; WAV input (README); square image (see above).
+CONTRACT = InputContract(audio_rate=16000, image_aspect=(1, 1), frame_rate=25)
 
 SAT_ENV = {"WORLD_SIZE": "1", "RANK": "0", "LOCAL_RANK": "0", "LOCAL_WORLD_SIZE": "1"}
 
@@ -51,25 +60,34 @@ class Hallo3Generator:
         wd.mkdir(parents=True, exist_ok=True)
         stage(Path(c.checkout) / "configs", wd / "configs")
         stage(Path(c.weights), wd / "pretrained_models")
-        lines = []
+        lines, refused = [], []
         for r in reqs:
-            img = stage(r.image_path, wd / "inputs" / f"{r.safe_id}{r.image_path.suffix}")
-            wav = stage(r.audio_path, wd / "inputs" / f"{r.safe_id}{r.audio_path.suffix}")
-            lines.append(f"{clean_prompt(r.prompt, c.default_prompt)}@@{img}@@{wav}")
+            try:
+                staged = stage_inputs(r, wd / "inputs", CONTRACT, wd.parent / "upstream.log")
+            except StagingError as e:
+                refused.append(GenerationResult(r.job_id, error=str(e)))
+                continue
+            lines.append(f"{clean_prompt(r.prompt, c.default_prompt)}@@{staged.image}@@{staged.audio}")
+        if not lines:
+            return refused
+        reqs = [r for r in reqs if r.job_id not in {x.job_id for x in refused}]
         (wd / "input.txt").write_text("\n".join(lines) + "\n")
         out = wd / "output"
         cmd = [*python_command(c.python, c.conda_env), str(c.entry), "--base", *c.base_configs,
                "--seed", str(seed), "--input-file", str(wd / "input.txt"), "--output-dir", str(out), *c.extra_args]
+        error = None
         try:
             run_logged(cmd, cwd=wd, log_path=wd.parent / "upstream.log", env={**SAT_ENV, **c.env}, timeout=c.timeout_s)
         except UpstreamError as e:
-            return [GenerationResult(r.job_id, error=str(e)) for r in reqs]
-        results = []
-        for r in reqs:
-            video = out / f"{r.safe_id}-{r.safe_id}-seed_{seed}" / "000000_with_audio.mp4"
-            results.append(GenerationResult(r.job_id, raw_path=video) if video.is_file()
-                           else GenerationResult(r.job_id, error=f"hallo3 wrote no {video.relative_to(wd)}"))
-        return results
+            error = e
+        return refused + batch_results(reqs, lambda r: self._collect(r, out, seed), error)
+
+    @staticmethod
+    def _collect(r: GenerationRequest, out: Path, seed: int) -> GenerationResult:
+        video = out / f"{r.safe_id}-{r.safe_id}-seed_{seed}" / "000000_with_audio.mp4"
+        if video.is_file():
+            return GenerationResult(r.job_id, raw_path=video)
+        return GenerationResult(r.job_id, error=f"hallo3 wrote no {video.relative_to(out.parent)}")
 
 
 def make(name: str, settings: dict[str, Any], root: Path) -> Hallo3Generator:

@@ -1,12 +1,15 @@
 """SadTalker, one ``inference.py`` call per clip (upstream has no batch mode; models reload each call).
 
-Upstream facts (reference/baselines.md §1): the result is ``{result_dir}/{YYYY_MM_DD_HH.MM.SS}.mp4``
-(``_full``/``_enhanced`` variants with ``--preprocess full``/an enhancer), named by a
-one-second timestamp; 25 fps with the audio already muxed in.
+Upstream facts (read at OpenTalker/SadTalker cd4c046): the result is always moved to
+``{result_dir}/{YYYY_MM_DD_HH.MM.SS}.mp4`` (inference.py:90-91); the ``_full``/``_enhanced``
+names exist only inside the timestamp folder, which is deleted (inference.py:94). The mapping
+net is ``mapping_00109`` for ``*full`` preprocessing, else ``mapping_00229``
+(src/utils/init_path.py:40-45). 25 fps with the audio already muxed in.
 
 Quirks handled: every call gets its own folder and ``--result_dir``, so timestamp names
-cannot clash; the inputs are *copies* inside that folder (SadTalker's Python entry points
-move their inputs away); the output is the one mp4 that appears in the result folder.
+cannot clash; the inputs are staged inside that folder (a png written there, a wav link or
+conversion: SadTalker's Python entry points move their inputs away, and moving a link leaves
+the clip's own file in place); the output is the one mp4 that appears in the result folder.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from generators._proc import UpstreamError, python_command, run_logged
-from generators._settings import build_config, missing_paths, missing_python, stage
+from generators._settings import build_config, missing_files, missing_paths, missing_python
 from generators.base import GenerationRequest, GenerationResult
 from generators.sadtalker.config import SadTalkerConfig
+from generators.staging import InputContract, StagingError, stage_inputs
 
-# Best first: the enhanced render, then the full-frame paste-back, then the plain crop.
-_PREFERENCE = ("_enhanced.mp4", "_full.mp4", ".mp4")
+# SadTalker crops the face itself and reads audio at 16 kHz (src/generate_batch.py); the
+# portrait keeps its aspect because ``--preprocess full`` pastes the face back into it.
+CONTRACT = InputContract(audio_rate=16000, image_aspect=None, frame_rate=25)
 
 
 class SadTalkerGenerator:
@@ -35,16 +40,26 @@ class SadTalkerGenerator:
         if not missing:
             missing += missing_paths([("entry script", c.entry), ("weights folder", c.weights)])
             if c.weights and Path(c.weights).exists():
-                missing += missing_paths([("SadTalker weights", Path(c.weights) / f"SadTalker_V0.0.2_{c.size}.safetensors")])
+                missing += missing_files([(f"SadTalker weights for {what}", Path(c.weights) / name, "file")
+                                          for what, name in self.weight_files()])
         return missing + missing_python(c.python, c.conda_env)
+
+    def weight_files(self) -> list[tuple[str, str]]:
+        """(what for, file name) of each checkpoint inference.py loads with these settings."""
+        c = self.config
+        mapping = "mapping_00109-model.pth.tar" if "full" in c.preprocess else "mapping_00229-model.pth.tar"
+        return [(f"size {c.size}", f"SadTalker_V0.0.2_{c.size}.safetensors"), (f"--preprocess {c.preprocess}", mapping)]
 
     def generate(self, requests: list[GenerationRequest], workdir: Path) -> list[GenerationResult]:
         return [self._one(r, workdir / r.safe_id) for r in requests]
 
     def _one(self, r: GenerationRequest, wd: Path) -> GenerationResult:
         c = self.config
-        img = stage(r.image_path, wd / "inputs" / f"image{r.image_path.suffix}", copy=True)
-        wav = stage(r.audio_path, wd / "inputs" / f"audio{r.audio_path.suffix}", copy=True)
+        try:
+            staged = stage_inputs(r, wd / "inputs", CONTRACT, wd.parent / "upstream.log")
+        except StagingError as e:
+            return GenerationResult(r.job_id, error=str(e))
+        img, wav = staged.image, staged.audio
         results = wd / "results"
         results.mkdir(parents=True, exist_ok=True)
         cmd = [*python_command(c.python, c.conda_env), str(c.entry), "--driven_audio", str(wav),
@@ -60,12 +75,11 @@ class SadTalkerGenerator:
             run_logged(cmd, cwd=Path(c.checkout), log_path=wd.parent / "upstream.log", env=c.env, timeout=c.timeout_s)
         except UpstreamError as e:
             return GenerationResult(r.job_id, error=str(e))
+        # The one {timestamp}.mp4 in this call's own result folder (inference.py:90-91).
         videos = sorted(results.glob("*.mp4"))
-        for suffix in _PREFERENCE:
-            picked = [v for v in videos if v.name.endswith(suffix)]
-            if picked:
-                return GenerationResult(r.job_id, raw_path=picked[-1])
-        return GenerationResult(r.job_id, error=f"sadtalker wrote no mp4 in {results}")
+        if not videos:
+            return GenerationResult(r.job_id, error=f"sadtalker wrote no {{timestamp}}.mp4 in {results}")
+        return GenerationResult(r.job_id, raw_path=videos[-1])
 
 
 def make(name: str, settings: dict[str, Any], root: Path) -> SadTalkerGenerator:
