@@ -30,8 +30,7 @@ from storage.errors import CurateError
 from storage.models_annotate import ClipProgress
 from storage.models_drafts import RatingRevision
 from storage.queries_assign import RATEABLE, RATEABLE_CANDIDATES
-
-COMMENT_MAX = 2000
+from storage.text_limits import COMMENT_MAX  # shared with imports and the Label Studio pull
 
 
 class SubmitError(CurateError):
