@@ -99,7 +99,7 @@ def _result_value(name: str, axis: str, res: dict) -> tuple[Any, str | None]:
         text = value.get("text")
         text = [text] if isinstance(text, str) else text
         if not isinstance(text, list) or not all(isinstance(t, str) for t in text):
-            return None, f"{name} is not text: {str(value)[:80]!r}"
+            return None, f"{name} is not text: {repr(value)[:80]}"
         joined = "\n".join(text).strip()
         if len(joined) > COMMENT_MAX:  # the app's cap (annotate_app.submit), applied to every way in
             return None, f"{name} is {len(joined)} characters long, more than {COMMENT_MAX}"
