@@ -246,10 +246,12 @@ def set_active(store: Store, name: str, active: bool) -> dict:
         ann.active = active
         if active:
             return {"sessions_ended": 0, "leases_released": 0}
+        # An edit is abandoned, not released: its old ratings stay counted (annotate_app.assign).
+        leased = (Assignment.annotator_pk == ann.id, Assignment.status == AssignmentStatus.leased)
+        s.execute(update(Assignment).where(*leased, Assignment.completed_at.is_not(None))
+                  .values(status=AssignmentStatus.done))
         released = s.execute(
-            update(Assignment)
-            .where(Assignment.annotator_pk == ann.id, Assignment.status == AssignmentStatus.leased)
-            .values(status=AssignmentStatus.released)
+            update(Assignment).where(*leased, Assignment.completed_at.is_(None)).values(status=AssignmentStatus.released)
         ).rowcount
         return {"sessions_ended": _end_sessions(s, ann.id), "leases_released": released}
 

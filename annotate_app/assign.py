@@ -4,7 +4,14 @@ The unit of work is a clip (its ready candidates). Rules:
 - an annotator never gets a clip twice (UNIQUE(clip_pk, annotator_pk) on assignments);
 - a non-gold clip is open while ``done + live leases < k``; an expired lease frees its slot;
 - gold clips have no cap: every annotator should meet them, that is what makes gold accuracy;
-- an annotator with a leased clip gets that clip back (resume) before anything new.
+- an annotator with a leased clip gets that clip back (resume) before anything new;
+- an expired lease is never renewed by activity (:func:`hold`): only a resume that finds room may.
+
+What an edit is: a submitted clip its annotator reopened (``submit.reopen``): the assignment is
+``leased`` again with ``completed_at`` kept. Its old ratings stay counted (``n_done`` is not
+lowered and the edit lease is not a slot) until the edit is submitted, which replaces them, or
+abandoned: skip, give back, ``annotators disable`` or an expired edit lease put the assignment back
+to ``done`` with the old ratings, so the clip is never handed on to a (k+1)-th rater.
 
 Concurrency: on SQLite every transaction starts with BEGIN IMMEDIATE, so hand-outs are
 serialised. On PostgreSQL the annotator's row is locked (one hand-out per annotator at a
@@ -173,12 +180,32 @@ def has_room(s: Session, me: int, clip: int, is_gold: bool, cfg: AssignConfig, n
     return (s.scalar(TAKEN, {"me": me, "now": now, "clip": clip}) or 0) < cap
 
 
+def is_edit(a: Assignment) -> bool:
+    """A reopened clip (see the module docstring): leased again, its first submit's time kept."""
+    return a.status == AssignmentStatus.leased and a.completed_at is not None
+
+
+def lease_live(a: Assignment, now: datetime) -> bool:
+    return a.lease_expires_at is not None and aware_utc(a.lease_expires_at) > now
+
+
+def abandon_edit(s: Session, a: Assignment) -> None:
+    """End an edit without changing the ratings: the assignment is ``done`` again, as before the reopen."""
+    a.status = AssignmentStatus.done
+    drafts.discard(s, a.id)
+    s.flush()
+
+
 def _resume(s: Session, me: int, cfg: AssignConfig, now: datetime) -> Lease | None:
-    """The annotator's own leased clip, renewed; an expired one whose slot was taken is released."""
+    """The annotator's own leased clip, renewed; an expired one whose slot was taken is released, an expired
+    edit abandoned (its old ratings stand)."""
     while (row := s.execute(MY_LEASE, {"me": me}).first()) is not None:
         aid, clip, seed, _expires, is_gold = row
         a = s.get(Assignment, aid)
-        if has_room(s, me, clip, bool(is_gold), cfg, now):
+        if is_edit(a) and not lease_live(a, now):
+            abandon_edit(s, a)
+            continue
+        if is_edit(a) or has_room(s, me, clip, bool(is_gold), cfg, now):
             a.lease_expires_at = now + timedelta(minutes=cfg.lease_minutes)
             return Lease(aid, clip, seed, a.lease_expires_at, resumed=True)
         a.status = AssignmentStatus.released  # others filled the clip while this lease lay expired
@@ -222,11 +249,14 @@ def next_clip(
 
 
 def release(store: Store, annotator_pk: int, assignment_id: int) -> bool:
-    """Give a leased clip back to the pool (e.g. "skip"); True when a lease was released."""
+    """Give a leased clip back to the pool (e.g. "skip"); True when a lease was released (an edit: abandoned)."""
     def tx(s: Session) -> bool:
         a = s.get(Assignment, assignment_id)
         if a is None or a.annotator_pk != annotator_pk or a.status != AssignmentStatus.leased:
             return False
+        if is_edit(a):
+            abandon_edit(s, a)
+            return True
         a.status = AssignmentStatus.released
         return True
 
@@ -306,6 +336,7 @@ def skip(store: Store, annotator_pk: int, assignment_id: int, reason: str | None
 
     The assignment row stays (``released``), and UNIQUE(clip, annotator) plus the hand-out's
     "not mine" rule keep the clip away from this annotator; the reason is kept in ``clip_skips``.
+    Skipping an edit abandons the edit: the clip stays submitted with its old ratings.
     """
     reason = (reason or "").strip()[:500] or None
 
@@ -313,6 +344,9 @@ def skip(store: Store, annotator_pk: int, assignment_id: int, reason: str | None
         a = s.get(Assignment, assignment_id)
         if a is None or a.annotator_pk != annotator_pk or a.status != AssignmentStatus.leased:
             return False
+        if is_edit(a):
+            abandon_edit(s, a)
+            return True
         a.status = AssignmentStatus.released
         drafts.discard(s, assignment_id)
         s.add(ClipSkip(assignment_pk=assignment_id, reason=reason))
@@ -334,16 +368,25 @@ def last_editable(store: Store, annotator_pk: int, cfg: AssignConfig, *, now: da
     return row[0], row[1]
 
 
+LEASE_EXPIRED = ("Your lease on this clip ran out while you were away, so it was not renewed. Your answers are "
+                 "kept: submitting stores them if the clip still needs raters, otherwise you get the next clip.")
+
+
 def hold(store: Store, annotator_pk: int, assignment_id: int, minutes: float, *, now: datetime | None = None) -> bool:
     """Keep one's leased clip for ``minutes`` from now (activity, a break, the end of a break).
 
-    Never shortens a lease; False when the assignment is not this annotator's live lease.
+    Never shortens a lease, and never renews an expired one: others may have filled the clip since, and a
+    renewed lease would make the late submit look on time (a (k+1)-th rating). False when the assignment is
+    not this annotator's live lease; the draft is kept either way and the page shows :data:`LEASE_EXPIRED`.
     """
-    until = _utc(now) + timedelta(minutes=minutes)
+    now = _utc(now)
+    until = now + timedelta(minutes=minutes)
 
     def tx(s: Session) -> bool:
         a = s.get(Assignment, assignment_id)
         if a is None or a.annotator_pk != annotator_pk or a.status != AssignmentStatus.leased:
+            return False
+        if not lease_live(a, now):
             return False
         if a.lease_expires_at is None or aware_utc(a.lease_expires_at) < until:
             a.lease_expires_at = until

@@ -29,8 +29,7 @@ from storage import Assignment, AssignmentStatus, Candidate, Clip, Rating, Store
 from storage.errors import CurateError
 from storage.models import ClipProgress, RatingRevision
 from storage.queries_assign import RATEABLE, RATEABLE_CANDIDATES
-
-COMMENT_MAX = 2000
+from storage.text_limits import COMMENT_MAX  # shared with imports and the Label Studio pull
 
 
 class SubmitError(CurateError):
@@ -183,16 +182,17 @@ def _edit(s: Session, a: Assignment, scores: list[CandidateScore], existing: dic
             continue
         changed += 1
         cands[sc.candidate_pk].report_broken(sc.broken)
-    _close(s, a, now, cfg)
+    _close(s, a, now, cfg, counted=True)
     return SubmitResult(a.id, stored=changed, already=False)
 
 
-def _close(s: Session, a: Assignment, now: datetime, cfg: AssignConfig | None = None) -> None:
+def _close(s: Session, a: Assignment, now: datetime, cfg: AssignConfig | None = None, counted: bool = False) -> None:
+    """Mark the assignment done; ``counted``: an edit, whose ratings never left ``n_done``."""
     a.status = AssignmentStatus.done
     a.completed_at = now
     drafts.discard(s, a.id)  # the draft became ratings in this same transaction
     s.flush()
-    if s.execute(BUMP_DONE, {"clip": a.clip_pk}).rowcount == 0:
+    if not counted and s.execute(BUMP_DONE, {"clip": a.clip_pk}).rowcount == 0:
         s.add(ClipProgress(clip_pk=a.clip_pk, n_done=1))
         s.flush()
     if cfg is not None and cfg.adaptive:
@@ -226,9 +226,6 @@ def submit_clip(
     return in_transaction(store, lambda s: _store(s, annotator_pk, assignment_id, scores, now, cfg))
 
 
-DROP_DONE = text("UPDATE clip_progress SET n_done = n_done - 1 WHERE clip_pk = :clip AND n_done > 0")
-
-
 def _reopen(s: Session, me: int, aid: int, edit_minutes: float, lease_minutes: float, now: datetime) -> dict:
     a = s.scalar(select(Assignment).where(Assignment.id == aid, Assignment.annotator_pk == me).with_for_update())
     if a is None or a.status != AssignmentStatus.done or a.completed_at is None:
@@ -251,7 +248,8 @@ def _reopen(s: Session, me: int, aid: int, edit_minutes: float, lease_minutes: f
         draft["watched"][sl.label] = {"frac": 1.0, "seconds": float(r.seconds_watched or 0.0)}  # watched before
     a.status = AssignmentStatus.leased  # completed_at stays: it marks the lease as an edit
     a.lease_expires_at = now + timedelta(minutes=lease_minutes)
-    s.execute(DROP_DONE, {"clip": a.clip_pk})
+    # n_done is not lowered: the old ratings stay counted until the edit is submitted or abandoned
+    # (annotate_app.assign, "What an edit is"), so the clip is never handed on meanwhile.
     drafts.write(s, aid, draft, [sl.label for sl in slots], now)
     return draft
 
@@ -260,8 +258,10 @@ def reopen(store: Store, annotator_pk: int, assignment_id: int, *, edit_minutes:
            now: datetime | None = None) -> dict:
     """Reopen one's own submitted clip for editing; returns the draft made from its ratings.
 
-    The ratings stay in place (pairs and stats keep seeing them) until the edited clip is
-    submitted again, which replaces them and keeps the old values in ``rating_revisions``.
+    The ratings stay in place and counted (pairs and stats keep seeing them, the hand-out counts them
+    towards k) until the edited clip is submitted again, which replaces them and keeps the old values in
+    ``rating_revisions``; skip, give back, ``annotators disable`` or the edit lease running out abandon
+    the edit and leave them as they were.
 
     Raises:
         SubmitError: not this annotator's submitted clip, or outside the edit window.

@@ -10,10 +10,16 @@ from pathlib import Path
 from sqlalchemy import select
 from tqdm import tqdm
 
-from storage import Annotator, Candidate, CandidateStatus, Clip, Rating, in_transaction
+from datetime import datetime, timezone
+
+from storage import Annotator, Assignment, AssignmentStatus, Candidate, CandidateStatus, Clip, Rating, in_transaction
 from storage.errors import CurateError, where
 from storage.ids import check_id, optional_id
 from storage.media import probe_video, resolve_media_path, sha256_file
+from storage.models_annotate import ClipProgress
+from storage.models_drafts import ClipTarget, RatingRevision
+from storage.queries_assign import TAKEN
+from storage.text_limits import COMMENT_MAX
 from storage.tables import ImportReport, cell, default_candidate_id, read_table
 from storage.workspace import Workspace
 
@@ -62,9 +68,25 @@ def _check_candidate_rows(path: Path, records: list[dict], clip_ids: set[str], r
     return out
 
 
-def _store_candidates(s, path: Path, rows: list[_CandidateRow], report: ImportReport) -> None:
+def _warn_complete(s, added: dict[str, int], clips: dict, k: int, report: ImportReport) -> None:
+    """A candidate added to a clip that already has its k ratings is never rated by the app (the clip is not
+    handed out again): say so, with the count, so the user can rate it another way or start a round."""
+    full = {}
+    for clip_id, n in sorted(added.items()):
+        done = s.scalar(select(ClipProgress.n_done).where(ClipProgress.clip_pk == clips[clip_id].id)) or 0
+        if not clips[clip_id].is_gold and done >= k:
+            full[clip_id] = n
+    if full:
+        shown = ", ".join(f"{c} ({n})" for c, n in list(full.items())[:5]) + (" ..." if len(full) > 5 else "")
+        report.warnings.append(
+            f"{sum(full.values())} candidate(s) joined {len(full)} clip(s) that already have their k = {k} ratings: "
+            f"the app will not hand those clips out again, so the new candidates stay unrated there: {shown}.")
+
+
+def _store_candidates(s, path: Path, rows: list[_CandidateRow], report: ImportReport, k: int = 3) -> None:
     """The write transaction: only lookups and inserts, no file work."""
     clips = {c.clip_id: c for c in s.scalars(select(Clip).where(Clip.clip_id.in_({r.clip_id for r in rows})))}
+    added: dict[str, int] = {}
     for r in rows:
         clip = clips.get(r.clip_id)
         if clip is None:  # deleted between the check and now
@@ -93,6 +115,8 @@ def _store_candidates(s, path: Path, rows: list[_CandidateRow], report: ImportRe
             )
         )
         report.added += 1
+        added[r.clip_id] = added.get(r.clip_id, 0) + 1
+    _warn_complete(s, added, clips, k, report)
 
 
 def import_candidates(ws: Workspace, path: str | Path, progress: bool = False) -> ImportReport:
@@ -113,7 +137,7 @@ def import_candidates(ws: Workspace, path: str | Path, progress: bool = False) -
 
         def write(s) -> ImportReport:  # a fresh report per attempt: in_transaction may run it again
             report = ImportReport()
-            _store_candidates(s, path, rows, report)
+            _store_candidates(s, path, rows, report, ws.config.overlap)
             return report
 
         return in_transaction(store, write)
@@ -188,13 +212,58 @@ def _find_candidate(rec: dict, by_id: dict, by_key: dict, path: Path, i: int) ->
     return cand
 
 
-def import_ratings(ws: Workspace, path: str | Path, replace: bool = False) -> ImportReport:
+def _check_comment(value, what: str) -> str | None:
+    text = cell(value)
+    if text is not None and len(text) > COMMENT_MAX:  # the app's cap (annotate_app.submit)
+        raise CurateError(f"{what}: the comment is {len(text)} characters long, more than {COMMENT_MAX}.")
+    return text
+
+
+def _revise(s, old: Rating, now: datetime) -> None:
+    """Keep the replaced values in ``rating_revisions``, exactly as an edit in the app does."""
+    s.add(RatingRevision(rating_pk=old.id, alignment=old.alignment, fidelity=old.fidelity, comment=old.comment,
+                         broken=bool(old.broken), seconds_watched=old.seconds_watched,
+                         rated_at=old.updated_at or old.created_at or now, replaced_at=now))
+
+
+def _claim_app_slot(s, cand: Candidate, ann: Annotator, k: int, over_k: bool, claimed: set, what: str,
+                    now: datetime) -> None:
+    """A rating imported under an app annotator's name is that annotator's submit of the clip: it takes one of
+    the clip's k slots (a done assignment, n_done + 1) so the app does not hand the clip to another rater on
+    top. Refused when the clip has no slot left (done ratings and others' live leases), unless ``over_k``."""
+    clip = cand.clip
+    if clip.is_gold or (clip.id, ann.id) in claimed:
+        return
+    claimed.add((clip.id, ann.id))
+    if s.scalar(select(Assignment.id).where(Assignment.clip_pk == clip.id, Assignment.annotator_pk == ann.id)):
+        return  # the app handed this clip to them already: their slot is that assignment
+    target = s.scalar(select(ClipTarget.target).where(ClipTarget.clip_pk == clip.id)) or 0
+    cap = max(k, target)
+    progress = s.get(ClipProgress, clip.id)
+    if progress is None:
+        progress = ClipProgress(clip_pk=clip.id, n_done=0)
+        s.add(progress)
+        s.flush()
+    taken = s.scalar(TAKEN, {"me": ann.id, "now": now, "clip": clip.id}) or 0
+    if taken >= cap and not over_k:
+        raise CurateError(f"{what}: clip {clip.clip_id!r} already has {taken} of its k = {cap} raters; a rating by "
+                          f"app annotator {ann.name!r} would make {taken + 1}. Pass --over-k to import it anyway.")
+    s.add(Assignment(clip_pk=clip.id, annotator_pk=ann.id, status=AssignmentStatus.done, order_seed=0,
+                     leased_at=now, lease_expires_at=now, completed_at=now))
+    progress.n_done += 1
+
+
+def import_ratings(ws: Workspace, path: str | Path, replace: bool = False, over_k: bool = False) -> ImportReport:
     """Ratings collected elsewhere, keyed by ``candidate_id`` (or ``clip_id`` + ``method``) and ``annotator_id``.
 
     Unknown annotators are created. A rating that already exists with the same scores is
-    left alone; with other scores it is an error unless ``replace`` is set. A stored rating
-    with ``broken`` true flags its candidate exactly as the app's submit does
-    (:meth:`storage.models.Candidate.report_broken`).
+    left alone; with other scores it is an error unless ``replace`` is set, and a replaced
+    rating keeps its old values in ``rating_revisions`` as an edit in the app does. A rating
+    under an app annotator's name takes one of its clip's k slots (:func:`_claim_app_slot`)
+    and is refused when the clip has none left, unless ``over_k``. A stored rating with
+    ``broken`` true flags its candidate exactly as the app's submit does
+    (:meth:`storage.models.Candidate.report_broken`). Comments over 2,000 characters are
+    refused (the app's cap).
     """
     path = Path(path).resolve()
     df = read_table(path, RATING_REQUIRED, RATING_OPTIONAL)
@@ -209,6 +278,8 @@ def import_ratings(ws: Workspace, path: str | Path, replace: bool = False) -> Im
             annotators = {a.name: a for a in s.scalars(select(Annotator))}
             existing = {(r.candidate_pk, r.annotator_pk): r for r in s.scalars(select(Rating))}
             seen: dict[tuple[int, str], int] = {}
+            claimed: set[tuple[int, int]] = set()
+            now, k = datetime.now(timezone.utc), ws.config.overlap
             for i, rec in enumerate(df.to_dict("records"), 1):
                 cand = _find_candidate(rec, by_id, by_key, path, i)
                 name = check_id(rec.get("annotator_id"), where(path, i, "annotator_id"), "annotator")
@@ -225,19 +296,22 @@ def import_ratings(ws: Workspace, path: str | Path, replace: bool = False) -> Im
                     s.add(ann)
                     s.flush()
                 extra = dict(
-                    comment=cell(rec.get("comment")),
+                    comment=_check_comment(rec.get("comment"), where(path, i, "comment")),
                     broken=_parse_bool(rec.get("broken"), where(path, i, "broken")),
                     seconds_watched=_parse_seconds(rec.get("seconds_watched"), where(path, i, "seconds_watched")),
                 )
                 old = existing.get((cand.id, ann.id))
                 if old is None:
+                    if ann.source == "app":
+                        _claim_app_slot(s, cand, ann, k, over_k, claimed, where(path, i, "annotator_id"), now)
                     s.add(Rating(candidate_pk=cand.id, annotator_pk=ann.id, alignment=a, fidelity=f, source="import", **extra))
                     cand.report_broken(extra["broken"])  # the app's rule: a broken report flags it
                     report.added += 1
                 elif (old.alignment, old.fidelity) == (a, f):
                     report.unchanged += 1
                 elif replace:
-                    old.alignment, old.fidelity = a, f
+                    _revise(s, old, now)
+                    old.alignment, old.fidelity, old.updated_at = a, f, now
                     for k, v in extra.items():
                         setattr(old, k, v)
                     cand.report_broken(extra["broken"])

@@ -46,10 +46,12 @@ ORDER BY a.leased_at, a.id
 LIMIT 1
 """)
 
-# Slots taken on a clip by others: finished ratings plus unexpired leases.
+# Slots taken on a clip by others: finished ratings plus unexpired leases. An edit lease (a reopened
+# clip: leased with completed_at set) is never a slot: its ratings stay counted in n_done until the
+# edit is submitted or abandoned (annotate_app.assign, "What an edit is").
 TAKEN = text("""
 SELECT q.n_done + (SELECT COUNT(*) FROM assignments a
-                   WHERE a.clip_pk = q.clip_pk AND a.status = 'leased'
+                   WHERE a.clip_pk = q.clip_pk AND a.status = 'leased' AND a.completed_at IS NULL
                      AND a.lease_expires_at > :now AND a.annotator_pk <> :me)
 FROM clip_progress q WHERE q.clip_pk = :clip
 """).bindparams(bindparam("now", type_=_TS))
@@ -72,7 +74,8 @@ WHERE q.n_done < :k
   AND {_NOT_MINE.format(clip="q.clip_pk")}
   AND {_HAS_RATEABLE.format(clip="q.clip_pk")}
   AND q.n_done + (SELECT COUNT(*) FROM assignments a
-                  WHERE a.clip_pk = q.clip_pk AND a.status = 'leased' AND a.lease_expires_at > :now) < :k
+                  WHERE a.clip_pk = q.clip_pk AND a.status = 'leased' AND a.completed_at IS NULL
+                    AND a.lease_expires_at > :now) < :k
 ORDER BY q.n_done DESC, q.clip_pk DESC
 LIMIT 1
 """
@@ -91,11 +94,13 @@ SELECT t.clip_pk
 FROM clip_targets t JOIN clip_progress q ON q.clip_pk = t.clip_pk JOIN clips c ON c.id = t.clip_pk
 WHERE q.n_done < t.target
   AND c.is_gold = :false
+  AND c.round = {CURRENT_ROUND_SQL}
   AND t.clip_pk NOT IN :skip
   AND {_NOT_MINE.format(clip="t.clip_pk")}
   AND {_HAS_RATEABLE.format(clip="t.clip_pk")}
   AND q.n_done + (SELECT COUNT(*) FROM assignments a
-                  WHERE a.clip_pk = t.clip_pk AND a.status = 'leased' AND a.lease_expires_at > :now) < t.target
+                  WHERE a.clip_pk = t.clip_pk AND a.status = 'leased' AND a.completed_at IS NULL
+                    AND a.lease_expires_at > :now) < t.target
 ORDER BY t.clip_pk
 LIMIT 1
 """
@@ -132,7 +137,8 @@ ORDER BY cd.id
 """)
 
 PROGRESS = text(f"""
-SELECT (SELECT COUNT(*) FROM assignments WHERE annotator_pk = :me AND status = 'done') AS mine,
+SELECT (SELECT COUNT(*) FROM assignments a JOIN clips c ON c.id = a.clip_pk
+        WHERE a.annotator_pk = :me AND a.status = 'done' AND c.round = {CURRENT_ROUND_SQL}) AS mine,
        (SELECT COUNT(*) FROM clip_progress q JOIN clips c ON c.id = q.clip_pk
         WHERE q.n_done >= :k AND c.is_gold = :false AND c.round = {CURRENT_ROUND_SQL}) AS complete,
        (SELECT COUNT(*) FROM clips WHERE is_gold = :false AND round = {CURRENT_ROUND_SQL}) AS clips
@@ -143,23 +149,29 @@ SELECT (SELECT COUNT(*) FROM assignments WHERE annotator_pk = :me AND status = '
 # clip is counted twice). Counted once per clip shown, not per hand-out.
 AVAILABLE = text(f"""
 SELECT (SELECT COUNT(*) FROM clip_progress q JOIN clips c ON c.id = q.clip_pk
-        WHERE q.n_done < :k AND c.is_gold = :false
+        WHERE q.n_done < :k AND c.is_gold = :false AND c.round = {CURRENT_ROUND_SQL}
           AND {_NOT_MINE.format(clip="q.clip_pk")}
           AND {_HAS_RATEABLE.format(clip="q.clip_pk")}
           AND q.n_done + (SELECT COUNT(*) FROM assignments a
-                          WHERE a.clip_pk = q.clip_pk AND a.status = 'leased' AND a.lease_expires_at > :now) < :k)
+                          WHERE a.clip_pk = q.clip_pk AND a.status = 'leased' AND a.completed_at IS NULL
+                    AND a.lease_expires_at > :now) < :k)
      + (SELECT COUNT(*) FROM clips c WHERE c.is_gold = :true
           AND {_NOT_MINE.format(clip="c.id")} AND {_HAS_RATEABLE.format(clip="c.id")})
      + (SELECT COUNT(*) FROM clip_targets t JOIN clip_progress q ON q.clip_pk = t.clip_pk
-        WHERE q.n_done < t.target AND {_NOT_MINE.format(clip="t.clip_pk")})
+        JOIN clips c ON c.id = t.clip_pk
+        WHERE q.n_done < t.target AND c.is_gold = :false AND c.round = {CURRENT_ROUND_SQL}
+          AND {_NOT_MINE.format(clip="t.clip_pk")} AND {_HAS_RATEABLE.format(clip="t.clip_pk")})
 """).bindparams(bindparam("now", type_=_TS), bindparam("false", value=False, type_=Boolean),
                 bindparam("true", value=True, type_=Boolean))
 
-MY_DONE_AND_LEASED = text("""
-SELECT COALESCE(SUM(CASE WHEN status = 'done' THEN 1 ELSE 0 END), 0),
-       COALESCE(SUM(CASE WHEN status = 'leased' THEN 1 ELSE 0 END), 0)
-FROM assignments WHERE annotator_pk = :me
-""")
+# "clip n of N" counts this round's clips only (gold clips count whatever their round: they are
+# handed out in every round, see PICK_GOLD), so N is what this round can still hand this annotator.
+MY_DONE_AND_LEASED = text(f"""
+SELECT COALESCE(SUM(CASE WHEN a.status = 'done' THEN 1 ELSE 0 END), 0),
+       COALESCE(SUM(CASE WHEN a.status = 'leased' THEN 1 ELSE 0 END), 0)
+FROM assignments a JOIN clips c ON c.id = a.clip_pk
+WHERE a.annotator_pk = :me AND (c.is_gold = :true OR c.round = {CURRENT_ROUND_SQL})
+""").bindparams(bindparam("true", value=True, type_=Boolean))
 
 LAST_DONE = text("""
 SELECT a.id, cl.clip_id, a.completed_at FROM assignments a JOIN clips cl ON cl.id = a.clip_pk

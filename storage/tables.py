@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -74,11 +74,12 @@ def cell(value) -> str | None:
 
 @dataclass
 class ImportReport:
-    """What an import did: rows added, left as they were, and changed."""
+    """What an import did: rows added, left as they were, and changed; ``warnings``: one line each, for the user."""
 
     added: int = 0
     unchanged: int = 0
     updated: int = 0
+    warnings: list[str] = field(default_factory=list)
 
 
 def default_candidate_id(clip_id: str, method: str) -> str:

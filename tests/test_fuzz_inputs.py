@@ -314,3 +314,32 @@ def test_build_pairs_refuses_blank_ids(tmp_path, cli):
     assert r.exit_code == 1, r.output
     assert "r.parquet, row 2, column 'candidate_id': empty value; every rating needs one." in r.output
     assert not (tmp_path / "p.parquet").exists()
+
+
+def test_labelstudio_reply_fuzz(workspace, db_url):
+    """Any annotation payload: a well-formed one is read, anything else stops the pull with one line before
+    the store is touched (its rows unchanged); never a traceback of another kind."""
+    from types import SimpleNamespace
+
+    from annotate_app.labelstudio.pull_annotations import pull
+    from tests.fixtures.fuzz_inputs import ls_annotations, ref_annotation_ok
+    from storage.errors import CurateError
+    from tests.test_hardening_labelstudio_pull import CFG, FakeClient, rows, seed
+
+    ws = seed(workspace)
+    settings_ = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+
+    @settings_
+    @given(anns=st.lists(ls_annotations(), max_size=3))
+    def run(anns):
+        before = rows(ws)
+        client = FakeClient([SimpleNamespace(id=11, annotations=anns)])
+        if all(ref_annotation_ok(a) for a in anns):
+            pull(ws, CFG, client=client)  # well-formed: stored, or rejected as invalid, never an exception
+            return
+        with pytest.raises(CurateError) as e:
+            pull(ws, CFG, client=client)
+        assert "\n" not in str(e.value) and "nothing was stored" in str(e.value)
+        assert rows(ws) == before
+
+    run()

@@ -17,6 +17,7 @@ from annotate_app.labelstudio.client import SOURCE, LabelStudioConfig, call, con
 from annotate_app.labelstudio.label_config import control_names
 from storage import Annotator, Rating
 from storage.errors import CurateError
+from storage.text_limits import COMMENT_MAX
 from storage.ids import ID_MAX, to_id
 from storage.models import AXES, LabelStudioProject, LabelStudioTask
 from storage.workspace import Workspace
@@ -97,20 +98,73 @@ def _result_value(name: str, axis: str, res: dict) -> tuple[Any, str | None]:
         text = value.get("text")
         text = [text] if isinstance(text, str) else text
         if not isinstance(text, list) or not all(isinstance(t, str) for t in text):
-            return None, f"{name} is not text: {value!r}"
-        return "\n".join(text).strip() or None, None
+            return None, f"{name} is not text: {repr(value)[:80]}"
+        joined = "\n".join(text).strip()
+        if len(joined) > COMMENT_MAX:  # the app's cap (annotate_app.submit), applied to every way in
+            return None, f"{name} is {len(joined)} characters long, more than {COMMENT_MAX}"
+        return joined or None, None
     score = _score(value.get("rating"))
     if res.get("type") != "rating" or score is None:
         return None, f"{name} = {value.get('rating', value)!r} ({res.get('type')}) is not a rating 1-5"
     return score, None
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _annotation_shape(ann: Any) -> str | None:
+    """What is wrong with one annotation's shape (the SDK's documented one), else None."""
+    if not isinstance(ann, dict):
+        return f"is a {type(ann).__name__}, not an object"
+    if not _is_int(ann.get("id")):
+        return f"has no integer id (id = {str(ann.get('id'))[:40]!r})"
+    by = ann.get("completed_by")
+    if not (_is_int(by) or (isinstance(by, dict) and _is_int(by.get("id")))):
+        return f"completed_by = {str(by)[:40]!r} is not a user id"
+    if ann.get("was_cancelled") not in (None, True, False):
+        return f"was_cancelled = {str(ann.get('was_cancelled'))[:40]!r} is not true/false"
+    result = ann.get("result")
+    if result is not None and not isinstance(result, list):
+        return f"result is a {type(result).__name__}, not a list"
+    for j, res in enumerate(result or [], 1):
+        if not isinstance(res, dict):
+            return f"result item {j} is a {type(res).__name__}, not an object"
+    return None
+
+
+def check_reply(tasks: Any) -> None:
+    """Stop, with one line and before the store is touched, on a tasks listing of an unexpected shape.
+
+    Raises:
+        CurateError: naming the task (and annotation) and what is wrong; nothing is stored.
+    """
+    stop = "Label Studio's tasks reply is not of the documented shape, so nothing was stored: "
+    if not isinstance(tasks, list):
+        raise CurateError(stop + f"the listing is a {type(tasks).__name__}, not a list of tasks.")
+    for i, task in enumerate(tasks, 1):
+        tid = getattr(task, "id", None)
+        if not _is_int(tid):
+            raise CurateError(stop + f"task {i} of the listing has no integer id (id = {str(tid)[:40]!r}).")
+        anns = getattr(task, "annotations", None)
+        if anns is not None and not isinstance(anns, list):
+            raise CurateError(stop + f"task {tid}: annotations is a {type(anns).__name__}, not a list.")
+        for j, ann in enumerate(anns or [], 1):
+            if (why := _annotation_shape(ann)) is not None:
+                aid = ann.get("id") if isinstance(ann, dict) and _is_int(ann.get("id")) else f"#{j}"
+                raise CurateError(stop + f"task {tid}, annotation {aid} {why}.")
+
+
 def pull(ws: Workspace, cfg: LabelStudioConfig, strict: bool = False, client=None) -> PullReport:
     """Read the project's annotations into the store as ratings (source "labelstudio").
 
     Idempotent. An edited annotation updates its ratings; a deleted or skipped one removes
-    them; an invalid one is reported and changes nothing (its earlier ratings, if any,
-    stay). With ``strict`` any invalid annotation aborts the pull and nothing is written.
+    them, but only where Label Studio positively says so: the task is in the reply with its
+    annotations listed and that annotation is gone (or skipped). A task missing from the reply
+    (a short or malformed listing) removes nothing. An invalid annotation is reported and
+    changes nothing (its earlier ratings, if any, stay). A reply of an unexpected shape stops
+    the pull with one line before anything is written (:func:`check_reply`). With ``strict``
+    any invalid annotation aborts the pull and nothing is written.
     """
     client = client or connect(cfg)
     with ws.store() as store:
@@ -120,15 +174,17 @@ def pull(ws: Workspace, cfg: LabelStudioConfig, strict: bool = False, client=Non
                 f"This workspace has not pushed a project titled {cfg.project!r} to {cfg.url}; run `curate labelstudio push` first."
             )
         tasks, users = _fetch(cfg, client, proj)
+        check_reply(tasks)
         report = PullReport(project_id=proj.project_id)
         with store.session() as s:
             winners, seen = _collect(s, proj, tasks, report)
+            reported = {task.id for task in tasks if getattr(task, "annotations", None) is not None}
             if strict and report.problems:
                 raise CurateError(
                     f"{report.rejected} invalid annotation(s), nothing stored:\n  "
                     + "\n  ".join(report.problems)
                 )
-            _store_ratings(s, proj, winners, seen, users, report)
+            _store_ratings(s, proj, winners, seen, reported, users, report)
     return report
 
 
@@ -170,7 +226,7 @@ def _collect(s, proj: LabelStudioProject, tasks: list, report: PullReport):
         if slot_map is None:
             report.notes.append(f"task {task.id} was not pushed by curate: ignored")
             continue
-        for ann in getattr(task, "annotations", None) or []:
+        for ann in getattr(task, "annotations", None) or []:  # shapes checked by check_reply
             if ann.get("was_cancelled"):
                 report.cancelled += 1
                 continue
@@ -229,15 +285,19 @@ def _annotators(s, users: dict[int, str], wanted: set[int], report: PullReport) 
 
 
 def _store_ratings(
-    s, proj: LabelStudioProject, winners: dict, seen: set[str], users: dict[int, str], report: PullReport
+    s, proj: LabelStudioProject, winners: dict, seen: set[str], reported: set[int], users: dict[int, str],
+    report: PullReport,
 ) -> None:
     ann_pk = _annotators(s, users, {user for _cand, user in winners}, report)
     q = (
-        select(Rating)
+        select(Rating, LabelStudioTask.task_id)
         .join(LabelStudioTask, LabelStudioTask.candidate_pk == Rating.candidate_pk)
         .where(LabelStudioTask.project_pk == proj.id, Rating.source == SOURCE)
     )
-    stored = {(r.candidate_pk, r.annotator_pk): r for r in s.scalars(q)}
+    task_of = {}
+    stored = {}
+    for r, task_id in s.execute(q):
+        stored[(r.candidate_pk, r.annotator_pk)], task_of[r.id] = r, task_id
     for (cand_pk, user), (ann_id, sc) in winners.items():
         r = stored.pop((cand_pk, ann_pk[user]), None)
         values = {
@@ -255,9 +315,17 @@ def _store_ratings(
             for k, v in values.items():
                 setattr(r, k, v)
             report.updated += 1
+    gone = []
     for r in stored.values():
         if r.external_id in seen:  # its annotation is still there but now invalid (reported)
             report.kept += 1
-            continue
+        elif task_of[r.id] in reported:  # the task came back without this annotation: deleted or skipped
+            gone.append(r)
+        else:
+            report.kept += 1  # Label Studio said nothing about this task: keep what was pulled
+    if gone:
+        report.notes.append(f"removing {len(gone)} rating(s) whose annotations Label Studio reports deleted or "
+                            "skipped")
+    for r in gone:
         s.delete(r)
-        report.deleted += 1
+    report.deleted = len(gone)

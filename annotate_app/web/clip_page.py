@@ -16,6 +16,7 @@ import streamlit as st
 
 from annotate_app import drafts
 from annotate_app.assign import (
+    LEASE_EXPIRED,
     AssignConfig,
     ClipView,
     clip_view,
@@ -97,7 +98,8 @@ def _take_draft(store, account, view: ClipView, raw) -> bool:
 def _on_draft(store, account, view: ClipView, cfg: AssignConfig) -> None:
     state = st.session_state.get(f"cmp_{view.assignment_id}") or {}
     if _take_draft(store, account, view, state.get("draft")):
-        hold(store, account.pk, view.assignment_id, cfg.lease_minutes)  # working on it keeps the lease alive
+        if not hold(store, account.pk, view.assignment_id, cfg.lease_minutes):  # working on it keeps a live lease alive
+            st.session_state["lease_note"] = LEASE_EXPIRED
 
 
 def _on_submit(store, account, view: ClipView) -> None:
@@ -214,7 +216,8 @@ def render() -> None:
         st.title("On a break")
         st.info(f"Your clip and its answers are kept for {cfg.break_minutes:g} minutes.")
         if st.button("Back to work", type="primary", key=f"resume_btn_{aid}"):
-            hold(store, account.pk, aid, cfg.lease_minutes)
+            if not hold(store, account.pk, aid, cfg.lease_minutes):
+                st.session_state["lease_note"] = LEASE_EXPIRED
             st.session_state.pop("on_break", None)
             st.rerun()
         return
@@ -222,6 +225,8 @@ def render() -> None:
     st.title(f"Clip {md_plain(view.clip_id)} · {_queue_text(store, account, cfg, aid)}")  # stored text, shown as text
     if refusal is not None:
         st.error("Not submitted: " + " ".join(refusal["problems"]))
+    if note := st.session_state.pop("lease_note", None):
+        st.warning(note)
     player(
         f"cmp_{aid}", aid=aid, title="", draft=draft, cfg=pcfg, rubric=ws.config.rubric, refusal=refusal,
         slots=[(s.label, media_url(ws, s.video_path, f"cmp.{aid}.{s.label}")) for s in view.slots],

@@ -87,13 +87,18 @@ def import_candidates_cmd(file: str, no_progress: bool, ws) -> None:
 
     rep = import_candidates(ws, file, progress=not no_progress)
     click.echo(f"candidates: {rep.added} added, {rep.unchanged} unchanged")
+    for line in rep.warnings:
+        click.echo(f"warning: {line}", err=True)
 
 
 @import_group.command("ratings")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--replace", is_flag=True, help="Overwrite existing ratings whose scores differ.")
+@click.option("--replace", is_flag=True, help="Overwrite existing ratings whose scores differ (old values kept as "
+              "revisions).")
+@click.option("--over-k", is_flag=True, help="Import ratings under app annotators' names even where that gives a "
+              "clip more than k raters.")
 @workspace_options
-def import_ratings_cmd(file: str, replace: bool, ws) -> None:
+def import_ratings_cmd(file: str, replace: bool, over_k: bool, ws) -> None:
     """Import ratings collected elsewhere from FILE (.csv, .jsonl, .parquet).
 
     \b
@@ -106,11 +111,14 @@ def import_ratings_cmd(file: str, replace: bool, ws) -> None:
       fidelity      integer 1-5: natural expression, rendering quality
       comment, broken (true/false), seconds_watched   optional
     One transaction; a rating that exists with the same scores is skipped, with
-    other scores it is an error unless --replace.
+    other scores it is an error unless --replace (the old scores are kept in
+    rating_revisions). A rating under an app annotator's name counts as their
+    submit of the clip; one that would give a clip more than k raters is refused
+    unless --over-k. Comments are at most 2,000 characters.
     """
     from curation.file_import import import_ratings
 
-    rep = import_ratings(ws, file, replace=replace)
+    rep = import_ratings(ws, file, replace=replace, over_k=over_k)
     click.echo(f"ratings: {rep.added} added, {rep.unchanged} unchanged, {rep.updated} updated")
 
 
