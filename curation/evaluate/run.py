@@ -175,8 +175,12 @@ class _Run:
             notes.append(f"PSNR/SSIM/LPIPS not computed: {why_not}")
             return
         if "psnr" in self.metrics or "ssim" in self.metrics:
-            vals = self.clock.run("psnr_ssim", fullref.psnr_ssim, cand, ref, self.device)
-            row.update({k: v for k, v in vals.items() if k in self.metrics})
+            try:
+                vals = self.clock.run("psnr_ssim", fullref.psnr_ssim, cand, ref, self.device)
+            except ValueError as e:  # frames below SSIM's window
+                notes.append(f"PSNR/SSIM not computed: {e}")
+            else:
+                row.update({k: v for k, v in vals.items() if k in self.metrics})
         if "lpips" in self.models:
             row["lpips"] = self.clock.run("lpips", self.models["lpips"], cand, ref)
 
