@@ -7,8 +7,9 @@ Step by step (docs/eval.md cites each step):
    the square syncnet_python uses (half-size s around the centre: s above, 1.8 s below, 1.4 s
    either side; padding value 110) and resized to 224 x 224, BGR 0-255. ``eval.face_crop =
    "full"`` uses the whole frame instead (videos that are already face crops).
-3. Audio at 16 kHz, MFCC (python_speech_features defaults: 25 ms window, 10 ms step, 13
-   coefficients) on int16-scaled samples: 4 MFCC steps per video frame.
+3. Audio as ``ffmpeg -ac 1 -ar 16000`` decodes it to 16-bit integers (decode.read_audio), MFCC
+   (python_speech_features defaults: 25 ms window, 10 ms step, 13 coefficients) on those
+   integers: 4 MFCC steps per video frame.
 4. For each video frame i, lip features of frames i..i+4 and audio features of MFCC steps
    4i..4i+19 (the same 0.2 s).
 5. Distances d[i, k] = |lip_i - aud_(i+k-15)| for k = 0..30 (offsets of +-15 frames; audio
@@ -51,10 +52,10 @@ def offset_scores(lip, aud, vshift: int = VSHIFT) -> tuple[int, float, float]:
 
 
 def mfcc(audio: np.ndarray) -> np.ndarray:
-    """(13, steps) MFCC at 100 Hz of 16 kHz float audio, scaled like the int16 wav syncnet_python reads."""
+    """(13, steps) MFCC at 100 Hz of 16 kHz int16 audio, the integers syncnet_python reads from its wav."""
     import python_speech_features
 
-    return python_speech_features.mfcc(audio.astype(np.float64) * 32768.0, AUDIO_RATE).T
+    return python_speech_features.mfcc(audio.astype(np.float64), AUDIO_RATE).T
 
 
 def resample_25(frames: np.ndarray, fps: float) -> np.ndarray:
