@@ -54,6 +54,8 @@ def load_models(cfg, root: Path, metrics: tuple[str, ...], device: str = "cpu") 
         if metric == "sync":
             from curation.evaluate.syncnet import load_syncnet
 
+            check_detector(cfg)
+
             models[metric] = load_syncnet(path).to(device)
         elif metric == "lpips":
             from curation.evaluate.fullref import Lpips
@@ -72,6 +74,23 @@ def load_models(cfg, root: Path, metrics: tuple[str, ...], device: str = "cpu") 
 
             models[metric] = I3DFeatures(path, device)
     return models, skips
+
+
+def check_detector(cfg) -> None:
+    """S3FD is syncnet_python's detector; we do not build it yet, so naming its weights is refused
+    rather than silently running the Haar cascade instead.
+
+    Raises:
+        CurateError: ``eval.s3fd`` is set while Sync detects faces.
+    """
+    from storage.errors import CurateError
+
+    if cfg.s3fd and cfg.face_crop == "face":
+        raise CurateError(
+            f"eval.s3fd = {cfg.s3fd!r}: S3FD face detection is not supported yet; remove eval.s3fd to use "
+            "OpenCV's Haar cascade (reported as the fallback detector), or set eval.face_crop = \"full\" "
+            "for videos that are already face crops."
+        )
 
 
 class _Clock:
@@ -138,7 +157,7 @@ class _Run:
             from curation.evaluate.sync import sync_scores
 
             res = self.clock.run(
-                "sync", sync_scores, self.models["sync"], cand, self.cfg.face_crop, self.device
+                "sync", sync_scores, self.models["sync"], cand, self.cfg.face_crop, self.device, _rules(self.cfg)
             )
             if isinstance(res, str):
                 notes.append(f"Sync-C/D not computed: {res}")
@@ -183,6 +202,12 @@ class _Run:
                 row.update({k: v for k, v in vals.items() if k in self.metrics})
         if "lpips" in self.models:
             row["lpips"] = self.clock.run("lpips", self.models["lpips"], cand, ref)
+
+
+def _rules(cfg):
+    from curation.evaluate.sync import TrackRules
+
+    return TrackRules(cfg.sync_min_track, float(cfg.sync_min_face), cfg.sync_scene_cuts)
 
 
 def _distribution(feats, ref_feats, items, skips) -> dict[str, dict[str, float]]:
