@@ -103,3 +103,23 @@ def test_ingest_stores_the_optional_ground_truth_video(workspace, tmp_path):
     pd.DataFrame(other, columns=["clip_id", "image", "audio", "video"]).to_csv(d / "o.csv", index=False)
     with pytest.raises(CurateError, match="already in the store with different content"):
         ingest_manifest(workspace, d / "o.csv")
+
+
+def test_protocol_settings_are_validated_and_s3fd_is_refused(tmp_path):
+    from curation.evaluate.run import check_detector
+
+    cfg = EvalConfig()
+    assert (cfg.sync_min_track, cfg.sync_min_face, cfg.sync_scene_cuts, cfg.fvd_clips) == (100, 100.0, True, "first")
+    for bad, match in [
+        (dict(sync_min_track=-1), "eval.sync_min_track must be an integer >= 0"),
+        (dict(sync_min_track=True), "eval.sync_min_track must be an integer >= 0"),
+        (dict(sync_min_face="big"), "eval.sync_min_face must be a number >= 0"),
+        (dict(sync_scene_cuts="yes"), "eval.sync_scene_cuts must be true or false"),
+        (dict(fvd_clips="some"), "eval.fvd_clips must be 'first' or 'all'"),
+        (dict(s3fd=1), "eval.s3fd must be a path string"),
+    ]:
+        with pytest.raises(WorkspaceError, match=match):
+            EvalConfig(**bad)
+    with pytest.raises(CurateError, match="eval.s3fd = 'w/sfd_face.pth': S3FD face detection is not supported"):
+        check_detector(EvalConfig(s3fd="w/sfd_face.pth"))
+    check_detector(EvalConfig(s3fd="w/sfd_face.pth", face_crop="full"))  # no detection: nothing to refuse

@@ -1,4 +1,8 @@
-"""Decode a video (frames and 16 kHz mono audio) once, for every metric."""
+"""Decode a video (frames and 16 kHz mono audio) once, for every metric.
+
+Audio is what syncnet_python feeds SyncNet: the bundled ffmpeg's ``-ac 1 -ar 16000`` output as
+16-bit integers (its downmix and resampler, silence an exact 0), not a float decode.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ AUDIO_RATE = 16000  # SyncNet's MFCCs are computed at 16 kHz
 
 @dataclass
 class Decoded:
-    """All frames of one video, uint8 (T, H, W, 3) RGB, and its audio (float32 mono) if any."""
+    """All frames of one video, uint8 (T, H, W, 3) RGB, and its audio (int16 mono, 16 kHz) if any."""
 
     path: Path
     frames: np.ndarray
@@ -26,23 +30,33 @@ class Decoded:
         return len(self.frames) / self.fps
 
 
+def _ffmpeg_audio(path: Path) -> tuple[bytes, str]:
+    """(s16le bytes, ffmpeg's last error line) of the first audio stream, 16 kHz mono."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0",
+           "-vn", "-ac", "1", "-ar", str(AUDIO_RATE), "-acodec", "pcm_s16le", "-f", "s16le", "-"]
+    proc = subprocess.run(cmd, capture_output=True, check=False)
+    err = [ln for ln in proc.stderr.decode(errors="replace").splitlines() if ln.strip()]
+    return (proc.stdout if proc.returncode == 0 else b""), (err[-1][:200] if err else "")
+
+
 def read_audio(path: str | Path, what: str, required: bool = False) -> np.ndarray | None:
-    """16 kHz mono float32 samples; None when the file has no audio stream, unless ``required``.
+    """16 kHz mono int16 samples as ``ffmpeg -ac 1 -ar 16000`` gives them; None when the file has no
+    audio stream, unless ``required``.
 
     Raises:
         CurateError: ``required`` (the clip's driving audio) and the file does not decode.
     """
-    import decord
-
-    try:
-        ar = decord.AudioReader(str(path), sample_rate=AUDIO_RATE, mono=True)
-    except (decord.DECORDError, RuntimeError, ValueError) as e:  # "Can't find audio stream"
+    data, err = _ffmpeg_audio(Path(path))
+    if not data:
         if required:
-            raise CurateError(
-                f"{what}: driving audio does not decode ({path}): {str(e).splitlines()[0][:200]}"
-            ) from None
+            reason = err or "no audio samples"
+            raise CurateError(f"{what}: driving audio does not decode ({path}): {reason}")
         return None
-    return np.asarray(ar[:].asnumpy(), dtype=np.float32).reshape(-1)
+    return np.frombuffer(data, dtype="<i2").copy()
 
 
 def _read_frames(path: Path) -> tuple[np.ndarray, float]:

@@ -1,12 +1,14 @@
 """FID and FVD: features from the user's TorchScript networks, Fréchet distance from torchmetrics.
 
 FID: every frame (uint8 RGB, N x 3 x H x W) through ``inception-2015-12-05.pt`` called as
-``net(x, return_features=True)`` (the network resizes to 299 itself): 2048-d pool features.
-FVD: consecutive, non-overlapping 16-frame windows of each video, resized to 224 x 224 and
-scaled to [-1, 1] (N x 3 x 16 x 224 x 224), through ``i3d_torchscript.pt`` called as
-``net(x, rescale=False, resize=False, return_features=True)``: 400-d logits before the
-softmax (the StyleGAN-V / fvd-comparison convention). Both compare all generated samples of
-a method with all ground-truth samples of the same clips; torchmetrics'
+``net(x, return_features=True)`` (the network resizes to 299 itself): 2048-d pool features;
+per clip the same number of frames (the shorter video's) from the candidate and the ground truth.
+FVD (StyleGAN-V protocol by default, ``eval.fvd_clips = "first"``): one 16-frame clip per video
+from its first frame (``"all"``: every non-overlapping 16-frame window), centre-cropped to a
+square (never squashed), resized to 224 x 224 and scaled to [-1, 1] (N x 3 x 16 x 224 x 224),
+through ``i3d_torchscript.pt`` called as ``net(x, rescale=False, resize=False,
+return_features=True)``: 400-d logits before the softmax. Both compare all generated samples
+of a method with all ground-truth samples of the same clips; torchmetrics'
 ``FrechetInceptionDistance`` (given an identity "network") does the mean/covariance maths.
 """
 
@@ -56,27 +58,49 @@ class InceptionFeatures:
                 out.append(self.net(x.to(self.device), return_features=True).double().cpu().numpy())
         return np.concatenate(out)
 
+    @staticmethod
+    def take(features: np.ndarray, n: int) -> np.ndarray:
+        """The features of the first ``n`` frames (one row per frame)."""
+        return features[:n]
+
+
+def center_square(frames: np.ndarray) -> np.ndarray:
+    """The centred square of (T, H, W, 3) frames (side min(H, W)), as StyleGAN-V crops before resizing."""
+    h, w = frames.shape[1:3]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    return frames[:, top : top + side, left : left + side]
+
 
 class I3DFeatures:
-    def __init__(self, path: Path, device: str = "cpu"):
+    def __init__(self, path: Path, device: str = "cpu", clips: str = "first"):
         self.net = load_torchscript(path, "i3d").to(device)
         self.device = device
+        self.clips = clips  # "first": one clip per video (StyleGAN-V); "all": every window
+
+    def starts(self, n: int) -> range:
+        """First frames of the 16-frame clips taken from ``n`` frames."""
+        last = n - FVD_FRAMES + 1
+        return range(0, min(last, 1)) if self.clips == "first" else range(0, last, FVD_FRAMES)
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
-        """(windows, d) features; empty when the video has fewer than 16 frames."""
+        """(clips, d) features; empty when the video has fewer than 16 frames."""
         import torch
 
         out = []
         with torch.no_grad():
-            for s in range(0, len(frames) - FVD_FRAMES + 1, FVD_FRAMES):
-                clip = (
-                    resize_frames(frames[s : s + FVD_FRAMES], FVD_SIZE, FVD_SIZE) * 2 - 1
-                )  # (16, 3, 224, 224)
+            for s in self.starts(len(frames)):
+                square = center_square(frames[s : s + FVD_FRAMES])
+                clip = resize_frames(square, FVD_SIZE, FVD_SIZE) * 2 - 1  # (16, 3, 224, 224)
                 x = clip.permute(1, 0, 2, 3)[None].to(self.device)
                 out.append(
                     self.net(x, rescale=False, resize=False, return_features=True).double().cpu().numpy()
                 )
         return np.concatenate(out) if out else np.zeros((0, 0))
+
+    def take(self, features: np.ndarray, n: int) -> np.ndarray:
+        """The clips that lie within the first ``n`` frames."""
+        return features[: len(self.starts(n))]
 
 
 def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:

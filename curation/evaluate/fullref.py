@@ -1,10 +1,12 @@
-"""Full-reference metrics against the clip's ground-truth video: PSNR, SSIM (torchmetrics), LPIPS.
+"""Full-reference metrics against the clip's ground-truth video: PSNR, SSIM (Wang et al.), LPIPS.
 
 Frame i of the candidate is compared with frame i of the ground truth over the
 shorter of the two; the candidate is resized (bilinear, antialiased) to the ground
 truth's size. Values are per frame, then averaged over the clip. PSNR and SSIM use
-RGB in [0, 1] (``data_range=1``); SSIM has torchmetrics' defaults (Gaussian window
-11, sigma 1.5, K1 0.01, K2 0.03), averaged over the three channels, in float32.
+RGB in [0, 1] (``data_range=1``), float64. SSIM is the standard one (scikit-image's
+``structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False)``,
+common_metrics' ``calculate_ssim``): Gaussian 11 x 11, sigma 1.5, K1 0.01, K2 0.03, the map
+averaged without its 5-pixel border, per channel, channels averaged.
 """
 
 from __future__ import annotations
@@ -33,19 +35,65 @@ def check_comparable(cand: Decoded, ref: Decoded) -> str | None:
     return None
 
 
-def psnr_ssim(cand: Decoded, ref: Decoded, device: str = "cpu") -> dict[str, float]:
-    """Mean per-frame PSNR (dB) and SSIM of ``cand`` against ``ref``."""
-    import torch
-    from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
+SSIM_SIGMA = 1.5
+SSIM_RADIUS = 5  # 11 x 11 window: scikit-image's truncate 3.5 x sigma 1.5, rounded
+K1, K2 = 0.01, 0.03
 
+
+def _gaussian_valid(x, taps):
+    """Separable Gaussian filter of (N, C, H, W), only where the whole window fits (the map's interior)."""
+    import torch.nn.functional as F
+
+    c = x.shape[1]
+    x = F.conv2d(x, taps.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+    return F.conv2d(x, taps.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+
+
+def ssim_frames(c, r):
+    """Per-frame SSIM of (N, 3, H, W) tensors in [0, 1]: the standard definition, channels averaged.
+
+    Filtering only the interior gives exactly the map scikit-image averages after cropping its
+    5-pixel border, so no padding convention enters the number (torchmetrics averages a
+    reflect-padded border too: 5e-3 off on small frames).
+    """
+    import torch
+
+    t = torch.arange(-SSIM_RADIUS, SSIM_RADIUS + 1, dtype=torch.float64, device=c.device)
+    taps = torch.exp(-(t**2) / (2 * SSIM_SIGMA**2))
+    taps = taps / taps.sum()
+    c, r = c.double(), r.double()
+    mu_c, mu_r = _gaussian_valid(c, taps), _gaussian_valid(r, taps)
+    var_c = _gaussian_valid(c * c, taps) - mu_c**2
+    var_r = _gaussian_valid(r * r, taps) - mu_r**2
+    cov = _gaussian_valid(c * r, taps) - mu_c * mu_r
+    c1, c2 = K1**2, K2**2  # data range 1
+    s = ((2 * mu_c * mu_r + c1) * (2 * cov + c2)) / ((mu_c**2 + mu_r**2 + c1) * (var_c + var_r + c2))
+    return s.mean(dim=(1, 2, 3))
+
+
+def psnr_frames(c, r):
+    """Per-frame PSNR (dB) of [0, 1] tensors over all pixels and channels; inf for identical frames."""
+    mse = ((c.double() - r.double()) ** 2).mean(dim=(1, 2, 3))
+    return -10 * mse.log10()
+
+
+def psnr_ssim(cand: Decoded, ref: Decoded, device: str = "cpu") -> dict[str, float]:
+    """Mean per-frame PSNR (dB) and SSIM of ``cand`` against ``ref``.
+
+    Raises:
+        ValueError: frames smaller than SSIM's 11 x 11 window.
+    """
+    import torch
+
+    h, w = ref.frames.shape[1:3]
+    if min(h, w) < 2 * SSIM_RADIUS + 1:
+        raise ValueError(f"frames of {w} x {h} are smaller than SSIM's 11 x 11 window")
     psnr, ssim = [], []
     with torch.no_grad():
         for c, r in _aligned(cand, ref):
-            # float32: SSIM's variances (E[x^2] - E[x]^2) lose up to ~1e-4 to cancellation (flat frames),
-            # but float64 convolutions run about 10x slower on CPU (docs/eval.md)
             c, r = c.to(device), r.to(device)
-            psnr.append(peak_signal_noise_ratio(c, r, data_range=1.0, reduction="none", dim=(1, 2, 3)))
-            ssim.append(structural_similarity_index_measure(c, r, data_range=1.0, reduction="none"))
+            psnr.append(psnr_frames(c, r).cpu())
+            ssim.append(ssim_frames(c, r).cpu())
     return {"psnr": float(torch.cat(psnr).mean()), "ssim": float(torch.cat(ssim).mean())}
 
 

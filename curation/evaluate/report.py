@@ -111,10 +111,11 @@ def write_outputs(result, summary: dict, out: Path) -> dict[str, Path]:
         "seconds",
         *[c for c, _, _ in PER_CLIP],
         "sync_offset",
+        "sync_tracks",
         "note",
     ]
     df = pd.DataFrame(result.rows).reindex(columns=cols)
-    for c in [c for c, _, _ in PER_CLIP] + ["sync_offset", "seconds"]:
+    for c in [c for c, _, _ in PER_CLIP] + ["sync_offset", "sync_tracks", "seconds"]:
         df[c] = df[c].astype("float64")
     table_ = pa.Table.from_pandas(df, preserve_index=False)
     paths = {

@@ -54,6 +54,8 @@ def load_models(cfg, root: Path, metrics: tuple[str, ...], device: str = "cpu") 
         if metric == "sync":
             from curation.evaluate.syncnet import load_syncnet
 
+            check_detector(cfg)
+
             models[metric] = load_syncnet(path).to(device)
         elif metric == "lpips":
             from curation.evaluate.fullref import Lpips
@@ -70,8 +72,25 @@ def load_models(cfg, root: Path, metrics: tuple[str, ...], device: str = "cpu") 
         else:
             from curation.evaluate.frechet import I3DFeatures
 
-            models[metric] = I3DFeatures(path, device)
+            models[metric] = I3DFeatures(path, device, cfg.fvd_clips)
     return models, skips
+
+
+def check_detector(cfg) -> None:
+    """S3FD is syncnet_python's detector; we do not build it yet, so naming its weights is refused
+    rather than silently running the Haar cascade instead.
+
+    Raises:
+        CurateError: ``eval.s3fd`` is set while Sync detects faces.
+    """
+    from storage.errors import CurateError
+
+    if cfg.s3fd and cfg.face_crop == "face":
+        raise CurateError(
+            f"eval.s3fd = {cfg.s3fd!r}: S3FD face detection is not supported yet; remove eval.s3fd to use "
+            "OpenCV's Haar cascade (reported as the fallback detector), or set eval.face_crop = \"full\" "
+            "for videos that are already face crops."
+        )
 
 
 class _Clock:
@@ -101,7 +120,7 @@ def evaluate(
     run = _Run(cfg, metrics, models, device)
     ordered = sorted(items, key=lambda i: (i.clip_id, i.method))  # a clip's ground truth is decoded once
     rows = [run.score(item) for item in tqdm(ordered, desc="evaluating", unit="video", disable=not progress)]
-    distribution = _distribution(run.feats, run.ref_feats, items, skips)
+    distribution = _distribution(run.feats, skips)
     return EvalResult(rows, distribution, skips, dict(run.clock.seconds), run.video_seconds)
 
 
@@ -112,7 +131,7 @@ class _Run:
         self.cfg, self.metrics, self.models, self.device = cfg, metrics, models, device
         self.wants_ref = any(m in metrics for m in (*FULL_REFERENCE, "fid", "fvd"))
         self.clock = _Clock()
-        self.feats: dict[tuple[str, str], list[np.ndarray]] = defaultdict(list)  # (metric, method)
+        self.feats: dict[tuple[str, str], list[tuple]] = defaultdict(list)  # (metric, method): (fake, real)
         self.ref_feats: dict[tuple[str, Path], np.ndarray] = {}  # per ground truth, computed once
         self.ref_cache: dict[Path, Decoded] = {}
         self.video_seconds = 0.0
@@ -138,7 +157,7 @@ class _Run:
             from curation.evaluate.sync import sync_scores
 
             res = self.clock.run(
-                "sync", sync_scores, self.models["sync"], cand, self.cfg.face_crop, self.device
+                "sync", sync_scores, self.models["sync"], cand, self.cfg.face_crop, self.device, _rules(self.cfg)
             )
             if isinstance(res, str):
                 notes.append(f"Sync-C/D not computed: {res}")
@@ -148,11 +167,18 @@ class _Run:
             row.update(self.clock.run("hands", self.models["hands"], cand.frames))
         for m in ("fid", "fvd"):
             if m in self.models and ref is not None:
-                self.feats[(m, item.method)].append(self.clock.run(m, self.models[m], cand.frames))
-                if (m, item.reference) not in self.ref_feats:
-                    self.ref_feats[(m, item.reference)] = self.clock.run(m, self.models[m], ref.frames)
+                self._frechet_features(m, item, cand, ref)
         row["note"] = "; ".join(notes) or None
         return row
+
+    def _frechet_features(self, m: str, item: Item, cand: Decoded, ref: Decoded) -> None:
+        """(generated, ground truth) features of one clip over the same frames: the shorter video's."""
+        model = self.models[m]
+        n = min(len(cand.frames), len(ref.frames))
+        if (m, item.reference) not in self.ref_feats:  # every frame once; each candidate takes its share
+            self.ref_feats[(m, item.reference)] = self.clock.run(m, model, ref.frames)
+        fake = self.clock.run(m, model, cand.frames[:n])
+        self.feats[(m, item.method)].append((fake, model.take(self.ref_feats[(m, item.reference)], n)))
 
     def _reference(self, item: Item, what: str, notes: list[str]) -> Decoded | None:
         if not self.wants_ref:
@@ -175,28 +201,35 @@ class _Run:
             notes.append(f"PSNR/SSIM/LPIPS not computed: {why_not}")
             return
         if "psnr" in self.metrics or "ssim" in self.metrics:
-            vals = self.clock.run("psnr_ssim", fullref.psnr_ssim, cand, ref, self.device)
-            row.update({k: v for k, v in vals.items() if k in self.metrics})
+            try:
+                vals = self.clock.run("psnr_ssim", fullref.psnr_ssim, cand, ref, self.device)
+            except ValueError as e:  # frames below SSIM's window
+                notes.append(f"PSNR/SSIM not computed: {e}")
+            else:
+                row.update({k: v for k, v in vals.items() if k in self.metrics})
         if "lpips" in self.models:
             row["lpips"] = self.clock.run("lpips", self.models["lpips"], cand, ref)
 
 
-def _distribution(feats, ref_feats, items, skips) -> dict[str, dict[str, float]]:
-    """FID/FVD of each method against the ground truth of the clips it covers."""
+def _rules(cfg):
+    from curation.evaluate.sync import TrackRules
+
+    return TrackRules(cfg.sync_min_track, float(cfg.sync_min_face), cfg.sync_scene_cuts)
+
+
+def _stack(parts: list[np.ndarray]) -> np.ndarray:
+    parts = [p for p in parts if p.size]
+    return np.concatenate(parts) if parts else np.zeros((0, 0))
+
+
+def _distribution(feats, skips) -> dict[str, dict[str, float]]:
+    """FID/FVD of each method: its clips' generated features against the same clips' ground truth."""
     from curation.evaluate.frechet import frechet_distance
 
     out: dict[str, dict[str, float]] = defaultdict(dict)
-    for (metric, method), fake in feats.items():
-        refs = {i.reference for i in items if i.method == method and i.reference is not None}
-        real = [ref_feats[(metric, r)] for r in sorted(refs) if (metric, r) in ref_feats]
-        fake_all = (
-            np.concatenate([f for f in fake if f.size]) if any(f.size for f in fake) else np.zeros((0, 0))
-        )
-        real_all = (
-            np.concatenate([r for r in real if r.size]) if any(r.size for r in real) else np.zeros((0, 0))
-        )
+    for (metric, method), pairs in feats.items():
         try:
-            out[method][metric] = frechet_distance(real_all, fake_all)
+            out[method][metric] = frechet_distance(_stack([r for _, r in pairs]), _stack([f for f, _ in pairs]))
         except ValueError as e:
             skips.append(Skip(metric, f"{method}: {e}"))
     return dict(out)

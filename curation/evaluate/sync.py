@@ -2,13 +2,15 @@
 
 Step by step (docs/eval.md cites each step):
 1. Frames at 25 fps (other rates are resampled to 25 by nearest frame).
-2. Face track: the largest face per frame (OpenCV's shipped Haar cascade instead of S3FD),
-   gaps filled from neighbours, boxes median-filtered over 13 frames; each frame cropped to
+2. Face tracks by syncnet_python's rules (``tracks``: shots split at scene cuts, more than 100
+   frames, mean face side over 100 px); the largest face per frame (OpenCV's shipped Haar
+   cascade, the fallback for S3FD), gaps filled, boxes median-filtered over 13 frames; each frame cropped to
    the square syncnet_python uses (half-size s around the centre: s above, 1.8 s below, 1.4 s
    either side; padding value 110) and resized to 224 x 224, BGR 0-255. ``eval.face_crop =
    "full"`` uses the whole frame instead (videos that are already face crops).
-3. Audio at 16 kHz, MFCC (python_speech_features defaults: 25 ms window, 10 ms step, 13
-   coefficients) on int16-scaled samples: 4 MFCC steps per video frame.
+3. Audio as ``ffmpeg -ac 1 -ar 16000`` decodes it to 16-bit integers (decode.read_audio), MFCC
+   (python_speech_features defaults: 25 ms window, 10 ms step, 13 coefficients) on those
+   integers: 4 MFCC steps per video frame.
 4. For each video frame i, lip features of frames i..i+4 and audio features of MFCC steps
    4i..4i+19 (the same 0.2 s).
 5. Distances d[i, k] = |lip_i - aud_(i+k-15)| for k = 0..30 (offsets of +-15 frames; audio
@@ -18,8 +20,11 @@ Step by step (docs/eval.md cites each step):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from curation.evaluate import tracks
 from curation.evaluate.decode import AUDIO_RATE, Decoded
 
 VSHIFT = 15  # offsets searched: +-15 frames
@@ -51,10 +56,10 @@ def offset_scores(lip, aud, vshift: int = VSHIFT) -> tuple[int, float, float]:
 
 
 def mfcc(audio: np.ndarray) -> np.ndarray:
-    """(13, steps) MFCC at 100 Hz of 16 kHz float audio, scaled like the int16 wav syncnet_python reads."""
+    """(13, steps) MFCC at 100 Hz of 16 kHz int16 audio, the integers syncnet_python reads from its wav."""
     import python_speech_features
 
-    return python_speech_features.mfcc(audio.astype(np.float64) * 32768.0, AUDIO_RATE).T
+    return python_speech_features.mfcc(audio.astype(np.float64), AUDIO_RATE).T
 
 
 def resample_25(frames: np.ndarray, fps: float) -> np.ndarray:
@@ -84,19 +89,22 @@ def _detect(frames: np.ndarray) -> np.ndarray:
     return out
 
 
-def face_track(frames: np.ndarray) -> np.ndarray | None:
-    """Smoothed (T, 3) boxes, or None when no frame has a face."""
+def smooth(boxes: np.ndarray) -> np.ndarray:
+    """Boxes median-filtered over 13 frames per coordinate (syncnet_python's crop_video)."""
     from scipy.signal import medfilt
 
+    k = min(SMOOTH, len(boxes) if len(boxes) % 2 else len(boxes) - 1)
+    return np.stack([medfilt(boxes[:, c], kernel_size=k) for c in range(3)], axis=1)
+
+
+def face_track(frames: np.ndarray) -> np.ndarray | None:
+    """Smoothed (T, 3) boxes over the whole clip, gaps filled (no track rules), or None without a face."""
     boxes = _detect(frames)
     found = ~np.isnan(boxes[:, 0])
     if not found.any():
         return None
     t = np.arange(len(boxes))
-    for c in range(3):  # fill frames without a detection from their neighbours
-        boxes[:, c] = np.interp(t, t[found], boxes[found, c])
-    k = min(SMOOTH, len(boxes) if len(boxes) % 2 else len(boxes) - 1)
-    return np.stack([medfilt(boxes[:, c], kernel_size=k) for c in range(3)], axis=1)
+    return smooth(np.stack([np.interp(t, t[found], boxes[found, c]) for c in range(3)], axis=1))
 
 
 def crop_faces(frames: np.ndarray, boxes: np.ndarray | None) -> np.ndarray:
@@ -137,20 +145,72 @@ def embed(net, crops: np.ndarray, cc: np.ndarray, n: int, device: str = "cpu"):
     return torch.cat(lip_out), torch.cat(aud_out)
 
 
-def sync_scores(net, video: Decoded, crop: str = "face", device: str = "cpu") -> dict[str, float] | str:
-    """{"sync_c", "sync_d", "sync_offset"} of one video, or the reason it has none."""
+@dataclass(frozen=True)
+class TrackRules:
+    """syncnet_python's defaults; ``eval.sync_min_track`` etc. relax them (docs/eval.md)."""
+
+    min_track: int = 100  # a track needs more than this many frames (at 25 fps)
+    min_face: float = 100.0  # and a mean box side of more than this many pixels
+    scene_cuts: bool = True  # shots split tracks
+
+
+def _tracks(frames: np.ndarray, crop: str, rules: TrackRules) -> list[tracks.Track] | str:
+    cuts = tracks.scene_cuts(frames) if rules.scene_cuts else []
+    spans = tracks.shots(len(frames), cuts)
+    if crop != "face":
+        found = tracks.frame_tracks(spans, rules.min_track)
+        if not found:
+            longest = max(b - a for a, b in spans)
+            return (f"too short for SyncNet: the longest shot has {longest} frames at 25 fps, the track rule "
+                    f"needs more than {rules.min_track} (eval.sync_min_track)")
+        return found
+    boxes = _detect(frames)
+    if np.isnan(boxes[:, 0]).all():
+        return 'no face found (set eval.face_crop = "full" for videos that are face crops)'
+    found = tracks.face_tracks(boxes, spans, rules.min_track, rules.min_face)
+    if not found:
+        sides = 2 * np.nanmean(boxes[:, 2])
+        return (f"no face track passes syncnet_python's rules (more than {rules.min_track} frames at 25 fps in "
+                f"one shot, mean face side over {rules.min_face:g} px; this clip: {len(frames)} frames, "
+                f"{len(spans)} shot(s), mean face side {sides:.0f} px); relax eval.sync_min_track / "
+                "eval.sync_min_face")
+    return found
+
+
+def _score_track(net, frames, audio, track: tracks.Track, device: str):
+    step = AUDIO_RATE // int(FPS)  # 640 samples per frame; the track's audio is cut to its frames
+    clip_frames = frames[track.start : track.stop]
+    clip_audio = audio[track.start * step : track.stop * step]
+    n = min(len(clip_frames), len(clip_audio) // step) - WINDOW
+    if n < 1:
+        return None
+    boxes = smooth(track.boxes) if track.boxes is not None else None
+    lip, aud = embed(net, crop_faces(clip_frames[: n + WINDOW], boxes), mfcc(clip_audio), n, device)
+    return offset_scores(lip, aud)
+
+
+def sync_scores(
+    net, video: Decoded, crop: str = "face", device: str = "cpu", rules: TrackRules = TrackRules()
+) -> dict[str, float] | str:
+    """{"sync_c", "sync_d", "sync_offset", "sync_tracks"} of one video, or the reason it has none.
+
+    Several tracks (scene cuts, a face lost for over a second): Sync-C and Sync-D are the mean over
+    tracks (syncnet_python prints one line per track), the offset is the longest track's.
+    """
     if video.audio is None:
         return "no audio (neither the clip's driving audio nor an audio track)"
     frames = resample_25(video.frames, video.fps)
-    boxes = None
-    if crop == "face":
-        boxes = face_track(frames)
-        if boxes is None:
-            return 'no face found (set eval.face_crop = "full" for videos that are face crops)'
-    cc = mfcc(video.audio)
-    n = min(len(frames), len(video.audio) // (AUDIO_RATE // int(FPS))) - WINDOW
-    if n < 1:
+    found = _tracks(frames, crop, rules)
+    if isinstance(found, str):
+        return found
+    scored = [(len(t), _score_track(net, frames, video.audio, t, device)) for t in found]
+    scored = [(n, s) for n, s in scored if s is not None]
+    if not scored:
         return f"too short for SyncNet (needs more than {WINDOW} frames of video and audio)"
-    lip, aud = embed(net, crop_faces(frames[: n + WINDOW], boxes), cc, n, device)
-    offset, dist, conf = offset_scores(lip, aud)
-    return {"sync_c": conf, "sync_d": dist, "sync_offset": float(offset)}
+    offset = max(scored, key=lambda x: x[0])[1][0]
+    return {
+        "sync_c": float(np.mean([s[2] for _, s in scored])),
+        "sync_d": float(np.mean([s[1] for _, s in scored])),
+        "sync_offset": float(offset),
+        "sync_tracks": float(len(scored)),
+    }
