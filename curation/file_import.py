@@ -16,8 +16,8 @@ from storage import Annotator, Assignment, AssignmentStatus, Candidate, Candidat
 from storage.errors import CurateError, where
 from storage.ids import check_id, optional_id
 from storage.media import probe_video, resolve_media_path, sha256_file
-from storage.models_annotate import ClipProgress
-from storage.models_drafts import ClipTarget, RatingRevision
+from storage.models.annotation import ClipProgress
+from storage.models.drafts import ClipTarget, RatingRevision
 from storage.queries_assign import TAKEN
 from storage.text_limits import COMMENT_MAX
 from storage.tables import ImportReport, cell, default_candidate_id, read_table

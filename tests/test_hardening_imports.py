@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from annotate_app.assign import AssignConfig, clip_view, next_clip
 from annotate_app.submit import CandidateScore, submit_clip
-from curation.imports import import_candidates, import_ratings
+from curation.file_import import import_candidates, import_ratings
 from storage.errors import CurateError
 from tests.fixtures.annotate_data import add_clips, add_people
 

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from annotate_app.labelstudio import LabelStudioConfig
 from annotate_app.labelstudio.pull_annotations import check_reply, pull
 from storage.errors import CurateError
-from storage.models_labelstudio import LabelStudioProject, LabelStudioTask
+from storage.models.labelstudio import LabelStudioProject, LabelStudioTask
 from tests.fixtures.annotate_data import add_clips
 from tests.fixtures.fuzz_inputs import ls_annotation, ls_result
 

@@ -16,7 +16,7 @@ from annotate_app.accounts import add_annotator, reset_credentials, set_active
 from annotate_app.assign import AssignConfig, clip_view, hold, next_clip, queue, release, skip
 from annotate_app.submit import CandidateScore, SubmitError, reopen, submit_clip
 from storage import Annotator
-from storage.models_drafts import ClipTarget
+from storage.models.drafts import ClipTarget
 from storage.rounds import start_round
 from tests.fixtures.annotate_data import add_clips, add_people
 
