@@ -256,5 +256,5 @@ def test_every_aspect_is_centre_cropped_the_same_way(tmp_path, width, height):
     norm = normalize_video(raw, wav, tmp_path / "out.mp4", cfg, 1.0)
     frame = decord.VideoReader(str(norm.path))[5].asnumpy().astype(int)
     assert (frame.shape[1], frame.shape[0]) == (64, 64)
-    r, g, b = frame[:, 2:-2].reshape(-1, 3).mean(axis=0)  # edges included: bars or side remnants would show
+    r, _g, b = frame[:, 2:-2].reshape(-1, 3).mean(axis=0)  # edges included: bars or side remnants would show
     assert b > 170 and r < 70

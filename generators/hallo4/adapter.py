@@ -26,7 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from generators._proc import UpstreamError, batch_results, python_command, python_path_env, run_logged
-from generators._settings import build_config, clean_prompt, missing_files, missing_paths, missing_python, stage
+from generators._settings import (
+    build_config,
+    clean_prompt,
+    missing_files,
+    missing_paths,
+    missing_python,
+    stage,
+)
 from generators.base import GenerationRequest, GenerationResult
 from generators.hallo4.config import Hallo4Config
 from generators.staging import InputContract, StagingError, stage_inputs
