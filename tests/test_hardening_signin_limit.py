@@ -45,3 +45,15 @@ def test_twenty_failures_from_one_address_lock_it_for_every_name():
         assert attempt(lambda: None, f"user{i}", "192.0.2.7", lim) == (None, None)
     assert attempt(lambda: "never checked", "user99", "192.0.2.7", lim)[1].startswith("Too many failed sign-ins")
     assert attempt(lambda: "ok", "user99", "192.0.2.8", lim) == ("ok", None)  # another address is not affected
+
+
+def test_round_list_shows_a_notes_escapes_and_newlines_escaped(cli, workspace):
+    """A note with ESC[2J (clear screen), a newline and a bidi override prints as one row of visible text."""
+    from storage.rounds import start_round
+
+    with workspace.store() as store:
+        start_round(store, note="r2\x1b[2J\nfake row\u202e", allow_empty=True)
+    out = cli("round", "list", "-w", workspace.root).output
+    assert "\x1b" not in out and "\u202e" not in out
+    assert "r2\\x1b[2J\\nfake row\\u202e" in out
+    assert len(out.strip().splitlines()) == 4  # header, rule, round 1, round 2
