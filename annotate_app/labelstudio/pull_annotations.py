@@ -17,10 +17,10 @@ from annotate_app.labelstudio.client import SOURCE, LabelStudioConfig, call, con
 from annotate_app.labelstudio.label_config import control_names
 from storage import Annotator, Rating
 from storage.errors import CurateError
-from storage.text_limits import COMMENT_MAX
 from storage.ids import ID_MAX, to_id
 from storage.models import AXES
 from storage.models_labelstudio import LabelStudioProject, LabelStudioTask
+from storage.text_limits import COMMENT_MAX
 from storage.workspace import Workspace
 
 
