@@ -5,22 +5,30 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import select
 from tqdm import tqdm
 
-from datetime import datetime, timezone
-
-from storage import Annotator, Assignment, AssignmentStatus, Candidate, CandidateStatus, Clip, Rating, in_transaction
+from storage import (
+    Annotator,
+    Assignment,
+    AssignmentStatus,
+    Candidate,
+    CandidateStatus,
+    Clip,
+    Rating,
+    in_transaction,
+)
 from storage.errors import CurateError, where
 from storage.ids import check_id, optional_id
 from storage.media import probe_video, resolve_media_path, sha256_file
 from storage.models.annotation import ClipProgress
 from storage.models.drafts import ClipTarget, RatingRevision
 from storage.queries_assign import TAKEN
-from storage.text_limits import COMMENT_MAX
 from storage.tables import ImportReport, cell, default_candidate_id, read_table
+from storage.text_limits import COMMENT_MAX
 from storage.workspace import Workspace
 
 CANDIDATE_REQUIRED = ["clip_id", "method", "video"]

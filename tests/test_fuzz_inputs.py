@@ -322,8 +322,8 @@ def test_labelstudio_reply_fuzz(workspace, db_url):
     from types import SimpleNamespace
 
     from annotate_app.labelstudio.pull_annotations import pull
-    from tests.fixtures.fuzz_inputs import ls_annotations, ref_annotation_ok
     from storage.errors import CurateError
+    from tests.fixtures.fuzz_inputs import ls_annotations, ref_annotation_ok
     from tests.test_hardening_labelstudio_pull import CFG, FakeClient, rows, seed
 
     ws = seed(workspace)

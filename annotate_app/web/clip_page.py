@@ -97,9 +97,10 @@ def _take_draft(store, account, view: ClipView, raw) -> bool:
 
 def _on_draft(store, account, view: ClipView, cfg: AssignConfig) -> None:
     state = st.session_state.get(f"cmp_{view.assignment_id}") or {}
-    if _take_draft(store, account, view, state.get("draft")):
-        if not hold(store, account.pk, view.assignment_id, cfg.lease_minutes):  # working on it keeps a live lease alive
-            st.session_state["lease_note"] = LEASE_EXPIRED
+    # Working on the clip keeps a live lease alive; an expired one is not renewed (the draft is still saved).
+    if _take_draft(store, account, view, state.get("draft")) and not hold(store, account.pk, view.assignment_id,
+                                                                          cfg.lease_minutes):
+        st.session_state["lease_note"] = LEASE_EXPIRED
 
 
 def _on_submit(store, account, view: ClipView) -> None:

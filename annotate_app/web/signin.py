@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+<<<<<<< HEAD:annotate_app/web/signin.py
+=======
+from annotate_app import context, media_guard, signin_limit
+>>>>>>> i25:annotate_app/signin.py
 from annotate_app.accounts import close_session, open_session, resume_session, sign_in_password, sign_in_token
 from annotate_app.web import context, media_guard
 
@@ -38,6 +42,13 @@ def _start(account, handle: str) -> None:
         media_guard.bind(sid, handle)  # Streamlit's /media/ files of this page are this session's
 
 
+def _address() -> str | None:
+    try:
+        return st.context.ip_address
+    except Exception:  # noqa: BLE001  (no client address outside a browser run: the per-name limit still holds)
+        return None
+
+
 def current_account():
     """The signed-in account, from a live ``?session=`` handle, else a ``?token=`` link; None when signed out."""
     handle = st.session_state.get(HANDLE) or st.query_params.get("session")
@@ -53,9 +64,11 @@ def current_account():
     if st.session_state.get("account") is not None:  # set by a test harness without a handle
         return st.session_state["account"]
     if token := st.query_params.get("token"):
-        account = context.busy_retry(lambda: sign_in_token(context.store(), token))
+        account, limited = signin_limit.attempt(
+            lambda: context.busy_retry(lambda: sign_in_token(context.store(), token)),
+            "token:" + token.partition(".")[0], _address())
         if account is None:
-            st.error("This login link is not valid (any more). Ask for a new one, or sign in below.")
+            st.error(limited or "This login link is not valid (any more). Ask for a new one, or sign in below.")
             return None
         st.query_params.pop("token", None)  # the session handle replaces the link in the address bar
         _start(account, context.busy_retry(lambda: open_session(context.store(), account)))
@@ -72,9 +85,10 @@ def render() -> None:
         password = st.text_input("Password", type="password", key="signin_password")
         ok = st.form_submit_button("Sign in", type="primary")
     if ok:
-        account = context.busy_retry(lambda: sign_in_password(context.store(), name, password))
+        account, limited = signin_limit.attempt(
+            lambda: context.busy_retry(lambda: sign_in_password(context.store(), name, password)), name, _address())
         if account is None:
-            st.error("Wrong name or password.")
+            st.error(limited or "Wrong name or password.")
             return
         _start(account, context.busy_retry(lambda: open_session(context.store(), account)))
         st.rerun()

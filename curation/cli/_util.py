@@ -96,3 +96,18 @@ def workspace_options(f):
 def no_progress_option(f):
     """Add ``--no-progress`` (progress bars off, e.g. in CI logs); the command receives ``no_progress``."""
     return click.option("--no-progress", is_flag=True, help="No progress bars (e.g. in CI logs).")(f)
+
+
+def term_plain(text) -> str:
+    """Stored text made safe to print on a terminal: control and invisible format characters (ESC, newlines,
+    bidi overrides) are shown escaped (``\\x1b``, ``\\n``, ``\\u202e``), so a note cannot move the cursor, recolour
+    the screen or fake a line of output. The terminal counterpart of annotate_app.web.plain_text.md_plain."""
+    import unicodedata
+
+    out = []
+    for ch in "" if text is None else str(text):
+        if unicodedata.category(ch) in ("Cc", "Cf"):
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(ch)
+    return "".join(out)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from curation.cli._util import workspace_options
+from curation.cli._util import term_plain, workspace_options
 
 _CONNECTION = """\b
 Connection: LABEL_STUDIO_URL (or --url) and LABEL_STUDIO_API_KEY, a legacy
@@ -157,8 +157,8 @@ def pull_cmd(ws, url, project, as_json, strict) -> None:
             f"{r.annotators_added} new annotator(s)."
         )
     for line in r.notes:
-        click.echo(f"  note: {line}", err=True)
+        click.echo(f"  note: {term_plain(line)}", err=True)  # may hold Label Studio's text
     for line in r.problems:
-        click.echo(f"  rejected: {line}", err=True)
+        click.echo(f"  rejected: {term_plain(line)}", err=True)
     if r.problems:
         click.echo(f"{len(r.problems)} problem(s) in invalid annotations: not stored (see above).", err=True)

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from curation.cli._util import LazyGroup, workspace_options
+from curation.cli._util import LazyGroup, term_plain, workspace_options
 
 
 @click.group("round", cls=LazyGroup)
@@ -63,4 +63,4 @@ def list_cmd(as_json: bool, ws) -> None:
         return
     click.echo(format_table(["round", "started", "clips", "ready candidates", "ratings", "note"], [
         [f"{r['number']}{' (current)' if r['current'] else ''}", r["started_at"], r["clips"], r["candidates_ready"],
-         r["ratings"], r["note"]] for r in rows]))
+         r["ratings"], term_plain(r["note"]) if r["note"] is not None else None] for r in rows]))
