@@ -1,11 +1,15 @@
 """PSNR and SSIM of curate eval against scikit-image (and torchmetrics) on the same frames: docs/eval.md."""
-import numpy as np, torch
 from pathlib import Path
-from skimage.metrics import structural_similarity, peak_signal_noise_ratio
+
+import numpy as np
+import torch
+from scipy.ndimage import gaussian_filter
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from torchmetrics.functional.image import structural_similarity_index_measure as tm
+
 from curation.evaluate.decode import Decoded
 from curation.evaluate.fullref import psnr_ssim
-from torchmetrics.functional.image import structural_similarity_index_measure as tm
-from scipy.ndimage import gaussian_filter
+
 rng = np.random.default_rng(0)
 for h, w in [(64, 64), (360, 640), (512, 512)]:
     a = (gaussian_filter(rng.random((4, h, w, 3)), (0, 2, 2, 0)) * 255 * 4 - 300).clip(0, 255).astype(np.uint8)

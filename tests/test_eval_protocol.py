@@ -7,7 +7,6 @@ import json
 import sys
 
 import pyarrow.parquet as pq
-import pytest
 
 from tests.fixtures.media import make_video
 
@@ -67,13 +66,14 @@ def test_a_broken_torchvision_fails_in_one_line(cli, tmp_path, monkeypatch):
 def test_the_eval_extra_never_pulls_torchvision():
     """Neither the [eval] extra nor anything its installed packages require names torchvision."""
     import re
-    import tomllib
     from importlib.metadata import PackageNotFoundError, requires
     from pathlib import Path
 
+    import tomllib
+
     extra = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"][
         "optional-dependencies"]["eval"]
-    name = lambda req: re.split(r"[\s<>=!~;\[]", req, maxsplit=1)[0].lower().replace("_", "-")  # noqa: E731
+    name = lambda req: re.split(r"[\s<>=!~;\[]", req, maxsplit=1)[0].lower().replace("_", "-")
     seen, todo = set(), [name(r) for r in extra]
     while todo:
         dist = todo.pop()

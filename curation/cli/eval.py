@@ -49,11 +49,11 @@ def eval_cmd(methods, rounds, metrics, videos, reference, out, as_json, device, 
     """
     from pathlib import Path
 
+    from curation.evaluate.env import check_torchvision
     from curation.evaluate.items import items_from_folders, items_from_store
+    from curation.evaluate.protocol import build_protocol
     from curation.evaluate.report import finite, summarise, table, write_outputs
     from curation.evaluate.run import evaluate, parse_metrics
-    from curation.evaluate.env import check_torchvision
-    from curation.evaluate.protocol import build_protocol
     from storage.workspace import CONFIG_NAME, EvalConfig, load, resolve_root
 
     check_torchvision()

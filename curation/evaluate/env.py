@@ -18,7 +18,7 @@ def check_torchvision() -> None:
         return
     try:
         import torchvision  # noqa: F401
-    except Exception as e:  # RuntimeError (missing operator), ImportError, OSError (CUDA libraries)
+    except Exception as e:  # noqa: BLE001 - any failure of a broken build: RuntimeError, ImportError, OSError
         first = (str(e).splitlines() or [type(e).__name__])[0][:200]
         raise CurateError(
             f"torchvision is installed but does not import beside this torch ({type(e).__name__}: {first}); "
