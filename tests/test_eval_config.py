@@ -111,12 +111,12 @@ def test_protocol_settings_are_validated_and_s3fd_is_refused(tmp_path):
     cfg = EvalConfig()
     assert (cfg.sync_min_track, cfg.sync_min_face, cfg.sync_scene_cuts, cfg.fvd_clips) == (100, 100.0, True, "first")
     for bad, match in [
-        (dict(sync_min_track=-1), "eval.sync_min_track must be an integer >= 0"),
-        (dict(sync_min_track=True), "eval.sync_min_track must be an integer >= 0"),
-        (dict(sync_min_face="big"), "eval.sync_min_face must be a number >= 0"),
-        (dict(sync_scene_cuts="yes"), "eval.sync_scene_cuts must be true or false"),
-        (dict(fvd_clips="some"), "eval.fvd_clips must be 'first' or 'all'"),
-        (dict(s3fd=1), "eval.s3fd must be a path string"),
+        ({"sync_min_track": -1}, "eval.sync_min_track must be an integer >= 0"),
+        ({"sync_min_track": True}, "eval.sync_min_track must be an integer >= 0"),
+        ({"sync_min_face": "big"}, "eval.sync_min_face must be a number >= 0"),
+        ({"sync_scene_cuts": "yes"}, "eval.sync_scene_cuts must be true or false"),
+        ({"fvd_clips": "some"}, "eval.fvd_clips must be 'first' or 'all'"),
+        ({"s3fd": 1}, "eval.s3fd must be a path string"),
     ]:
         with pytest.raises(WorkspaceError, match=match):
             EvalConfig(**bad)

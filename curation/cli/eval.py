@@ -28,8 +28,10 @@ from curation.cli._util import location_options
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @click.option("--device", default="cpu", show_default=True, help="torch device for the networks, e.g. cuda.")
+@click.option("--protocol", "show_protocol", is_flag=True,
+              help="Print the protocol block (implementations, versions, preprocessing, weight hashes) and exit.")
 @location_options("Workspace folder (curate.toml holds the [eval] weight paths).")
-def eval_cmd(methods, rounds, metrics, videos, reference, out, as_json, device, workspace, db) -> None:
+def eval_cmd(methods, rounds, metrics, videos, reference, out, as_json, device, show_protocol, workspace, db) -> None:
     """Score generated videos with the paper's objective metrics, per method.
 
     \b
@@ -42,17 +44,26 @@ def eval_cmd(methods, rounds, metrics, videos, reference, out, as_json, device, 
     message saying where the standard file comes from. PSNR/SSIM need none.
     Writes per_clip.parquet (one row per video: join it with ratings on
     candidate_id) and summary.json to --out; prints a table of mean and 95 %
-    interval over clips per method. See docs/eval.md.
+    interval over clips per method. summary.json and the Parquet metadata
+    carry the protocol block (--protocol prints it). See docs/eval.md.
     """
     from pathlib import Path
 
+    from curation.evaluate.env import check_torchvision
     from curation.evaluate.items import items_from_folders, items_from_store
+    from curation.evaluate.protocol import build_protocol
     from curation.evaluate.report import finite, summarise, table, write_outputs
     from curation.evaluate.run import evaluate, parse_metrics
     from storage.workspace import CONFIG_NAME, EvalConfig, load, resolve_root
 
+    check_torchvision()
     wanted = parse_metrics(metrics)
     root = resolve_root(workspace)
+    if show_protocol:
+        ws = load(root, db=db) if (root / CONFIG_NAME).is_file() else None
+        cfg = ws.config.eval if ws else EvalConfig()
+        click.echo(json.dumps(build_protocol(cfg, ws.root if ws else root, wanted), indent=2))
+        return
     if videos:
         if methods:
             raise click.UsageError(
@@ -74,6 +85,7 @@ def eval_cmd(methods, rounds, metrics, videos, reference, out, as_json, device, 
         items, cfg, ws.root if ws else root, wanted, progress=not as_json, device=_device(device)
     )
     summary = summarise(result)
+    summary["protocol"] = build_protocol(cfg, ws.root if ws else root, wanted)
     paths = write_outputs(result, summary, out_dir)
     from curation.evaluate.plot import write_plot
 

@@ -81,7 +81,7 @@ class I3DFeatures:
     def starts(self, n: int) -> range:
         """First frames of the 16-frame clips taken from ``n`` frames."""
         last = n - FVD_FRAMES + 1
-        return range(0, min(last, 1)) if self.clips == "first" else range(0, last, FVD_FRAMES)
+        return range(min(last, 1)) if self.clips == "first" else range(0, last, FVD_FRAMES)
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         """(clips, d) features; empty when the video has fewer than 16 frames."""

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -53,7 +54,7 @@ def scene_cuts(frames: np.ndarray) -> list[int]:
 
 def shots(n: int, cuts: list[int]) -> list[tuple[int, int]]:
     edges = [0, *cuts, n]
-    return [(a, b) for a, b in zip(edges, edges[1:]) if b > a]
+    return [(a, b) for a, b in pairwise(edges) if b > a]
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
