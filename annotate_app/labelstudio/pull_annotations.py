@@ -18,13 +18,8 @@ from annotate_app.labelstudio.label_config import control_names
 from storage import Annotator, Rating
 from storage.errors import CurateError
 from storage.ids import ID_MAX, to_id
-<<<<<<< HEAD
 from storage.models import AXES, LabelStudioProject, LabelStudioTask
-=======
-from storage.models import AXES
-from storage.models.labelstudio import LabelStudioProject, LabelStudioTask
 from storage.text_limits import COMMENT_MAX
->>>>>>> i25
 from storage.workspace import Workspace
 
 

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-<<<<<<< HEAD:annotate_app/web/signin.py
-=======
-from annotate_app import context, media_guard, signin_limit
->>>>>>> i25:annotate_app/signin.py
+from annotate_app import signin_limit
 from annotate_app.accounts import close_session, open_session, resume_session, sign_in_password, sign_in_token
 from annotate_app.web import context, media_guard
 
