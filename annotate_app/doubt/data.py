@@ -56,11 +56,12 @@ def _gold_anchors(gold: pd.DataFrame | None, cand_index: pd.Index) -> dict:
 
 
 def rating_set(ratings: pd.DataFrame, candidates: pd.DataFrame | None = None,
-               gold: pd.DataFrame | None = None) -> RatingSet:
+               gold: pd.DataFrame | None = None, annotators=None) -> RatingSet:
     """From a frame with clip_id, candidate_id, annotator_id, alignment, fidelity (one row per rating).
 
     ``candidates`` (clip_id, candidate_id) adds candidates nobody rated yet; ``gold`` (candidate_id,
-    alignment_min/max, fidelity_min/max) anchors the gold candidates.
+    alignment_min/max, fidelity_min/max) anchors the gold candidates; ``annotators`` (ids) fixes
+    the annotator index (for warm starts), else the ids in ``ratings``, sorted.
     """
     cands = ratings[["clip_id", "candidate_id"]]
     if candidates is not None:
@@ -68,7 +69,11 @@ def rating_set(ratings: pd.DataFrame, candidates: pd.DataFrame | None = None,
     cands = cands.drop_duplicates("candidate_id").sort_values(["clip_id", "candidate_id"], kind="stable")
     cand_index = pd.Index(cands["candidate_id"].to_numpy())
     clip_codes, clip_ids = pd.factorize(cands["clip_id"].to_numpy(), sort=True)
-    ann_codes, ann_ids = pd.factorize(ratings["annotator_id"].to_numpy(), sort=True)
+    if annotators is None:
+        ann_codes, ann_ids = pd.factorize(ratings["annotator_id"].to_numpy(), sort=True)
+    else:
+        ann_ids = np.asarray(annotators)
+        ann_codes = pd.Index(ann_ids).get_indexer(ratings["annotator_id"])
     return RatingSet(
         cand=cand_index.get_indexer(ratings["candidate_id"]).astype(np.int64),
         ann=ann_codes.astype(np.int64),
