@@ -22,9 +22,9 @@ from annotate_app.web import media_guard
 from storage import Assignment, AssignmentStatus, Candidate, Clip
 from storage.models import AppSession
 from tests.fixtures.annotate_ws import METHODS
-from tests.test_annotate_browser import _MISSING, ARGS, CHROMIUM, _free_port, _wait_healthy
+from tests.fixtures.browser import ARGS, CHROMIUM, MISSING, free_port, wait_healthy
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(_MISSING, reason=f"{CHROMIUM} missing: apt-get install chromium")]
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(MISSING, reason=f"{CHROMIUM} missing: apt-get install chromium")]
 KEY = "test-media-key-0123456789"
 
 
@@ -103,11 +103,11 @@ def served(tmp_path, monkeypatch):
     ws = _distinct_workspace(tmp_path / "ws")
     store = ws.open_store()
     tokens = [add_annotator(store, name)[1] for name in ("ann1", "ann2")]
-    port = _free_port()
+    port = free_port()
     with open(tmp_path / "app.log", "wb") as log:
         proc = start(ws, port=port, stdout=log, stderr=log)
         try:
-            _wait_healthy(port, proc)
+            wait_healthy(port, proc)
             yield ws, store, port, tokens
         finally:
             stop(proc, timeout=15)

@@ -101,7 +101,7 @@ def test_score_distributions_per_method_with_composite(st):
 
 def test_agreement_ordinal_alpha_hand_worked(st):
     ag = st["agreement"]
-    # Non-gold units with 2+ ratings: c1:m1 and c1:m2 (worked out in tests/test_stats_alpha.py):
+    # Non-gold units with 2+ ratings: c1:m1 and c1:m2 (worked out in tests/annotate_app/stats/test_alpha.py):
     # alignment (4,4,3),(2,2) -> 0.8; fidelity (5,4,4),(2,3) -> 69/95; composite (9,8,7),(4,5) -> 0.68
     assert ag["alignment"]["alpha"] == 0.8 and ag["alignment"]["interpretation"] == "reliable"
     assert ag["fidelity"]["alpha"] == round(69 / 95, 4) and ag["fidelity"]["interpretation"] == "tentative"

@@ -10,62 +10,16 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import text
 
-from annotate_app.labelstudio import LabelStudioConfig
 from annotate_app.labelstudio.pull_annotations import check_reply, pull
 from storage.errors import CurateError
-from storage.models.labelstudio import LabelStudioProject, LabelStudioTask
-from tests.fixtures.annotate_data import add_clips
 from tests.fixtures.fuzz_inputs import ls_annotation, ls_result
-
-URL, TITLE, TASK = "http://ls.example:8080", "curate test", 11
-TABLES = ("ratings", "annotators", "candidates")
-
-
-class FakeClient:
-    def __init__(self, tasks):
-        self._tasks = tasks
-        self.tasks = SimpleNamespace(list=lambda **_kw: iter(self._tasks))
-        self.users = SimpleNamespace(list=lambda: [SimpleNamespace(id=7, email="seven@example.org", username="")])
-
-
-def task(*annotations, tid=TASK):
-    return SimpleNamespace(id=tid, annotations=list(annotations))
-
-
-def seed(workspace):
-    """The pushed project of the module docstring in ``workspace``'s store; returns the workspace."""
-    with workspace.store() as store:
-        (clip,) = add_clips(store, 1, methods=("m1", "m2"))
-        with store.session() as s:
-            cands = s.execute(text("SELECT id FROM candidates WHERE clip_pk = :c ORDER BY id"), {"c": clip}).scalars()
-            proj = LabelStudioProject(server=URL, title=TITLE, project_id=3, per="clip", slots=2,
-                                      document_root="/srv/ls", media_subdir="labelstudio-media", media_url_prefix="")
-            s.add(proj)
-            s.flush()
-            for slot, cand in enumerate(cands, 1):
-                s.add(LabelStudioTask(project_pk=proj.id, item=f"item{slot}", task_id=TASK, slot=slot, clip_pk=clip,
-                                      candidate_pk=cand, media_name=f"v{slot}.mp4"))
-    return workspace
+from tests.fixtures.labelstudio_pull import CFG, TABLES, TASK, TITLE, URL, FakeClient, rows, seed, task  # noqa: F401
 
 
 @pytest.fixture
 def ws(workspace):
     return seed(workspace)
-
-
-CFG = LabelStudioConfig(url=URL, api_key="k-not-printed", project=TITLE)
-
-
-def rows(ws):
-    store = ws.open_store()
-    try:
-        with store.session() as s:
-            return {t: sorted(tuple(str(v) for v in r) for r in s.execute(text(f"SELECT * FROM {t}")))
-                    for t in TABLES}
-    finally:
-        store.dispose()
 
 
 def n_ratings(ws) -> int:

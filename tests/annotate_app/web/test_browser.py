@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import time
-import urllib.request
 
 import pytest
 from sqlalchemy import select
@@ -20,29 +17,10 @@ from sqlalchemy import select
 from annotate_app.accounts import add_annotator
 from storage import Assignment, AssignmentStatus, Rating
 from tests.fixtures.annotate_ws import METHODS, rating_workspace
-from tests.fixtures.browser import ARGS, CHROMIUM  # other browser tests import them from here
+from tests.fixtures.browser import ARGS, CHROMIUM, free_port, wait_healthy
 from tests.fixtures.browser import MISSING as _MISSING  # CURATE_REQUIRE_BROWSER=1: a missing browser fails
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(_MISSING, reason=f"{CHROMIUM} missing: apt-get install chromium")]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_healthy(port: int, proc, timeout: float = 60) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"app exited with {proc.returncode}")
-        try:
-            if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read() == b"ok":
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError("app did not become healthy")
 
 
 @pytest.fixture
@@ -53,11 +31,11 @@ def served(tmp_path):
     store = ws.open_store()
     _, token = add_annotator(store, "rater1")
     store.dispose()
-    port = _free_port()
+    port = free_port()
     with open(tmp_path / "app.log", "wb") as log:
         proc = start(ws, port=port, stdout=log, stderr=log)
         try:
-            _wait_healthy(port, proc)
+            wait_healthy(port, proc)
             yield ws, port, token, tmp_path
         finally:
             stop(proc, timeout=15)

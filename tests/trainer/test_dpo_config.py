@@ -9,7 +9,7 @@ import pytest
 
 from trainer.dpo_config import PRESETS, DiffusionDPOConfig, field_help, load_config, parse_overrides
 
-CONFIGS = sorted((Path(__file__).parents[1] / "trainer" / "configs").glob("*.yaml"))
+CONFIGS = sorted((Path(__file__).parents[2] / "trainer" / "configs").glob("*.yaml"))
 
 
 def test_configs_are_shipped():

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from tests.test_annotate_browser import _free_port, _wait_healthy
+from tests.fixtures.browser import free_port, wait_healthy
 
 
 def _port_free(port: int) -> bool:
@@ -40,13 +40,13 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_to_curate_annotate_stops_the_server(sqlite_workspace, tmp_path, sig):
-    port = _free_port()
+    port = free_port()
     log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 (closed in finally, after the process)
     kids: list[int] = []
     proc = subprocess.Popen([sys.executable, "-m", "curation.cli", "annotate", "--port", str(port),
                              "-w", str(sqlite_workspace.root)], stdout=log, stderr=log, env=dict(os.environ))
     try:
-        _wait_healthy(port, proc)
+        wait_healthy(port, proc)
         kids = _children(proc.pid)
         assert len(kids) == 1  # the Streamlit server
         proc.send_signal(sig)

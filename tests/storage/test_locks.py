@@ -153,9 +153,9 @@ def test_signing_in_during_a_long_import_candidates(tmp_path, monkeypatch):
 
     from annotate_app.web.server import start, stop
     from curation import file_import as imports
-    from tests.test_annotate_browser import _MISSING, ARGS, CHROMIUM, _free_port, _wait_healthy
+    from tests.fixtures.browser import ARGS, CHROMIUM, MISSING, free_port, wait_healthy
 
-    if _MISSING:
+    if MISSING:
         pytest.skip(f"{CHROMIUM} missing: apt-get install chromium")
     ws = rating_workspace(tmp_path / "ws", clips=2, overlap=1)
     store = ws.open_store()
@@ -173,11 +173,11 @@ def test_signing_in_during_a_long_import_candidates(tmp_path, monkeypatch):
 
     monkeypatch.setattr(imports, "probe_video", probe)
     result: dict = {}
-    port = _free_port()
+    port = free_port()
     with open(tmp_path / "app.log", "wb") as log:
         proc = start(ws, port=port, stdout=log, stderr=log)
         try:
-            _wait_healthy(port, proc)
+            wait_healthy(port, proc)
             worker = threading.Thread(target=lambda: result.update(rep=imports.import_candidates(ws, video.parent / "bulk.csv")))
             worker.start()
             assert probing.wait(30)

@@ -15,10 +15,9 @@ import pytest
 
 from annotate_app.accounts import add_annotator
 from tests.fixtures.annotate_ws import rating_workspace
-from tests.fixtures.browser import app_page
-from tests.test_annotate_browser import _MISSING, CHROMIUM
+from tests.fixtures.browser import CHROMIUM, MISSING, app_page
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(_MISSING, reason=f"{CHROMIUM} missing: apt-get install chromium")]
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(MISSING, reason=f"{CHROMIUM} missing: apt-get install chromium")]
 
 OVERFLOW = """() => ({
   page: document.documentElement.scrollWidth - window.innerWidth,
@@ -87,7 +86,7 @@ def test_dashboard_fits_1366_wide(tmp_path):
 
 
 # The figures of the hand-worked campaign of tests/fixtures/stats_seed.py (k = 2) as the page must show them;
-# each is worked out in tests/test_stats_figures.py (and the round in tests/test_rounds_workflow.py).
+# each is worked out in tests/annotate_app/stats/test_compute_stats.py (and the round in tests/curation/cli/test_round.py).
 SEED_FIGURES = {
     "Clips complete": "2 / 4",        # c1 and c3 have k ratings on every ready candidate; c2 half, c4 none
     "Ratings toward k": "9 / 12",     # 6 ready candidates * 2 (c2:m2 flagged by its broken report); c1 2+2, c2 1, c3 2+2, c4 0

@@ -324,7 +324,7 @@ def test_labelstudio_reply_fuzz(workspace, db_url):
     from annotate_app.labelstudio.pull_annotations import pull
     from storage.errors import CurateError
     from tests.fixtures.fuzz_inputs import ls_annotations, ref_annotation_ok
-    from tests.test_hardening_labelstudio_pull import CFG, FakeClient, rows, seed
+    from tests.fixtures.labelstudio_pull import CFG, FakeClient, rows, seed
 
     ws = seed(workspace)
     settings_ = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))

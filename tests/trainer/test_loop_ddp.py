@@ -22,7 +22,7 @@ from safetensors.torch import load_file
 
 from tests.fixtures.trainer_loop_models import save_tiny_wan
 
-SCRIPT = Path(__file__).parent / "fixtures" / "trainer_loop_ddp.py"
+SCRIPT = Path(__file__).parents[1] / "fixtures" / "trainer_loop_ddp.py"
 
 
 def _free_port() -> int:

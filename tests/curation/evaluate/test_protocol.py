@@ -71,7 +71,7 @@ def test_the_eval_extra_never_pulls_torchvision():
 
     import tomllib
 
-    extra = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"][
+    extra = tomllib.loads((Path(__file__).parents[3] / "pyproject.toml").read_text())["project"][
         "optional-dependencies"]["eval"]
     name = lambda req: re.split(r"[\s<>=!~;\[]", req, maxsplit=1)[0].lower().replace("_", "-")
     seen, todo = set(), [name(r) for r in extra]

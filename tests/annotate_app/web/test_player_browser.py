@@ -16,9 +16,9 @@ from annotate_app.accounts import add_annotator
 from storage import Assignment, AssignmentStatus, Rating
 from storage.models import ClipDraft
 from tests.fixtures.annotate_ws import rating_workspace
-from tests.test_annotate_browser import _MISSING, ARGS, CHROMIUM, _free_port, _wait_healthy
+from tests.fixtures.browser import ARGS, CHROMIUM, MISSING, free_port, wait_healthy
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(_MISSING, reason=f"{CHROMIUM} missing: apt-get install chromium")]
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(MISSING, reason=f"{CHROMIUM} missing: apt-get install chromium")]
 
 METHODS4 = ("still", "lipsync", "lipsync_offset", "lipsync_blur")
 FRAME = 1 / 25
@@ -31,11 +31,11 @@ def server(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("ws14")
     ws = rating_workspace(tmp / "ws", clips=3, overlap=5, methods=METHODS4)
-    port = _free_port()
+    port = free_port()
     with open(tmp / "app.log", "wb") as log:
         proc = start(ws, port=port, gold_rate=0.0, stdout=log, stderr=log)
         try:
-            _wait_healthy(port, proc)
+            wait_healthy(port, proc)
             yield ws, port
         finally:
             stop(proc, timeout=15)

@@ -11,8 +11,7 @@ from annotate_app.web.plain_text import md_plain
 from storage import Annotator, Clip
 from storage.csv_safe import formula_safe, formula_safe_frame
 from tests.fixtures.annotate_ws import rating_workspace
-from tests.fixtures.browser import app_page
-from tests.test_annotate_browser import _MISSING, CHROMIUM
+from tests.fixtures.browser import CHROMIUM, MISSING, app_page
 
 EVIL_ID = "![x](http://127.0.0.1:9/pixel.png) :smile: www.example.com a_b_ <b>bold</b>"
 EVIL_NAME = "**boss** [link](http://127.0.0.1:9/) <img src=x>"
@@ -84,7 +83,7 @@ def test_dashboard_tables_are_formula_safe(tmp_path, monkeypatch):
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(_MISSING, reason=f"{CHROMIUM} missing: apt-get install chromium")
+@pytest.mark.skipif(MISSING, reason=f"{CHROMIUM} missing: apt-get install chromium")
 def test_clip_id_and_name_render_as_plain_text(tmp_path):
 
 
