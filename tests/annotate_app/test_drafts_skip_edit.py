@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select, text
@@ -257,9 +258,12 @@ def test_overlap_max_from_curate_toml(tmp_path):
 
     cfg = AssignConfig.from_workspace(load(ws.root))
     assert (cfg.overlap, cfg.overlap_max, cfg.disagree_spread, cfg.adaptive) == (2, 4, 2.0, True)
+    def from_toml(data):  # [annotation] is AssignConfig's: the workspace keeps it as a raw table
+        return AssignConfig.from_workspace(SimpleNamespace(config=WorkspaceConfig.from_toml(data)))
+
     with pytest.raises(WorkspaceError, match="overlap_max must be an integer >= overlap"):
-        WorkspaceConfig.from_toml({"annotation": {"overlap": 3, "overlap_max": 2}})
-    assert WorkspaceConfig.from_toml(WorkspaceConfig(overlap_max=5).to_toml()).overlap_max == 5
+        from_toml({"annotation": {"overlap": 3, "overlap_max": 2}})
+    assert from_toml(WorkspaceConfig(annotation={"overlap_max": 5}).to_toml()).overlap_max == 5
 
 
 def test_hold_extends_never_shortens_and_only_own_lease(store):

@@ -103,7 +103,7 @@ def test_still_is_static_and_blur_variant_is_blurred(tmp_path):
 def test_crop_box_and_target_length_by_hand():
     """Centre-crop boxes and whole-frame lengths worked out by hand."""
     from generators.normalize import crop_box, target_length
-    from storage.workspace import NormalizeConfig
+    from generators.normalize_config import NormalizeConfig
 
     assert crop_box(96, 64, 64, 64) == (16, 0, 80, 64)  # too wide: 16 px off each side
     assert crop_box(64, 96, 64, 64) == (0, 16, 64, 80)  # too tall
@@ -117,7 +117,7 @@ def test_crop_box_and_target_length_by_hand():
 
 def test_broken_outputs_are_refused(tmp_path):
     from generators.normalize import BrokenOutput, normalize_video
-    from storage.workspace import NormalizeConfig
+    from generators.normalize_config import NormalizeConfig
     from tests.fixtures.media import make_video, make_wav
 
     wav = make_wav(tmp_path / "a.wav", seconds=1.0)

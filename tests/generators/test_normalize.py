@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from generators.normalize import VIDEO_KBPS, normalize_video, rate_params
-from storage.workspace import NormalizeConfig
+from generators.normalize_config import NormalizeConfig
 from tests.fixtures.media import make_video, make_wav
 
 

@@ -244,7 +244,7 @@ def test_every_aspect_is_centre_cropped_the_same_way(tmp_path, width, height):
 
     from curation.demo.media import speech_like, write_wav
     from generators.normalize import crop_box, normalize_video
-    from storage.workspace import NormalizeConfig
+    from generators.normalize_config import NormalizeConfig
     from tests.fixtures.fake_upstreams._fake_video import write_mp4
 
     cfg = NormalizeConfig(fps=25, width=64, height=64, max_seconds=10)

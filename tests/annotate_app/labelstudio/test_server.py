@@ -308,7 +308,7 @@ def test_rubric_and_overlap_changes_update_the_project(labelstudio_server, sqlit
     assert (srv.media_root / data["video_1"].removeprefix("https://media.example.org/")).is_file()
 
     ws.config.rubric["fidelity"].title = "Portrait realism"
-    ws.config.overlap = 3
+    ws.config.annotation["overlap"] = 3
     rep = push(ws, cfg)
     assert (rep.project_updated, rep.imported, rep.existing) == (True, 0, 3)
     project = admin.projects.get(id=rep.project_id)

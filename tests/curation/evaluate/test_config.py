@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import asdict
 
 import pandas as pd
 import pytest
 
+from curation.evaluate.config import EVAL_WEIGHTS, EvalConfig
 from curation.evaluate.run import load_models
 from curation.evaluate.weights import SOURCES, WeightsMissing, resolve_weights
 from storage.errors import CurateError, WorkspaceError
-from storage.workspace import EVAL_WEIGHTS, EvalConfig, WorkspaceConfig, load
+from storage.workspace import WorkspaceConfig, load
 
 
 def test_eval_section_round_trips_and_is_validated(tmp_path):
     import tomli_w
 
-    cfg = WorkspaceConfig(eval=EvalConfig(syncnet="w/syncnet_v2.model", sha256={"syncnet": "a" * 64}))
+    want = EvalConfig(syncnet="w/syncnet_v2.model", sha256={"syncnet": "a" * 64})
+    cfg = WorkspaceConfig(eval=asdict(want))  # [eval] stays a raw table in the workspace; EvalConfig checks it
     (tmp_path / "curate.toml").write_text(tomli_w.dumps(cfg.to_toml()))
-    assert load(tmp_path).config.eval == cfg.eval
+    assert EvalConfig.from_workspace(load(tmp_path)) == want
     with pytest.raises(WorkspaceError, match="eval.face_crop must be 'face' or 'full'"):
         EvalConfig(face_crop="mouth")
     with pytest.raises(WorkspaceError, match="eval.sha256: unknown setting 'vgg'"):
@@ -29,7 +32,7 @@ def test_eval_section_round_trips_and_is_validated(tmp_path):
         EvalConfig(inception=3)
     (tmp_path / "curate.toml").write_text('[eval]\nsyncnet = "x"\nvgg = "y"\n')
     with pytest.raises(WorkspaceError, match="vgg"):
-        load(tmp_path)
+        EvalConfig.from_workspace(load(tmp_path))
 
 
 @pytest.mark.parametrize("setting", EVAL_WEIGHTS)

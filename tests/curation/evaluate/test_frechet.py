@@ -115,7 +115,7 @@ def test_a_file_that_is_not_torchscript_is_refused(tmp_path):
 def test_fid_fvd_per_method_through_evaluate(tmp_path):
     from curation.evaluate.items import Item
     from curation.evaluate.run import evaluate
-    from storage.workspace import EvalConfig
+    from curation.evaluate.config import EvalConfig
     from tests.fixtures.media import make_video
 
     save_torchscript(TinyInception(), tmp_path / "w" / "inception.pt")
@@ -140,7 +140,7 @@ def test_fid_fvd_per_method_through_evaluate(tmp_path):
 def test_fid_takes_as_many_ground_truth_frames_as_generated_ones(tmp_path):
     from curation.evaluate.items import Item
     from curation.evaluate.run import evaluate
-    from storage.workspace import EvalConfig
+    from curation.evaluate.config import EvalConfig
     from tests.fixtures.media import make_video
 
     save_torchscript(TinyInception(), tmp_path / "w" / "inception.pt")
@@ -159,7 +159,7 @@ def res_pairs(res, items, root):
     """The (generated, ground truth) feature pairs evaluate collected, recomputed through its own path."""
     from curation.evaluate.decode import decode
     from curation.evaluate.run import _Run, load_models
-    from storage.workspace import EvalConfig
+    from curation.evaluate.config import EvalConfig
 
     cfg = EvalConfig(inception="w/inception.pt")
     models, _ = load_models(cfg, root, ("fid",))
