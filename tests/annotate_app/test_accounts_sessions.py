@@ -1,4 +1,4 @@
-"""Issue 12, item 2: app sessions are unguessable, checked on every operation, and revocable."""
+"""App sessions are unguessable, checked on every operation, and revocable."""
 
 from __future__ import annotations
 

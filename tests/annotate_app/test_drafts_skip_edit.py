@@ -129,7 +129,7 @@ def test_edit_last_clip_replaces_ratings_and_keeps_the_old_ones(store):
     assert drafts.load(store, me, lease.assignment_id, [sl.label for sl in view.slots])["scores"] == d["scores"]
     with store.session() as s:
         assert s.get(Assignment, lease.assignment_id).status == AssignmentStatus.leased
-        # still there, and still counted towards k, while the edit is open (issue 25: what an edit is)
+        # still there, and still counted towards k, while the edit is open (what an edit is)
         assert s.scalar(text("SELECT n_done FROM clip_progress WHERE clip_pk = :c"), {"c": lease.clip_pk}) == 1
         assert s.scalar(text("SELECT COUNT(*) FROM ratings")) == 3
     new = [CandidateScore(sl.candidate_pk, 2, 4) for sl in view.slots]

@@ -1,4 +1,4 @@
-"""Never more than k: expired leases stay expired, edits stay counted, rounds stay apart (issue 25, items 1, 2, 5).
+"""Never more than k: expired leases stay expired, edits stay counted, rounds stay apart.
 
 SQLite and PostgreSQL (the ``workspace`` fixture is parametrised over both); after every refusal the
 store's annotation rows are compared with a snapshot taken before it.

@@ -1,4 +1,4 @@
-"""Sign-in rate limit per account and per address (issue 25, Faults), with a clock moved by hand."""
+"""Sign-in rate limit per account and per address, with a clock moved by hand."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 12, item 7: refused submits (released, failed candidate, late on a full clip), the broken rule shared by
+"""Refused submits (released, failed candidate, late on a full clip), the broken rule shared by
 submit and `curate import ratings`, and `curate export ratings` choosing its format by suffix.
 
 SQLite and PostgreSQL (the ``workspace`` fixture); after every refusal the store's row counts, statuses and the

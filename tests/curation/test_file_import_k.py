@@ -1,4 +1,4 @@
-"""`curate import` never pushes a clip past k nor changes a rating without a trace (issue 25, items 3, 4, 6).
+"""`curate import` never pushes a clip past k nor changes a rating without a trace.
 
 SQLite and PostgreSQL; the store's rows are compared before and after every refusal. The workspace's
 k is 3 (curate.toml default).

@@ -1,4 +1,4 @@
-"""Fuzz (hypothesis) of ids and table cells through the real commands (issue 12).
+"""Fuzz (hypothesis) of ids and table cells through the real commands.
 
 `curate ingest`, `curate import candidates`, `curate import ratings` and `curate build-pairs --ratings` get
 files (CSV, JSON Lines, Parquet) whose ids, scores and paths are drawn from valid and nasty values. Every file
@@ -231,7 +231,7 @@ def _pairs_refusal_expected(rows) -> bool:
     for r in rows:
         if any(r[c] is None or ref_id(r[c], 201 if c == "candidate_id" else 100) != r[c]
                for c in ("clip_id", "candidate_id", "method", "annotator_id")):
-            return True  # an empty id (issue 12 item 6: such ids were paired) or one the id rule refuses
+            return True  # an empty id (such ids were paired) or one the id rule refuses
         if any(ref_score(r[a]) is None or isinstance(r[a], str) for a in ("alignment", "fidelity")):
             return True
         if keys.setdefault(r["candidate_id"], (r["clip_id"], r["method"])) != (r["clip_id"], r["method"]):
@@ -304,7 +304,7 @@ def test_a_path_with_a_newline_is_reported_on_one_line(workspace, media, cli):
 
 
 def test_build_pairs_refuses_blank_ids(tmp_path, cli):
-    """A whitespace-only candidate_id was paired like any other (issue 12 item 6): candidate 'a' 5.0 beat ' \\t' 1.0."""
+    """A whitespace-only candidate_id was paired like any other: candidate 'a' 5.0 beat ' \\t' 1.0."""
     from tests.fixtures.pairs_data import write_ratings
 
     rows = [{"clip_id": "c1", "candidate_id": "a", "method": "m", "annotator_id": "x", "alignment": 5, "fidelity": 5},

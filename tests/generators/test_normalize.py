@@ -1,4 +1,4 @@
-"""Issue 12, item 3: normalised candidates are encoded at a constant bitrate, so size tells little about content."""
+"""Normalised candidates are encoded at a constant bitrate, so size tells little about content."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Each finding of reference/upstream-parity.md "Baseline adapters", against fakes that behave like the upstreams.
 
-Every test here failed on the adapters before issue 23 (they crashed, mis-fed or distorted) and
+Every test here failed on the adapters before they staged their inputs (they crashed, mis-fed or distorted) and
 passes now; the upstream file and line each fake mirrors is named in the fake itself.
 """
 

@@ -1,4 +1,4 @@
-"""Issue 12, item 1: no writer holds SQLite's lock during slow work, and a busy store never shows a traceback.
+"""No writer holds SQLite's lock during slow work, and a busy store never shows a traceback.
 
 The lock is held from another connection with a raw ``BEGIN IMMEDIATE``, as a long
 ``curate import candidates`` used to hold it.

@@ -1,4 +1,4 @@
-"""A bad Label Studio reply never costs a rating (issue 25, item 3), on SQLite and PostgreSQL, no server needed.
+"""A bad Label Studio reply never costs a rating, on SQLite and PostgreSQL, no server needed.
 
 A fake client stands in for the SDK: ``tasks.list`` yields task objects with ``id`` and ``annotations``
 (dicts, as the SDK hands them), ``users.list`` user objects. One clip with two candidates is pushed as

@@ -1,4 +1,4 @@
-"""Issue 12, item 3: media only for a signed-in annotator holding the clip, checked with real HTTP requests.
+"""Media only for a signed-in annotator holding the clip, checked with real HTTP requests.
 
 The app is served by `curate annotate`'s own command (`annotate_app.web.server.start`), two annotators
 sign in with real headless Chromium, and the files their pages show are then requested with urllib:

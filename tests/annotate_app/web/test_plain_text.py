@@ -1,4 +1,4 @@
-"""Issue 12, item 5: stored text is shown as text (no Markdown) and CSV downloads run no formulas."""
+"""Stored text is shown as text (no Markdown) and CSV downloads run no formulas."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 12, item 6: build-pairs checks the values of a ratings file, never its footer's statistics.
+"""Build-pairs checks the values of a ratings file, never its footer's statistics.
 
 Each bad file is one CurateError naming the file, the row and the column, and nothing is written.
 """
