@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from generators._proc import UpstreamError, python_command, run_logged
-from generators._settings import build_config, clean_prompt, missing_files, missing_paths, missing_python, stage
+from generators._settings import (
+    build_config,
+    clean_prompt,
+    missing_files,
+    missing_paths,
+    missing_python,
+    stage,
+)
 from generators.base import GenerationRequest, GenerationResult
 from generators.fantasytalking.config import FantasyTalkingConfig
 
