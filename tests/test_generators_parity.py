@@ -307,3 +307,23 @@ def test_sadtalker_check_names_the_enhancer_weights(tmp_path):
     assert _build("sadtalker", tmp_path, checkout=str(checkout)).check() == []  # no enhancer: not needed
     missing = _build("sadtalker", tmp_path, checkout=str(checkout), enhancer="gfpgan").check()
     assert len(missing) == 1 and "--enhancer gfpgan" in missing[0] and "GFPGANv1.4.pth" in missing[0]
+
+
+# --- one bad clip never kills a batch --------------------------------------------------------------
+
+
+def test_a_clip_that_crashes_the_upstream_fails_alone(tmp_path):
+    """AniPortrait asserts a face in every reference (audio2vid.py:153): a faceless second clip kills the
+    run. The first clip keeps its output; the third, which the crash never reached, is run on its own."""
+    from PIL import Image
+
+    from generators.worker import _generate
+
+    reqs = requests_for(tmp_path / "in", seconds=(1.0, 1.0, 1.0))
+    Image.new("RGB", (64, 64), (128, 128, 128)).save(reqs[1].image_path)  # no face to find
+    gen = _build("aniportrait", tmp_path, width=64, height=64)
+    first = {r.job_id: r for r in gen.generate(reqs, tmp_path / "w0")}
+    assert [first[r.job_id].ok for r in reqs] == [True, False, False]  # the batch alone: the third is lost
+    got = _generate(None, "aniportrait", reqs, tmp_path / "w1", {"aniportrait": gen})
+    assert [got[r.job_id].ok for r in reqs] == [True, False, True]
+    assert got[reqs[1].job_id].error.endswith("AssertionError: No face detected.")
