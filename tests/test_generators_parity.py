@@ -86,7 +86,7 @@ def test_aniportrait_non_square_portrait_is_cropped_not_stretched(tmp_path):
     from PIL import Image
 
     reqs = requests_for(tmp_path / "in", seconds=(1.0,))
-    Image.new("RGB", (80, 100), (10, 20, 30)).save(reqs[0].image_path)
+    Image.open(reqs[0].image_path).resize((80, 100)).save(reqs[0].image_path)  # a 4:5 portrait
     (res,) = _build("aniportrait", tmp_path, width=64, height=64).generate(reqs, tmp_path / "work")
     assert res.ok
     with Image.open(tmp_path / "work" / "seed42" / "inputs" / "j10.png") as im:
