@@ -11,7 +11,7 @@ from storage.errors import WorkspaceError
 from storage.workspace import Workspace, section_config
 
 # Settings of `[eval]` that name weight files (see docs/eval.md for where each comes from).
-EVAL_WEIGHTS = ("syncnet", "inception", "i3d", "lpips_backbone", "dwpose")
+EVAL_WEIGHTS = ("syncnet", "inception", "i3d", "lpips_backbone", "dwpose", "s3fd")
 
 
 @dataclass
@@ -31,8 +31,8 @@ class EvalConfig:
     face_crop: str = field(default="face", metadata={"help": "Sync crop: 'face' (detect) or 'full' frame."})
     # The conventions of the papers' metrics (kept together; docs/eval.md).
     s3fd: str = field(default="", metadata={
-        "help": "S3FD face detector weights (syncnet_python's sfd_face.pth) for Sync; not supported yet: "
-                "setting it is refused. Empty: OpenCV's Haar cascade, reported as the fallback."})
+        "help": "S3FD face detector weights (syncnet_python's sfd_face.pth) for Sync's face tracks. "
+                "Empty: OpenCV's Haar cascade, reported as the fallback."})
     sync_min_track: int = field(default=100, metadata={
         "help": "Sync: a face track needs more than this many frames at 25 fps (syncnet_python: 100; 0 relaxes)."})
     sync_min_face: float = field(default=100.0, metadata={

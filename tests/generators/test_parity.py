@@ -86,7 +86,7 @@ def test_aniportrait_non_square_portrait_is_cropped_not_stretched(tmp_path):
     from PIL import Image
 
     reqs = requests_for(tmp_path / "in", seconds=(1.0,))
-    Image.new("RGB", (80, 100), (10, 20, 30)).save(reqs[0].image_path)
+    Image.open(reqs[0].image_path).resize((80, 100)).save(reqs[0].image_path)  # a 4:5 portrait
     (res,) = _build("aniportrait", tmp_path, width=64, height=64).generate(reqs, tmp_path / "work")
     assert res.ok
     with Image.open(tmp_path / "work" / "seed42" / "inputs" / "j10.png") as im:
@@ -258,3 +258,72 @@ def test_every_aspect_is_centre_cropped_the_same_way(tmp_path, width, height):
     assert (frame.shape[1], frame.shape[0]) == (64, 64)
     r, _g, b = frame[:, 2:-2].reshape(-1, 3).mean(axis=0)  # edges included: bars or side remnants would show
     assert b > 170 and r < 70
+
+
+# --- check(): every file the upstream will open, read from its scripts and configs ------------------
+
+
+def _checkout_copy(tmp_path: Path, method: str) -> Path:
+    dst = tmp_path / method
+    shutil.copytree(FAKES / method, dst)
+    return dst
+
+
+@pytest.mark.parametrize("method, remove, named", [
+    # SadTalker: facexlib's detector/aligner under <checkout>/gfpgan/weights (extract_kp_videos_safe.py:37-46)
+    ("sadtalker", "gfpgan/weights/detection_Resnet50_Final.pth", "face detection"),
+    ("sadtalker", "gfpgan/weights/alignment_WFLW_4HG.pth", "face alignment"),
+    # AniPortrait: the template's and inference_audio.yaml's weights (audio2vid.py:57-115)
+    ("aniportrait", "weights:pose_guider.pth", "`pose_guider_path`"),
+    ("aniportrait", "weights:image_encoder", "`image_encoder_path`"),
+    ("aniportrait", "weights:audio2pose.pt", "`a2p_ckpt` (inference_audio.yaml)"),
+    ("aniportrait", "weights:wav2vec2-base-960h", "`model_path` (inference_audio.yaml)"),
+    # Hallo3: the base configs' weights and SAT's `latest`
+    ("hallo3", "weights:t5-v1_1-xxl", "`model_dir` (cogvideox_5b_i2v_s2.yaml)"),
+    ("hallo3", "weights:cogvideox-5b-i2v-sat/vae/3d-vae.pt", "`ckpt_path`"),
+    ("hallo3", "weights:audio_separator/Kim_Vocal_2.onnx", "`audio_separator_model_path` (inference.yaml)"),
+    ("hallo3", "weights:hallo3/latest", "SAT reads `latest`"),
+    ("hallo3", "weights:face_analysis/models/scrfd_10g_bnkps.onnx", "face analysis"),
+    # FantasyTalking: load_models (infer.py:130-171)
+    ("fantasytalking", "weights:Wan2.1-I2V-14B-720P/diffusion_pytorch_model-00004-of-00007.safetensors", "Wan2.1"),
+    ("fantasytalking", "weights:wav2vec2-base-960h", "wav2vec2"),
+])
+def test_check_names_each_file_the_upstream_opens(tmp_path, method, remove, named):
+    assert _build(method, tmp_path).check() == []
+    if remove.startswith("weights:"):
+        name = remove.split(":", 1)[1]
+        settings = {"weights": str(_weights_without(tmp_path, method, name))}
+    else:
+        checkout = _checkout_copy(tmp_path, method)
+        (checkout / remove).unlink()
+        settings, name = {"checkout": str(checkout)}, remove
+    missing = _build(method, tmp_path, **settings).check()
+    assert len(missing) == 1 and named in missing[0] and name in missing[0], missing
+
+
+def test_sadtalker_check_names_the_enhancer_weights(tmp_path):
+    checkout = _checkout_copy(tmp_path, "sadtalker")
+    (checkout / "gfpgan" / "weights" / "GFPGANv1.4.pth").unlink()
+    assert _build("sadtalker", tmp_path, checkout=str(checkout)).check() == []  # no enhancer: not needed
+    missing = _build("sadtalker", tmp_path, checkout=str(checkout), enhancer="gfpgan").check()
+    assert len(missing) == 1 and "--enhancer gfpgan" in missing[0] and "GFPGANv1.4.pth" in missing[0]
+
+
+# --- one bad clip never kills a batch --------------------------------------------------------------
+
+
+def test_a_clip_that_crashes_the_upstream_fails_alone(tmp_path):
+    """AniPortrait asserts a face in every reference (audio2vid.py:153): a faceless second clip kills the
+    run. The first clip keeps its output; the third, which the crash never reached, is run on its own."""
+    from PIL import Image
+
+    from generators.worker import _generate
+
+    reqs = requests_for(tmp_path / "in", seconds=(1.0, 1.0, 1.0))
+    Image.new("RGB", (64, 64), (128, 128, 128)).save(reqs[1].image_path)  # no face to find
+    gen = _build("aniportrait", tmp_path, width=64, height=64)
+    first = {r.job_id: r for r in gen.generate(reqs, tmp_path / "w0")}
+    assert [first[r.job_id].ok for r in reqs] == [True, False, False]  # the batch alone: the third is lost
+    got = _generate(None, "aniportrait", reqs, tmp_path / "w1", {"aniportrait": gen})
+    assert [got[r.job_id].ok for r in reqs] == [True, False, True]
+    assert got[reqs[1].job_id].error.endswith("AssertionError: No face detected.")

@@ -108,8 +108,8 @@ def test_ingest_stores_the_optional_ground_truth_video(workspace, tmp_path):
         ingest_manifest(workspace, d / "o.csv")
 
 
-def test_protocol_settings_are_validated_and_s3fd_is_refused(tmp_path):
-    from curation.evaluate.run import check_detector
+def test_protocol_settings_are_validated_and_a_bad_s3fd_is_one_line(tmp_path):
+    from curation.evaluate.run import load_detector
 
     cfg = EvalConfig()
     assert (cfg.sync_min_track, cfg.sync_min_face, cfg.sync_scene_cuts, cfg.fvd_clips) == (100, 100.0, True, "first")
@@ -123,6 +123,16 @@ def test_protocol_settings_are_validated_and_s3fd_is_refused(tmp_path):
     ]:
         with pytest.raises(WorkspaceError, match=match):
             EvalConfig(**bad)
-    with pytest.raises(CurateError, match="eval.s3fd = 'w/sfd_face.pth': S3FD face detection is not supported"):
-        check_detector(EvalConfig(s3fd="w/sfd_face.pth"))
-    check_detector(EvalConfig(s3fd="w/sfd_face.pth", face_crop="full"))  # no detection: nothing to refuse
+    # asked for S3FD: a missing or wrong file is an error, never a silent fall back to the Haar cascade
+    with pytest.raises(CurateError, match="eval.s3fd = 'w/sfd_face.pth': no such file; download sfd_face.pth"):
+        load_detector(EvalConfig(s3fd="w/sfd_face.pth"), tmp_path)
+    (tmp_path / "junk.pth").write_bytes(b"not torch")
+    with pytest.raises(CurateError, match="eval.s3fd = .*junk.pth.*not a torch checkpoint"):
+        load_detector(EvalConfig(s3fd="junk.pth"), tmp_path)
+    import torch
+
+    torch.save({"vgg.0.weight": torch.zeros(1)}, tmp_path / "other.pth")
+    with pytest.raises(CurateError, match="not an S3FD state dict"):
+        load_detector(EvalConfig(s3fd="other.pth"), tmp_path)
+    assert load_detector(EvalConfig(s3fd="w/sfd_face.pth", face_crop="full"), tmp_path) is None  # no detection
+    assert load_detector(EvalConfig(), tmp_path) is None  # the Haar fallback

@@ -34,6 +34,14 @@ def test_protocol_is_printed_with_weight_hashes(cli, tmp_path):
     assert "5-px border" in block["ssim"]["preprocessing"]
     r = cli("eval", "-w", ws.root, "--protocol", "--metrics", "ssim")
     assert list(json.loads(r.output)) == ["ssim"]
+    # S3FD weights supplied: S3FD is the detector and its file's hash is recorded
+    ws.path("w", "sfd_face.pth").write_bytes(b"s3fd weights")
+    data["eval"].update(s3fd="w/sfd_face.pth")
+    ws.config_path.write_text(tomli_w.dumps(data))
+    sync = json.loads(cli("eval", "-w", ws.root, "--protocol", "--metrics", "sync").output)["sync"]
+    assert sync["detector"].startswith("S3FD") and "FALLBACK" not in sync["detector"]
+    assert sync["weights"][1] == {"setting": "eval.s3fd", "path": str(ws.path("w", "sfd_face.pth").resolve()),
+                                  "sha256": hashlib.sha256(b"s3fd weights").hexdigest()}
 
 
 def test_protocol_is_in_summary_and_parquet_metadata(cli, tmp_path, monkeypatch):

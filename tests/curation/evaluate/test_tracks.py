@@ -89,3 +89,17 @@ def test_track_rules_on_constructed_boxes():
     assert face_tracks(boxes, shots(300, [90]), 100, 100) == []
     assert [(t.start, t.stop) for t in face_tracks(boxes, shots(300, [90]), 99, 100)] == [(90, 200)]
     assert face_tracks(boxes, shots(300, []), 100, 120) == []  # side 120 is not more than 120
+
+
+def test_scene_cut_threshold_is_scenedetect_0_5_1s():
+    """Grey frames: H and S stay 0, so the HSV change is |dV| / 3. syncnet_python pins scenedetect 0.5.1,
+    whose ContentDetector cuts at 30 (0.6's default, 27, would cut at dV = 84)."""
+    from curation.evaluate.tracks import downscale_factor
+
+    def grey(levels):
+        return np.stack([np.full((8, 8, 3), v, np.uint8) for v in levels])
+
+    assert scene_cuts(grey([0] * 20 + [87] * 20)) == []  # change 29
+    assert scene_cuts(grey([0] * 20 + [90] * 20)) == [20]  # change 30
+    assert scene_cuts(grey([0] * 10 + [90] * 20)) == []  # only 10 frames after the start: too soon
+    assert [downscale_factor(w) for w in (256, 399, 400, 640, 720, 1280, 1920, 3840)] == [1, 1, 2, 3, 3, 5, 6, 12]
