@@ -21,14 +21,15 @@ def check_folders(cfg) -> None:
 
 
 def run(cfg, manifest: Path, media_roots, *, resume: bool, prepare_only: bool, progress: bool,
-        manifest_kind: str = "pairs", command: str = "train-dpo", say=print, dry_run: bool = False,
+        manifest_kind: str = "pairs", command: str = "train-dpo", say=None, dry_run: bool = False,
         memory_check: bool = True) -> str | None:
     """Validate, cache, train; returns the line the command prints (None on processes other than the main one).
 
     Args:
         manifest_kind: "pairs" (a pair manifest) or "videos" (a plain video manifest, for SFT).
         command: the command's name, for the progress bar.
-        say: prints a line of notes (the memory estimate, short videos) on the console.
+        say: prints a line of notes (the memory estimate, short videos) on the console; default: the "trainer"
+            logger at INFO (library callers such as the demo stay quiet).
         dry_run: stop after the checks and the memory estimate; nothing is loaded or cached.
         memory_check: refuse a configuration whose estimate exceeds the available memory.
     """
@@ -38,6 +39,10 @@ def run(cfg, manifest: Path, media_roots, *, resume: bool, prepare_only: bool, p
     from trainer.data import PairDataset, check_video_lengths, collate_pairs, validate_manifest
     from trainer.models import check_latents
 
+    if say is None:
+        import logging
+
+        say = logging.getLogger("trainer").info
     df = validate_manifest(manifest, roots=media_roots, kind=manifest_kind)
     short = check_video_lengths(df, cfg.num_frames, cfg.fps, cfg.short_videos)
     if short:
