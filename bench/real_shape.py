@@ -116,6 +116,9 @@ def cpu_rows(args) -> list[dict]:
                  "gradient_accumulation_steps=1", "--set", "warmup_steps=1", "--set", "gradient_checkpointing=false",
                  "--output", str(root / "run"), "--no-progress", "--ignore-memory"]
         rows.append(_timed("train-dpo (LoRA r=32, 1 step)", train))
+        logged = json.loads((root / "run" / "logs" / "metrics.jsonl").read_text().splitlines()[-1])
+        rows.append({"step": "  of which the optimizer step", "wall_s": round(logged["step_seconds"], 2),
+                     "said": f"loss {logged['loss']:.4f} (ln 2: policy == reference)"})
         rows.append(_timed("sample (1 solver step)", [*curate, "sample", "--run", str(root / "run"), "--clips",
                                                       str(root / "clips.csv"), "--out", str(root / "samples"),
                                                       "--steps", "1", "--no-progress"]))
@@ -284,9 +287,9 @@ def gpu_rows(args) -> list[dict]:
 
 def _print(result: dict) -> None:
     print(f"{result['model']}  (torch {result['torch']})")
-    print(f"{'step':42} {'wall s':>9} {'peak':>10} {'MFU':>6}")
+    print(f"{'step':42} {'wall s':>9} {'peak mem':>10} {'MFU':>6}  (CPU: peak RSS of the step's process)")
     for r in result["rows"]:
-        peak = f"{r['peak_rss_gib']:.2f} GiB RSS" if "peak_rss_gib" in r else \
+        peak = f"{r['peak_rss_gib']:.2f} GiB" if "peak_rss_gib" in r else \
             (f"{r['peak_gib']:.2f} GiB" if r.get("peak_gib") is not None else "-")
         mfu = f"{r['mfu']:.1%}" if r.get("mfu") is not None else "-"
         print(f"{r['step']:42} {r['wall_s']:>9.2f} {peak:>10} {mfu:>6}")
