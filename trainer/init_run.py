@@ -87,9 +87,8 @@ def inherit(values: dict[str, Any], sources: dict[str, str], coerce) -> dict[str
         out[key] = old
     if motion and motion.get("audio_dim"):
         encoder = out.get("audio_encoder_path") or settings.get("audio_encoder_path") or ""
-        if not encoder:
-            raise ValueError(f"--init {run} has an audio branch (audio features of width {motion['audio_dim']}): "
-                             "pass --audio-encoder, the wav2vec2 folder it was trained with.")
+        if not encoder:  # a library caller's own dataset; the commands need one (require_audio_encoder)
+            return out
         out["audio_encoder_path"] = encoder
         layers = check_audio_width(run, motion["audio_dim"], out["audio_encoder_path"],
                                    out.get("audio_layers", settings.get("audio_layers")))
@@ -99,6 +98,16 @@ def inherit(values: dict[str, Any], sources: dict[str, str], coerce) -> dict[str
                              f"{values['audio_layers']!r} ({sources.get('audio_layers', 'command line')}).")
         out["audio_layers"] = layers
     return out
+
+
+def require_audio_encoder(cfg) -> None:
+    """A command run from an init run with an audio branch needs wav2vec2 features in its cache."""
+    if not cfg.init_from or cfg.audio_encoder_path:
+        return
+    _, motion, _ = init_settings(cfg.init_from)
+    if motion and motion.get("audio_dim"):
+        raise ValueError(f"--init {cfg.init_from} has an audio branch (audio features of width {motion['audio_dim']}):"
+                         " pass --audio-encoder, the wav2vec2 folder it was trained with.")
 
 
 def check_audio_width(run, width: int, encoder: str, layers: str | None) -> str:

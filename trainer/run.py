@@ -10,8 +10,10 @@ def check_folders(cfg) -> None:
     """Every model folder the run names, from its config.json alone (nothing loaded, nothing downloaded): one line
     naming the folder when one is missing, of the wrong kind or without weights."""
     from trainer.encoders import check_encoder_folder
+    from trainer.init_run import require_audio_encoder
     from trainer.models import read_model_config
 
+    require_audio_encoder(cfg)
     read_model_config(cfg.model_kind, cfg.denoiser_path)
     read_model_config(cfg.model_kind, cfg.vae_path, role="VAE")
     for role, path in (("audio", cfg.audio_encoder_path), ("image", cfg.image_encoder_path),

@@ -99,6 +99,22 @@ def test_init_without_the_audio_encoder_takes_the_runs_and_checks_its_width(cli,
         load_config(preset="tiny", overrides={"init_from": str(sft_run), "audio_encoder_path": str(other)})
 
 
+def test_init_with_an_audio_branch_and_no_encoder_anywhere(cli, chain, sft_run, tmp_path):
+    """The init run's config names no encoder (moved machines): the command asks for --audio-encoder."""
+    import shutil
+
+    moved = tmp_path / "sft"
+    shutil.copytree(sft_run, moved)
+    for name in ("config.json", "final/dpo_config.json"):
+        saved = json.loads((moved / name).read_text())
+        (moved / name).write_text(json.dumps({**saved, "audio_encoder_path": ""}))
+    result = cli("train-dpo", "--init", moved, "--manifest", chain["manifest"], *_models(chain, audio=False),
+                 "--preset", "tiny", "--cache-dir", tmp_path / "cache", "--output", tmp_path / "dpo")
+    assert result.exit_code == 1 and "has an audio branch (audio features of width 64): pass --audio-encoder" \
+        in result.output
+    assert not (tmp_path / "cache").exists()
+
+
 def test_a_converted_run_implies_its_settings(tmp_path):
     """A `curate convert hallo4` folder has only motion_config.json: audio_layers follows from the width (12 x 768
     = 9216 with wav2vec2-base), the window from the token count, skeleton_input from the projection."""
