@@ -124,6 +124,7 @@ def prepare_cache(
     i2v: bool = False,
     image_encoder=None,
     skeleton_vae: bool = False,
+    reference: bool = True,
     progress: bool = True,
 ) -> dict[str, dict[str, str | None]]:
     """Encode what the manifest needs that is not cached yet; return ``{pair_id: {role: key}}``.
@@ -138,6 +139,8 @@ def prepare_cache(
             (what the Wan I2V pipeline feeds as ``encoder_hidden_states_image``), or None.
         i2v: also encode each reference image as the first of num_frames frames followed by zeros (mid grey), as
             the Wan I2V pipeline builds its condition.
+        reference: VAE-encode each reference image (``image/``) for a model fed it as a latent frame
+            (``reference_image: vace``); False skips them (a run that does not feed them).
         Others: see :class:`CacheSettings`.
     """
     s = CacheSettings(frames_rule, num_frames, height, width, fps, audio_layers, audio_window, skeleton_vae)
@@ -148,7 +151,7 @@ def prepare_cache(
     for kind in KINDS:
         (cache_dir / kind).mkdir(parents=True, exist_ok=True)
     clean_stale_temp(cache_dir)
-    jobs, pairs = _plan(manifest_df, s, vae, audio_encoder, text_encoder, i2v)
+    jobs, pairs = _plan(manifest_df, s, vae, audio_encoder, text_encoder, i2v, reference)
     if image_encoder is not None:
         clip_settings = {"enc": fingerprint(image_encoder)}
         hashes: dict[str, str] = {}
@@ -162,7 +165,8 @@ def prepare_cache(
     return pairs
 
 
-def _plan(manifest_df: pd.DataFrame, s: CacheSettings, vae, audio_encoder, text_encoder, i2v: bool = False):
+def _plan(manifest_df: pd.DataFrame, s: CacheSettings, vae, audio_encoder, text_encoder, i2v: bool = False,
+          reference: bool = True):
     """Cache keys of every row, and the work behind each key: ({key: (kind, source)}, {pair_id: {role: key}})."""
     vae_fp = fingerprint(vae)
     video_settings = {"vae": vae_fp, "rule": s.frames_rule, "frames": s.num_frames, "fps": s.fps,
@@ -180,7 +184,7 @@ def _plan(manifest_df: pd.DataFrame, s: CacheSettings, vae, audio_encoder, text_
     for rec in manifest_df.to_dict("records"):
         keys = {role: _job(jobs, hashes, "video", rec[col], video_settings)
                 for role, col in (("winner", "winner_video"), ("loser", "loser_video"))}
-        keys["image"] = _job(jobs, hashes, "image", rec.get("image"), image_settings)
+        keys["image"] = _job(jobs, hashes, "image", rec.get("image"), image_settings) if reference else None
         keys["i2v"] = _job(jobs, hashes, "i2v", rec.get("image"), video_settings) if i2v else None
         keys["audio"] = _job(jobs, hashes, "audio", rec.get("audio"), audio_settings) if audio_settings else None
         keys["skeleton"] = _job(jobs, hashes, "skeleton", rec.get("skeleton"), skeleton_settings)

@@ -11,6 +11,7 @@ Batch layout (the trainer contract; ``collate_pairs`` builds it):
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -64,7 +65,8 @@ def validate_manifest(path: str | Path, roots: list[str | Path] | None = None, k
     root_paths = _default_roots(path) if roots is None else [Path(r).resolve() for r in roots]
     _check_ids(df, path, videos)
     _check_media_layout(df, path)
-    decoded: dict[tuple[str, Path], None] = {}
+    lengths: dict[str, tuple[int, float, str]] = {}  # video file -> (frames, fps, first row/column naming it)
+    decoded: dict[tuple[str, Path], tuple[int, float] | None] = {}  # (media, file) -> (frames, fps) of videos
     for i, rec in enumerate(df.to_dict("records")):
         for col in [*videos, *MEDIA_COLUMNS]:
             value = cell(rec.get(col))
@@ -74,8 +76,9 @@ def validate_manifest(path: str | Path, roots: list[str | Path] | None = None, k
             resolved = resolve_media_path(value, path.parent, root_paths, what)
             media = "video" if col in videos else col
             if (media, resolved) not in decoded:
-                _check_decodes(media, resolved, what)
-                decoded[(media, resolved)] = None
+                decoded[(media, resolved)] = _check_decodes(media, resolved, what)
+            if decoded[(media, resolved)] is not None:
+                lengths.setdefault(str(resolved), (*decoded[(media, resolved)], what))
             df.at[i, col] = str(resolved)
         if kind == "pairs" and df.at[i, "winner_video"] == df.at[i, "loser_video"]:
             raise CurateError(f"{where(path, i + 1, 'loser_video')}: the loser is the winner's video.")
@@ -84,7 +87,38 @@ def validate_manifest(path: str | Path, roots: list[str | Path] | None = None, k
     if kind == "videos":
         df["winner_video"] = df["loser_video"] = df["video"]
     df.attrs["manifest"] = str(path)
+    df.attrs["video_lengths"] = lengths
     return df
+
+
+def check_video_lengths(df: pd.DataFrame, num_frames: int, fps: float, policy: str = "pad") -> str | None:
+    """Refuse (``policy`` 'refuse') or count ('pad') the videos too short for ``num_frames`` frames at ``fps``.
+
+    Frame i is the source frame on screen at i / fps (``trainer.media_decode.frame_indices``); past the end the
+    last frame repeats, which teaches a model to freeze. Returns the summary line for 'pad', or None.
+
+    Raises:
+        CurateError: with 'refuse', the first short video: its row, column, length and what is needed.
+    """
+    short = []
+    for file, (n, src_fps, what) in df.attrs.get("video_lengths", {}).items():
+        if src_fps <= 0:
+            continue  # no rate in the container: decode_clip_frames cannot place frames in time either
+        need = math.floor((num_frames - 1) / fps * src_fps + 1e-6) + 1  # source frames the last index reaches
+        if n < need:
+            short.append((n / src_fps, file, what, n, src_fps, need))
+    if not short:
+        return None
+    shortest = min(short)
+    _, file, what, n, src_fps, need = shortest
+    seconds = num_frames / fps
+    if policy == "refuse":
+        raise CurateError(f"{what}: the video has {n} frames at {src_fps:g} fps ({n / src_fps:.2f} s); "
+                          f"{num_frames} frames at {fps:g} fps need {need} ({seconds:.2f} s). Lower num_frames, "
+                          f"or --set short_videos=pad to repeat its last frame ({len(short)} video(s) this short).")
+    return (f"{len(short)} of {len(df.attrs['video_lengths'])} videos are shorter than {num_frames} frames at "
+            f"{fps:g} fps ({seconds:.2f} s); their last frame repeats (short_videos: pad). Shortest: {file} "
+            f"({n} frames at {src_fps:g} fps).")
 
 
 def _default_roots(manifest: Path) -> list[Path]:
@@ -121,16 +155,17 @@ def _check_media_layout(df: pd.DataFrame, path: Path) -> None:
                               "or in none (a batch needs the same conditioning for every pair).")
 
 
-def _check_decodes(kind: str, p: Path, what: str) -> None:
+def _check_decodes(kind: str, p: Path, what: str) -> tuple[int, float] | None:
+    """Check the file decodes; a video's (frame count, fps), else None."""
     if kind == "image":
         check_image(p, what)
-        return
+        return None
     if kind == "skeleton":
         from trainer.motion.skeleton import is_keypoint_file, read_keypoints
 
         if is_keypoint_file(p):
             read_keypoints(p, 0, where=what)  # shape only; the frame count is checked when the cache is filled
-            return
+            return None
         kind = "video"  # a rendered skeleton video: it must decode like the clips
     import decord
 
@@ -140,6 +175,7 @@ def _check_decodes(kind: str, p: Path, what: str) -> None:
             if len(vr) == 0:
                 raise CurateError(f"{what}: video has no frames ({p}).")
             vr[0]  # decode one frame, not just the container header
+            return len(vr), float(vr.get_avg_fps())
         else:
             ar = decord.AudioReader(str(p), sample_rate=16000, mono=True)  # stereo+resample is broken in decord
             if ar.shape[1] == 0:
@@ -149,6 +185,7 @@ def _check_decodes(kind: str, p: Path, what: str) -> None:
     except Exception as e:  # noqa: BLE001 - decord raises its own DECORDError subclasses
         msg = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise CurateError(f"{what}: {kind} does not decode ({p}): {msg}") from None
+    return None
 
 
 class PairDataset(torch.utils.data.Dataset):

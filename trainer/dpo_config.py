@@ -120,6 +120,8 @@ class DiffusionDPOConfig:
     height: int = _f(480, "Frame height in pixels (multiple of 16).")
     width: int = _f(832, "Frame width in pixels (multiple of 16).")
     fps: float = _f(16.0, "Frame rate the videos are resampled to before encoding.")
+    short_videos: str = _f("pad", "A video shorter than num_frames / fps: 'pad' (its last frame repeats; one "
+                           "summary line counts them) or 'refuse' (one line naming it, before the cache fill).")
     cache_dir: str = _f("", "Latent cache folder; '' = <manifest folder>/latent-cache (shared across runs).")
     num_workers: int = _f(0, "DataLoader worker processes.")
     # output
@@ -145,6 +147,7 @@ class DiffusionDPOConfig:
         _choice("skeleton_input", self.skeleton_input, ("maps", "vae"))
         _choice("reference_image", self.reference_image, REFERENCE_IMAGES)
         _choice("phase", self.phase, PHASES)
+        _choice("short_videos", self.short_videos, ("refuse", "pad"))
         _check(not self.phase or self.mode == "sft", f"`phase` {self.phase!r} trains with flow matching on videos: "
                f"it needs mode 'sft'. Got mode {self.mode!r}.")
         _check(self.reference_image == "none" or self.model_kind == "wan",
@@ -244,6 +247,7 @@ def load_config(preset: str | None = None, config_file: str | Path | None = None
         ValueError: unknown preset or key, or a value ``DiffusionDPOConfig`` rejects.
     """
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {}  # where each set key came from, for --init conflicts
     config_file = resolve_config_path(config_file) if config_file else None
     file_values = _read_yaml(config_file) if config_file else {}
     file_preset = file_values.pop("preset", None)
@@ -252,10 +256,23 @@ def load_config(preset: str | None = None, config_file: str | Path | None = None
             if name not in PRESETS:
                 raise ValueError(f"Unknown preset {name!r}. Choose from {sorted(PRESETS)}.")
             values.update(PRESETS[name])
+            sources.update(dict.fromkeys(PRESETS[name], f"preset {name}"))
     where = f" in {config_file}" if config_file else ""
     values.update(_checked(file_values, where))
+    sources.update(dict.fromkeys(file_values, str(config_file)))
     values.update(_checked(overrides or {}, " in the command-line overrides"))
+    sources.update(dict.fromkeys(overrides or {}, "command line"))
+    if values.get("init_from"):
+        # a run started from another one takes over what shapes its motion module (trainer.init_run)
+        from trainer.init_run import inherit
+
+        values = inherit(values, sources, _coerce_one)
     return DiffusionDPOConfig(**values)
+
+
+def _coerce_one(key: str, value: Any) -> Any:
+    """``value`` as the config stores ``key`` (``audio_window: "2"`` -> 2), for comparing layers."""
+    return getattr(DiffusionDPOConfig(**{key: value}), key) if key != "init_from" else value
 
 
 def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:

@@ -57,7 +57,7 @@ def warmup_factor(warmup_steps: int):
 
 
 def train(cfg: DiffusionDPOConfig, dataset, collate_fn, *, resume: bool = False, stop_after: int | None = None,
-          progress: bool = True) -> TrainResult:
+          progress: bool = True, label: str = "train-dpo") -> TrainResult:
     """Train; with ``resume`` continue from the newest checkpoint in ``cfg.output_dir`` exactly where it stopped.
 
     Args:
@@ -65,6 +65,7 @@ def train(cfg: DiffusionDPOConfig, dataset, collate_fn, *, resume: bool = False,
         stop_after: stop after this global step without a final save (time-boxed jobs; tests use it to simulate
             an interruption).
         progress: show a tqdm bar on the main process.
+        label: the bar's name (the command that runs).
     """
     from accelerate import Accelerator
 
@@ -94,7 +95,7 @@ def train(cfg: DiffusionDPOConfig, dataset, collate_fn, *, resume: bool = False,
                                          num_workers=cfg.num_workers)
     loop = _Loop(cfg, acc, policy, wrapped, model, optimizer, scheduler, generator, sampler, out)
     loop.ref_errors = ref_errors
-    history = loop.run(iter(loader), step, stop_after, progress)
+    history = loop.run(iter(loader), step, stop_after, progress, label)
     final_dir = None
     if loop.step >= cfg.max_steps:
         final_dir = out / "final"
@@ -117,12 +118,13 @@ class _Loop:
         self.step, self.micro_done = 0, 0
         self.ref_errors = None  # precomputed reference errors (N, draws, 2), or None: live reference
 
-    def run(self, batches, start_step: int, stop_after: int | None, progress: bool) -> list[dict]:
+    def run(self, batches, start_step: int, stop_after: int | None, progress: bool, label: str = "train-dpo"
+            ) -> list[dict]:
         from tqdm.auto import tqdm
 
         cfg, self.step = self.cfg, start_step
         target = cfg.max_steps if stop_after is None else min(cfg.max_steps, stop_after)
-        bar = tqdm(total=cfg.max_steps, initial=self.step, desc="train-dpo", unit="step",
+        bar = tqdm(total=cfg.max_steps, initial=self.step, desc=label, unit="step",
                    disable=not (progress and self.acc.is_main_process))
         window, history = MetricWindow(), []
         try:

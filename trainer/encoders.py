@@ -82,10 +82,11 @@ class PromptEncoder:
     def from_pretrained(cls, path: str | Path, max_length: int = 512) -> PromptEncoder:
         import transformers
 
-        config = transformers.AutoConfig.from_pretrained(path)
+        config = transformers.AutoConfig.from_pretrained(path, local_files_only=True)
         encoders = {"t5": "T5EncoderModel", "mt5": "MT5EncoderModel", "umt5": "UMT5EncoderModel"}
         model_cls = getattr(transformers, encoders.get(config.model_type, "AutoModel"))
-        return cls(transformers.AutoTokenizer.from_pretrained(path), model_cls.from_pretrained(path), max_length)
+        return cls(transformers.AutoTokenizer.from_pretrained(path, local_files_only=True),
+                   model_cls.from_pretrained(path, local_files_only=True), max_length)
 
     def __call__(self, prompts: list[str]) -> torch.Tensor:
         tok = self.tokenizer(prompts, padding="max_length", max_length=self.max_length, truncation=True,
@@ -115,3 +116,33 @@ def fingerprint(obj) -> str:
         sample = torch.cat([flat[:64], flat[-64:]]).float().cpu().numpy().tobytes()
         h.update(f"{name}{tuple(t.shape)}{t.dtype}".encode() + sample)
     return h.hexdigest()[:40]
+
+
+# model_type values in config.json each encoder role accepts (what the loaders in trainer.run build)
+ENCODER_TYPES = {"audio": ("wav2vec2",), "image": ("clip_vision_model", "clip"),
+                 "text": ("t5", "mt5", "umt5", "clip_text_model", "clip")}
+ENCODER_FLAGS = {"audio": "--audio-encoder", "image": "--image-encoder", "text": "text_encoder_path"}
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json",
+                "pytorch_model.bin.index.json")
+
+
+def check_encoder_folder(path: str | Path, role: str) -> dict:
+    """The config.json of a local transformers encoder folder, after checking it is one of ``role``'s model types
+    and holds weights (like the VAE and transformer folders: one line, nothing downloaded)."""
+    flag, want = ENCODER_FLAGS[role], ENCODER_TYPES[role]
+    p = Path(path).expanduser()
+    if not p.is_dir():
+        raise ValueError(f"{flag} {path}: no such folder (a local folder is needed; nothing is downloaded).")
+    if not (p / "config.json").is_file():
+        raise ValueError(f"{flag} {path}: no config.json: not a local transformers model folder (the folder "
+                         "save_pretrained writes; nothing is downloaded).")
+    try:
+        config = json.loads((p / "config.json").read_text())
+    except ValueError as e:
+        raise ValueError(f"{flag} {path}: config.json is not valid JSON ({e}).") from None
+    got = config.get("model_type") or config.get("_class_name") or "no model_type"
+    if got not in want:
+        raise ValueError(f"{flag} {path}: config.json says {got!r}, but this needs a {' / '.join(want)} model.")
+    if not any((p / name).is_file() for name in WEIGHT_FILES):
+        raise ValueError(f"{flag} {path}: no weights ({' / '.join(WEIGHT_FILES[:2])}) beside config.json.")
+    return config

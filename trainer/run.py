@@ -1,22 +1,57 @@
-"""What ``curate train-dpo`` does: validate the manifest, fill the latent cache, train."""
+"""What ``curate train-dpo`` / ``train-sft`` do: check the folders, validate the manifest, estimate the memory,
+fill the latent cache, train."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 
+def check_folders(cfg) -> None:
+    """Every model folder the run names, from its config.json alone (nothing loaded, nothing downloaded): one line
+    naming the folder when one is missing, of the wrong kind or without weights."""
+    from trainer.encoders import check_encoder_folder
+    from trainer.init_run import require_audio_encoder
+    from trainer.models import read_model_config
+
+    require_audio_encoder(cfg)
+    read_model_config(cfg.model_kind, cfg.denoiser_path)
+    read_model_config(cfg.model_kind, cfg.vae_path, role="VAE")
+    for role, path in (("audio", cfg.audio_encoder_path), ("image", cfg.image_encoder_path),
+                       ("text", cfg.text_encoder_path)):
+        if path:
+            check_encoder_folder(path, role)
+
+
 def run(cfg, manifest: Path, media_roots, *, resume: bool, prepare_only: bool, progress: bool,
-        manifest_kind: str = "pairs") -> str | None:
+        manifest_kind: str = "pairs", command: str = "train-dpo", say=None, dry_run: bool = False,
+        memory_check: bool = True) -> str | None:
     """Validate, cache, train; returns the line the command prints (None on processes other than the main one).
 
-    ``manifest_kind``: "pairs" (a pair manifest) or "videos" (a plain video manifest, for SFT)."""
+    Args:
+        manifest_kind: "pairs" (a pair manifest) or "videos" (a plain video manifest, for SFT).
+        command: the command's name, for the progress bar.
+        say: prints a line of notes (the memory estimate, short videos) on the console; default: the "trainer"
+            logger at INFO (library callers such as the demo stay quiet).
+        dry_run: stop after the checks and the memory estimate; nothing is loaded or cached.
+        memory_check: refuse a configuration whose estimate exceeds the available memory.
+    """
     import torch
     from accelerate import PartialState
 
-    from trainer.data import PairDataset, collate_pairs, validate_manifest
+    from trainer.data import PairDataset, check_video_lengths, collate_pairs, validate_manifest
     from trainer.models import check_latents
 
+    if say is None:
+        import logging
+
+        say = logging.getLogger("trainer").info
     df = validate_manifest(manifest, roots=media_roots, kind=manifest_kind)
+    short = check_video_lengths(df, cfg.num_frames, cfg.fps, cfg.short_videos)
+    if short:
+        say(short)
+    fits = _memory(cfg, say, dry_run, memory_check and not prepare_only)
+    if dry_run:
+        return f"Dry run: {len(df)} rows checked; the estimate {'fits' if fits else 'does not fit'}. Nothing loaded."
     cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else manifest.resolve().parent / "latent-cache"
     state = PartialState(cpu=not torch.cuda.is_available())
     if state.is_main_process:
@@ -32,11 +67,26 @@ def run(cfg, manifest: Path, media_roots, *, resume: bool, prepare_only: bool, p
     from trainer.dpo_trainer import train
 
     result = train(cfg.__class__(**{**cfg.to_dict(), "cache_dir": str(cache_dir)}), dataset, collate_pairs,
-                   resume=resume, progress=progress)
+                   resume=resume, progress=progress, label=command)
     if not state.is_main_process:
         return None
     where = result.final_dir or (Path(cfg.output_dir) / "checkpoints")
     return f"Trained {result.global_step} steps; model in {where}."
+
+
+def _memory(cfg, say, dry_run: bool, refuse: bool) -> bool:
+    """Print the estimate (the table of alternatives with ``dry_run``); refuse one that cannot fit."""
+    from trainer.memory import GB, available_bytes, estimate, report
+
+    est = estimate(cfg)
+    available, where = available_bytes()
+    fits = est.total <= available
+    say(report(cfg, est, available, where) if dry_run else f"memory estimate: {est.line()}; {available / GB:.2f} GB "
+        f"{where}")
+    if refuse and not fits and not dry_run:
+        raise ValueError(f"This configuration needs {est.total / GB:.2f} GB before activations, more than the "
+                         f"{available / GB:.2f} GB {where}; see --dry-run for what fits, or pass --ignore-memory.")
+    return fits
 
 
 def _prepare(cfg, df, cache_dir: Path, device, progress: bool) -> None:
@@ -62,4 +112,5 @@ def _prepare(cfg, df, cache_dir: Path, device, progress: bool) -> None:
                   audio_encoder=audio_encoder, text_encoder=text_encoder,
                   text_shape=(cfg.text_length, denoiser_text_dim(cfg.model_kind, cfg.denoiser_path)),
                   audio_layers=cfg.audio_layers, audio_window=cfg.audio_window, i2v=cfg.reference_image == "i2v",
+                  reference=cfg.reference_image == "vace",
                   image_encoder=image_encoder, skeleton_vae=cfg.skeleton_input == "vae", progress=progress)

@@ -64,6 +64,10 @@ def _shared_options(f):
         click.option("--resume", is_flag=True, help="Continue from the newest checkpoint in the run folder."),
         click.option("--prepare-only", is_flag=True, help="Validate and fill the latent cache, then stop."),
         click.option("--no-progress", is_flag=True, help="No progress bars (logs still go to the console)."),
+        click.option("--dry-run", is_flag=True, help="Check the folders and the manifest, print the memory estimate "
+                     "(what fits on this machine), then stop: nothing is loaded or cached."),
+        click.option("--ignore-memory", is_flag=True, help="Start even when the memory estimate says the run "
+                     "cannot fit."),
         click.option("--help-config", is_flag=True, help="List every config key with its default and stop."),
     ]
     for option in reversed(options):
@@ -78,7 +82,7 @@ def _shared_options(f):
               "train-sft run): policy AND reference start from its final/ model (paper: pi_ref = the SFT model).")
 @_shared_options
 def train_dpo_cmd(manifest, mode, init_from, **opts):
-    _train(manifest, "pairs", mode=mode, init_from=init_from, **opts)
+    _train(manifest, "pairs", command="train-dpo", mode=mode, init_from=init_from, **opts)
 
 
 SFT_HELP = """Phased supervised fine-tuning of the motion module (Hallo4 sec. 3.5), flow matching.
@@ -114,10 +118,11 @@ and metrics as train-dpo; the run folder's final/motion holds the module.
 def train_sft_cmd(phase, videos, manifest, init_from, **opts):
     if not opts["help_config"] and bool(videos) == bool(manifest):
         raise click.UsageError("Give exactly one of --videos (a video manifest) or --manifest (a pair manifest).")
-    _train(videos or manifest, "videos" if videos else "pairs", mode="sft", phase=phase, init_from=init_from, **opts)
+    _train(videos or manifest, "videos" if videos else "pairs", command="train-sft", mode="sft", phase=phase,
+           init_from=init_from, **opts)
 
 
-def _train(manifest, kind, *, model_kind, denoiser, vae, audio_encoder, image_encoder, config_file, preset, overrides, max_steps,
+def _train(manifest, kind, *, command, dry_run, ignore_memory, model_kind, denoiser, vae, audio_encoder, image_encoder, config_file, preset, overrides, max_steps,
            output, cache_dir, media_roots, resume, prepare_only, no_progress, help_config, **flags):
     if help_config:
         click.echo(_config_help())
@@ -129,11 +134,16 @@ def _train(manifest, kind, *, model_kind, denoiser, vae, audio_encoder, image_en
                         cache_dir=cache_dir, **flags)
     if not cfg.denoiser_path or not cfg.vae_path:
         raise click.UsageError("--transformer/--unet and --vae are required (or denoiser_path/vae_path in --config).")
-    from trainer.run import run
+    if cfg.phase == "audio" and not cfg.audio_encoder_path:
+        raise click.UsageError("--phase audio trains the audio branch on wav2vec2 features: pass --audio-encoder "
+                               "(a local wav2vec2 folder).")
+    from trainer.run import check_folders, run
 
     try:
+        check_folders(cfg)  # every model folder, before the manifest is read or anything is loaded
         message = run(cfg, Path(manifest), media_roots or None, resume=resume, prepare_only=prepare_only,
-                      progress=not no_progress, manifest_kind=kind)
+                      progress=not no_progress, manifest_kind=kind, command=command,
+                      say=lambda line: click.echo(line, err=True), dry_run=dry_run, memory_check=not ignore_memory)
     except (ValueError, FileNotFoundError) as e:
         raise CurateError(str(e)) from None
     if message:

@@ -28,6 +28,22 @@ def _aligned(cand: Decoded, ref: Decoded):
         yield resize_frames(cand.frames[start:stop], h, w), resize_frames(ref.frames[start:stop], h, w)
 
 
+def match_rate(cand: Decoded, ref: Decoded) -> tuple[Decoded, str | None]:
+    """The candidate at the ground truth's frame rate, and a note when it had another one.
+
+    Frame i of the result is the candidate's frame on screen at i / ref.fps (nearest frame): a run samples at its
+    training rate (16 fps for Wan) while references are usually 25 fps, and frame-by-frame metrics need one rate.
+    """
+    if abs(cand.fps - ref.fps) <= 0.01 or cand.fps <= 0 or ref.fps <= 0 or not len(cand.frames):
+        return cand, None
+    import numpy as np
+
+    n = max(1, round(len(cand.frames) * ref.fps / cand.fps))
+    idx = np.minimum(np.round(np.arange(n) * cand.fps / ref.fps).astype(int), len(cand.frames) - 1)
+    note = f"candidate resampled from {cand.fps:g} to {ref.fps:g} fps (nearest frame) for the ground-truth metrics"
+    return Decoded(path=cand.path, frames=cand.frames[idx], fps=ref.fps, audio=cand.audio), note
+
+
 def check_comparable(cand: Decoded, ref: Decoded) -> str | None:
     """None when frame i of one can be compared with frame i of the other, else why not."""
     if abs(cand.fps - ref.fps) > 0.01:

@@ -50,6 +50,12 @@ def summarise(result) -> dict:
         for col, _, _ in PER_METHOD:
             if col in result.distribution.get(method, {}):
                 entry[col] = {"value": result.distribution[method][col]}
+        notes: dict[str, int] = {}  # why a clip lacks a metric, or what was done to it: shown under the table
+        for r in rows:
+            for note in filter(None, (r.get("note") or "").split("; ")):
+                notes[note] = notes.get(note, 0) + 1
+        if notes:
+            entry["notes"] = notes
         methods[method] = entry
     return {"methods": methods, "skipped": [{"metric": s.metric, "reason": s.reason} for s in result.skips]}
 
@@ -90,7 +96,11 @@ def table(summary: dict) -> str:
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
     lines = ["  ".join(x.ljust(w) for x, w in zip(r, widths)).rstrip() for r in [header, *body]]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines) + "\n(mean \u00b1 half-width of the 95 % interval over clips; FID/FVD per method)"
+    lines.append("(mean \u00b1 half-width of the 95 % interval over clips; FID/FVD per method)")
+    for name, m in summary["methods"].items():
+        for note, n in m.get("notes", {}).items():
+            lines.append(f"{name}: {n} of {m['clips']} clips: {note}")
+    return "\n".join(lines)
 
 
 def write_outputs(result, summary: dict, out: Path) -> dict[str, Path]:

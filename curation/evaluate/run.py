@@ -154,8 +154,14 @@ class _Run:
         }
         notes: list[str] = []
         ref = self._reference(item, what, notes)
+        at_ref_rate = cand
         if ref is not None:
-            self._full_reference(row, notes, cand, ref)
+            from curation.evaluate.fullref import match_rate
+
+            at_ref_rate, note = match_rate(cand, ref)  # frame i against frame i needs one frame rate
+            if note:
+                notes.append(note)
+            self._full_reference(row, notes, at_ref_rate, ref)
         if "sync" in self.models:
             from curation.evaluate.sync import sync_scores
 
@@ -171,7 +177,7 @@ class _Run:
             row.update(self.clock.run("hands", self.models["hands"], cand.frames))
         for m in ("fid", "fvd"):
             if m in self.models and ref is not None:
-                self._frechet_features(m, item, cand, ref)
+                self._frechet_features(m, item, at_ref_rate, ref)
         row["note"] = "; ".join(notes) or None
         return row
 

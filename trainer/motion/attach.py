@@ -85,7 +85,10 @@ class MotionModule(nn.Module):
                 parts.append(self.audio_proj(modulate(audio, rho, self.cfg.audio_ablation)))
         if self.skeleton_proj is not None:
             if skeleton is None:
-                raise ValueError("this model has a skeleton branch: the batch needs skeleton keypoints.")
+                need = ("a rendered skeleton video per clip (the manifest's skeleton column), VAE-encoded: "
+                        "skeleton_input 'vae'") if self.cfg.skeleton_projection == "hallo4" else \
+                    "skeleton keypoints or a rendered skeleton video per clip (the manifest's skeleton column)"
+                raise ValueError(f"this model has a skeleton branch: the batch needs {need}.")
             skeleton = skeleton.to(next(self.skeleton_proj.parameters()).dtype)
             if self.skeleton is None:  # 'hallo4': (B, T, C, h, w) skeleton latents -> (B, T', N, dim)
                 parts.append(self.skeleton_proj(skeleton, grid))
