@@ -25,6 +25,7 @@ import tomli_w
 
 from storage.atomic import atomic_write_text
 from storage.errors import WorkspaceError
+from storage.limits import Limits
 
 CONFIG_NAME = "curate.toml"
 DEFAULT_DB_NAME = "curate.db"
@@ -168,6 +169,8 @@ class WorkspaceConfig:
         generators: per-method settings (checkout, python, weights, extra args), free-form tables.
     Evaluation:
         eval: local weight files of `curate eval`'s metrics.
+    Limits:
+        limits: the largest inputs accepted (storage/limits.py).
     """
 
     database_url: str = field(default=f"sqlite:///{DEFAULT_DB_NAME}", metadata={
@@ -193,6 +196,9 @@ class WorkspaceConfig:
                 "method's own config class."})
     eval: EvalConfig = field(default_factory=EvalConfig, metadata={
         "help": "[eval] Local weight files of curate eval's metrics."})
+    limits: Limits = field(default_factory=Limits, metadata={
+        "help": "[limits] Largest inputs accepted: image pixels, audio and video length, frames decoded at once, "
+                "manifest rows."})
 
     def __post_init__(self) -> None:
         if not isinstance(self.database_url, str) or "://" not in self.database_url:
@@ -221,11 +227,12 @@ class WorkspaceConfig:
             "normalize": asdict(self.normalize),
             "generators": self.generators,
             "eval": asdict(self.eval),
+            "limits": asdict(self.limits),
         }
 
     @classmethod
     def from_toml(cls, data: dict[str, Any], source: str = CONFIG_NAME) -> WorkspaceConfig:
-        known = {"store", "media", "annotation", "rubric", "normalize", "generators", "eval"}
+        known = {"store", "media", "annotation", "rubric", "normalize", "generators", "eval", "limits"}
         unknown = set(data) - known
         if unknown:
             raise WorkspaceError(f"{source}: unknown section(s) {sorted(unknown)}; known: {sorted(known)}.")
@@ -245,6 +252,7 @@ class WorkspaceConfig:
                 normalize=NormalizeConfig(**data.get("normalize", {})),
                 generators=dict(data.get("generators", {})),
                 eval=EvalConfig(**data.get("eval", {})),
+                limits=Limits(**data.get("limits", {})),
             )
         except TypeError as e:  # unknown key inside a section
             raise WorkspaceError(f"{source}: {e}") from None
