@@ -82,10 +82,12 @@ class PromptEncoder:
     def from_pretrained(cls, path: str | Path, max_length: int = 512) -> PromptEncoder:
         import transformers
 
-        config = transformers.AutoConfig.from_pretrained(path)
+        # local_files_only: a path that is not a local folder must fail here, never become a hub download.
+        config = transformers.AutoConfig.from_pretrained(path, local_files_only=True)
         encoders = {"t5": "T5EncoderModel", "mt5": "MT5EncoderModel", "umt5": "UMT5EncoderModel"}
         model_cls = getattr(transformers, encoders.get(config.model_type, "AutoModel"))
-        return cls(transformers.AutoTokenizer.from_pretrained(path), model_cls.from_pretrained(path), max_length)
+        return cls(transformers.AutoTokenizer.from_pretrained(path, local_files_only=True),
+                   model_cls.from_pretrained(path, local_files_only=True), max_length)
 
     def __call__(self, prompts: list[str]) -> torch.Tensor:
         tok = self.tokenizer(prompts, padding="max_length", max_length=self.max_length, truncation=True,

@@ -17,6 +17,7 @@ from generators._proc import UpstreamError, run_logged
 from generators._settings import missing_paths, missing_python
 from generators.base import GenerationRequest, GenerationResult
 from generators.policy.config import PolicyConfig, policy_config
+from trainer.generation.run_check import check_run
 from trainer.generation.settings import SampleJob, SampleJobs
 
 
@@ -37,6 +38,8 @@ class PolicyGenerator:
             else:
                 missing += missing_paths([(f"checkpoint of step {c.step}",
                                            run / "checkpoints" / f"step-{c.step:06d}" / "model.safetensors")])
+        if not missing:  # the run's own config: validated and its model folders present, as the sampler will need
+            missing += check_run(run, c.step)
         return missing + missing_python(c.python, None)
 
     def generate(self, requests: list[GenerationRequest], workdir: Path) -> list[GenerationResult]:
