@@ -78,7 +78,7 @@ def test_a_lora_tensor_of_the_wrong_shape_is_one_line(tiny_run, tmp_path):
     run = variant(tiny_run, tmp_path)
     file = run / "final" / "lora" / LORA_WEIGHTS
     state = load_file(str(file))
-    key = sorted(k for k in state if "lora_A" in k)[0]
+    key = min(k for k in state if "lora_A" in k)
     state[key] = state[key][:, :-1].contiguous()
     save_file(state, str(file))
     with pytest.raises(CurateError) as e:
@@ -91,7 +91,7 @@ def test_a_checkpoint_tensor_of_the_wrong_shape_names_file_and_key(tiny_run, tmp
     run = variant(tiny_run, tmp_path)
     file = run / "checkpoints" / "step-000002" / "model.safetensors"
     state = load_file(str(file))
-    key = sorted(state)[0]
+    key = min(state)
     want = tuple(state[key].shape)
     state[key] = state[key].reshape(-1)[:-1].contiguous() if state[key].numel() > 1 else state[key].repeat(2)
     save_file(state, str(file))
