@@ -75,3 +75,21 @@ def check_run(run_dir: str | Path, step: int | None = None) -> list[str]:
     except CurateError as e:
         return [str(e)]
     return model_folder_problems(run_dir, cfg, step)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m trainer.generation.run_check RUN [STEP]``: one line per problem on stdout; exit 1 if any."""
+    import sys
+
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) not in (1, 2) or (len(argv) == 2 and not argv[1].isdigit()):
+        print("usage: python -m trainer.generation.run_check RUN [STEP]", file=sys.stderr)
+        return 2
+    problems = check_run(argv[0], int(argv[1]) if len(argv) == 2 else None)
+    for line in problems:
+        print(line)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
