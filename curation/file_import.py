@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import select
 from tqdm import tqdm
 
+from annotate_app.assign import AssignConfig
 from storage import (
     Annotator,
     Assignment,
@@ -144,7 +145,7 @@ def import_candidates(ws: Workspace, path: str | Path, progress: bool = False) -
     naming the rows.
     """
     path = Path(path).resolve()
-    limits = ws.config.limits
+    limits = Limits.from_workspace(ws)
     df = read_table(path, CANDIDATE_REQUIRED, CANDIDATE_OPTIONAL, max_rows=limits.max_manifest_rows)
     with ws.store() as store:
         with store.reader() as conn:
@@ -153,7 +154,7 @@ def import_candidates(ws: Workspace, path: str | Path, progress: bool = False) -
 
         def write(s) -> ImportReport:  # a fresh report per attempt: in_transaction may run it again
             report = ImportReport()
-            _store_candidates(s, path, rows, report, ws.config.overlap)
+            _store_candidates(s, path, rows, report, AssignConfig.from_workspace(ws).overlap)
             return report
 
         return in_transaction(store, write)
@@ -282,7 +283,7 @@ def import_ratings(ws: Workspace, path: str | Path, replace: bool = False, over_
     refused (the app's cap).
     """
     path = Path(path).resolve()
-    df = read_table(path, RATING_REQUIRED, RATING_OPTIONAL, max_rows=ws.config.limits.max_manifest_rows)
+    df = read_table(path, RATING_REQUIRED, RATING_OPTIONAL, max_rows=Limits.from_workspace(ws).max_manifest_rows)
     if df["candidate_id"].isna().all() and (df["clip_id"].isna().all() or df["method"].isna().all()):
         raise CurateError(f"{path}: needs a candidate_id column, or clip_id and method columns.")
     report = ImportReport()
@@ -295,7 +296,7 @@ def import_ratings(ws: Workspace, path: str | Path, replace: bool = False, over_
             existing = {(r.candidate_pk, r.annotator_pk): r for r in s.scalars(select(Rating))}
             seen: dict[tuple[int, str], int] = {}
             claimed: set[tuple[int, int]] = set()
-            now, k = datetime.now(timezone.utc), ws.config.overlap
+            now, k = datetime.now(timezone.utc), AssignConfig.from_workspace(ws).overlap
             for i, rec in enumerate(df.to_dict("records"), 1):
                 cand = _find_candidate(rec, by_id, by_key, path, i)
                 name = check_id(rec.get("annotator_id"), where(path, i, "annotator_id"), "annotator")

@@ -13,6 +13,8 @@ __all__ = ["UpstreamError", "die_with_parent", "last_error_line", "python_comman
 
 _PR_SET_PDEATHSIG = 1
 STDERR_TAIL_CHARS = 4000
+# How batch_results words a clip the crash left without output (the worker reruns those alone).
+CRASH_MARK = "before this clip's output was written"
 
 # Runs before the upstream command: arm PR_SET_PDEATHSIG, then exec the command in place (the
 # setting survives exec). Unlike preexec_fn this is safe while the worker has threads running.
@@ -119,5 +121,5 @@ def batch_results(reqs: list, collect, error: UpstreamError | None) -> list:
         return results
     first = str(error).splitlines()[0]
     head = first.split(": ", 1)[0] if first.startswith("upstream exited") else first
-    why = f"{head} before this clip's output was written: {last_error_line(str(error))}"
+    why = f"{head} {CRASH_MARK}: {last_error_line(str(error))}"
     return [res if res.ok else type(res)(res.job_id, error=why) for res in results]

@@ -100,3 +100,38 @@ def clean_prompt(prompt: str | None, default: str) -> str:
     """One line, no ``@@`` (the Fudan list files split on it)."""
     text = " ".join((prompt or default).replace("@@", " ").split())
     return text or default
+
+
+WEIGHT_SUFFIXES = (".pt", ".pth", ".ckpt", ".safetensors", ".onnx", ".bin", ".tar", ".task", ".npy")
+
+
+def yaml_weight_files(config: Path, prefix: str, weights: Path, what: str) -> list[tuple[str, Path, str]]:
+    """(what, path, "file"|"dir") of every value in the YAML ``config`` that starts with ``prefix``.
+
+    Upstream configs name their weights as ``./pretrained_model(s)/...`` relative to the cwd, where
+    the adapters link the weights folder: those are mapped into ``weights``. A value with a weight
+    file's suffix must be a file, any other one a (non-empty) folder loaded with ``from_pretrained``.
+    """
+    import yaml
+
+    found: list[tuple[str, Path, str]] = []
+
+    def walk(node, key: str) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, str(k))
+        elif isinstance(node, list):
+            for v in node:
+                walk(v, key)
+        elif isinstance(node, str) and node.startswith(prefix):
+            rest = node[len(prefix):].rstrip("/")
+            kind = "file" if rest.endswith(WEIGHT_SUFFIXES) else "dir"
+            found.append((f"{what} `{key}` ({config.name})", weights / rest, kind))
+
+    walk(yaml.safe_load(config.read_text()) or {}, "")
+    return unique_files(found)
+
+
+def unique_files(files: list[tuple[str, Path, str]]) -> list[tuple[str, Path, str]]:
+    """``files`` with each path once (the first mention names it): configs name one model for two uses."""
+    return list({str(p): (what, p, kind) for what, p, kind in reversed(files)}.values())[::-1]

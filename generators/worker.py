@@ -22,9 +22,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from generators import _jobs
-from generators._proc import die_with_parent
+from generators._proc import CRASH_MARK, die_with_parent
 from generators.base import GenerationRequest, GenerationResult
 from generators.normalize import BrokenOutput, normalize_video
+from generators.normalize_config import NormalizeConfig
 from generators.registry import batch_size, build
 from storage import Candidate, CandidateStatus, Clip, JobStatus
 from storage.atomic import atomic_write
@@ -169,13 +170,31 @@ def _generate(ws, method, reqs, workdir, adapters) -> dict[int, GenerationResult
     try:
         if method not in adapters:
             adapters[method] = build(method, ws.config.generators.get(method, {}), ws.root)
-        out = adapters[method].generate(reqs, workdir)
-        return {r.job_id: r for r in out}
+        results = {r.job_id: r for r in adapters[method].generate(reqs, workdir)}
+        return _rerun_after_crash(adapters[method], reqs, results, workdir)
     except Exception as e:  # noqa: BLE001 - the whole batch failed (upstream crashed, adapter bug)
         msg = f"{type(e).__name__}: {e}"
         if not isinstance(e, RuntimeError):
             msg += "\n" + traceback.format_exc(limit=5)
         return {r.job_id: GenerationResult(r.job_id, error=msg) for r in reqs}
+
+
+def _rerun_after_crash(gen, reqs, results: dict[int, GenerationResult], workdir: Path) -> dict[int, GenerationResult]:
+    """After an upstream crashed mid-batch, run each clip it left without output on its own.
+
+    The clip that crashed it fails again, alone, with the upstream's error; the clips queued behind
+    it, which the crash never let run, get their own call. Without this they would be claimed again
+    together, behind the same clip, and fail with it on every attempt. Only for a non-zero exit
+    (a timeout is not rerun: it would cost the whole timeout again per clip).
+    """
+    crashed = [r for r in reqs if (e := results[r.job_id].error) and e.startswith("upstream exited")
+               and CRASH_MARK in e]
+    if len(crashed) < 2:
+        return results
+    for r in crashed:
+        out = gen.generate([r], workdir / f"alone-{r.job_id}")
+        results.update({x.job_id: x for x in out})
+    return results
 
 
 def _finish(ws, store, method: str, req: GenerationRequest, res: GenerationResult, token: str, attempt: int,
@@ -190,7 +209,7 @@ def _finish(ws, store, method: str, req: GenerationRequest, res: GenerationResul
     raw = folder / "raw" / f"{stem}{res.raw_path.suffix or '.mp4'}"
     try:
         _keep_raw(res.raw_path, raw)
-        norm = normalize_video(raw, req.audio_path, folder / f"{stem}.mp4", ws.config.normalize, req.audio_duration)
+        norm = normalize_video(raw, req.audio_path, folder / f"{stem}.mp4", NormalizeConfig.from_workspace(ws), req.audio_duration)
     except BrokenOutput as e:
         _log(log, f"BROKEN OUTPUT: {e}")
         cand = {"raw_path": str(raw), "failure_reason": str(e)} if final else None

@@ -44,6 +44,13 @@ class Limits:
         if not self.max_audio_seconds > 0 or not self.max_video_ratio > 0:
             raise WorkspaceError("limits.max_audio_seconds and limits.max_video_ratio must be > 0.")
 
+    @classmethod
+    def from_workspace(cls, ws) -> Limits:
+        """The workspace's ``[limits]`` (defaults for what it leaves out)."""
+        from storage.workspace import section_config
+
+        return section_config(cls, ws.config.limits, "limits")
+
     def max_video_seconds(self, audio_seconds: float) -> float:
         """The longest video allowed for a clip whose audio lasts ``audio_seconds``."""
         return self.max_video_ratio * audio_seconds + self.video_slack_seconds

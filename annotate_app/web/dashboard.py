@@ -15,6 +15,7 @@ import time
 
 import streamlit as st
 
+from annotate_app.assign import AssignConfig
 from annotate_app.web import context
 from annotate_app.web.dashboard_annotators import (
     CLIP_COLUMNS,
@@ -88,7 +89,7 @@ def render() -> None:
         return
     ws, store = context.workspace(), context.store()
     st.title("Dashboard")
-    loaded = _load(store, ws.config.overlap)
+    loaded = _load(store, AssignConfig.from_workspace(ws).overlap)
     if loaded is None:
         st.info("stats not available (annotate_app.stats is missing).")
         return

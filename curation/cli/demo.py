@@ -34,9 +34,8 @@ def _sample_clips(ws) -> int:
     if not manifest.exists() or len(manifest.read_text().splitlines()) - 1 < DEMO_CLIPS:
         manifest = make_sample_clips(ws.path("media", "sample"), n=DEMO_CLIPS, seconds=2.0, size=256)
     ingest_manifest(ws, manifest)  # idempotent: same files, same rows
-    with ws.store() as store:
-        with store.session() as s:
-            return s.scalar(select(func.count()).select_from(Clip))
+    with ws.store() as store, store.session() as s:
+        return s.scalar(select(func.count()).select_from(Clip))
 
 
 def _candidates(ws) -> str:
@@ -87,10 +86,12 @@ def _accounts(ws, port: int) -> list[tuple[str, str, str]]:
 
 
 def _round_stats(ws) -> dict:
+    from annotate_app.assign import AssignConfig
     from annotate_app.stats import StatsConfig, compute_stats
 
     with ws.store() as store:
-        return compute_stats(store, ws.config.overlap, StatsConfig(overlap=ws.config.overlap))["rounds"]
+        k = AssignConfig.from_workspace(ws).overlap
+        return compute_stats(store, k, StatsConfig(overlap=k))["rounds"]
 
 
 @click.command("demo")
@@ -126,9 +127,10 @@ def demo_cmd(directory: str, port: int, no_serve: bool, rounds: int) -> None:
       curate demo                 # then open the printed link
       curate demo /tmp/demo --port 8600 --no-serve
     """
+    from curation.cli._util import default_sections
     from storage.workspace import init
 
-    ws = init(Path(directory))
+    ws = init(Path(directory), sections=default_sections(3))
     click.echo(f"Workspace: {ws.root}")
     click.echo(f"Clips: {_sample_clips(ws)}")
     click.echo("Generating candidates (CPU, about a minute the first time)...")

@@ -42,6 +42,9 @@ def _weights(cfg, root: Path, setting: str) -> dict:
 def _detector(cfg) -> str:
     if cfg.face_crop == "full":
         return "none: eval.face_crop = full (each frame is the face crop)"
+    if cfg.s3fd:
+        return ("S3FD (syncnet_python's detector; eval.s3fd weights below): frame scaled by 0.25, "
+                "confidence > 0.9, NMS 0.3 then 0.1, best-scoring face per frame")
     return ("OpenCV haarcascade_frontalface_default (FALLBACK: syncnet_python uses S3FD; "
             f"opencv-python-headless {_version('opencv-python-headless')})")
 
@@ -58,7 +61,8 @@ def _sync(cfg, root: Path) -> dict:
                        "min_face_side_px_exclusive": cfg.sync_min_face,
                        "standard": cfg.sync_scene_cuts and cfg.sync_min_track == 100 and cfg.sync_min_face == 100},
         },
-        "weights": [_weights(cfg, root, "syncnet")],
+        "weights": [_weights(cfg, root, "syncnet")]
+        + ([_weights(cfg, root, "s3fd")] if cfg.s3fd and cfg.face_crop == "face" else []),
         "detector": _detector(cfg),
     }
 

@@ -54,7 +54,7 @@ def load_models(cfg, root: Path, metrics: tuple[str, ...], device: str = "cpu") 
         if metric == "sync":
             from curation.evaluate.syncnet import load_syncnet
 
-            check_detector(cfg)
+            models["sync_detector"] = load_detector(cfg, root, device)
 
             models[metric] = load_syncnet(path).to(device)
         elif metric == "lpips":
@@ -76,21 +76,24 @@ def load_models(cfg, root: Path, metrics: tuple[str, ...], device: str = "cpu") 
     return models, skips
 
 
-def check_detector(cfg) -> None:
-    """S3FD is syncnet_python's detector; we do not build it yet, so naming its weights is refused
-    rather than silently running the Haar cascade instead.
+def load_detector(cfg, root: Path, device: str = "cpu"):
+    """The S3FD of ``eval.s3fd`` when Sync detects faces, else None (the Haar cascade, the fallback).
 
     Raises:
-        CurateError: ``eval.s3fd`` is set while Sync detects faces.
+        CurateError: ``eval.s3fd`` names no file, fails its hash check or is not an S3FD state dict
+            (never silently replaced by the fallback).
     """
     from storage.errors import CurateError
 
-    if cfg.s3fd and cfg.face_crop == "face":
-        raise CurateError(
-            f"eval.s3fd = {cfg.s3fd!r}: S3FD face detection is not supported yet; remove eval.s3fd to use "
-            "OpenCV's Haar cascade (reported as the fallback detector), or set eval.face_crop = \"full\" "
-            "for videos that are already face crops."
-        )
+    if not cfg.s3fd or cfg.face_crop != "face":
+        return None
+    from curation.evaluate.s3fd import load_s3fd
+
+    try:
+        path = resolve_weights(root, "s3fd", cfg.s3fd, cfg.sha256.get("s3fd"))
+    except WeightsMissing as e:
+        raise CurateError(str(e)) from None
+    return load_s3fd(path, device)
 
 
 class _Clock:
@@ -157,7 +160,8 @@ class _Run:
             from curation.evaluate.sync import sync_scores
 
             res = self.clock.run(
-                "sync", sync_scores, self.models["sync"], cand, self.cfg.face_crop, self.device, _rules(self.cfg)
+                "sync", sync_scores, self.models["sync"], cand, self.cfg.face_crop, self.device, _rules(self.cfg),
+                self.models.get("sync_detector"),
             )
             if isinstance(res, str):
                 notes.append(f"Sync-C/D not computed: {res}")

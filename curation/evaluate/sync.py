@@ -3,9 +3,9 @@
 Step by step (docs/eval.md cites each step):
 1. Frames at 25 fps (other rates are resampled to 25 by nearest frame).
 2. Face tracks by syncnet_python's rules (``tracks``: shots split at scene cuts, more than 100
-   frames, mean face side over 100 px); the largest face per frame (OpenCV's shipped Haar
-   cascade, the fallback for S3FD), gaps filled, boxes median-filtered over 13 frames; each frame cropped to
-   the square syncnet_python uses (half-size s around the centre: s above, 1.8 s below, 1.4 s
+   frames, mean face side over 100 px); one face per frame (S3FD from the user's ``eval.s3fd``
+   as syncnet_python runs it, else OpenCV's shipped Haar cascade as the fallback), gaps filled,
+   boxes median-filtered over 13 frames; each frame cropped to the square syncnet_python uses (half-size s around the centre: s above, 1.8 s below, 1.4 s
    either side; padding value 110) and resized to 224 x 224, BGR 0-255. ``eval.face_crop =
    "full"`` uses the whole frame instead (videos that are already face crops).
 3. Audio as ``ffmpeg -ac 1 -ar 16000`` decodes it to 16-bit integers (decode.read_audio), MFCC
@@ -70,8 +70,14 @@ def resample_25(frames: np.ndarray, fps: float) -> np.ndarray:
     return frames[idx]
 
 
-def _detect(frames: np.ndarray) -> np.ndarray:
-    """(T, 3) centre x, centre y, half-size of the largest face per frame; NaN where none is found."""
+def _detect(frames: np.ndarray, detector=None) -> np.ndarray:
+    """(T, 3) centre x, centre y, half-size of one face per frame; NaN where none is found.
+
+    With S3FD (``detector``) the best-scoring face, as syncnet_python's tracker starts from the first
+    detection it lists (scores sorted); with the Haar cascade (no scores) the largest.
+    """
+    if detector is not None:
+        return _detect_s3fd(frames, detector)
     import cv2
 
     cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
@@ -86,6 +92,17 @@ def _detect(frames: np.ndarray) -> np.ndarray:
         if len(faces):
             x, y, fw, fh = max(faces, key=lambda f: f[2] * f[3]) / scale
             out[t] = (x + fw / 2, y + fh / 2, max(fw, fh) / 2)
+    return out
+
+
+def _detect_s3fd(frames: np.ndarray, detector) -> np.ndarray:
+    out = np.full((len(frames), 3), np.nan)
+    for t, frame in enumerate(frames):
+        found = detector.detect(frame)
+        if len(found):
+            x1, y1, x2, y2 = found[0, :4]
+            # syncnet_python's crop: centre of the box, half of its longer side
+            out[t] = ((x1 + x2) / 2, (y1 + y2) / 2, max(x2 - x1, y2 - y1) / 2)
     return out
 
 
@@ -154,7 +171,7 @@ class TrackRules:
     scene_cuts: bool = True  # shots split tracks
 
 
-def _tracks(frames: np.ndarray, crop: str, rules: TrackRules) -> list[tracks.Track] | str:
+def _tracks(frames: np.ndarray, crop: str, rules: TrackRules, detector=None) -> list[tracks.Track] | str:
     cuts = tracks.scene_cuts(frames) if rules.scene_cuts else []
     spans = tracks.shots(len(frames), cuts)
     if crop != "face":
@@ -164,7 +181,7 @@ def _tracks(frames: np.ndarray, crop: str, rules: TrackRules) -> list[tracks.Tra
             return (f"too short for SyncNet: the longest shot has {longest} frames at 25 fps, the track rule "
                     f"needs more than {rules.min_track} (eval.sync_min_track)")
         return found
-    boxes = _detect(frames)
+    boxes = _detect(frames, detector)
     if np.isnan(boxes[:, 0]).all():
         return 'no face found (set eval.face_crop = "full" for videos that are face crops)'
     found = tracks.face_tracks(boxes, spans, rules.min_track, rules.min_face)
@@ -190,17 +207,18 @@ def _score_track(net, frames, audio, track: tracks.Track, device: str):
 
 
 def sync_scores(
-    net, video: Decoded, crop: str = "face", device: str = "cpu", rules: TrackRules = TrackRules()
+    net, video: Decoded, crop: str = "face", device: str = "cpu", rules: TrackRules = TrackRules(), detector=None
 ) -> dict[str, float] | str:
     """{"sync_c", "sync_d", "sync_offset", "sync_tracks"} of one video, or the reason it has none.
 
     Several tracks (scene cuts, a face lost for over a second): Sync-C and Sync-D are the mean over
     tracks (syncnet_python prints one line per track), the offset is the longest track's.
+    ``detector``: an S3FD (``eval.s3fd``), else OpenCV's Haar cascade, the fallback.
     """
     if video.audio is None:
         return "no audio (neither the clip's driving audio nor an audio track)"
     frames = resample_25(video.frames, video.fps)
-    found = _tracks(frames, crop, rules)
+    found = _tracks(frames, crop, rules, detector)
     if isinstance(found, str):
         return found
     scored = [(len(t), _score_track(net, frames, video.audio, t, device)) for t in found]

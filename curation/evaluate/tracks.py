@@ -1,8 +1,9 @@
 """Which frames SyncNet scores: syncnet_python's shot and face-track rules (``run_pipeline.py``).
 
-1. Scene cuts split the video into shots (PySceneDetect's ``ContentDetector`` defaults: a cut where
-   the mean absolute change of the HSV channels, averaged over H, S and V, reaches 27, at least 15
-   frames after the previous cut; frames wider than 256 px are subsampled first).
+1. Scene cuts split the video into shots (``ContentDetector()`` of scenedetect 0.5.1, the version
+   syncnet_python's requirements.txt pins: a cut where the mean absolute change of the HSV
+   channels, averaged over H, S and V, reaches 30, at least 15 frames after the previous cut;
+   frames are first subsampled by VideoManager's default factor for their width).
 2. In each shot, the largest face per frame forms a track; a track ends when no face is found
    for more than 25 frames or the next box overlaps the last by IoU 0.5 or less.
 3. A track is kept when it has more than ``min_track`` detections (100) and its mean box side,
@@ -17,8 +18,12 @@ from itertools import pairwise
 
 import numpy as np
 
-CUT_THRESHOLD = 27.0  # ContentDetector's default threshold
-MIN_SCENE = 15  # ContentDetector's default min_scene_len, frames
+# scenedetect 0.5.1 (pinned by syncnet_python): ContentDetector(threshold=30.0, min_scene_len=15);
+# 0.6 changed the default threshold to 27, which would find cuts syncnet_python does not.
+CUT_THRESHOLD = 30.0
+MIN_SCENE = 15  # frames
+# VideoManager.set_downscale_factor() without an argument (0.5.1): width -> pixel step.
+DOWNSCALE = ((3200, 12), (2100, 8), (1700, 6), (1200, 5), (900, 4), (600, 3), (400, 2))
 MAX_GAP = 25  # syncnet_python's num_failed_det
 MIN_IOU = 0.5  # syncnet_python's iouThres
 
@@ -39,7 +44,7 @@ def scene_cuts(frames: np.ndarray) -> list[int]:
     """Indices of the first frame of each new shot (empty: one shot)."""
     import cv2
 
-    step = max(1, frames.shape[2] // 256)  # PySceneDetect's automatic downscale factor
+    step = downscale_factor(frames.shape[2])
     cuts, last, prev = [], 0, None
     for t, frame in enumerate(frames):
         hsv = cv2.cvtColor(np.ascontiguousarray(frame[::step, ::step]), cv2.COLOR_RGB2HSV).astype(np.int32)
@@ -50,6 +55,11 @@ def scene_cuts(frames: np.ndarray) -> list[int]:
                 last = t
         prev = hsv
     return cuts
+
+
+def downscale_factor(width: int) -> int:
+    """The pixel step scenedetect 0.5.1 subsamples a frame of this width by (1 below 400 px)."""
+    return next((f for w, f in DOWNSCALE if width >= w), 1)
 
 
 def shots(n: int, cuts: list[int]) -> list[tuple[int, int]]:

@@ -19,6 +19,8 @@ SOURCES = {
     "(https://www.dropbox.com/s/ge9e5ujwgetktms/i3d_torchscript.pt)",
     "lpips_backbone": "alexnet-owt-7be5be79.pth, torchvision's ImageNet AlexNet "
     "(https://download.pytorch.org/models/alexnet-owt-7be5be79.pth)",
+    "s3fd": "sfd_face.pth, the S3FD face detector of joonson/syncnet_python (download_model.sh: "
+    "https://www.robots.ox.ac.uk/~vgg/software/lipsync/data/sfd_face.pth)",
     "dwpose": "dw-ll_ucoco_384.onnx, DWPose's whole-body model (IDEA-Research/DWPose; "
     "https://huggingface.co/yzd-v/DWPose/resolve/main/dw-ll_ucoco_384.onnx)",
 }

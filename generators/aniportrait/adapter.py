@@ -23,7 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from generators._proc import UpstreamError, batch_results, python_command, python_path_env, run_logged
-from generators._settings import build_config, missing_files, missing_paths, missing_python, stage
+from generators._settings import (
+    build_config,
+    missing_files,
+    missing_paths,
+    missing_python,
+    stage,
+    unique_files,
+    yaml_weight_files,
+)
 from generators.aniportrait.config import UPSTREAM_FPS, AniPortraitConfig
 from generators.base import GenerationRequest, GenerationResult
 from generators.staging import InputContract, StagingError, stage_inputs
@@ -32,6 +40,7 @@ GRID_PAD = 2
 # librosa loads at 16 kHz (src/utils/audio_util.py:15); the reference is resized to a square W = H,
 # so it is cropped square first rather than stretched.
 CONTRACT = InputContract(audio_rate=16000, image_aspect=(1, 1), frame_rate=UPSTREAM_FPS)
+WEIGHTS_PREFIX = "./pretrained_model/"  # the template's paths, relative to the cwd where weights are linked
 # Audio of at most this many seconds makes one 5 s chunk: the IndexError without a template.
 CHUNK_SECONDS = 5.0
 
@@ -54,13 +63,30 @@ class AniPortraitGenerator:
         if not missing:
             missing += missing_paths([("entry script", c.entry), ("config template", Path(c.checkout) / c.config_template),
                                       ("weights folder", c.weights)])
-            if c.weights and Path(c.weights).exists():
-                missing += missing_files([("AniPortrait weights", Path(c.weights) / name, "file")
-                                          for name in ("denoising_unet.pth", "audio2mesh.pt")])
+            if c.weights and Path(c.weights).exists() and not missing:
+                missing += missing_files(self.weight_files())
             if c.pose_temp is not None:
                 missing += missing_files([("head-pose template pose_temp (clips <= 5 s crash without it)",
                                            Path(c.pose_temp), "file")])
         return missing + missing_python(c.python, c.conda_env)
+
+    def weight_files(self) -> list[tuple[str, Path, str]]:
+        """Each ``./pretrained_model/...`` the config template and its ``audio_inference_config`` name
+        (scripts/audio2vid.py:57-115 loads them all: SD-1.5 UNet, VAE, image encoder, the four
+        AniPortrait nets, wav2vec2, audio2mesh and audio2pose)."""
+        import yaml
+
+        c = self.config
+        template = Path(c.checkout) / c.config_template
+        files = yaml_weight_files(template, WEIGHTS_PREFIX, Path(c.weights), "AniPortrait")
+        audio_cfg = (yaml.safe_load(template.read_text()) or {}).get("audio_inference_config")
+        if audio_cfg:
+            path = Path(c.checkout) / str(audio_cfg)
+            if path.is_file():
+                files += yaml_weight_files(path, WEIGHTS_PREFIX, Path(c.weights), "AniPortrait")
+            else:
+                files.append((f"audio_inference_config of {c.config_template}", path, "file"))
+        return unique_files(files)
 
     def refusal(self, r: GenerationRequest) -> str | None:
         """Why upstream would crash on this clip (and take the batch with it), or None."""

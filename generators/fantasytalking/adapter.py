@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from generators._proc import UpstreamError, python_command, run_logged
-from generators._settings import build_config, clean_prompt, missing_paths, missing_python, stage
+from generators._settings import (
+    build_config,
+    clean_prompt,
+    missing_files,
+    missing_paths,
+    missing_python,
+    stage,
+)
 from generators.base import GenerationRequest, GenerationResult
 from generators.fantasytalking.config import FantasyTalkingConfig
 
@@ -37,9 +44,20 @@ class FantasyTalkingGenerator:
         if not missing:
             missing += missing_paths([("entry script", c.entry), ("weights folder", c.weights)])
             if c.weights and Path(c.weights).exists():
-                missing += missing_paths([("FantasyTalking weights", Path(c.weights) / "fantasytalking_model.ckpt"),
-                                          ("Wan2.1-I2V-14B-720P", Path(c.weights) / "Wan2.1-I2V-14B-720P")])
+                missing += missing_files(self.weight_files())
         return missing + missing_python(c.python, c.conda_env)
+
+    def weight_files(self) -> list[tuple[str, Path, str]]:
+        """What ``load_models`` opens (infer.py:130-171): the 7 DiT shards, CLIP, T5 and VAE of
+        Wan2.1-I2V-14B-720P, the FantasyTalking checkpoint and wav2vec2."""
+        w = Path(self.config.weights)
+        wan = w / "Wan2.1-I2V-14B-720P"
+        names = [f"diffusion_pytorch_model-0000{i}-of-00007.safetensors" for i in range(1, 8)]
+        names += ["models_clip_open-clip-xlm-roberta-large-vit-huge-14.pth", "models_t5_umt5-xxl-enc-bf16.pth",
+                  "Wan2.1_VAE.pth"]
+        return [("FantasyTalking weights", w / "fantasytalking_model.ckpt", "file"),
+                *[("Wan2.1-I2V-14B-720P", wan / n, "file") for n in names],
+                ("wav2vec2", w / "wav2vec2-base-960h", "dir")]
 
     def generate(self, requests: list[GenerationRequest], workdir: Path) -> list[GenerationResult]:
         c = self.config

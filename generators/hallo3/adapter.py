@@ -23,7 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from generators._proc import UpstreamError, batch_results, python_command, run_logged
-from generators._settings import build_config, clean_prompt, missing_paths, missing_python, stage
+from generators._settings import (
+    build_config,
+    clean_prompt,
+    missing_files,
+    missing_paths,
+    missing_python,
+    stage,
+    unique_files,
+    yaml_weight_files,
+)
 from generators.base import GenerationRequest, GenerationResult
 from generators.hallo3.config import Hallo3Config
 from generators.staging import InputContract, StagingError, stage_inputs
@@ -45,9 +54,28 @@ class Hallo3Generator:
         missing = missing_paths([("checkout", c.checkout)])
         if not missing:
             missing += missing_paths([("entry script", c.entry), ("weights folder", c.weights)])
-            if c.weights and Path(c.weights).exists():
-                missing += missing_paths([("Hallo3 weights", Path(c.weights) / "hallo3" / "1" / "mp_rank_00_model_states.pt")])
+            if c.weights and Path(c.weights).exists() and not missing:
+                missing += missing_files(self.weight_files())
         return missing + missing_python(c.python, c.conda_env)
+
+    def weight_files(self) -> list[tuple[str, Path, str]]:
+        """The SAT checkpoint and every ``./pretrained_models/...`` of the base configs (T5, 3D VAE,
+        wav2vec2, vocal separator, face analysis: configs/inference.yaml, cogvideox_5b_i2v_s2.yaml)."""
+        c = self.config
+        w = Path(c.weights)
+        files = [("Hallo3 checkpoint", w / "hallo3" / "1" / "mp_rank_00_model_states.pt", "file"),
+                 ("Hallo3 checkpoint iteration (SAT reads `latest`)", w / "hallo3" / "latest", "file")]
+        for base in c.base_configs:
+            path = Path(c.checkout) / base
+            if path.is_file():
+                files += yaml_weight_files(path, "./pretrained_models/", w, "Hallo3")
+            else:
+                files.append((f"base config {base}", path, "file"))
+        # the insightface models FaceAnalysis loads from face_analysis_model_path (README's layout)
+        files += [("Hallo3 face analysis model", w / "face_analysis" / "models" / name, "file")
+                  for name in ("scrfd_10g_bnkps.onnx", "2d106det.onnx", "1k3d68.onnx", "genderage.onnx",
+                               "glintr100.onnx")]
+        return unique_files(files)
 
     def generate(self, requests: list[GenerationRequest], workdir: Path) -> list[GenerationResult]:
         results = []

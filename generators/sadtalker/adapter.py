@@ -42,6 +42,8 @@ class SadTalkerGenerator:
             if c.weights and Path(c.weights).exists():
                 missing += missing_files([(f"SadTalker weights for {what}", Path(c.weights) / name, "file")
                                           for what, name in self.weight_files()])
+            missing += missing_files([(f"SadTalker {what}", Path(c.checkout) / "gfpgan" / "weights" / name, "file")
+                                      for what, name in self.face_files()])
         return missing + missing_python(c.python, c.conda_env)
 
     def weight_files(self) -> list[tuple[str, str]]:
@@ -49,6 +51,18 @@ class SadTalkerGenerator:
         c = self.config
         mapping = "mapping_00109-model.pth.tar" if "full" in c.preprocess else "mapping_00229-model.pth.tar"
         return [(f"size {c.size}", f"SadTalker_V0.0.2_{c.size}.safetensors"), (f"--preprocess {c.preprocess}", mapping)]
+
+    def face_files(self) -> list[tuple[str, str]]:
+        """(what for, file) under ``<checkout>/gfpgan/weights``, the cwd-relative folder facexlib would
+        otherwise download into at run time (src/face3d/extract_kp_videos_safe.py:37-46;
+        src/utils/face_enhancer.py:94; scripts/download_models.sh)."""
+        files = [("face alignment (every clip)", "alignment_WFLW_4HG.pth"),
+                 ("face detection (every clip)", "detection_Resnet50_Final.pth")]
+        if self.config.enhancer:
+            name = {"gfpgan": "GFPGANv1.4.pth", "RestoreFormer": "RestoreFormer.pth"}.get(self.config.enhancer)
+            files += [(f"--enhancer {self.config.enhancer}", name)] if name else []
+            files.append((f"--enhancer {self.config.enhancer} face parsing", "parsing_parsenet.pth"))
+        return files
 
     def generate(self, requests: list[GenerationRequest], workdir: Path) -> list[GenerationResult]:
         return [self._one(r, workdir / r.safe_id) for r in requests]

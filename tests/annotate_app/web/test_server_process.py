@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from annotate_app.web.server import port_holder
-from tests.test_annotate_browser import _free_port
+from tests.fixtures.browser import free_port as _free_port
 
 
 def _curate(ws, port: int, cwd: Path, env: dict | None = None, **kw) -> subprocess.Popen:
