@@ -85,8 +85,10 @@ def check_image(path: Path, what: str, max_pixels: int | None = None) -> tuple[i
 
     cap = DEFAULT_LIMITS.max_image_pixels if max_pixels is None else max_pixels
     try:
-        with warnings.catch_warnings(), Image.open(path) as im:
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our limit speaks instead, on one line
+            im = Image.open(path)
+        with im:
             w, h = im.size
             if w * h > cap:
                 raise CurateError(_too_many_pixels(what, path, w, h, cap))
