@@ -159,3 +159,23 @@ def test_eval_decode_stops_at_the_frame_cap(tmp_path):
     with pytest.raises(CurateError, match=r"cand: .*v.mp4 has more than 11 frames, the most decoded at once "
                                           r"\(limits.max_decoded_frames\)"):
         decode(video, "cand", audio=False, max_frames=11)
+
+
+def test_eval_takes_the_frame_cap_from_the_workspace(sqlite_workspace, tmp_path, cli):
+    from tests.fixtures.media import make_png
+
+    ws = sqlite_workspace
+    d = ws.path("media", "ev")
+    d.mkdir(parents=True)
+    make_png(d / "c1.png")
+    make_wav(d / "c1.wav", seconds=0.4)
+    make_video(d / "c1-a.mp4", seconds=0.4, fps=25, size=(32, 32))  # 10 frames
+    pd.DataFrame([("c1", "c1.png", "c1.wav")], columns=["clip_id", "image", "audio"]).to_csv(d / "m.csv", index=False)
+    assert cli("ingest", d / "m.csv", "-w", ws.root, "--no-progress").exit_code == 0
+    pd.DataFrame([("c1", "a", "c1-a.mp4")], columns=["clip_id", "method", "video"]).to_csv(d / "c.csv", index=False)
+    assert cli("import", "candidates", d / "c.csv", "-w", ws.root, "--no-progress").exit_code == 0
+    args = ("eval", "-w", ws.root, "--methods", "a", "--metrics", "ssim", "--out", tmp_path / "e")
+    ws = set_limits(ws, max_decoded_frames=9)
+    one_line(cli(*args), "a/c1", "c1-a.mp4 has more than 9 frames", "(limits.max_decoded_frames)")
+    set_limits(ws, max_decoded_frames=10)
+    assert cli(*args).exit_code == 0
