@@ -24,6 +24,7 @@ from storage import (
 )
 from storage.errors import CurateError, where
 from storage.ids import check_id, optional_id
+from storage.limits import DEFAULT_LIMITS, Limits
 from storage.media import probe_video, resolve_media_path, sha256_file
 from storage.models.annotation import ClipProgress
 from storage.models.drafts import ClipTarget, RatingRevision
@@ -51,8 +52,12 @@ class _CandidateRow:
     sha256: str
 
 
-def _check_candidate_rows(path: Path, records: list[dict], clip_ids: set[str], roots, progress: bool) -> list[_CandidateRow]:
-    """Every row's ids, then its video probed and hashed: the slow part, done before any lock is taken."""
+def _check_candidate_rows(path: Path, records: list[dict], clip_ids: dict[str, float], roots, progress: bool,
+                          limits: Limits = DEFAULT_LIMITS) -> list[_CandidateRow]:
+    """Every row's ids, then its video probed and hashed: the slow part, done before any lock is taken.
+
+    ``clip_ids`` maps each stored clip to its audio's length: a video far longer than that is refused (a crafted
+    4000-second candidate for a 2-second clip would make ``eval`` decode every frame)."""
     rows: list[_CandidateRow] = []
     by_key: dict[tuple[str, str], int] = {}
     by_cand: dict[str, int] = {}
@@ -72,7 +77,9 @@ def _check_candidate_rows(path: Path, records: list[dict], clip_ids: set[str], r
     out = []
     for i, rec, clip_id, method, cand_id in tqdm(rows, desc="probing videos", unit="video", disable=not progress):
         video = resolve_media_path(cell(rec["video"]) or "", path.parent, roots, where(path, i, "video"))
-        probe = probe_video(video, where(path, i, "video"))
+        what = where(path, i, "video")
+        probe = probe_video(video, what, check_length=lambda d, c=clip_id, w=what:
+                            limits.check_video_length(d, clip_ids[c], w))
         out.append(_CandidateRow(i, clip_id, method, cand_id, video, probe, sha256_file(video)))
     return out
 
@@ -138,11 +145,12 @@ def import_candidates(ws: Workspace, path: str | Path, progress: bool = False) -
     naming the rows.
     """
     path = Path(path).resolve()
-    df = read_table(path, CANDIDATE_REQUIRED, CANDIDATE_OPTIONAL)
+    limits = Limits.from_workspace(ws)
+    df = read_table(path, CANDIDATE_REQUIRED, CANDIDATE_OPTIONAL, max_rows=limits.max_manifest_rows)
     with ws.store() as store:
         with store.reader() as conn:
-            clip_ids = set(conn.scalars(select(Clip.clip_id)))
-        rows = _check_candidate_rows(path, df.to_dict("records"), clip_ids, ws.media_roots, progress)
+            clip_ids = {c: float(d) for c, d in conn.execute(select(Clip.clip_id, Clip.audio_duration))}
+        rows = _check_candidate_rows(path, df.to_dict("records"), clip_ids, ws.media_roots, progress, limits)
 
         def write(s) -> ImportReport:  # a fresh report per attempt: in_transaction may run it again
             report = ImportReport()
@@ -275,7 +283,7 @@ def import_ratings(ws: Workspace, path: str | Path, replace: bool = False, over_
     refused (the app's cap).
     """
     path = Path(path).resolve()
-    df = read_table(path, RATING_REQUIRED, RATING_OPTIONAL)
+    df = read_table(path, RATING_REQUIRED, RATING_OPTIONAL, max_rows=Limits.from_workspace(ws).max_manifest_rows)
     if df["candidate_id"].isna().all() and (df["clip_id"].isna().all() or df["method"].isna().all()):
         raise CurateError(f"{path}: needs a candidate_id column, or clip_id and method columns.")
     report = ImportReport()

@@ -11,6 +11,7 @@ from tqdm import tqdm
 from storage import Clip
 from storage.errors import CurateError, where
 from storage.ids import check_id
+from storage.limits import DEFAULT_LIMITS, Limits
 from storage.media import (
     audio_duration,
     check_image,
@@ -87,20 +88,21 @@ def _skeleton(value: str, base: Path, roots: list[Path], what: str) -> Path:
     return resolve_media_path(value, base, roots, what)
 
 
-def validate_row(i: int, rec: dict, manifest: Path, roots: list[Path]) -> ClipRow:
-    """Check and hash one manifest row (``i`` counts rows from 1)."""
+def validate_row(i: int, rec: dict, manifest: Path, roots: list[Path], limits: Limits = DEFAULT_LIMITS) -> ClipRow:
+    """Check and hash one manifest row (``i`` counts rows from 1), within ``limits``."""
     base = manifest.parent
     clip_id = check_id(rec.get("clip_id"), where(manifest, i, "clip_id"), "clip_id")
     image = resolve_media_path(cell(rec.get("image")) or "", base, roots, where(manifest, i, "image"))
-    w, h = check_image(image, where(manifest, i, "image"))
+    w, h = check_image(image, where(manifest, i, "image"), limits.max_image_pixels)
     audio = resolve_media_path(cell(rec.get("audio")) or "", base, roots, where(manifest, i, "audio"))
-    dur = audio_duration(audio, where(manifest, i, "audio"))
+    dur = audio_duration(audio, where(manifest, i, "audio"), limits.max_audio_seconds)
     skel_value = cell(rec.get("skeleton"))
     skel = _skeleton(skel_value, base, roots, where(manifest, i, "skeleton")) if skel_value else None
     video_value = cell(rec.get("video"))
     video = resolve_media_path(video_value, base, roots, where(manifest, i, "video")) if video_value else None
     if video is not None:
-        probe_video(video, where(manifest, i, "video"))
+        what = where(manifest, i, "video")
+        probe_video(video, what, check_length=lambda d: limits.check_video_length(d, dur, what))
     return ClipRow(
         row=i,
         clip_id=clip_id,
@@ -119,14 +121,15 @@ def validate_row(i: int, rec: dict, manifest: Path, roots: list[Path]) -> ClipRo
     )
 
 
-def validate_manifest(manifest: str | Path, roots: list[Path], progress: bool = False) -> list[ClipRow]:
+def validate_manifest(manifest: str | Path, roots: list[Path], progress: bool = False,
+                      limits: Limits = DEFAULT_LIMITS) -> list[ClipRow]:
     """Every row checked; duplicate clip_ids inside the file must carry the same content."""
     manifest = Path(manifest).resolve()
-    df = read_table(manifest, REQUIRED, OPTIONAL)
+    df = read_table(manifest, REQUIRED, OPTIONAL, max_rows=limits.max_manifest_rows)
     rows: dict[str, ClipRow] = {}
     records = df.to_dict("records")
     for i, rec in enumerate(tqdm(records, desc="checking clips", unit="clip", disable=not progress), start=1):
-        row = validate_row(i, rec, manifest, roots)
+        row = validate_row(i, rec, manifest, roots, limits)
         prev = rows.get(row.clip_id)
         if prev is not None and (
             prev.image_sha256, prev.audio_sha256, prev.skeleton_sha256, prev.prompt, prev.video_sha256
@@ -145,7 +148,7 @@ def ingest_manifest(ws: Workspace, manifest: str | Path, progress: bool = False)
     Raises:
         CurateError: on the first bad row; the store is left exactly as it was.
     """
-    rows = validate_manifest(manifest, ws.media_roots, progress=progress)
+    rows = validate_manifest(manifest, ws.media_roots, progress=progress, limits=Limits.from_workspace(ws))
     report = IngestReport()
     with ws.store() as store, store.session() as s:
         existing = {

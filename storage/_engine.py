@@ -119,10 +119,28 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
 _PG_RETRY_CODES = {"40001", "40P01", "55P03"}
 
 
+# The server going away: admin/crash shutdown, starting up or shutting down, and the connection class (08).
+_PG_GONE_CODES = {"57P01", "57P02", "57P03"}
+
+
+def is_unavailable(exc: DBAPIError) -> bool:
+    """The database server is unreachable or restarting (PostgreSQL): the transaction never committed, so running
+    it again once the server is back loses nothing and stores nothing twice."""
+    if getattr(exc, "connection_invalidated", False):  # the connection dropped mid-transaction
+        return True
+    code = getattr(exc.orig, "sqlstate", None) or ""
+    if code in _PG_GONE_CODES or code.startswith("08"):
+        return True
+    # A refused or failed connect has no SQLSTATE; psycopg says "connection failed" / "connection refused".
+    return (isinstance(exc, OperationalError) and type(exc.orig).__module__.startswith("psycopg")
+            and "connection" in str(exc.orig).lower())
+
+
 def is_transient(exc: DBAPIError) -> bool:
-    """A lock or serialization error that the same transaction, run again, may get past."""
+    """A lock or serialization error, or a server that is restarting or out of reach, that the same transaction,
+    run again a little later, may get past."""
     code = getattr(exc.orig, "sqlstate", None)
-    if code in _PG_RETRY_CODES:
+    if code in _PG_RETRY_CODES or is_unavailable(exc):
         return True
     return isinstance(exc, OperationalError) and "locked" in str(exc.orig).lower()
 

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from storage.errors import CurateError
+from storage.limits import DEFAULT_LIMITS
 
 _CHUNK = 1 << 20
 
@@ -71,22 +75,49 @@ def resolve_media_path(value: str, base: Path, roots: list[Path], what: str) -> 
     return resolved
 
 
-def check_image(path: Path, what: str) -> tuple[int, int]:
-    """(width, height) of a decodable image, else a CurateError naming ``what``."""
+def check_image(path: Path, what: str, max_pixels: int | None = None) -> tuple[int, int]:
+    """(width, height) of a decodable image of at most ``max_pixels`` pixels, else a CurateError naming ``what``.
+
+    The size comes from the header, so an oversized image is refused before its pixels are decoded; Pillow's own
+    decompression-bomb guard (raised before ours for huge files) gives the same one line.
+    """
     from PIL import Image, UnidentifiedImageError
 
+    cap = DEFAULT_LIMITS.max_image_pixels if max_pixels is None else max_pixels
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our limit speaks instead, on one line
+            im = Image.open(path)
+        with im:
+            w, h = im.size
+            if w * h > cap:
+                raise CurateError(_too_many_pixels(what, path, w, h, cap))
             im.load()  # decode the pixels, not just the header
             return im.size
+    except Image.DecompressionBombError as e:
+        size = re.search(r"\((\d+) pixels\)", str(e))
+        raise CurateError(_too_many_pixels(what, path, None, None, cap, size and int(size.group(1)))) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise CurateError(f"{what}: image does not decode ({path}): {e}") from None
 
 
-def audio_duration(path: Path, what: str) -> float:
-    """Duration in seconds of a decodable audio track (wav, mp3, m4a, or a video's audio)."""
+def _too_many_pixels(what: str, path: Path, w: int | None, h: int | None, cap: int, n: int | None = None) -> str:
+    size = f"{w} x {h} = {w * h} pixels" if w is not None else f"{n or 'too many'} pixels"
+    return (f"{what}: image {_shown(path)} is {size}, more than limits.max_image_pixels = {cap} "
+            "(curate.toml [limits]).")
+
+
+def audio_duration(path: Path, what: str, max_seconds: float | None = None) -> float:
+    """Duration in seconds of a decodable audio track (wav, mp3, m4a, or a video's audio), at most ``max_seconds``.
+
+    A WAV file's length is read from its header first, so an over-long one is refused before it is decoded.
+    """
     import decord
 
+    cap = DEFAULT_LIMITS.max_audio_seconds if max_seconds is None else max_seconds
+    header = _wav_seconds(path)
+    if header is not None and header > cap:
+        raise CurateError(_too_long(what, path, header, cap))
     try:
         ar = decord.AudioReader(str(path), sample_rate=16000, mono=True)
         duration = float(ar.shape[1]) / 16000.0
@@ -94,7 +125,24 @@ def audio_duration(path: Path, what: str) -> float:
         raise CurateError(f"{what}: audio does not decode ({path}): {_first_line(e)}") from None
     if not duration > 0:
         raise CurateError(f"{what}: audio has no duration ({path}).")
+    if duration > cap:
+        raise CurateError(_too_long(what, path, duration, cap))
     return duration
+
+
+def _wav_seconds(path: Path) -> float | None:
+    import wave
+
+    try:
+        with wave.open(str(path), "rb") as w:
+            return w.getnframes() / w.getframerate() if w.getframerate() > 0 else None
+    except (wave.Error, EOFError, OSError):
+        return None  # not a plain PCM WAV: decord decides
+
+
+def _too_long(what: str, path: Path, seconds: float, cap: float) -> str:
+    return (f"{what}: audio {_shown(path)} lasts {seconds:.1f} s, more than limits.max_audio_seconds = {cap:g} "
+            "(curate.toml [limits]).")
 
 
 @dataclass(frozen=True)
@@ -108,8 +156,12 @@ class VideoProbe:
     audio_duration: float | None
 
 
-def probe_video(path: Path, what: str) -> VideoProbe:
-    """fps, frames, size, duration and audio presence of a video, read with decord."""
+def probe_video(path: Path, what: str, check_length: Callable[[float], None] | None = None) -> VideoProbe:
+    """fps, frames, size, duration and audio presence of a video, read with decord.
+
+    ``check_length(seconds)`` (a limit that raises) runs on the container's frame count before the audio track is
+    decoded, so an over-long video is refused without reading it.
+    """
     import decord
 
     try:
@@ -121,6 +173,8 @@ def probe_video(path: Path, what: str) -> VideoProbe:
         raise CurateError(f"{what}: video does not decode ({path}): {_first_line(e)}") from None
     if n == 0 or fps <= 0:
         raise CurateError(f"{what}: video has no frames ({path}).")
+    if check_length is not None:
+        check_length(n / fps)
     try:
         ar = decord.AudioReader(str(path), sample_rate=16000, mono=True)
         has_audio, a_dur = True, float(ar.shape[1]) / 16000.0

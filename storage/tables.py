@@ -10,19 +10,22 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from storage.errors import CurateError
+from storage.limits import DEFAULT_LIMITS
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
 
 
-def read_table(path: str | Path, required: list[str], optional: list[str] = ()) -> pd.DataFrame:
+def read_table(path: str | Path, required: list[str], optional: list[str] = (), max_rows: int | None = None
+               ) -> pd.DataFrame:
     """Read a manifest into a DataFrame of the required and optional columns.
 
     Rows keep their file order; ``df.attrs["row_numbers"]`` is not needed because row
     ``i`` of the frame is row ``i + 1`` of the file (header excluded).
 
     Raises:
-        CurateError: missing/unreadable file, unknown format, empty or header-only file,
-            or a missing required column, each naming the file.
+        CurateError: missing/unreadable file, unknown format, empty or header-only file, more rows than
+            ``max_rows`` (default ``limits.max_manifest_rows``: counted before loading), or a missing required
+            column, each naming the file.
     """
     import pandas as pd  # here, not at import: generator workers share this module without pandas
 
@@ -32,6 +35,7 @@ def read_table(path: str | Path, required: list[str], optional: list[str] = ()) 
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise CurateError(f"{path}: unknown format {path.suffix!r}; use .csv, .jsonl or .parquet.")
+    check_row_count(path, fmt, DEFAULT_LIMITS.max_manifest_rows if max_rows is None else max_rows)
     try:
         if fmt == "csv":
             df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
@@ -55,6 +59,32 @@ def read_table(path: str | Path, required: list[str], optional: list[str] = ()) 
         if c not in df.columns:
             df[c] = None
     return df
+
+
+def _count_rows(path: Path, fmt: str) -> int:
+    """Rows of the file without loading it: Parquet's footer, or the lines of a text file (an upper bound)."""
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    n = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            n += chunk.count(b"\n")
+    return n
+
+
+def check_row_count(path: Path, fmt: str, max_rows: int) -> None:
+    """Refuse a manifest with more than ``max_rows`` rows before any of it is loaded into memory."""
+    try:
+        n = _count_rows(path, fmt)
+    except (OSError, ValueError):
+        return  # unreadable: the reader below says why, naming the file
+    if fmt == "csv":
+        n -= 1  # the header line
+    if n > max_rows:
+        raise CurateError(f"{path}: {n} rows, more than limits.max_manifest_rows = {max_rows} (curate.toml "
+                          "[limits]); split the manifest.")
 
 
 def cell(value) -> str | None:

@@ -72,8 +72,8 @@ class WorkspaceConfig:
     The store, the media roots and the rubric are checked here. The feature sections stay raw tables, each
     checked by its feature's own config dataclass (one definition per setting), as ``[generators.NAME]`` by
     its method's config: ``[annotation]`` by ``annotate_app.assign.AssignConfig``, ``[normalize]`` by
-    ``generators.normalize_config.NormalizeConfig``, ``[eval]`` by ``curation.evaluate.config.EvalConfig``.
-    The CLI checks every section on every command (``curation.cli._util.check_sections``).
+    ``generators.normalize_config.NormalizeConfig``, ``[eval]`` by ``curation.evaluate.config.EvalConfig``,
+    ``[limits]`` by ``storage.limits.Limits``. The CLI checks every section on every command (``curation.cli._util.check_sections``).
     """
 
     database_url: str = field(default=f"sqlite:///{DEFAULT_DB_NAME}", metadata={
@@ -95,11 +95,14 @@ class WorkspaceConfig:
     eval: dict[str, Any] = field(default_factory=dict, metadata={
         "help": "[eval] Local weight files and conventions of curate eval's metrics, validated by "
                 "curation.evaluate.config.EvalConfig."})
+    limits: dict[str, Any] = field(default_factory=dict, metadata={
+        "help": "[limits] The largest inputs accepted (image pixels, audio and video length, frames decoded at "
+                "once, manifest rows), validated by storage.limits.Limits."})
 
     def __post_init__(self) -> None:
         if not isinstance(self.database_url, str) or "://" not in self.database_url:
             raise WorkspaceError(f"store.database_url must be a SQLAlchemy URL string. Got {self.database_url!r}.")
-        for section in ("annotation", "normalize", "generators", "eval"):
+        for section in ("annotation", "normalize", "generators", "eval", "limits"):
             if not isinstance(getattr(self, section), dict):
                 raise WorkspaceError(f"[{section}] must be a table. Got {getattr(self, section)!r}.")
         if set(self.rubric) != {"alignment", "fidelity"}:
@@ -116,11 +119,12 @@ class WorkspaceConfig:
             "normalize": dict(self.normalize),
             "generators": self.generators,
             "eval": dict(self.eval),
+            "limits": dict(self.limits),
         }
 
     @classmethod
     def from_toml(cls, data: dict[str, Any], source: str = CONFIG_NAME) -> WorkspaceConfig:
-        known = {"store", "media", "annotation", "rubric", "normalize", "generators", "eval"}
+        known = {"store", "media", "annotation", "rubric", "normalize", "generators", "eval", "limits"}
         unknown = set(data) - known
         if unknown:
             raise WorkspaceError(f"{source}: unknown section(s) {sorted(unknown)}; known: {sorted(known)}.")
@@ -136,6 +140,7 @@ class WorkspaceConfig:
                 normalize=dict(data.get("normalize", {})),
                 generators=dict(data.get("generators", {})),
                 eval=dict(data.get("eval", {})),
+                limits=dict(data.get("limits", {})),
             )
         except TypeError as e:  # unknown key inside a section
             raise WorkspaceError(f"{source}: {e}") from None

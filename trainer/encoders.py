@@ -82,6 +82,7 @@ class PromptEncoder:
     def from_pretrained(cls, path: str | Path, max_length: int = 512) -> PromptEncoder:
         import transformers
 
+        # local_files_only: a path that is not a local folder must fail here, never become a hub download.
         config = transformers.AutoConfig.from_pretrained(path, local_files_only=True)
         encoders = {"t5": "T5EncoderModel", "mt5": "MT5EncoderModel", "umt5": "UMT5EncoderModel"}
         model_cls = getattr(transformers, encoders.get(config.model_type, "AutoModel"))

@@ -7,12 +7,15 @@ up in ``ps`` output or logs; so does ``CURATE_MEDIA_KEY``, the key that signs me
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import signal
 import subprocess
 import sys
 from pathlib import Path
+
+from storage.errors import CurateError
 
 # The st.App that wraps app.py with the media checks (annotate_app/web/media_guard.py).
 APP = Path(__file__).with_name("asgi_app.py")
@@ -30,6 +33,9 @@ def streamlit_command(host: str = "127.0.0.1", port: int = 8501) -> list[str]:
         "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "minimal",
         "--global.developmentMode", "false",
+        # Always at the root path: a base path from a .streamlit/config.toml would move the pages away from what
+        # the media guard and the player expect (a command-line flag wins over config files).
+        "--server.baseUrlPath", "",
     ]
 
 
@@ -47,8 +53,106 @@ def app_env(ws, base: dict[str, str] | None = None, gold_rate: float | None = No
 
 
 def start(ws, host: str = "127.0.0.1", port: int = 8501, gold_rate: float | None = None, **popen) -> subprocess.Popen:
-    """Start the app in the background; the caller stops it with :func:`stop`."""
-    return subprocess.Popen(streamlit_command(host, port), env=app_env(ws, gold_rate=gold_rate), **popen)
+    """Start the app in the background; the caller stops it with :func:`stop`.
+
+    The child gets SIGTERM when this process dies, however it dies (kill -9 included), so it never keeps
+    serving, and holding the port, on its own.
+    """
+    env = app_env(ws, gold_rate=gold_rate)
+    check_base_path(env)
+    check_port_free(host, port)
+    popen.setdefault("preexec_fn", dies_with_parent(os.getpid()))
+    return subprocess.Popen(streamlit_command(host, port), env=env, **popen)
+
+
+BASE_PATH_ENV = "STREAMLIT_SERVER_BASE_URL_PATH"
+
+
+def check_base_path(env: dict[str, str]) -> None:
+    """Refuse a base URL path from the environment (Streamlit would read it): the app serves at the root only."""
+    if env.get(BASE_PATH_ENV, "").strip("/"):
+        raise CurateError(
+            f"{BASE_PATH_ENV}={env[BASE_PATH_ENV]!r}: curate annotate serves at the root path only (its media "
+            "checks and the player assume it); unset it and map the prefix in your reverse proxy.")
+
+
+def dies_with_parent(parent_pid: int):
+    """A ``preexec_fn`` that asks Linux to send the child SIGTERM when ``parent_pid`` dies (PR_SET_PDEATHSIG)."""
+    def arm() -> None:
+        if not sys.platform.startswith("linux"):
+            return
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent_pid:  # the parent died before the request took effect
+            os._exit(1)
+
+    return arm
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def check_port_free(host: str, port: int) -> None:
+    """One line naming the process that holds ``port``, before Streamlit fails with "Port ... is not available"."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+            return
+        except OSError as e:
+            if e.errno != errno.EADDRINUSE:
+                raise CurateError(f"cannot serve on {host}:{port}: {e.strerror}.") from None
+    raise CurateError(f"port {port} on {host} is already in use by {port_holder(port)}; stop it or pick "
+                      "another --port.")
+
+
+def port_holder(port: int) -> str:
+    """"pid N (command line)" of the process listening on ``port``, from /proc, as far as this user may see."""
+    sockets = {f"socket:[{n}]" for n in _listening_inodes(port)}
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        if sockets & _links(fd_dir):
+            pid = fd_dir.parent.name
+            try:
+                cmd = (fd_dir.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+            except OSError:
+                cmd = "?"
+            return f"pid {pid} ({cmd[:160]})"
+    return "another process (not visible to this user)"
+
+
+def _links(fd_dir: Path) -> set[str]:
+    """What a process's open descriptors point at; empty for another user's process or one that is gone."""
+    out = set()
+    try:
+        fds = list(fd_dir.iterdir())
+    except OSError:
+        return out
+    for fd in fds:
+        try:
+            out.add(os.readlink(fd))
+        except OSError:  # closed meanwhile (the listing's own descriptor, for one)
+            continue
+    return out
+
+
+def _listening_inodes(port: int) -> set[str]:
+    """Socket inodes in LISTEN state (0A) on ``port`` from /proc/net/tcp and tcp6."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if len(f) > 9 and f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:
+                found.add(f[9])
+    return found
 
 
 def stop(proc: subprocess.Popen, timeout: float = 10) -> int:

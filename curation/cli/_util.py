@@ -102,8 +102,9 @@ def check_sections(ws) -> None:
     from curation.evaluate.config import EvalConfig
     from generators.normalize_config import NormalizeConfig
     from storage.errors import WorkspaceError
+    from storage.limits import Limits
 
-    for cls in (AssignConfig, NormalizeConfig, EvalConfig):
+    for cls in (AssignConfig, NormalizeConfig, EvalConfig, Limits):
         try:
             cls.from_workspace(ws)
         except WorkspaceError as e:
@@ -117,11 +118,12 @@ def default_sections(overlap: int) -> dict:
     from annotate_app.assign import AssignConfig
     from curation.evaluate.config import EvalConfig
     from generators.normalize_config import NormalizeConfig
+    from storage.limits import Limits
 
     assign = AssignConfig(overlap=overlap)
     return {"annotation": {"overlap": assign.overlap, "lease_minutes": assign.lease_minutes,
                            "disagree_spread": assign.disagree_spread},
-            "normalize": asdict(NormalizeConfig()), "eval": asdict(EvalConfig())}
+            "normalize": asdict(NormalizeConfig()), "eval": asdict(EvalConfig()), "limits": asdict(Limits())}
 
 
 def no_progress_option(f):

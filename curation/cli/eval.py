@@ -82,8 +82,11 @@ def eval_cmd(methods, rounds, metrics, videos, reference, out, as_json, device, 
                                  parse_rounds(rounds) if rounds else None)
     cfg = EvalConfig.from_workspace(ws) if ws else EvalConfig()
     out_dir = Path(out) if out else (ws.path("exports", "eval") if ws else Path("eval"))
+    from storage.limits import Limits
+
     result = evaluate(
-        items, cfg, ws.root if ws else root, wanted, progress=not as_json, device=_device(device)
+        items, cfg, ws.root if ws else root, wanted, progress=not as_json, device=_device(device),
+        max_frames=Limits.from_workspace(ws).max_decoded_frames if ws else None,
     )
     summary = summarise(result)
     summary["protocol"] = build_protocol(cfg, ws.root if ws else root, wanted)

@@ -59,31 +59,42 @@ def read_audio(path: str | Path, what: str, required: bool = False) -> np.ndarra
     return np.frombuffer(data, dtype="<i2").copy()
 
 
-def _read_frames(path: Path) -> tuple[np.ndarray, float]:
+def _read_frames(path: Path, what: str = "video", max_frames: int | None = None) -> tuple[np.ndarray, float]:
     # The bundled ffmpeg, not decord: decord's batch and single-frame reads return wrong pixels
     # (4 channels, shifted rows) for some widths such as 48 and 72.
     import imageio_ffmpeg
 
+    from storage.limits import DEFAULT_LIMITS
+
+    cap = DEFAULT_LIMITS.max_decoded_frames if max_frames is None else max_frames
     gen = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
     try:
         meta = next(gen)
         w, h = meta["size"]
-        frames = [np.frombuffer(buf, np.uint8).reshape(h, w, 3) for buf in gen]
+        frames = []
+        for buf in gen:  # streamed: stop at the cap instead of holding a long video in memory
+            if len(frames) == cap:
+                raise CurateError(f"{what}: {path} has more than {cap} frames, the most decoded at once "
+                                  "(limits.max_decoded_frames); a candidate this long is refused at import.")
+            frames.append(np.frombuffer(buf, np.uint8).reshape(h, w, 3))
     finally:
         gen.close()
     return (np.stack(frames) if frames else np.zeros((0, h, w, 3), np.uint8)), float(meta.get("fps") or 0)
 
 
-def decode(path: str | Path, what: str, audio_from: str | Path | None = None, audio: bool = True) -> Decoded:
+def decode(path: str | Path, what: str, audio_from: str | Path | None = None, audio: bool = True,
+           max_frames: int | None = None) -> Decoded:
     """Every frame of ``path``; audio (only if ``audio``) from ``audio_from`` (the clip's driving audio),
-    else the video's own track.
+    else the video's own track. At most ``max_frames`` frames (default ``limits.max_decoded_frames``) are held.
 
     Raises:
-        CurateError: naming ``what`` when the file does not decode.
+        CurateError: naming ``what`` when the file does not decode or has more frames than the cap.
     """
     path = Path(path)
     try:
-        frames, fps = _read_frames(path)
+        frames, fps = _read_frames(path, what, max_frames)
+    except CurateError:
+        raise
     except (OSError, RuntimeError, ValueError, StopIteration, KeyError) as e:
         lines = [ln for ln in str(e).splitlines() if ln.strip()]
         msg = lines[-1][:200] if lines else type(e).__name__

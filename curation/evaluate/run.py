@@ -115,12 +115,15 @@ def evaluate(
     metrics: tuple[str, ...],
     progress: bool = False,
     device: str = "cpu",
+    max_frames: int | None = None,
 ) -> EvalResult:
-    """Per-clip metrics for every item and FID/FVD per method (networks and tensors on ``device``)."""
+    """Per-clip metrics for every item and FID/FVD per method (networks and tensors on ``device``); at most
+    ``max_frames`` frames of a video are decoded (default ``limits.max_decoded_frames``)."""
     from tqdm import tqdm
 
     models, skips = load_models(cfg, root, metrics, device)
     run = _Run(cfg, metrics, models, device)
+    run.max_frames = max_frames
     ordered = sorted(items, key=lambda i: (i.clip_id, i.method))  # a clip's ground truth is decoded once
     rows = [run.score(item) for item in tqdm(ordered, desc="evaluating", unit="video", disable=not progress)]
     distribution = _distribution(run.feats, skips)
@@ -138,10 +141,11 @@ class _Run:
         self.ref_feats: dict[tuple[str, Path], np.ndarray] = {}  # per ground truth, computed once
         self.ref_cache: dict[Path, Decoded] = {}
         self.video_seconds = 0.0
+        self.max_frames: int | None = None  # None: limits.max_decoded_frames
 
     def score(self, item: Item) -> dict:
         what = f"{item.method}/{item.clip_id}"
-        cand = self.clock.run("decode", decode, item.video, what, item.audio, "sync" in self.models)
+        cand = self.clock.run("decode", decode, item.video, what, item.audio, "sync" in self.models, self.max_frames)
         self.video_seconds += cand.seconds
         row = {
             "method": item.method,
@@ -199,7 +203,7 @@ class _Run:
         if item.reference not in self.ref_cache:
             self.ref_cache.clear()  # items come sorted by clip: the previous clip's ground truth is done
             self.ref_cache[item.reference] = self.clock.run(
-                "decode", decode, item.reference, f"ground truth of {what}", None, False
+                "decode", decode, item.reference, f"ground truth of {what}", None, False, self.max_frames
             )
         return self.ref_cache[item.reference]
 

@@ -164,6 +164,17 @@ def build_pairs(
         notes += _null_media_notes(table)
         source = {"kind": "file" if ratings is not None else "store", "label": label, "sha256": sha}
         return PairsResult(manifest=table, stats=stats, source=source, notes=notes, timings=lap.seconds)
+    except duckdb.OutOfMemoryException as e:
+        # DuckDB spills what it can to ``spill``; what still does not fit is one line, not its five-line hint list.
+        raise CurateError(
+            f"build-pairs: {ratings or 'the store ratings'} needs more memory than --memory-limit {memory_limit} "
+            f"even with spilling to {spill.name} ({str(e).splitlines()[0]}); raise --memory-limit or lower "
+            "--threads.") from None
+    except duckdb.IOException as e:
+        if "space" not in str(e).lower():
+            raise
+        raise CurateError(f"build-pairs: no space left in {spill.name} for DuckDB to spill to "
+                          f"({str(e).splitlines()[0]}); set TMPDIR to a folder with room.") from None
     finally:
         pool.shutdown(wait=True)
         con.close()

@@ -10,6 +10,8 @@ The runner then normalises and registers each video like any other candidate.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +39,10 @@ class PolicyGenerator:
             else:
                 missing += missing_paths([(f"checkpoint of step {c.step}",
                                            run / "checkpoints" / f"step-{c.step:06d}" / "model.safetensors")])
-        return missing + missing_python(c.python, None)
+        no_python = missing_python(c.python, None)
+        if not missing and not no_python:  # the run's own config and model folders, checked by the sampler's python
+            missing += _run_problems(c)
+        return missing + no_python
 
     def generate(self, requests: list[GenerationRequest], workdir: Path) -> list[GenerationResult]:
         c = self.config
@@ -59,6 +64,22 @@ class PolicyGenerator:
             out.append(GenerationResult(r.job_id, raw_path=video) if err is None and video.is_file()
                        else GenerationResult(r.job_id, error=err or f"policy wrote no {video.name}"))
         return out
+
+
+def _run_problems(c: PolicyConfig) -> list[str]:
+    """What would stop the sampler loading the run (``python -m trainer.generation.run_check``, torch-free), asked
+    of the interpreter that will sample it; one line each."""
+    cmd = [c.python, "-m", "trainer.generation.run_check", str(c.run)] + ([str(c.step)] if c.step else [])
+    try:
+        done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=120,
+                              env={**os.environ, **c.env})
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return [f"run check did not finish ({type(e).__name__}: {e})"]
+    lines = [ln for ln in done.stdout.splitlines() if ln.strip()]
+    if done.returncode not in (0, 1) or (done.returncode == 1 and not lines):
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return [f"run check failed in {c.python}: {tail}"]
+    return lines
 
 
 def _results(path: Path) -> dict[str, str | None]:

@@ -343,3 +343,73 @@ def test_labelstudio_reply_fuzz(workspace, db_url):
         assert rows(ws) == before
 
     run()
+
+
+# --- [limits]: image pixels, audio seconds and manifest rows against limits drawn around them -------------------
+
+LIMIT_IMAGES = {"a": (8, 8), "b": (16, 24), "c": (40, 40), "d": (64, 48)}  # 64, 384, 1600, 3072 pixels
+LIMIT_AUDIO = {"s": 0.5, "m": 1.0, "l": 2.0}  # seconds
+
+
+def _limit_media(folder):
+    from PIL import Image
+
+    from tests.fixtures.media import make_wav
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, (w, h) in LIMIT_IMAGES.items():
+        Image.new("RGB", (w, h), (90, 120, 150)).save(folder / f"{name}.png")
+    for name, seconds in LIMIT_AUDIO.items():
+        make_wav(folder / f"{name}.wav", seconds)
+    return folder
+
+
+def _limits_refusal(rows, limits) -> tuple[int | None, str | None]:
+    """(row, what the line must say) of the first limit the reference rules say the file breaks, else (None, None)."""
+    if len(rows) > limits["max_manifest_rows"]:
+        return None, f"{len(rows)} rows, more than limits.max_manifest_rows = {limits['max_manifest_rows']}"
+    for i, (img, aud) in enumerate(rows, 1):
+        w, h = LIMIT_IMAGES[img]
+        if w * h > limits["max_image_pixels"]:
+            return i, f"{w} x {h} = {w * h} pixels, more than limits.max_image_pixels = {limits['max_image_pixels']}"
+        if LIMIT_AUDIO[aud] > limits["max_audio_seconds"]:
+            return i, f"more than limits.max_audio_seconds = {limits['max_audio_seconds']:g}"
+    return None, None
+
+
+def test_ingest_limits_fuzz(workspace, cli, db_url):
+    import tomli_w
+
+    media = _limit_media(workspace.path("media", "limits"))
+    seen = {"accepted": 0, "refused": 0}
+
+    @_settings(db_url)
+    @given(rows=st.lists(st.tuples(st.sampled_from(sorted(LIMIT_IMAGES)), st.sampled_from(sorted(LIMIT_AUDIO))),
+                         min_size=1, max_size=4),
+           limits=st.fixed_dictionaries({"max_image_pixels": st.sampled_from([63, 64, 383, 384, 1599, 1600, 5000]),
+                                         "max_audio_seconds": st.sampled_from([0.4, 0.75, 1.5, 2.5]),
+                                         "max_manifest_rows": st.integers(1, 4)}),
+           fmt=FORMATS)
+    def run(rows, limits, fmt):
+        data = workspace.config.to_toml()
+        data["limits"] = {**data["limits"], **limits}
+        workspace.config_path.write_text(tomli_w.dumps(data))
+        tag = uuid.uuid4().hex[:8]
+        raw = [{"clip_id": f"lim-{tag}-{i}", "image": f"{img}.png", "audio": f"{aud}.wav"}
+               for i, (img, aud) in enumerate(rows)]
+        path, _said = write_table(media / f"m-{tag}", raw, fmt)
+        before = store_counts(workspace)
+        row, says = _limits_refusal(rows, limits)
+        r = cli("ingest", path, "-w", workspace.root, "--no-progress")
+        if says is not None:
+            assert_refused(r, path, row)
+            assert says in r.output, (says, r.output)
+            assert store_counts(workspace) == before
+            seen["refused"] += 1
+            return
+        assert r.exit_code == 0, r.output
+        assert store_counts(workspace) == (before[0] + len(rows), *before[1:])
+        seen["accepted"] += 1
+
+    run()
+    assert seen["accepted"] and seen["refused"], seen

@@ -8,7 +8,7 @@ as ``trainer.models.load_trained`` does (base + motion module + LoRA, or the ful
 
 from __future__ import annotations
 
-import json
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,26 +46,30 @@ def saved_steps(run_dir: Path) -> list[int]:
 def load_run(run_dir: str | Path, step: int | None = None, device: str | torch.device = "cpu") -> Run:
     """The run's model (final, or checkpoint ``step``), VAE and encoders; one clear error for a folder that is
     not a finished run or a step that was not saved."""
-    from trainer.dpo_config import DiffusionDPOConfig
-    from trainer.models import load_vae
+    from trainer.generation.run_check import go_offline, model_folder_problems, read_run_config
 
     run_dir = Path(run_dir)
-    if not (run_dir / "config.json").is_file():
-        raise CurateError(f"run {run_dir}: not a run folder (no config.json; pass what --output named).")
-    try:
-        cfg = DiffusionDPOConfig(**json.loads((run_dir / "config.json").read_text()))
-    except (TypeError, ValueError) as e:
-        raise CurateError(f"run {run_dir}: config.json is not a run config: {e}") from None
+    go_offline()
+    cfg = read_run_config(run_dir)
     steps = saved_steps(run_dir)
     if step is None and not (run_dir / "final").is_dir():
         raise CurateError(f"run {run_dir} is not a finished run (no final/); saved steps: {steps or 'none'} "
                           "(pass --step N).")
     if step is not None and step not in steps:
         raise CurateError(f"run {run_dir}: step {step} was not saved; saved steps: {steps or 'none'}.")
-    model = _load_final(cfg, run_dir / "final") if step is None else _load_step(cfg, run_dir, step)
+    problems = model_folder_problems(run_dir, cfg, step)
+    if problems:
+        raise CurateError(problems[0])
+    with _one_line(f"run {run_dir}"):
+        model = _load_final(cfg, run_dir / "final") if step is None else _load_step(cfg, run_dir, step)
+        return _with_encoders(run_dir, step, cfg, model, torch.device(device))
+
+
+def _with_encoders(run_dir: Path, step: int | None, cfg, model, device: torch.device) -> Run:
+    from trainer.models import load_vae
+
     if _skeleton_branch(model):
         raise CurateError(f"run {run_dir}: the model has a skeleton branch; sampling drives audio only.")
-    device = torch.device(device)
     audio_encoder = text_encoder = image_encoder = None
     if cfg.audio_encoder_path:
         from transformers import Wav2Vec2Model
@@ -86,16 +90,54 @@ def load_run(run_dir: str | Path, step: int | None = None, device: str | torch.d
     return run
 
 
+@contextlib.contextmanager
+def _one_line(what: str):
+    """Loader errors (a missing file, a tensor of the wrong shape, a folder that is not a model) as one line."""
+    try:
+        yield
+    except CurateError:
+        raise
+    except (OSError, RuntimeError, ValueError, KeyError, TypeError) as e:
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+        shown = next((ln for ln in lines if "size mismatch" in ln), lines[0] if lines else "")
+        raise CurateError(f"{what} does not load: {type(e).__name__}: {shown[:300]}") from None
+
+
+@contextlib.contextmanager
+def _diffusers_silent():
+    """diffusers logs a failed LoRA load as a multi-line ERROR before raising; the raised error says it in one."""
+    from diffusers.utils import logging as dlog
+
+    level = dlog.get_verbosity()
+    dlog.set_verbosity(dlog.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        dlog.set_verbosity(level)
+
+
+def check_shapes(state: dict, expected: dict, file: Path) -> None:
+    """Every tensor of ``state`` that the model also has must have the model's shape; one line naming file and key."""
+    for key, value in state.items():
+        want = expected.get(key)
+        if want is not None and tuple(value.shape) != tuple(want.shape):
+            raise CurateError(f"{file}: {key} has shape {tuple(value.shape)}, the model's is {tuple(want.shape)}.")
+
+
 def _load_final(cfg, final: Path) -> torch.nn.Module:
     from trainer.models import LORA_ADAPTER, LORA_WEIGHTS, load_trained
 
-    if not cfg.init_from or (final / "denoiser").is_dir():
+    if (final / "denoiser").is_dir():
         return load_trained(cfg.model_kind, cfg.denoiser_path, final)
+    # The base (or the --init run's model), then the motion module and LoRA piece by piece, as load_trained does,
+    # so that a piece that does not fit is named.
     model = _init_model(cfg)
     if (final / "motion").is_dir():
         _load_motion_weights(model, final / "motion")
     if (final / "lora").is_dir():
-        model.load_lora_adapter(str(final / "lora"), prefix=None, adapter_name=LORA_ADAPTER, weight_name=LORA_WEIGHTS)
+        with _one_line(f"{final / 'lora' / LORA_WEIGHTS}"), _diffusers_silent():
+            model.load_lora_adapter(str(final / "lora"), prefix=None, adapter_name=LORA_ADAPTER,
+                                    weight_name=LORA_WEIGHTS)
     return model
 
 
@@ -111,6 +153,7 @@ def _load_motion_weights(model, folder: Path) -> None:
         load_motion(model, folder)
         return
     state = load_file(str(folder / MOTION_WEIGHTS))
+    check_shapes(state, model.state_dict(), folder / MOTION_WEIGHTS)
     _missing, unexpected = model.load_state_dict(state, strict=False)
     if unexpected:
         raise CurateError(f"{folder}: motion weights that do not fit the --init run's module: {unexpected[:3]}.")
@@ -138,7 +181,9 @@ def _load_step(cfg, run_dir: Path, step: int) -> torch.nn.Module:
     from trainer.motion.config import MOTION_CONFIG
     from trainer.trainable import build_policy
 
-    state = load_file(str(run_dir / "checkpoints" / f"step-{step:06d}" / "model.safetensors"))
+    file = run_dir / "checkpoints" / f"step-{step:06d}" / "model.safetensors"
+    with _one_line(str(file)):
+        state = load_file(str(file))
     model = _init_model(cfg)
     if not has_motion(model) and any(is_motion_key(k) for k in state):
         found = [d for d in (run_dir / "final" / "motion", run_dir / "final" / "denoiser")
@@ -153,6 +198,7 @@ def _load_step(cfg, run_dir: Path, step: int) -> torch.nn.Module:
     unknown = sorted(set(state) - set(params))
     if unknown:
         raise CurateError(f"run {run_dir}: step {step} does not fit the model it was trained on: {unknown[:3]}.")
+    check_shapes(state, params, file)
     with torch.no_grad():
         for name, value in state.items():
             params[name].copy_(value)

@@ -57,7 +57,20 @@ def read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
         raw = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - safetensors and torch raise many kinds; all mean "not a checkpoint"
         raise CurateError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e}).") from None
-    return raw.get("state_dict", raw) if isinstance(raw, dict) else {}
+    state = raw.get("state_dict", raw) if isinstance(raw, dict) else raw
+    return _state_dict(state, path)
+
+
+def _state_dict(state, path: Path) -> dict[str, torch.Tensor]:
+    """``state`` if it is a state dict (names to tensors), else a CurateError saying what the file holds."""
+    if not isinstance(state, dict):
+        raise CurateError(f"{path}: holds a {type(state).__name__}, not a state dict (names to tensors).")
+    for key, value in state.items():
+        if not isinstance(key, str):
+            raise CurateError(f"{path}: key {key!r} ({type(key).__name__}) is not a tensor name: not a state dict.")
+        if not isinstance(value, torch.Tensor):
+            raise CurateError(f"{path}: key {key!r} holds a {type(value).__name__}, not a tensor: not a state dict.")
+    return state
 
 
 def _clean(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
