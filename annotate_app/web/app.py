@@ -1,13 +1,17 @@
-"""The annotation app (Streamlit). Started by ``curate annotate``; thin: sign-in, then pages."""
+"""The annotation app (Streamlit). Started by ``curate annotate``; thin: sign-in, then pages.
+
+No sidebar: each page has a compact header with "Sign out" (``chrome.header``). An admin lands
+on the dashboard (the rating page, which leases a clip, only when they choose it in the top bar);
+an annotator has one page.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from annotate_app.web import clip_page, context, dashboard, media_guard, signin
-from annotate_app.web.plain_text import md_plain
+from annotate_app.web import chrome, clip_page, context, dashboard, media_guard, signin
 
-st.set_page_config(page_title="Rate clips", layout="wide")
+st.set_page_config(page_title="Rate clips", layout="wide", initial_sidebar_state="collapsed")
 
 
 def main() -> None:
@@ -15,13 +19,13 @@ def main() -> None:
     if account is None:
         st.navigation([st.Page(signin.render, title="Sign in", url_path="signin")], position="hidden").run()
         return
-    pages = [st.Page(clip_page.render, title="Rate clips", url_path="rate", default=True)]
+    rate = st.Page(clip_page.render, title="Rate clips", url_path="rate", default=not account.is_admin)
     if account.is_admin:
-        pages.append(st.Page(dashboard.render, title="Dashboard", url_path="dashboard"))
-    with st.sidebar:
-        st.markdown(f"Signed in as **{md_plain(account.name)}**")
-        st.button("Sign out", on_click=signin.sign_out)
-    st.navigation(pages).run()
+        board = st.Page(dashboard.render, title="Dashboard", url_path="dashboard", default=True)
+        page = st.navigation([board, rate], position="top")
+    else:
+        page = st.navigation([rate], position="hidden")
+    chrome.guarded(page.run, page.url_path or "page")
 
 
 context.calm_when_busy(main)  # a store busy for longer than its timeout: a calm note, never a traceback
