@@ -38,15 +38,18 @@ EMPTY = "—"  # an empty cell (no figure yet), where Streamlit would print "Non
 TIME_FORMAT = "%m-%d %H:%M"
 
 
-def table(frame: pd.DataFrame, columns: list[str]) -> None:
+def styled(frame: pd.DataFrame, columns: list[str]):
     """The named columns under their readable headers (formula-safe: the CSV download is a spreadsheet);
     shares as percentages, other fractions with 2 decimals, empty cells as "—"."""
     shown = formula_safe_frame(frame.reindex(columns=columns)).rename(columns=LABELS)
     shares = [LABELS[c] for c in PERCENT if c in columns]
     floats = [c for c in shown.columns if c not in shares and pd.api.types.is_float_dtype(shown[c])]
-    styled = shown.style.format(na_rep=EMPTY).format("{:.0%}", subset=shares, na_rep=EMPTY) \
+    return shown.style.format(na_rep=EMPTY).format("{:.0%}", subset=shares, na_rep=EMPTY) \
         .format("{:.2f}", subset=floats, na_rep=EMPTY)
-    st.dataframe(styled, hide_index=True, width="stretch")
+
+
+def table(frame: pd.DataFrame, columns: list[str]) -> None:
+    st.dataframe(styled(frame, columns), hide_index=True, width="stretch")
 
 
 def time_chart(frame: pd.DataFrame, x: str, y: str, *, color: str | None = None, mark: str = "line",

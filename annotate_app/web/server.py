@@ -29,6 +29,8 @@ def streamlit_command(host: str = "127.0.0.1", port: int = 8501) -> list[str]:
         "--server.runOnSave", "false",
         "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "minimal",
+        # A failure the pages' guard (chrome.guarded) did not catch still shows no traceback or path.
+        "--client.showErrorDetails", "none",
         "--global.developmentMode", "false",
     ]
 
