@@ -114,9 +114,10 @@ class AssignConfig:
 
     @classmethod
     def from_workspace(cls, ws, **overrides) -> AssignConfig:
-        c = ws.config
-        return cls(overlap=c.overlap, lease_minutes=c.lease_minutes, overlap_max=c.overlap_max,
-                   disagree_spread=c.disagree_spread, **overrides)
+        """The workspace's ``[annotation]`` table, checked; ``overrides`` win (e.g. the app's gold rate)."""
+        from storage.workspace import section_config
+
+        return section_config(cls, {**ws.config.annotation, **overrides}, "annotation")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ four candidates each (``--seconds`` long), signs one annotator in and measures, 
   every video able to show a frame (``readyState >= 2``);
 - *reload to ready*: navigation start of a reload (F5) to the same clip's player ready, draft restored.
 
-Prints a table and writes ``bench/results/app_browser.json``. Targets (issue 14): focus < 50 ms,
+Prints a table and writes ``bench/results/app_browser.json``. Targets (the workstation's own): focus < 50 ms,
 next clip ready p95 < 1 s.
 """
 

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from curation.evaluate import METRICS
 from curation.evaluate.items import Item
 from curation.evaluate.run import evaluate
-from storage.workspace import EvalConfig
+from curation.evaluate.config import EvalConfig
 from tests.fixtures.eval_media import make_coded_video
 from tests.fixtures.eval_models import (
     TinyI3D,

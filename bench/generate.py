@@ -102,7 +102,7 @@ def _normalise_seconds(repeat: int = 3) -> float:
     """Median time of normalising the fake output alone (the part of a job's overhead that is real work)."""
     from curation.demo.media import speech_like, write_wav
     from generators.normalize import normalize_video
-    from storage.workspace import NormalizeConfig
+    from generators.normalize_config import NormalizeConfig
     from tests.fixtures.media import make_video
 
     with tempfile.TemporaryDirectory(prefix="bench-normalise-") as tmp:

@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import select
 from tqdm import tqdm
 
+from annotate_app.assign import AssignConfig
 from storage import (
     Annotator,
     Assignment,
@@ -145,7 +146,7 @@ def import_candidates(ws: Workspace, path: str | Path, progress: bool = False) -
 
         def write(s) -> ImportReport:  # a fresh report per attempt: in_transaction may run it again
             report = ImportReport()
-            _store_candidates(s, path, rows, report, ws.config.overlap)
+            _store_candidates(s, path, rows, report, AssignConfig.from_workspace(ws).overlap)
             return report
 
         return in_transaction(store, write)
@@ -287,7 +288,7 @@ def import_ratings(ws: Workspace, path: str | Path, replace: bool = False, over_
             existing = {(r.candidate_pk, r.annotator_pk): r for r in s.scalars(select(Rating))}
             seen: dict[tuple[int, str], int] = {}
             claimed: set[tuple[int, int]] = set()
-            now, k = datetime.now(timezone.utc), ws.config.overlap
+            now, k = datetime.now(timezone.utc), AssignConfig.from_workspace(ws).overlap
             for i, rec in enumerate(df.to_dict("records"), 1):
                 cand = _find_candidate(rec, by_id, by_key, path, i)
                 name = check_id(rec.get("annotator_id"), where(path, i, "annotator_id"), "annotator")

@@ -147,22 +147,21 @@ def ingest_manifest(ws: Workspace, manifest: str | Path, progress: bool = False)
     """
     rows = validate_manifest(manifest, ws.media_roots, progress=progress)
     report = IngestReport()
-    with ws.store() as store:
-        with store.session() as s:
-            existing = {
-                c.clip_id: c
-                for c in s.scalars(select(Clip).where(Clip.clip_id.in_([r.clip_id for r in rows])))
-            }
-            for r in rows:
-                old = existing.get(r.clip_id)
-                if old is not None:
-                    if not r.same_content(old):
-                        raise CurateError(
-                            f"{where(manifest, r.row, 'clip_id')}: clip_id {r.clip_id!r} is already in the store "
-                            "with different content (image, audio, skeleton, prompt or video). Use a new clip_id."
-                        )
-                    report.unchanged += 1
-                    continue
-                s.add(Clip(**{k: v for k, v in r.__dict__.items() if k != "row"}))
-                report.added += 1
+    with ws.store() as store, store.session() as s:
+        existing = {
+            c.clip_id: c
+            for c in s.scalars(select(Clip).where(Clip.clip_id.in_([r.clip_id for r in rows])))
+        }
+        for r in rows:
+            old = existing.get(r.clip_id)
+            if old is not None:
+                if not r.same_content(old):
+                    raise CurateError(
+                        f"{where(manifest, r.row, 'clip_id')}: clip_id {r.clip_id!r} is already in the store "
+                        "with different content (image, audio, skeleton, prompt or video). Use a new clip_id."
+                    )
+                report.unchanged += 1
+                continue
+            s.add(Clip(**{k: v for k, v in r.__dict__.items() if k != "row"}))
+            report.added += 1
     return report

@@ -15,10 +15,10 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from generators.normalize_config import NormalizeConfig
 from storage.atomic import atomic_path
 from storage.errors import CurateError
 from storage.media import VideoProbe, probe_video, sha256_file
-from storage.workspace import NormalizeConfig
 
 __all__ = ["MIN_SECONDS", "VIDEO_KBPS", "BrokenOutput", "NormalizedVideo", "normalize_video"]
 

@@ -25,6 +25,7 @@ from generators import _jobs
 from generators._proc import die_with_parent
 from generators.base import GenerationRequest, GenerationResult
 from generators.normalize import BrokenOutput, normalize_video
+from generators.normalize_config import NormalizeConfig
 from generators.registry import batch_size, build
 from storage import Candidate, CandidateStatus, Clip, JobStatus
 from storage.atomic import atomic_write
@@ -190,7 +191,7 @@ def _finish(ws, store, method: str, req: GenerationRequest, res: GenerationResul
     raw = folder / "raw" / f"{stem}{res.raw_path.suffix or '.mp4'}"
     try:
         _keep_raw(res.raw_path, raw)
-        norm = normalize_video(raw, req.audio_path, folder / f"{stem}.mp4", ws.config.normalize, req.audio_duration)
+        norm = normalize_video(raw, req.audio_path, folder / f"{stem}.mp4", NormalizeConfig.from_workspace(ws), req.audio_duration)
     except BrokenOutput as e:
         _log(log, f"BROKEN OUTPUT: {e}")
         cand = {"raw_path": str(raw), "failure_reason": str(e)} if final else None

@@ -7,7 +7,7 @@
 # Usage:  bash scripts/labelstudio-venv.sh [DIR]      (default: .cache/labelstudio-venv)
 #         LS_VERSION=1.23.2 PYTHON=python3.11 bash scripts/labelstudio-venv.sh
 # Prints the venv's path on the last line of stdout; progress goes to stderr.
-# Then: CURATE_LS_VENV=<that path> CURATE_REQUIRE_LABELSTUDIO=1 python -m pytest tests/test_labelstudio_*.py
+# Then: CURATE_LS_VENV=<that path> CURATE_REQUIRE_LABELSTUDIO=1 python -m pytest tests/annotate_app/labelstudio/
 set -euo pipefail
 
 LS_VERSION="${LS_VERSION:-1.23.2}"

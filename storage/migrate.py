@@ -2,7 +2,7 @@
 
 Revisions live in ``storage/migrations/versions``. The early ones branched off ``0001_initial``;
 ``0007_merge`` joins them, and from there the chain is one line: each new revision names the current
-head as ``down_revision`` and takes the next number (``tests/test_migrations.py`` enforces it, and that
+head as ``down_revision`` and takes the next number (``tests/storage/test_migrations.py`` enforces it, and that
 the migrated schema matches ``storage.models``). ``upgrade heads`` still reaches a store left on any
 of the old branches.
 """

@@ -66,108 +66,14 @@ def default_rubric() -> dict[str, RubricAxis]:
 
 
 @dataclass
-class NormalizeConfig:
-    """The common format every candidate is brought to before rating."""
-
-    fps: float = field(default=25.0, metadata={"help": "Frames per second of normalised candidates (> 0)."})
-    width: int = field(default=512, metadata={"help": "Output width in pixels (positive, even: H.264)."})
-    height: int = field(default=512, metadata={"help": "Output height in pixels (positive, even: H.264)."})
-    max_seconds: float = field(default=10.0, metadata={
-        "help": "Cap on candidate length; below it the shorter of audio and video is used (> 0)."})
-
-    def __post_init__(self) -> None:
-        if self.fps <= 0:
-            raise WorkspaceError(f"normalize.fps must be > 0. Got {self.fps}.")
-        if self.width <= 0 or self.height <= 0 or self.width % 2 or self.height % 2:
-            raise WorkspaceError(
-                f"normalize.width/height must be positive and even (H.264). Got {self.width}x{self.height}."
-            )
-        if self.max_seconds <= 0:
-            raise WorkspaceError(f"normalize.max_seconds must be > 0. Got {self.max_seconds}.")
-
-
-# Settings of `[eval]` that name weight files (see docs/eval.md for where each comes from).
-EVAL_WEIGHTS = ("syncnet", "inception", "i3d", "lpips_backbone", "dwpose")
-
-
-@dataclass
-class EvalConfig:
-    """``[eval]``: local weight files for ``curate eval`` (nothing is downloaded); empty = metric skipped.
-
-    Paths are relative to the workspace folder. ``sha256`` maps a setting name to the
-    expected SHA-256 of its file, checked before loading (docs/eval.md lists known ones).
-    """
-
-    syncnet: str = field(default="", metadata={"help": "SyncNet checkpoint (syncnet_v2.model) for Sync-C/D."})
-    inception: str = field(default="", metadata={"help": "TorchScript FID Inception (inception-2015-12-05.pt)."})
-    i3d: str = field(default="", metadata={"help": "TorchScript FVD I3D (i3d_torchscript.pt)."})
-    lpips_backbone: str = field(default="", metadata={"help": "torchvision AlexNet state dict for LPIPS."})
-    dwpose: str = field(default="", metadata={"help": "DWPose whole-body ONNX (dw-ll_ucoco_384.onnx), HKC/HKV."})
-    sha256: dict[str, str] = field(default_factory=dict, metadata={"help": "Expected SHA-256 per weight setting."})
-    face_crop: str = field(default="face", metadata={"help": "Sync crop: 'face' (detect) or 'full' frame."})
-    # --- issue 24: the conventions of the papers' metrics (kept together; docs/eval.md) ---
-    s3fd: str = field(default="", metadata={
-        "help": "S3FD face detector weights (syncnet_python's sfd_face.pth) for Sync; not supported yet: "
-                "setting it is refused. Empty: OpenCV's Haar cascade, reported as the fallback."})
-    sync_min_track: int = field(default=100, metadata={
-        "help": "Sync: a face track needs more than this many frames at 25 fps (syncnet_python: 100; 0 relaxes)."})
-    sync_min_face: float = field(default=100.0, metadata={
-        "help": "Sync: a face track's mean box side must exceed this many pixels (syncnet_python: 100; 0 relaxes)."})
-    sync_scene_cuts: bool = field(default=True, metadata={
-        "help": "Sync: scene cuts split face tracks (syncnet_python's PySceneDetect step); false: one shot."})
-    fvd_clips: str = field(default="first", metadata={
-        "help": "FVD clips per video: 'first' (StyleGAN-V: one 16-frame clip from the start) or 'all' "
-                "(every non-overlapping 16-frame window)."})
-
-    def __post_init__(self) -> None:
-        for name in EVAL_WEIGHTS:
-            if not isinstance(getattr(self, name), str):
-                raise WorkspaceError(f"eval.{name} must be a path string. Got {getattr(self, name)!r}.")
-        for name, digest in self.sha256.items():
-            if name not in EVAL_WEIGHTS:
-                raise WorkspaceError(f"eval.sha256: unknown setting {name!r}; known: {list(EVAL_WEIGHTS)}.")
-            if not (isinstance(digest, str) and len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)):
-                raise WorkspaceError(f"eval.sha256.{name} must be 64 lower-case hex digits. Got {digest!r}.")
-        if self.face_crop not in ("face", "full"):
-            raise WorkspaceError(f"eval.face_crop must be 'face' or 'full'. Got {self.face_crop!r}.")
-        self._check_protocol()
-
-    def _check_protocol(self) -> None:
-        """Issue 24's settings: types and ranges."""
-        if not isinstance(self.s3fd, str):
-            raise WorkspaceError(f"eval.s3fd must be a path string. Got {self.s3fd!r}.")
-        if isinstance(self.sync_min_track, bool) or not isinstance(self.sync_min_track, int) or self.sync_min_track < 0:
-            raise WorkspaceError(f"eval.sync_min_track must be an integer >= 0. Got {self.sync_min_track!r}.")
-        if isinstance(self.sync_min_face, bool) or not isinstance(self.sync_min_face, (int, float)) \
-                or not self.sync_min_face >= 0:
-            raise WorkspaceError(f"eval.sync_min_face must be a number >= 0 (pixels). Got {self.sync_min_face!r}.")
-        if not isinstance(self.sync_scene_cuts, bool):
-            raise WorkspaceError(f"eval.sync_scene_cuts must be true or false. Got {self.sync_scene_cuts!r}.")
-        if self.fvd_clips not in ("first", "all"):
-            raise WorkspaceError(f"eval.fvd_clips must be 'first' or 'all'. Got {self.fvd_clips!r}.")
-
-
-@dataclass
 class WorkspaceConfig:
     """Everything in ``curate.toml``.
 
-    Store:
-        database_url: SQLAlchemy URL; relative SQLite paths are relative to the workspace.
-    Media:
-        media_roots: folders that manifest paths may point into (relative to the workspace).
-    Annotation:
-        overlap: k, how many annotators rate each clip.
-        lease_minutes: how long a handed-out clip stays reserved for its annotator.
-        overlap_max: adaptive overlap: a clip whose k ratings disagree asks for more annotators,
-            one at a time, up to this many (unset: off; see docs/annotate.md).
-        disagree_spread: the spread of a candidate's composite score over annotators that counts
-            as disagreement (adaptive overlap).
-        rubric: the text of the two Likert axes.
-    Generation:
-        normalize: the common output format.
-        generators: per-method settings (checkout, python, weights, extra args), free-form tables.
-    Evaluation:
-        eval: local weight files of `curate eval`'s metrics.
+    The store, the media roots and the rubric are checked here. The feature sections stay raw tables, each
+    checked by its feature's own config dataclass (one definition per setting), as ``[generators.NAME]`` by
+    its method's config: ``[annotation]`` by ``annotate_app.assign.AssignConfig``, ``[normalize]`` by
+    ``generators.normalize_config.NormalizeConfig``, ``[eval]`` by ``curation.evaluate.config.EvalConfig``.
+    The CLI checks every section on every command (``curation.cli._util.check_sections``).
     """
 
     database_url: str = field(default=f"sqlite:///{DEFAULT_DB_NAME}", metadata={
@@ -175,36 +81,27 @@ class WorkspaceConfig:
                 "here: use --db / $CURATE_DB_URL."})
     media_roots: list[str] = field(default_factory=lambda: ["."], metadata={
         "help": "[media] roots: folders manifest paths may point into (relative to the workspace)."})
-    overlap: int = field(default=3, metadata={"help": "[annotation] k, how many annotators rate each clip (>= 1)."})
-    lease_minutes: float = field(default=30.0, metadata={
-        "help": "[annotation] How long a handed-out clip stays reserved for its annotator (> 0)."})
-    overlap_max: int | None = field(default=None, metadata={
-        "help": "[annotation] Adaptive overlap: a clip whose k ratings disagree asks for one more annotator at a "
-                "time, up to this many (>= overlap); unset = fixed k."})
-    disagree_spread: float = field(default=2.0, metadata={
-        "help": "[annotation] The spread of a candidate's composite score over annotators that counts as "
-                "disagreement (> 0)."})
     rubric: dict[str, RubricAxis] = field(default_factory=default_rubric, metadata={
         "help": "[rubric.alignment], [rubric.fidelity]: the text of the two Likert axes."})
-    normalize: NormalizeConfig = field(default_factory=NormalizeConfig, metadata={
-        "help": "[normalize] The common format every candidate is brought to."})
+    annotation: dict[str, Any] = field(default_factory=dict, metadata={
+        "help": "[annotation] How clips are handed out (k, leases, adaptive overlap), validated by "
+                "annotate_app.assign.AssignConfig."})
+    normalize: dict[str, Any] = field(default_factory=dict, metadata={
+        "help": "[normalize] The common format every candidate is brought to, validated by "
+                "generators.normalize_config.NormalizeConfig."})
     generators: dict[str, dict[str, Any]] = field(default_factory=dict, metadata={
         "help": "[generators.NAME] Per-method settings (checkout, python, weights, extra args), validated by the "
                 "method's own config class."})
-    eval: EvalConfig = field(default_factory=EvalConfig, metadata={
-        "help": "[eval] Local weight files of curate eval's metrics."})
+    eval: dict[str, Any] = field(default_factory=dict, metadata={
+        "help": "[eval] Local weight files and conventions of curate eval's metrics, validated by "
+                "curation.evaluate.config.EvalConfig."})
 
     def __post_init__(self) -> None:
         if not isinstance(self.database_url, str) or "://" not in self.database_url:
             raise WorkspaceError(f"store.database_url must be a SQLAlchemy URL string. Got {self.database_url!r}.")
-        if not isinstance(self.overlap, int) or self.overlap < 1:
-            raise WorkspaceError(f"annotation.overlap must be an integer >= 1. Got {self.overlap!r}.")
-        if self.lease_minutes <= 0:
-            raise WorkspaceError(f"annotation.lease_minutes must be > 0. Got {self.lease_minutes}.")
-        if self.overlap_max is not None and (not isinstance(self.overlap_max, int) or self.overlap_max < self.overlap):
-            raise WorkspaceError(f"annotation.overlap_max must be an integer >= overlap. Got {self.overlap_max!r}.")
-        if not self.disagree_spread > 0:
-            raise WorkspaceError(f"annotation.disagree_spread must be > 0. Got {self.disagree_spread}.")
+        for section in ("annotation", "normalize", "generators", "eval"):
+            if not isinstance(getattr(self, section), dict):
+                raise WorkspaceError(f"[{section}] must be a table. Got {getattr(self, section)!r}.")
         if set(self.rubric) != {"alignment", "fidelity"}:
             raise WorkspaceError(f"rubric must define exactly `alignment` and `fidelity`. Got {sorted(self.rubric)}.")
         if not self.media_roots:
@@ -214,13 +111,11 @@ class WorkspaceConfig:
         return {
             "store": {"database_url": self.database_url},
             "media": {"roots": list(self.media_roots)},
-            "annotation": {"overlap": self.overlap, "lease_minutes": self.lease_minutes,
-                           "disagree_spread": self.disagree_spread}
-            | ({"overlap_max": self.overlap_max} if self.overlap_max is not None else {}),
+            "annotation": dict(self.annotation),
             "rubric": {k: {f: v for f, v in asdict(ax).items() if f != "name"} for k, ax in self.rubric.items()},
-            "normalize": asdict(self.normalize),
+            "normalize": dict(self.normalize),
             "generators": self.generators,
-            "eval": asdict(self.eval),
+            "eval": dict(self.eval),
         }
 
     @classmethod
@@ -230,26 +125,37 @@ class WorkspaceConfig:
         if unknown:
             raise WorkspaceError(f"{source}: unknown section(s) {sorted(unknown)}; known: {sorted(known)}.")
         try:
-            ann = data.get("annotation", {})
             rubric = default_rubric()
             for name, ax in data.get("rubric", {}).items():
                 rubric[name] = RubricAxis(name=name, **ax)
             return cls(
                 database_url=data.get("store", {}).get("database_url", cls.database_url),
                 media_roots=list(data.get("media", {}).get("roots", ["."])),
-                overlap=ann.get("overlap", 3),
-                lease_minutes=float(ann.get("lease_minutes", 30.0)),
-                overlap_max=ann.get("overlap_max"),
-                disagree_spread=float(ann.get("disagree_spread", 2.0)),
+                annotation=dict(data.get("annotation", {})),
                 rubric=rubric,
-                normalize=NormalizeConfig(**data.get("normalize", {})),
+                normalize=dict(data.get("normalize", {})),
                 generators=dict(data.get("generators", {})),
-                eval=EvalConfig(**data.get("eval", {})),
+                eval=dict(data.get("eval", {})),
             )
         except TypeError as e:  # unknown key inside a section
             raise WorkspaceError(f"{source}: {e}") from None
         except WorkspaceError as e:
             raise WorkspaceError(f"{source}: {e}") from None
+
+
+def section_config(cls, table: dict[str, Any], section: str):
+    """``cls(**table)`` for a ``[section]`` of curate.toml: an unknown key or a bad value is one WorkspaceError
+    naming the section (each feature's config dataclass does the checking)."""
+    import dataclasses
+
+    known = {f.name for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise WorkspaceError(f"[{section}]: unknown setting(s) {unknown}; known: {sorted(known)}.")
+    try:
+        return cls(**table)
+    except (TypeError, ValueError) as e:
+        raise WorkspaceError(f"[{section}]: {e}") from None
 
 
 @dataclass
@@ -318,13 +224,20 @@ def load(workspace: str | os.PathLike | None = None, db: str | None = None) -> W
     return Workspace(root=root, config=cfg, db_override=db or os.environ.get("CURATE_DB_URL") or None)
 
 
-def init(directory: str | os.PathLike, db: str | None = None, overlap: int = 3) -> Workspace:
-    """Create a workspace (config, media folders, migrated store); an existing one is left as it is."""
+def init(directory: str | os.PathLike, db: str | None = None, overlap: int = 3,
+         sections: dict[str, dict[str, Any]] | None = None) -> Workspace:
+    """Create a workspace (config, media folders, migrated store); an existing one is left as it is.
+
+    ``overlap`` is written as ``[annotation] overlap`` (k); ``sections`` are the feature tables to start
+    with (the CLI passes each feature's defaults). Each feature's config class checks its own table.
+    """
     root = Path(directory).resolve()
     root.mkdir(parents=True, exist_ok=True)
     cfg_path = root / CONFIG_NAME
     if not cfg_path.exists():
-        cfg = WorkspaceConfig(overlap=overlap)
+        tables = {name: dict(table) for name, table in (sections or {}).items()}
+        tables.setdefault("annotation", {})["overlap"] = overlap
+        cfg = WorkspaceConfig(**tables)
         if db and not _has_password(db):
             cfg.database_url = db  # persisted; a URL with a password stays in the environment only
         atomic_write_text(cfg_path, _HEADER + tomli_w.dumps(cfg.to_toml()))

@@ -47,6 +47,9 @@ class LabelStudioConfig:
         "help": "Serve the links from elsewhere: task URLs become prefix + <path under the document root> and no "
                 "local-files storage is made. None: Label Studio's own /data/local-files/?d=."})
     timeout_s: float = field(default=60.0, metadata={"help": "Per-request timeout, seconds (> 0)."})
+    fps: float = field(default=25.0, metadata={
+        "help": "Frame rate of the pushed videos, for the labelling player's frame steps; the CLI passes the "
+                "workspace's [normalize] fps (> 0)."})
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):
@@ -57,6 +60,8 @@ class LabelStudioConfig:
             raise CurateError(
                 "No Label Studio API key: set LABEL_STUDIO_API_KEY (a legacy token or a personal access token)."
             )
+        if isinstance(self.fps, bool) or not isinstance(self.fps, (int, float)) or not self.fps > 0:
+            raise CurateError(f"fps must be a number > 0. Got {self.fps!r}.")
         if not self.project.strip() or len(self.project) > 200:
             raise CurateError(f"--project must be 1-200 characters. Got {self.project!r}.")
         if self.per not in (None, TASKS_PER_CLIP, TASKS_PER_CANDIDATE):

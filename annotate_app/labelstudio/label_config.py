@@ -77,11 +77,14 @@ def render_instructions(rubric: dict[str, RubricAxis]) -> str:
     )
 
 
-def project_settings(ws: Workspace, slots: int) -> dict[str, Any]:
+def project_settings(ws: Workspace, slots: int, fps: float) -> dict[str, Any]:
+    """The project's settings; ``fps`` is the candidates' frame rate (``[normalize] fps``, passed in by the CLI)."""
+    from annotate_app.assign import AssignConfig
+
     return {
-        "label_config": render_label_config(ws.config.rubric, slots, ws.config.normalize.fps),
+        "label_config": render_label_config(ws.config.rubric, slots, fps),
         "expert_instruction": render_instructions(ws.config.rubric),
         "show_instruction": True,
-        "maximum_annotations": ws.config.overlap,  # overlap k: annotators per task
+        "maximum_annotations": AssignConfig.from_workspace(ws).overlap,  # overlap k: annotators per task
         "overlap_cohort_percentage": 100,
     }

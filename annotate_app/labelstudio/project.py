@@ -35,7 +35,7 @@ def create_project(ws: Workspace, cfg: LabelStudioConfig, client, store) -> Labe
     root = document_root(ws, cfg)
     subdir = f"{MEDIA_DIR}/{secrets.token_hex(6)}"
     (root / subdir).mkdir(parents=True, exist_ok=True)
-    settings = project_settings(ws, slots)
+    settings = project_settings(ws, slots, cfg.fps)
     p = call(cfg, "creating the project", lambda: client.projects.create(title=cfg.project, **settings))
     if cfg.media_url_prefix is None:
         _add_local_storage(cfg, client, p.id, root / subdir)
@@ -100,7 +100,7 @@ def update_project(ws: Workspace, cfg: LabelStudioConfig, client, proj: LabelStu
         f"reading project {proj.project_id} ({proj.title!r}; if it was deleted, push under a new --project name)",
         lambda: client.projects.get(id=proj.project_id),
     )
-    want = project_settings(ws, proj.slots)
+    want = project_settings(ws, proj.slots, cfg.fps)
     changes = {k: v for k, v in want.items() if getattr(p, k, None) != v}
     if changes:
         call(

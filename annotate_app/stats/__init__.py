@@ -6,6 +6,8 @@ DataFrames, and the entry points below), ``progress`` (progress toward k ratings
 """
 
 from annotate_app.stats.alpha import interpret_alpha, ordinal_alpha, ordinal_alpha_from_counts
+from annotate_app.stats.gold_accuracy import gold_accuracy
+from annotate_app.stats.load import StatsData, load_data
 from annotate_app.stats.report import (
     SCORES,
     StatsConfig,
@@ -17,8 +19,6 @@ from annotate_app.stats.report import (
     summarize,
     work_rate,
 )
-from annotate_app.stats.gold_accuracy import gold_accuracy
-from annotate_app.stats.load import StatsData, load_data
 
 __all__ = [
     "SCORES",

@@ -15,6 +15,7 @@ import time
 
 import streamlit as st
 
+from annotate_app.assign import AssignConfig
 from annotate_app.web import chrome, context, signin
 from annotate_app.web.dashboard_annotators import (
     CLIP_COLUMNS,
@@ -92,7 +93,7 @@ def render() -> None:
         return
     ws, store = context.workspace(), context.store()
     chrome.header("Dashboard", account, signin.sign_out)
-    loaded = _load(store, ws.config.overlap)
+    loaded = _load(store, AssignConfig.from_workspace(ws).overlap)
     if loaded is None:
         st.info("stats not available (annotate_app.stats is missing).")
         return

@@ -2,7 +2,7 @@
 
 Figures come from ``stats_frames`` (annotate_app/stats/annotators.py and report.py). Each table
 shows a chosen set of columns under readable names (``LABELS``), few enough that it fits a
-1366 px wide window without a horizontal scrollbar (tests/test_dashboard_browser.py).
+1366 px wide window without a horizontal scrollbar (tests/annotate_app/web/test_dashboard_browser.py).
 """
 
 from __future__ import annotations

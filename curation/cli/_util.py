@@ -88,9 +88,40 @@ def workspace_options(f):
     def wrapper(*args, workspace, db, **kwargs):
         from storage.workspace import load
 
-        return f(*args, ws=load(workspace, db=db), **kwargs)
+        ws = load(workspace, db=db)
+        check_sections(ws)
+        return f(*args, ws=ws, **kwargs)
 
     return wrapper
+
+
+def check_sections(ws) -> None:
+    """Check curate.toml's feature sections with their features' own config classes, so a typo in any of
+    them stops every command with one line (storage keeps them as raw tables)."""
+    from annotate_app.assign import AssignConfig
+    from curation.evaluate.config import EvalConfig
+    from generators.normalize_config import NormalizeConfig
+    from storage.errors import WorkspaceError
+
+    for cls in (AssignConfig, NormalizeConfig, EvalConfig):
+        try:
+            cls.from_workspace(ws)
+        except WorkspaceError as e:
+            raise WorkspaceError(f"{ws.config_path}: {e}") from None
+
+
+def default_sections(overlap: int) -> dict:
+    """The feature sections a new curate.toml starts with: each feature's defaults, written out to edit."""
+    from dataclasses import asdict
+
+    from annotate_app.assign import AssignConfig
+    from curation.evaluate.config import EvalConfig
+    from generators.normalize_config import NormalizeConfig
+
+    assign = AssignConfig(overlap=overlap)
+    return {"annotation": {"overlap": assign.overlap, "lease_minutes": assign.lease_minutes,
+                           "disagree_spread": assign.disagree_spread},
+            "normalize": asdict(NormalizeConfig()), "eval": asdict(EvalConfig())}
 
 
 def no_progress_option(f):

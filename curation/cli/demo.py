@@ -86,10 +86,12 @@ def _accounts(ws, port: int) -> list[tuple[str, str, str]]:
 
 
 def _round_stats(ws) -> dict:
+    from annotate_app.assign import AssignConfig
     from annotate_app.stats import StatsConfig, compute_stats
 
     with ws.store() as store:
-        return compute_stats(store, ws.config.overlap, StatsConfig(overlap=ws.config.overlap))["rounds"]
+        k = AssignConfig.from_workspace(ws).overlap
+        return compute_stats(store, k, StatsConfig(overlap=k))["rounds"]
 
 
 @click.command("demo")
@@ -130,6 +132,7 @@ def demo_cmd(directory: str, port: int, no_serve: bool, rounds: int) -> None:
       curate demo /tmp/demo --port 8600 --no-serve
     """
     from annotate_app.web.server import port_free, serving
+    from curation.cli._util import default_sections
     from storage.workspace import init
 
     if not no_serve and not port_free(port):  # first: nothing is built or reset for a run that cannot serve
@@ -137,7 +140,7 @@ def demo_cmd(directory: str, port: int, no_serve: bool, rounds: int) -> None:
             f"Port {port} is already in use (nothing was changed). If that is the demo you started before, open "
             f"http://127.0.0.1:{port}/ with the login it printed; else serve this one elsewhere: "
             f"curate demo --port {port + 1}")
-    ws = init(Path(directory))
+    ws = init(Path(directory), sections=default_sections(3))
     click.echo(f"Workspace: {ws.root}")
     click.echo(f"Clips: {_sample_clips(ws)}")
     click.echo("Generating candidates (CPU, about a minute the first time)...")

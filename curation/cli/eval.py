@@ -49,19 +49,20 @@ def eval_cmd(methods, rounds, metrics, videos, reference, out, as_json, device, 
     """
     from pathlib import Path
 
+    from curation.evaluate.config import EvalConfig
     from curation.evaluate.env import check_torchvision
     from curation.evaluate.items import items_from_folders, items_from_store
     from curation.evaluate.protocol import build_protocol
     from curation.evaluate.report import finite, summarise, table, write_outputs
     from curation.evaluate.run import evaluate, parse_metrics
-    from storage.workspace import CONFIG_NAME, EvalConfig, load, resolve_root
+    from storage.workspace import CONFIG_NAME, load, resolve_root
 
     check_torchvision()
     wanted = parse_metrics(metrics)
     root = resolve_root(workspace)
     if show_protocol:
         ws = load(root, db=db) if (root / CONFIG_NAME).is_file() else None
-        cfg = ws.config.eval if ws else EvalConfig()
+        cfg = EvalConfig.from_workspace(ws) if ws else EvalConfig()
         click.echo(json.dumps(build_protocol(cfg, ws.root if ws else root, wanted), indent=2))
         return
     if videos:
@@ -79,7 +80,7 @@ def eval_cmd(methods, rounds, metrics, videos, reference, out, as_json, device, 
 
         items = items_from_store(ws, [m.strip() for m in methods.split(",")] if methods else None,
                                  parse_rounds(rounds) if rounds else None)
-    cfg = ws.config.eval if ws else EvalConfig()
+    cfg = EvalConfig.from_workspace(ws) if ws else EvalConfig()
     out_dir = Path(out) if out else (ws.path("exports", "eval") if ws else Path("eval"))
     result = evaluate(
         items, cfg, ws.root if ws else root, wanted, progress=not as_json, device=_device(device)

@@ -37,9 +37,11 @@ def _connection_options(f):
 
 def _config(ws, url: str, project: str | None, **kw):
     from annotate_app.labelstudio import LabelStudioConfig, default_project_title
+    from generators.normalize_config import NormalizeConfig
 
     return LabelStudioConfig(
         url=url,
+        fps=NormalizeConfig.from_workspace(ws).fps,
         api_key=os.environ.get("LABEL_STUDIO_API_KEY", ""),
         project=project or default_project_title(ws),
         **kw,

@@ -172,14 +172,16 @@ def stats_cmd(as_json: bool, limit: int, idle_gap_minutes: float, min_gold_accur
       escalated            adaptive overlap: open, closed, items
     Example:  curate stats --json | jq .agreement.alignment.alpha
     """
+    from annotate_app.assign import AssignConfig
     from annotate_app.stats import StatsConfig, compute_stats
     from annotate_app.stats.rounds import RoundStatsConfig
 
-    cfg = StatsConfig(overlap=ws.config.overlap, idle_gap_minutes=idle_gap_minutes, min_gold_accuracy=min_gold_accuracy,
+    k = AssignConfig.from_workspace(ws).overlap
+    cfg = StatsConfig(overlap=k, idle_gap_minutes=idle_gap_minutes, min_gold_accuracy=min_gold_accuracy,
                       alpha_include_gold=include_gold_in_alpha, max_rows=limit,
                       rounds=RoundStatsConfig(bootstrap_samples=bootstrap, seed=seed))
     with ws.store() as store:
-        st = compute_stats(store, ws.config.overlap, cfg)
+        st = compute_stats(store, k, cfg)
     if as_json:
         click.echo(json.dumps(st))
     else:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from curation.cli._util import LazyGroup, no_progress_option, workspace_options
+from curation.cli._util import LazyGroup, default_sections, no_progress_option, workspace_options
 
 
 @click.command("init")
@@ -27,7 +27,7 @@ def init_cmd(directory: str, db: str | None, overlap: int) -> None:
     from storage import redact
     from storage.workspace import init
 
-    ws = init(directory, db=db, overlap=overlap)
+    ws = init(directory, db=db, overlap=overlap, sections=default_sections(overlap))
     click.echo(f"workspace: {ws.root}")
     click.echo(f"store:     {redact(ws.database_url)}")
     if db and ws.config.database_url != db:
@@ -165,11 +165,12 @@ def status_cmd(as_json: bool, ws) -> None:
     jobs_failed, overlap, ratings_needed, ratings_done_toward_overlap,
     candidates_fully_rated, clips_fully_rated, progress, round (the current one).
     """
+    from annotate_app.assign import AssignConfig
     from storage import redact
     from storage.export import status_counts
 
     with ws.store() as store:
-        counts = status_counts(store, ws.config.overlap)
+        counts = status_counts(store, AssignConfig.from_workspace(ws).overlap)
     if as_json:
         click.echo(json.dumps(counts))
         return

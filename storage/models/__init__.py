@@ -1,7 +1,7 @@
 """SQLAlchemy 2 models: the store's schema, one module per group of tables.
 
 Importing ``storage.models`` imports every table module, so ``Base.metadata`` always holds the
-whole schema (Alembic's ``env.py`` and the autogenerate check in tests/test_migrations.py rely
+whole schema (Alembic's ``env.py`` and the autogenerate check in tests/storage/test_migrations.py rely
 on it). A new table module is added to the imports below; nothing registers a table by a
 side-effect import elsewhere.
 

@@ -6,7 +6,7 @@ Revises: 0002_gold, 0004_labelstudio, 0005_generate, 0006_clip_video, 0006_round
 Until here each feature added its revision on top of ``0001_initial`` and ``upgrade heads`` applied them all.
 Existing stores hold those revision ids, so they stay; from this revision on the chain is linear: each new
 revision names the previous one as ``down_revision`` and takes the next unused number
-(``tests/test_migrations.py`` fails on a second head).
+(``tests/storage/test_migrations.py`` fails on a second head).
 """
 
 revision = "0007_merge"
