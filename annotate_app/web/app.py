@@ -17,7 +17,8 @@ st.set_page_config(page_title="Rate clips", layout="wide", initial_sidebar_state
 def main() -> None:
     account = signin.current_account()
     if account is None:
-        st.navigation([st.Page(signin.render, title="Sign in", url_path="signin")], position="hidden").run()
+        page = st.navigation([st.Page(signin.render, title="Sign in", url_path="signin")], position="hidden")
+        chrome.guarded(page.run, "signin")
         return
     rate = st.Page(clip_page.render, title="Rate clips", url_path="rate", default=not account.is_admin)
     if account.is_admin:
@@ -28,5 +29,7 @@ def main() -> None:
     chrome.guarded(page.run, page.url_path or "page")
 
 
-context.calm_when_busy(main)  # a store busy for longer than its timeout: a calm note, never a traceback
+# A store busy for longer than its timeout: a calm note; any other failure (sign-in included): a calm
+# message with a reference, logged for the admin. Never a traceback.
+context.calm_when_busy(lambda: chrome.guarded(main, "app"))
 media_guard.remember_shown()  # reached only when the run completed (not on st.rerun / st.stop)

@@ -14,10 +14,12 @@ closed or reloaded is no longer an active session, so it never blocks the tab th
 from __future__ import annotations
 
 import threading
+import time
 
 _owner: dict[int, str] = {}  # assignment id -> browser-session id of the tab that owns the clip
 _lock = threading.Lock()
 MAX_OWNERS = 10_000  # clips are done or given back and never forgotten here: keep the newest
+RELOAD_GRACE_S = 0.5
 
 
 def _alive(session_id: str) -> bool:
@@ -33,7 +35,10 @@ def claim(assignment_id: int, tab: str) -> bool:
         _owner[assignment_id] = tab  # re-insert: newest last
         while len(_owner) > MAX_OWNERS:
             del _owner[next(iter(_owner))]
-    return before is not None and before != tab and _alive(before)
+    if before is None or before == tab or not _alive(before):
+        return False
+    time.sleep(RELOAD_GRACE_S)  # a reload's old tab may not have been seen to disconnect yet
+    return _alive(before)
 
 
 def taken_elsewhere(assignment_id: int, tab: str) -> bool:

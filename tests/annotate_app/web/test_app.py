@@ -63,6 +63,7 @@ def test_wrong_password_is_refused(app, ws):
     name, _, _ = _person(ws)
     at = _sign_in(app, name, "not-the-password")
     assert "Wrong name or password." in [e.value for e in at.error]
+    assert not [c.value for c in at.caption if "curate" in c.value]  # annotators are not told to run a CLI
     assert not any(t.value.startswith("Clip ") for t in at.title)
 
 

@@ -161,6 +161,9 @@ def test_sign_out_is_on_screen_and_the_four_candidates_fit(server, browser):
         cut = page.locator(".cp-submit").evaluate("b => b.scrollWidth - b.clientWidth")
         assert cut <= 0
         assert page.get_by_role("button", name="Submit").count() == 1  # one Submit button on the page
+        widths = {round(page.get_by_role("button", name=n).first.bounding_box()["width"])
+                  for n in ("Skip this clip", "Take a break")}
+        assert len(widths) == 1, widths  # the action buttons are one width
     finally:
         page.close()
 
@@ -206,6 +209,9 @@ def test_a_second_tab_is_detected_and_both_say_so(server, browser):
         a.get_by_role("button", name="Continue here").click()  # taking it back reloads the stored answers
         _player(a)
         assert a.locator(".cp-score.on").count() == 1
+        a.reload()  # a reload is the same tab again, not a second one
+        _player(a)
+        assert "another tab" not in _text(a)
     finally:
         context.close()
 
@@ -267,6 +273,10 @@ def test_admin_lands_on_the_dashboard_without_a_lease(server, browser):
         page.close()
 
 
+PLAYED = """box => Promise.all(Array.from(box.querySelectorAll('video')).map(v => v.ended ? 0 :
+  new Promise(done => v.addEventListener('ended', done, {once: true}))))"""
+
+
 def test_anchors_and_keys_on_the_first_screen_and_score_tooltips(server, browser):
     ws, port = server
     _, token = _person(ws)
@@ -286,8 +296,17 @@ def test_anchors_and_keys_on_the_first_screen_and_score_tooltips(server, browser
             "b => Array.from(b.querySelector('.cp-field').querySelectorAll('.cp-score')).map(x => x.title)")
         assert titles[0] == rubric["alignment"].low and titles[4] == rubric["alignment"].high
         assert all(titles), titles
+        clip = page.get_by_role("heading", name="Clip sample-").inner_text().split(" ")[1]
         page.keyboard.press(" ")
         page.wait_for_timeout(300)
         assert page.locator(".cp-play").inner_text().strip() == ""  # an icon the page draws, no U+23F8 glyph
+        page.locator(".cp").evaluate(PLAYED)
+        for key in "34343434":
+            page.keyboard.press(key)
+        page.keyboard.press("Enter")
+        saved = page.locator(".cp-anchors .saved")
+        saved.wait_for(timeout=20_000)
+        assert saved.inner_text().startswith(f"Saved clip {clip}")  # in the anchors line, not a toast
+        assert page.get_by_test_id("stToast").count() == 0
     finally:
         page.close()
