@@ -20,10 +20,16 @@ def main() -> None:
         page = st.navigation([st.Page(signin.render, title="Sign in", url_path="signin")], position="hidden")
         chrome.guarded(page.run, "signin")
         return
-    rate = st.Page(clip_page.render, title="Rate clips", url_path="rate", default=not account.is_admin)
+    rate = st.Page(clip_page.render, title="Rate clips", url_path="rate", default=True)
     if account.is_admin:
-        board = st.Page(dashboard.render, title="Dashboard", url_path="dashboard", default=True)
+        board = st.Page(dashboard.render, title="Dashboard", url_path="dashboard")
         page = st.navigation([board, rate], position="top")
+        if page is rate and not st.session_state.get("landed"):
+            # An admin's first page is the dashboard (also at /dashboard); the rating page, which leases
+            # a clip, runs only when they choose it. Not the default page: its URL would be / only.
+            st.session_state["landed"] = True
+            st.switch_page(board)
+        st.session_state["landed"] = True
     else:
         page = st.navigation([rate], position="hidden")
     chrome.guarded(page.run, page.url_path or "page")

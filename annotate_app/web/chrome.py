@@ -26,9 +26,10 @@ log = logging.getLogger("annotate_app.web")
 ERROR_LOG = ("logs", "app-errors.log")
 CALM = ("Something went wrong on our side while showing this page (reference {ref}). It was logged for "
         "the admin. Your saved answers are kept.")
-# Less chrome above the content: Streamlit's own header is thin (no sidebar, minimal toolbar).
+# Less chrome above the content: Streamlit's own header is thin (no sidebar, minimal toolbar); with the
+# admins' page links in it, it is taller.
 HEADER_CSS = """<style>
-.block-container { padding-top: 2.6rem !important; padding-bottom: 1rem !important; }
+.block-container { padding-top: %s !important; padding-bottom: 1rem !important; }
 h1 { font-size: 1.25rem !important; padding: 0 !important; }
 .st-key-signout button { min-height: 1.6rem; padding: 0 .5rem; }
 </style>"""
@@ -36,7 +37,7 @@ h1 { font-size: 1.25rem !important; padding: 0 !important; }
 
 def header(title: str, account, signout: Callable[[], None]) -> None:
     """One row: ``title`` (stored text is escaped by the caller), the account's name and "Sign out"."""
-    st.html(HEADER_CSS)
+    st.html(HEADER_CSS % ("4.2rem" if account.is_admin else "2.6rem"))
     left, who, out = st.columns([8, 2, 1], vertical_alignment="center", gap="small")
     left.title(title, anchor=False)
     who.caption(f"Signed in as **{md_plain(account.name)}**")

@@ -31,6 +31,7 @@ CLIP_COLUMNS = ["clip_id", "is_gold", "candidates", "ratings", "annotators", "mi
 FLAGGED_COLUMNS = ["candidate_id", "method", "status", "ratings", "flagged_by", "share", "comments"]
 ESCALATED_COLUMNS = ["clip_id", "raters", "target", "state"]
 PERCENT = ("progress", "share", "accuracy")  # 0..1 figures shown as percentages
+INTEGER = ("target", "shared_candidates")  # counts that arrive as floats when a cell is empty
 
 
 EMPTY = "—"  # an empty cell (no figure yet), where Streamlit would print "None"
@@ -38,18 +39,38 @@ EMPTY = "—"  # an empty cell (no figure yet), where Streamlit would print "Non
 TIME_FORMAT = "%m-%d %H:%M"
 
 
-def styled(frame: pd.DataFrame, columns: list[str]):
-    """The named columns under their readable headers (formula-safe: the CSV download is a spreadsheet);
-    shares as percentages, other fractions with 2 decimals, empty cells as "—"."""
+def _cell(v, percent: bool, integer: bool) -> str:
+    if pd.isna(v):
+        return EMPTY
+    return f"{v:.0%}" if percent else str(int(v)) if integer else f"{v:.2f}"
+
+
+def readable(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, dict]:
+    """The named columns under their readable headers (formula-safe: the CSV download is a spreadsheet),
+    and their column settings: shares as percentages, other fractions with 2 decimals. Streamlit's grid
+    prints an empty cell as "None" whatever the format, so a numeric column with gaps becomes right-aligned
+    text with "—" in them."""
     shown = formula_safe_frame(frame.reindex(columns=columns)).rename(columns=LABELS)
-    shares = [LABELS[c] for c in PERCENT if c in columns]
-    floats = [c for c in shown.columns if c not in shares and pd.api.types.is_float_dtype(shown[c])]
-    return shown.style.format(na_rep=EMPTY).format("{:.0%}", subset=shares, na_rep=EMPTY) \
-        .format("{:.2f}", subset=floats, na_rep=EMPTY)
+    config = {}
+    for col, label in zip(columns, shown.columns):
+        values, percent = shown[label], col in PERCENT
+        if pd.api.types.is_bool_dtype(values):
+            continue
+        if not pd.api.types.is_numeric_dtype(values):
+            shown[label] = values.astype(object).where(values.notna(), EMPTY)
+            continue
+        integer = pd.api.types.is_integer_dtype(values) or col in INTEGER
+        if values.isna().any():
+            shown[label] = [_cell(v, percent, integer) for v in values]
+            config[label] = st.column_config.TextColumn(alignment="right")
+        elif percent or not integer or col in INTEGER:
+            config[label] = st.column_config.NumberColumn(format="percent" if percent else "%d" if integer else "%.2f")
+    return shown, config
 
 
 def table(frame: pd.DataFrame, columns: list[str]) -> None:
-    st.dataframe(styled(frame, columns), hide_index=True, width="stretch")
+    shown, config = readable(frame, columns)
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=config)
 
 
 def time_chart(frame: pd.DataFrame, x: str, y: str, *, color: str | None = None, mark: str = "line",

@@ -52,13 +52,17 @@ def test_flagged_video_alpha_below_chance_and_pairs_in_order():
 
 
 def test_table_cells_empty_as_a_dash_shares_as_percent():
-    from annotate_app.web.dashboard_annotators import styled
+    from annotate_app.web.dashboard_annotators import readable
 
     frame = pd.DataFrame({"annotator_id": ["ann", "bob"], "ratings": [4, 0], "consensus_spearman": [0.5, None],
-                          "accuracy": [0.75, None]})
-    html = styled(frame, ["annotator_id", "ratings", "consensus_spearman", "accuracy"]).to_html()
-    assert "None" not in html and "nan" not in html and html.count("—") == 2
-    assert "75%" in html and "0.50" in html and "ρ vs others" in html
+                          "accuracy": [0.75, None], "target": pd.array([4, None], dtype="Int64"),
+                          "comments": ["ok", None], "progress": [0.5, 1.0]})
+    shown, config = readable(frame, list(frame.columns))
+    assert shown.to_dict("list") == {
+        "Annotator": ["ann", "bob"], "Ratings": [4, 0], "ρ vs others": ["0.50", "—"], "Gold acc.": ["75%", "—"],
+        "Wants": ["4", "—"], "Comments": ["ok", "—"], "Progress": [0.5, 1.0]}
+    assert config["Progress"]["type_config"]["format"] == "percent" and "Ratings" not in config
+    assert config["Wants"]["alignment"] == "right"
 
 
 def test_time_axis_is_24_hour_utc():

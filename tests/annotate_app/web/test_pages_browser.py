@@ -269,6 +269,9 @@ def test_admin_lands_on_the_dashboard_without_a_lease(server, browser):
         finally:
             store.dispose()
         assert n == 0
+        page.get_by_role("link", name="Rate clips").click()  # rating is a choice: then a clip is leased
+        _player(page)
+        assert page.get_by_role("heading", name="Clip sample-").count() == 1
     finally:
         page.close()
 
