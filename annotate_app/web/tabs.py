@@ -35,10 +35,14 @@ def claim(assignment_id: int, tab: str) -> bool:
         _owner[assignment_id] = tab  # re-insert: newest last
         while len(_owner) > MAX_OWNERS:
             del _owner[next(iter(_owner))]
-    if before is None or before == tab or not _alive(before):
+    if before is None or before == tab:
         return False
-    time.sleep(RELOAD_GRACE_S)  # a reload's old tab may not have been seen to disconnect yet
-    return _alive(before)
+    end = time.monotonic() + RELOAD_GRACE_S  # a reload's old tab may not have been seen to disconnect yet
+    while _alive(before):
+        if time.monotonic() >= end:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def taken_elsewhere(assignment_id: int, tab: str) -> bool:

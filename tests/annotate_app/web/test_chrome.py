@@ -58,3 +58,20 @@ def test_streamlit_stop_passes_through(tmp_path, monkeypatch):
     assert not at.exception and not at.warning
     assert [m.value for m in at.markdown] == ["before the stop"]
     assert not (tmp_path / "logs").exists()
+
+
+def test_tab_ownership_by_hand(monkeypatch):
+    from annotate_app.web import tabs
+
+    alive = {"t1", "t2"}
+    monkeypatch.setattr(tabs, "_alive", lambda sid: sid in alive)
+    monkeypatch.setattr(tabs, "RELOAD_GRACE_S", 0.1)
+    assert tabs.claim(7, "t1") is False  # first tab
+    assert tabs.taken_elsewhere(7, "t1") is False
+    assert tabs.claim(7, "t2") is True  # a second open tab takes it over
+    assert tabs.taken_elsewhere(7, "t1") is True and tabs.taken_elsewhere(7, "t2") is False
+    alive.discard("t2")  # t2 closed: t1 may go on; a reload (t3) of a closed tab is no second tab
+    assert tabs.taken_elsewhere(7, "t1") is False
+    assert tabs.claim(7, "t3") is False
+    tabs.forget(7)
+    assert tabs.taken_elsewhere(7, "t1") is False
