@@ -7,7 +7,10 @@ import pandas as pd
 
 
 def interpret_alpha(alpha: float) -> str:
-    """Krippendorff's guide: >= 0.800 reliable, 0.667..0.800 tentative conclusions only."""
+    """Krippendorff's guide: >= 0.800 reliable, 0.667..0.800 tentative conclusions only; below 0 the raters
+    disagree more than chance would (a misread rubric or swapped scale, not just noise), so it says so."""
+    if alpha < 0:
+        return "below chance"
     return "reliable" if alpha >= 0.8 else "tentative" if alpha >= 0.667 else "low"
 
 

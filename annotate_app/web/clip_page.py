@@ -21,23 +21,17 @@ from annotate_app.assign import (
     ClipView,
     clip_view,
     hold,
-    last_editable,
+    is_edit,
     next_clip,
     queue,
     release,
-    skip,
 )
-from annotate_app.submit import CandidateScore, SubmitError, reopen, submit_clip
-from annotate_app.web import context
+from annotate_app.submit import CandidateScore, SubmitError, submit_clip
+from annotate_app.web import chrome, clip_actions, context, signin, tabs
 from annotate_app.web.plain_text import md_plain
 from annotate_app.web.player import PlayerConfig, player, problems
 from storage.models import AXES
 
-# Less chrome above the player, so the grid gets the height of the window.
-PAGE_CSS = """<style>
-.block-container { padding-top: 3.4rem !important; padding-bottom: 1rem !important; }
-h1 { font-size: 1.25rem !important; padding: 0 0 .2rem !important; }
-</style>"""
 MIME = {".mp4": "video/mp4", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}
 
 
@@ -95,8 +89,26 @@ def _take_draft(store, account, view: ClipView, raw) -> bool:
     return True
 
 
+def _tab() -> str:
+    """This browser tab (Streamlit's session id: new per tab and per reload)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else "-"
+
+
+def _mine(aid: int) -> bool:
+    """False when another open tab of this annotator took the clip over (this tab must not save)."""
+    if tabs.taken_elsewhere(aid, _tab()):
+        st.session_state["tab_lost"] = aid
+        return False
+    return True
+
+
 def _on_draft(store, account, view: ClipView, cfg: AssignConfig) -> None:
     state = st.session_state.get(f"cmp_{view.assignment_id}") or {}
+    if not _mine(view.assignment_id):
+        return
     # Working on the clip keeps a live lease alive; an expired one is not renewed (the draft is still saved).
     if _take_draft(store, account, view, state.get("draft")) and not hold(store, account.pk, view.assignment_id,
                                                                           cfg.lease_minutes):
@@ -109,7 +121,7 @@ def _on_submit(store, account, view: ClipView) -> None:
     if not isinstance(req, dict) or req.get("n") == st.session_state.get(f"submit_n_{aid}"):
         return
     st.session_state[f"submit_n_{aid}"] = req.get("n")
-    if _take_draft(store, account, view, dict(req.get("draft") or {}, aid=req.get("aid"))):
+    if _mine(aid) and _take_draft(store, account, view, dict(req.get("draft") or {}, aid=req.get("aid"))):
         st.session_state[f"submit_{aid}"] = True
 
 
@@ -135,8 +147,7 @@ def _submit(store, account, view: ClipView, draft: dict, pcfg: PlayerConfig, cfg
         submit_clip(store, account.pk, aid, collect(view, draft), cfg=cfg)
     except SubmitError as e:
         return {"problems": [str(e)], "slot": None}
-    for k in ("assignment_id", f"draft_{aid}", f"submit_n_{aid}", f"queue_{aid}"):
-        st.session_state.pop(k, None)
+    clip_actions.forget_clip(aid)
     return None
 
 
@@ -146,34 +157,6 @@ def _queue_text(store, account, cfg: AssignConfig, aid: int) -> str:
         q = queue(store, account.pk, cfg.overlap)
         st.session_state[key] = f"clip {q.n} of {q.total}"
     return st.session_state[key]
-
-
-def _actions(store, account, cfg: AssignConfig, view: ClipView) -> None:
-    """Submit / skip / edit-last buttons under the player (render reads the submit button's state)."""
-    aid = view.assignment_id
-    c1, c2, c4, c3 = st.columns([1, 1, 1, 2])
-    if c4.button("Take a break", key=f"break_btn_{aid}"):
-        hold(store, account.pk, aid, cfg.break_minutes)  # the lease clock stops for the break
-        st.session_state["on_break"] = aid
-        st.rerun()
-    c1.button("Submit and next clip (Enter)", type="primary", key=f"submit_btn_{aid}")
-    with c2.popover("Skip this clip"):
-        reason = st.text_input("Why? (optional)", key=f"skip_reason_{aid}", max_chars=500)
-        if st.button("Skip it", key=f"skip_btn_{aid}"):
-            skip(store, account.pk, aid, reason)
-            for k in ("assignment_id", f"draft_{aid}", f"queue_{aid}"):
-                st.session_state.pop(k, None)
-            st.rerun()
-    last = last_editable(store, account.pk, cfg)
-    if last is not None and last[0] != aid and c3.button(f"Edit my last clip ({md_plain(last[1])})", key=f"edit_btn_{last[0]}"):
-        try:
-            reopen(store, account.pk, last[0], edit_minutes=cfg.edit_minutes, lease_minutes=cfg.lease_minutes)
-        except SubmitError as e:
-            st.error(f"Not reopened: {e}")
-            return
-        st.session_state["assignment_id"] = last[0]
-        st.session_state.pop(f"draft_{last[0]}", None)
-        st.rerun()
 
 
 def _rubric_help(ws) -> None:
@@ -190,49 +173,114 @@ def _rubric_help(ws) -> None:
         )
 
 
-def render() -> None:
-    """The "Rate clips" page."""
-    ws, store = context.workspace(), context.store()
-    account = st.session_state["account"]
+def _is_edit(store, aid: int) -> bool:
+    from storage import Assignment
+
+    with store.session() as s:
+        a = s.get(Assignment, aid)
+        return a is not None and is_edit(a)
+
+
+TAKEN_OVER = ("This clip was open in another tab of yours; that tab has stopped saving. Your answers are saved "
+              "from this tab now: close the other one.")
+LOST = ("This clip is now open in another tab of yours, so this tab stopped saving (the other tab keeps the "
+        "answers). Close this tab, or continue here instead.")
+
+
+def _tab_check(store, account, aid: int, head) -> bool:
+    """Claim the clip for this tab when it first shows it; False (with a note) when another tab has it."""
+    if f"tab_{aid}" not in st.session_state:
+        st.session_state[f"tab_{aid}"] = True
+        if tabs.claim(aid, _tab()):
+            st.session_state["tab_note"] = TAKEN_OVER
+    elif st.session_state.pop("tab_lost", None) == aid or tabs.taken_elsewhere(aid, _tab()):
+        head("Open in another tab")
+        st.warning(LOST)
+        if st.button("Continue here", type="primary", key=f"tab_take_{aid}"):
+            tabs.claim(aid, _tab())
+            st.session_state.pop(f"draft_{aid}", None)  # the other tab's answers, as stored
+            st.rerun()
+        return False
+    return True
+
+
+def _nothing_left(store, account, cfg: AssignConfig, head) -> None:
+    head("Nothing left to rate")
+    st.success("Nothing left to rate right now. Thank you!")
+    clip_actions.edit_last_button(store, account, cfg, None)
+
+
+def _on_break(store, account, cfg: AssignConfig, aid: int, head) -> None:
+    head("On a break")
+    st.info(f"Your clip and its answers are kept for {cfg.break_minutes:g} minutes.")
+    if st.button("Back to work", type="primary", key=f"resume_btn_{aid}"):
+        if not hold(store, account.pk, aid, cfg.lease_minutes):
+            st.session_state["lease_note"] = LEASE_EXPIRED
+        st.session_state.pop("on_break", None)
+        st.rerun()
+
+
+def _page(ws, store, account, head) -> None:
     cfg = AssignConfig.from_workspace(ws, gold_rate=context.gold_rate())
     pcfg = PlayerConfig()
-    st.set_page_config(initial_sidebar_state="collapsed")  # the grid wants the width; the sidebar stays one click away
-    st.html(PAGE_CSS)
     view = _current_view(store, account, cfg)
-    refusal = None
-    if view is not None and (st.session_state.pop(f"submit_{view.assignment_id}", False)
-                             or st.session_state.get(f"submit_btn_{view.assignment_id}", False)):
+    refusal, saved = None, None
+    if view is not None and st.session_state.pop(f"submit_{view.assignment_id}", False):
         refusal = _submit(store, account, view, _draft(store, account, view), pcfg, cfg)
         if refusal is None:  # stored: on to the next clip in this same run (no second rerun)
-            st.toast(f"Saved clip {md_plain(view.clip_id)}.")
+            saved = view.clip_id
             view = _current_view(store, account, cfg)
         else:
             n = st.session_state.get(f"refusal_n_{view.assignment_id}", 0) + 1
             st.session_state[f"refusal_n_{view.assignment_id}"] = refusal["n"] = n
     if view is None:
-        st.success("Nothing left to rate right now. Thank you!")
+        _nothing_left(store, account, cfg, head)
         return
     aid = view.assignment_id
     if st.session_state.get("on_break") == aid:
-        st.title("On a break")
-        st.info(f"Your clip and its answers are kept for {cfg.break_minutes:g} minutes.")
-        if st.button("Back to work", type="primary", key=f"resume_btn_{aid}"):
-            if not hold(store, account.pk, aid, cfg.lease_minutes):
-                st.session_state["lease_note"] = LEASE_EXPIRED
-            st.session_state.pop("on_break", None)
-            st.rerun()
+        _on_break(store, account, cfg, aid, head)
+        return
+    if not _tab_check(store, account, aid, head):
         return
     draft = _draft(store, account, view)
-    st.title(f"Clip {md_plain(view.clip_id)} · {_queue_text(store, account, cfg, aid)}")  # stored text, shown as text
+    editing = _is_edit(store, aid)
+    if editing:  # no queue position: this clip was submitted and is open again
+        head(f"Editing clip {md_plain(view.clip_id)}")
+        st.info(f"Edit mode: you are changing the answers you submitted for clip {md_plain(view.clip_id)}. "
+                "Submit replaces them; \"Stop editing\" keeps them as they were.", icon=":material/edit:")
+    else:
+        head(f"Clip {md_plain(view.clip_id)} · {_queue_text(store, account, cfg, aid)}")  # stored text, as text
+    clip_actions.anchors_line(ws.config.rubric, saved)
     if refusal is not None:
         st.error("Not submitted: " + " ".join(refusal["problems"]))
-    if note := st.session_state.pop("lease_note", None):
-        st.warning(note)
+    for key in ("lease_note", "tab_note"):
+        if note := st.session_state.pop(key, None):
+            st.warning(note)
     player(
         f"cmp_{aid}", aid=aid, title="", draft=draft, cfg=pcfg, rubric=ws.config.rubric, refusal=refusal,
         slots=[(s.label, media_url(ws, s.video_path, f"cmp.{aid}.{s.label}")) for s in view.slots],
         ref_src=media_url(ws, view.image_path, f"cmp.{aid}.ref"),
         on_draft=lambda: _on_draft(store, account, view, cfg), on_submit=lambda: _on_submit(store, account, view),
     )
-    _actions(store, account, cfg, view)
+    clip_actions.actions(store, account, cfg, aid, editing)
     _rubric_help(ws)
+
+
+def render() -> None:
+    """The "Rate clips" page. A failure on the server shows a calm message and offers to skip the clip."""
+    ws, store = context.workspace(), context.store()
+    account = st.session_state["account"]
+    top = st.container()
+    shown = []
+
+    def head(title: str) -> None:
+        if not shown:
+            shown.append(title)
+            with top:
+                chrome.header(title, account, signin.sign_out)
+
+    def recover(ref: str) -> None:
+        head("Rate clips")
+        clip_actions.after_error(store, account, ref)
+
+    chrome.guarded(lambda: _page(ws, store, account, head), "rate", recover)

@@ -16,7 +16,7 @@ import time
 import streamlit as st
 
 from annotate_app.assign import AssignConfig
-from annotate_app.web import context
+from annotate_app.web import chrome, context, signin
 from annotate_app.web.dashboard_annotators import (
     CLIP_COLUMNS,
     FLAGGED_COLUMNS,
@@ -24,7 +24,9 @@ from annotate_app.web.dashboard_annotators import (
     render_escalated,
     render_progress,
     table,
+    time_chart,
 )
+from annotate_app.web.dashboard_hints import next_steps
 from annotate_app.web.dashboard_rounds import render_rounds
 
 REFRESH_SECONDS = 30
@@ -66,6 +68,8 @@ def _agreement(fig: dict) -> None:
         a = fig["agreement"][axis]
         col.metric(axis, _fmt(a["alpha"]), help=a.get("reason") or a.get("interpretation"))
         col.caption(a.get("interpretation") or a.get("reason") or "")
+    st.caption("Reading: reliable >= 0.800, tentative 0.667 to 0.800, low below; below chance (negative): "
+               "the raters disagree more than random scores would.")
 
 
 def _distribution(frame, by: str, title: str) -> None:
@@ -88,7 +92,7 @@ def render() -> None:
         st.error("The dashboard is for admins.")
         return
     ws, store = context.workspace(), context.store()
-    st.title("Dashboard")
+    chrome.header("Dashboard", account, signin.sign_out)
     loaded = _load(store, AssignConfig.from_workspace(ws).overlap)
     if loaded is None:
         st.info("stats not available (annotate_app.stats is missing).")
@@ -96,6 +100,8 @@ def render() -> None:
     fig, frames = loaded
     st.caption(f"Figures as of {fig['generated_at']} (refreshed every {REFRESH_SECONDS} s).")
     _headline(fig)
+    errors, _ = chrome.recent_errors(ws)
+    st.info("**Next step**  \n" + "  \n".join(next_steps(fig, frames, errors)))
     render_progress(frames)
     _agreement(fig)
     _distribution(frames["scores_by_method"], "method", "Scores per method")
@@ -103,9 +109,8 @@ def render() -> None:
     render_rounds(fig, frames)
     render_annotators(frames)
     if not frames["ratings_by_hour"].empty:
-        st.caption("Ratings per hour")
-        st.bar_chart(frames["ratings_by_hour"], x=frames["ratings_by_hour"].columns[0], y="ratings",
-                     color="annotator_id", height=220)
+        st.caption("Ratings per hour (UTC)")
+        time_chart(frames["ratings_by_hour"], "hour", "ratings", color="annotator_id", mark="bar")
     render_escalated(frames)
     st.subheader("Progress per clip")
     table(frames["clips"], CLIP_COLUMNS)

@@ -103,8 +103,8 @@ def player(key: str, *, aid: int, title: str, slots: list[tuple[str, str]], ref_
            cfg: PlayerConfig, rubric: dict, fps: float | None = None, refusal: dict | None = None,
            on_draft=None, on_submit=None):
     """Mount the player; ``slots`` are ``(letter, media URL)``. Returns the component's state."""
-    axes = [{"name": ax, "short": SHORT.get(ax, ax), "help": f"{rubric[ax].title}: {rubric[ax].question}"}
-            for ax in AXES]
+    axes = [{"name": ax, "short": SHORT.get(ax, ax), "help": f"{rubric[ax].title}: {rubric[ax].question}",
+             "low": rubric[ax].low, "high": rubric[ax].high} for ax in AXES]
     return _definition()(
         key=key,
         data={

@@ -32,6 +32,8 @@ def streamlit_command(host: str = "127.0.0.1", port: int = 8501) -> list[str]:
         "--server.runOnSave", "false",
         "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "minimal",
+        # A failure the pages' guard (chrome.guarded) did not catch still shows no traceback or path.
+        "--client.showErrorDetails", "none",
         "--global.developmentMode", "false",
         # Always at the root path: a base path from a .streamlit/config.toml would move the pages away from what
         # the media guard and the player expect (a command-line flag wins over config files).
@@ -165,6 +167,44 @@ def stop(proc: subprocess.Popen, timeout: float = 10) -> int:
         return proc.wait()
 
 
+# While an app serves a workspace: "<pid> <port>" of the serving process (``curate demo`` reads it and
+# keeps the logins of a workspace in use: new ones would sign the open tabs out).
+PID_FILE = ("logs", "app.pid")
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True when nothing listens on ``host:port`` (so the app can bind it)."""
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def serving(ws) -> tuple[int, int] | None:
+    """``(pid, port)`` of the live process serving ``ws``, None when none is (a stale file is ignored)."""
+    try:
+        pid, port = (int(x) for x in ws.path(*PID_FILE).read_text().split())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid, port
+
+
+def _mark_serving(ws, port: int) -> None:
+    path = ws.path(*PID_FILE)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{os.getpid()} {port}\n")
+
+
+def _unmark_serving(ws) -> None:
+    if (serving(ws) or (None,))[0] == os.getpid():
+        ws.path(*PID_FILE).unlink(missing_ok=True)
+
+
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
@@ -177,10 +217,12 @@ def serve(ws, host: str = "127.0.0.1", port: int = 8501, gold_rate: float | None
     """
     previous = signal.signal(signal.SIGTERM, _interrupt)
     proc = start(ws, host, port, gold_rate=gold_rate)
+    _mark_serving(ws, port)
     try:
         return proc.wait()
     except KeyboardInterrupt:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the shutdown short
         return stop(proc)
     finally:
+        _unmark_serving(ws)
         signal.signal(signal.SIGTERM, previous)

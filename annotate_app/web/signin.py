@@ -15,6 +15,8 @@ from annotate_app.accounts import close_session, open_session, resume_session, s
 from annotate_app.web import context, media_guard
 
 HANDLE = "session_handle"
+SESSION_ENDED = ("Your session has ended; the answers you gave are kept (submitted clips and the draft of the "
+                 "clip you were rating). Please sign in again to carry on.")
 
 
 def _browser_session() -> str | None:
@@ -54,7 +56,7 @@ def current_account():
         if account is None:
             _clear()
             st.query_params.pop("session", None)
-            st.info("Your session has ended; please sign in again.")
+            st.info(SESSION_ENDED)
             return None
         _start(account, handle)
         return account
@@ -76,7 +78,7 @@ def current_account():
 def render() -> None:
     """The sign-in form."""
     st.title("Sign in")
-    st.caption("Use the name and one-time password from `curate annotators add`, or open your login link.")
+    st.caption("Use the name and password you were given, or open your personal login link.")
     with st.form("signin"):
         name = st.text_input("Name", key="signin_name")
         password = st.text_input("Password", type="password", key="signin_password")

@@ -105,6 +105,9 @@ def demo_cmd(directory: str, port: int, no_serve: bool, rounds: int) -> None:
     """Build a sample workspace in DIRECTORY (default ./demo-workspace) and serve the annotation app.
 
     \b
+    The port is checked first: when it is taken, nothing is built or reset.
+
+    \b
     Steps (each skipped when already done, so a second run reuses everything):
       1. create the workspace (curate.toml + SQLite store)
       2. write 8 sample clips (drawn portrait + speech-like audio, 2 s) and ingest them
@@ -112,7 +115,8 @@ def demo_cmd(directory: str, port: int, no_serve: bool, rounds: int) -> None:
          still, lipsync, lipsync_offset, lipsync_blur
       4. mark sample-003 gold (known answers for lipsync_offset and lipsync_blur)
       5. create the accounts `demo` (annotator) and `admin` (dashboard);
-         their passwords and login links are new on every run
+         their passwords and login links are new on every run, unless
+         the workspace is being served (then they are kept)
       6. serve the app on http://127.0.0.1:PORT/ until Ctrl-C
 
     \b
@@ -127,9 +131,15 @@ def demo_cmd(directory: str, port: int, no_serve: bool, rounds: int) -> None:
       curate demo                 # then open the printed link
       curate demo /tmp/demo --port 8600 --no-serve
     """
+    from annotate_app.web.server import port_free, serving
     from curation.cli._util import default_sections
     from storage.workspace import init
 
+    if not no_serve and not port_free(port):  # first: nothing is built or reset for a run that cannot serve
+        raise click.ClickException(
+            f"Port {port} is already in use (nothing was changed). If that is the demo you started before, open "
+            f"http://127.0.0.1:{port}/ with the login it printed; else serve this one elsewhere: "
+            f"curate demo --port {port + 1}")
     ws = init(Path(directory), sections=default_sections(3))
     click.echo(f"Workspace: {ws.root}")
     click.echo(f"Clips: {_sample_clips(ws)}")
@@ -143,6 +153,10 @@ def demo_cmd(directory: str, port: int, no_serve: bool, rounds: int) -> None:
         ws = run_two_rounds(ws, DEMO_METHODS, click.echo)
         print_rounds(_round_stats(ws))
     click.echo("")
+    if live := serving(ws):  # new logins would sign the open tabs out
+        click.echo(f"This workspace is being served (process {live[0]}, http://127.0.0.1:{live[1]}/): its logins "
+                   "were kept; use the ones that run printed (`curate annotators reset NAME` makes new ones).")
+        return
     for name, pw, link in _accounts(ws, port):
         click.echo(f"  {name:<6} password {pw}   or open {link}")
     click.echo("")

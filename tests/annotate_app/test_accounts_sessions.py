@@ -20,9 +20,11 @@ from annotate_app.accounts import (
     sign_in_token,
 )
 from annotate_app.assign import AssignConfig, next_clip
+from annotate_app.web.signin import SESSION_ENDED
 from storage import Assignment, AssignmentStatus
 from storage.models import AppSession
 from tests.fixtures.annotate_ws import rating_workspace
+from tests.fixtures.app_test import header_text
 
 APP = str(Path(annotate_app.web.__file__).with_name("app.py"))
 
@@ -120,14 +122,15 @@ def test_an_open_tab_is_signed_out_by_disable(ws, store, monkeypatch):
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params["token"] = token
     at.run()
-    assert not at.exception and at.sidebar.markdown[0].value == "Signed in as **carol**"
+    assert not at.exception and header_text(at) == "Signed in as **carol**"
     handle = at.query_params["session"]
     handle = handle[0] if isinstance(handle, list) else handle
     assert "token" not in at.query_params  # the login link became a session
     assert resume_session(store, handle).name == "carol"
     set_active(store, "carol", False)
     at.run()  # the same tab, next interaction
-    assert "Your session has ended; please sign in again." in [i.value for i in at.info]
+    assert [i.value for i in at.info if i.value.startswith("Your session has ended")] == [SESSION_ENDED]
+    assert "answers you gave are kept" in SESSION_ENDED
     assert at.title[0].value == "Sign in"
 
 

@@ -32,13 +32,13 @@ export function makeClock(p) {
     let t = m.currentTime;
     if (dur && t >= dur - 0.5 / fps) t = st.loopA != null ? st.loopA : 0;
     for (const v of visible()) { v.currentTime = t; v.playbackRate = st.rate; }
-    st.playing = true; p.playBtn.textContent = '⏸';
+    st.playing = true; p.playBtn.dataset.state = 'playing';
     for (const v of visible()) { const pr = v.play(); if (pr && pr.catch) pr.catch(() => {}); }
     cancelAnimationFrame(raf); raf = requestAnimationFrame(tick);
   }
   function pause() {
     const m = master();
-    st.playing = false; p.playBtn.textContent = '▶';
+    st.playing = false; p.playBtn.dataset.state = 'paused';
     cancelAnimationFrame(raf);
     for (const s of slots) videos[s].pause();
     if (m) seekAll(m.currentTime);  // every video shows the same frame when stopped
@@ -58,7 +58,7 @@ export function makeClock(p) {
   function onEnded() {
     if (st.loopA != null) { seekAll(st.loopA); play(); return; }
     // Followers a frame or two behind play on to their own end (so they count as watched too).
-    st.playing = false; p.playBtn.textContent = '▶';
+    st.playing = false; p.playBtn.dataset.state = 'paused';
     cancelAnimationFrame(raf);
     showTime();
   }

@@ -62,7 +62,9 @@ function buildBar(p) {
     return b;
   };
   btn('◀|', `Frame back (${keyHint('frameBack')})`, () => p.step(-1));
-  p.playBtn = btn('▶', `Play / pause all (${keyHint('toggle', 'pause')})`, () => p.toggle(), 'cp-play');
+  // The play/pause icon is drawn by player.css (U+23F8 is a missing glyph in Debian's fonts).
+  p.playBtn = btn('', `Play / pause all (${keyHint('toggle', 'pause')})`, () => p.toggle(), 'cp-play');
+  p.playBtn.dataset.state = 'paused'; p.playBtn.setAttribute('aria-label', 'Play / pause');
   btn('|▶', `Frame forward (${keyHint('frameForward')})`, () => p.step(1));
   const scrub = p.scrub = el('input', 'cp-scrub', bar);
   scrub.type = 'range'; scrub.min = '0'; scrub.max = '1000'; scrub.value = '0'; scrub.title = 'Scrub all';
@@ -118,6 +120,7 @@ function buildCell(p, s, si) {
     for (let k = 1; k <= 5; k++) {
       const b = el('button', 'cp-score', f);
       b.type = 'button'; b.textContent = String(k); b.dataset.v = String(k);
+      b.title = k === 1 ? ax.low || ax.short + ' 1' : k === 5 ? ax.high || ax.short + ' 5' : `${ax.short} ${k}`;
       b.addEventListener('click', () => { p.setFocus(si * axes.length + ai); p.score(k, false); b.blur(); });
     }
     p.fieldEls.push(f);

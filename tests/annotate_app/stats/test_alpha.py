@@ -104,7 +104,7 @@ def test_agreement_composite_and_gold_filter():
 
 
 @pytest.mark.parametrize("alpha,reading", [(0.8, "reliable"), (0.7999, "tentative"), (0.667, "tentative"),
-                                           (0.6669, "low"), (-0.2, "low")])
+                                           (0.6669, "low"), (0.0, "low"), (-0.2, "below chance")])
 def test_interpretation_thresholds(alpha, reading):
     assert interpret_alpha(alpha) == reading
 

@@ -11,6 +11,7 @@ from annotate_app.accounts import add_annotator
 from storage import Assignment, AssignmentStatus, Rating
 from storage.models import ClipSkip
 from tests.fixtures.annotate_ws import rating_workspace
+from tests.fixtures.app_test import submit
 
 APP = str(Path(annotate_app.web.__file__).with_name("app.py"))
 
@@ -77,16 +78,16 @@ def test_draft_survives_a_new_session_and_last_clip_can_be_edited(tmp_path, monk
     again.run()
     assert again.session_state["assignment_id"] == aid
     assert again.session_state[f"draft_{aid}"]["scores"]["A"] == {"alignment": 2, "fidelity": 4}
-    again.button(key=f"submit_btn_{aid}").click().run()  # C was not watched: refused, at the top
+    submit(again, aid)  # C was not watched: refused, at the top
     assert again.error[0].value == "Not submitted: C: play it to the end first (or mark it broken)."
     again.session_state[f"draft_{aid}"] = _full(a=2)
-    again.button(key=f"submit_btn_{aid}").click().run()
+    submit(again, aid)
     assert not again.error and again.session_state["assignment_id"] != aid
     again.button(key=f"edit_btn_{aid}").click().run()  # reopen it: the old answers come back as the draft
     assert again.session_state["assignment_id"] == aid
     assert again.session_state[f"draft_{aid}"]["scores"]["B"] == {"alignment": 2, "fidelity": 4}
     again.session_state[f"draft_{aid}"] = _full(a=5)
-    again.button(key=f"submit_btn_{aid}").click().run()
+    submit(again, aid)
     assert not again.error and not again.exception
     store = ws.open_store()
     try:

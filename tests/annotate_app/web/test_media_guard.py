@@ -193,7 +193,6 @@ def test_media_needs_the_session_that_holds_the_clip(served):
             # sign-out (ann2, in the browser) ends both kinds of access
             ref2 = base + media_guard.sign(h2, lease2.id, "ref")
             assert _get(ref2)[0] == 200
-            page2.get_by_test_id("stExpandSidebarButton").click()  # the clip page starts with the sidebar collapsed
             page2.get_by_role("button", name="Sign out").click()
             page2.get_by_role("heading", name="Sign in").wait_for(timeout=20_000)
             assert _get(srcs2[0], referer=url2)[0] == 403

@@ -107,7 +107,7 @@ def test_clip_id_and_name_render_as_plain_text(tmp_path):
             assert title.startswith(f"Clip {EVIL_ID} · clip "), title  # then "n of N"
             text = heading.locator("[data-heading-text]")  # (the h1 also holds Streamlit's anchor link)
             assert text.locator("img, a, b, strong, em").count() == 0
-            side = page.locator("[data-testid=stSidebar]")
+            side = page.locator("[data-testid=stCaptionContainer]").filter(has_text="Signed in as")  # the header
             assert f"Signed in as {EVIL_NAME}" in side.inner_text().replace("\u2060", "")
             assert side.locator("a, img").count() == 0
     assert not [u for u in urls if "127.0.0.1:9" in u or "pixel.png" in u], urls
