@@ -87,9 +87,10 @@ def forward_inputs(gen: torch.Generator) -> dict[str, torch.Tensor]:
     c, (h, w) = CONFIG["in_dim"], LATENT_HW
     lat = (FRAMES - 1) // 4 + 1
     r = lambda *s: torch.randn(*s, generator=gen)
+    x = r(c, 1 + lat, h, w)  # frame 0: the clean reference latent (WanVace.generate writes it there every step)
     vace = torch.cat([r(2 * c, 1 + lat, h, w), torch.ones(64, 1 + lat, h, w)])
-    vace[:c, :1], vace[c:, :1] = r(c, 1, h, w), 0  # reference frame: [ref latent, zeros, mask 0], as upstream builds it
-    return {"x": r(c, 1 + lat, h, w), "t": torch.tensor([937.0]), "context": r(CONFIG["text_len"], CONFIG["text_dim"]),
+    vace[:c, :1], vace[c:, :1] = x[:, :1], 0  # reference frame: [ref latent, zeros, mask 0], as upstream builds it
+    return {"x": x, "t": torch.tensor([937.0]), "context": r(CONFIG["text_len"], CONFIG["text_dim"]),
             "context_null": r(CONFIG["text_len"], CONFIG["text_dim"]), "vace_context": vace,
             "skeleton_latents": r(1, c, FRAMES, h, w),
             "audio_emb": r(1, FRAMES, AUDIO["seq_len"], AUDIO["blocks"], AUDIO["channels"])}
