@@ -118,7 +118,7 @@ def write_dit(reader, path: Path, config: dict, folder: Path) -> tuple[int, set]
             ours[name] = key
     missing = sorted(set(want) - set(ours), key=_natural)
     if missing:
-        upstream = {v: k for k, v in ((dit_key(k), k) for k in _guess_upstream(missing[0]))}
+        upstream = {dit_key(k): k for k in _guess_upstream(missing[0])}
         raise CurateError(f"{path}: no {upstream.get(missing[0], missing[0])} (needed for {missing[0]}"
                           f"{f' and {len(missing) - 1} more' if len(missing) > 1 else ''}): not a complete Hallo4 "
                           "checkpoint.")
