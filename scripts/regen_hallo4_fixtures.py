@@ -132,7 +132,8 @@ def audio_fixture(wav2vec_mod, out: Path, gen: torch.Generator) -> dict[str, tor
         model(torch.from_numpy(values).float()[None], seq_len=seq_len, output_hidden_states=True)
     for h in hooks:
         h.remove()
-    feats = torch.stack(layers, dim=1).squeeze(0)  # upstream: stack(hidden_states[1:], 1), "b s d -> s b d"
+    feats = torch.stack(layers, dim=1).squeeze(0)  # upstream: stack(hidden_states[1:], dim=1).squeeze(0)
+    feats = feats.permute(1, 0, 2)  # upstream: rearrange(audio_emb, "b s d -> s b d") -> (frames, layers, D)
     return {"wave": torch.from_numpy(wave), "features": feats.contiguous(), "fps": torch.tensor(25.0)}
 
 
