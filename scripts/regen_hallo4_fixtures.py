@@ -36,11 +36,12 @@ import torch
 from safetensors.torch import save_file
 
 SEED = 0
-CONFIG = dict(vace_layers=[0, 2], vace_in_dim=4 * 2 + 64, model_type="t2v", patch_size=(1, 2, 2), text_len=8,
-              in_dim=4, dim=16, ffn_dim=32, freq_dim=32, text_dim=16, out_dim=4, num_heads=2, num_layers=4,
-              window_size=(-1, -1), qk_norm=True, cross_attn_norm=True, eps=1e-6, enable_audio_cross_attn=True,
-              enable_skeleton_cross_attn=True, use_gradient_checkpointing=False)
-AUDIO = dict(seq_len=5, blocks=2, channels=8, intermediate_dim=16, context_tokens=4)
+CONFIG = {"vace_layers": [0, 2], "vace_in_dim": 4 * 2 + 64, "model_type": "t2v", "patch_size": (1, 2, 2),
+          "text_len": 8, "in_dim": 4, "dim": 16, "ffn_dim": 32, "freq_dim": 32, "text_dim": 16, "out_dim": 4,
+          "num_heads": 2, "num_layers": 4, "window_size": (-1, -1), "qk_norm": True, "cross_attn_norm": True,
+          "eps": 1e-6, "enable_audio_cross_attn": True, "enable_skeleton_cross_attn": True,
+          "use_gradient_checkpointing": False}
+AUDIO = {"seq_len": 5, "blocks": 2, "channels": 8, "intermediate_dim": 16, "context_tokens": 4}
 FRAMES, LATENT_HW = 9, (4, 6)  # video frames of the clip (4k + 1) and the latent grid
 GUIDE, SHIFT, STEPS = 6.0, 8.0, 25  # upstream's defaults (vace_wan_inference.py)
 
@@ -76,8 +77,7 @@ def randomise(module: torch.nn.Module) -> None:
 
 
 def build_model(model_mod, audio_mod):
-    cfg = {k: v for k, v in CONFIG.items()}
-    m = model_mod.VaceWanModel(**cfg)
+    m = model_mod.VaceWanModel(**CONFIG)
     m.audio_proj = audio_mod.AudioProjModel(output_dim=CONFIG["dim"], **AUDIO)
     randomise(m)
     return m.eval()
@@ -97,7 +97,7 @@ def forward_inputs(gen: torch.Generator) -> dict[str, torch.Tensor]:
 
 
 def run_forward(m, inp: dict, context: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
-    c, f, h, w = inp["x"].shape
+    _, f, h, w = inp["x"].shape
     seq_len = f * h * w // 4
     with torch.no_grad():
         return m([inp["x"]], t=inp["t"], vace_context=[inp["vace_context"]], context=[context], seq_len=seq_len,

@@ -46,9 +46,8 @@ from storage.atomic import atomic_write, atomic_write_text
 from storage.errors import CurateError
 from storage.media import sha256_file
 from storage.proc import pid_alive
-from trainer.encoders import encode_audio, encode_clip_image, encode_pixels, fingerprint
+from trainer.encoders import clip_audio_condition, encode_clip_image, encode_pixels, fingerprint
 from trainer.media_decode import decode_clip_frames, read_audio, read_image
-from trainer.motion.audio_features import audio_condition
 
 FRAME_RULES = ("4k+1", "n")
 AUDIO_LAYERS = ("last", "all")
@@ -87,6 +86,9 @@ class CacheSettings:
     skeleton_vae: bool = field(default=False, metadata={
         "help": "Cache a rendered skeleton video as the VAE latents of each frame encoded alone, (T, C, h, w) "
                 "(Hallo4's pose input), instead of colour maps on the latent grid."})
+    audio_features: str = field(default="hidden", metadata={
+        "help": "'hidden': wav2vec2 run at 50 Hz, its hidden states resampled to the frames; 'hallo4': its CNN "
+                "features resampled to the frames (align_corners=True) before the transformer, as Hallo4 does."})
 
     def __post_init__(self) -> None:
         if self.frames_rule not in FRAME_RULES:
@@ -98,6 +100,8 @@ class CacheSettings:
             raise ValueError(f"height and width must be positive multiples of 8. Got {self.height}x{self.width}.")
         if not self.fps > 0:
             raise ValueError(f"fps must be > 0. Got {self.fps}.")
+        if self.audio_features not in ("hidden", "hallo4"):
+            raise ValueError(f"audio_features must be 'hidden' or 'hallo4'. Got {self.audio_features!r}.")
         if self.audio_layers not in AUDIO_LAYERS:
             raise ValueError(f"audio_layers must be one of {AUDIO_LAYERS}. Got {self.audio_layers!r}.")
         if self.audio_window < 0:
@@ -125,6 +129,7 @@ def prepare_cache(
     image_encoder=None,
     skeleton_vae: bool = False,
     progress: bool = True,
+    audio_features: str = "hidden",
 ) -> dict[str, dict[str, str | None]]:
     """Encode what the manifest needs that is not cached yet; return ``{pair_id: {role: key}}``.
 
@@ -140,7 +145,8 @@ def prepare_cache(
             the Wan I2V pipeline builds its condition.
         Others: see :class:`CacheSettings`.
     """
-    s = CacheSettings(frames_rule, num_frames, height, width, fps, audio_layers, audio_window, skeleton_vae)
+    s = CacheSettings(frames_rule, num_frames, height, width, fps, audio_layers, audio_window, skeleton_vae,
+                      audio_features)
     if text_encoder is None and text_shape is None:
         raise ValueError("text_shape=(L, D) is needed when no text_encoder is given (zero prompt embeddings; "
                          "D is the denoiser's text dim, e.g. 4096 for Wan2.1 with L = 512).")
@@ -170,7 +176,8 @@ def _plan(manifest_df: pd.DataFrame, s: CacheSettings, vae, audio_encoder, text_
     image_settings = {"vae": vae_fp, "hw": [s.height, s.width]}
     audio_settings = audio_encoder is not None and {
         "enc": fingerprint(audio_encoder), "seconds": s.num_frames / s.fps, "layers": s.audio_layers,
-        "frames": s.num_frames, "window": s.audio_window, "aligned": 1}
+        "frames": s.num_frames, "window": s.audio_window, "aligned": 1,
+        **({"features": s.audio_features} if s.audio_features != "hidden" else {})}
     text_fp = text_encoder is not None and fingerprint(text_encoder)
     # colour maps do not depend on the VAE; per-frame latents do
     skeleton_settings = {**video_settings, "skeleton_vae": 1} if s.skeleton_vae else {**video_settings, "vae": None}
@@ -226,8 +233,7 @@ def _encode_all(todo, cache_dir, s: CacheSettings, vae, audio_encoder, text_enco
                 out = {"latents": encode_pixels(vae, torch.cat([image, rest], dim=1))}
             elif kind == "audio":
                 samples = read_audio(src, s.num_frames / s.fps, strict=True)
-                out = {"audio_embeds": audio_condition(encode_audio(audio_encoder, samples, s), s.num_frames,
-                                                       s.audio_window)}
+                out = {"audio_embeds": clip_audio_condition(audio_encoder, samples, s)}
             elif kind == "clip":
                 out = {"image_embeds": encode_clip_image(image_encoder, src)}
             elif kind == "skeleton":

@@ -63,6 +63,9 @@ class DiffusionDPOConfig:
     image_encoder_path: str = _f("", "Local CLIPVisionModel folder: penultimate-layer embeddings of the reference "
                                  "image for a Wan I2V model's image_dim ('' = none).")
     audio_layers: str = _f("last", "wav2vec2 features: 'last' hidden state or 'all' layers stacked (Hallo4).")
+    audio_features: str = _f("hidden", "'hidden': wav2vec2 at 50 Hz, hidden states resampled to the frames; "
+                             "'hallo4': CNN features resampled to the frames (align_corners=True) before the "
+                             "transformer, as Hallo4 (its preset).")
     audio_window: int = _f(2, "Audio feature of each video frame carries its +-w neighbouring frames (Hallo4: 2).")
     # portrait conditioning (sec. 3.3-3.5)
     motion: str = _f("auto", "'auto': attach a motion module (eq. 6-8) when batches carry audio/skeleton and the "
@@ -139,6 +142,7 @@ class DiffusionDPOConfig:
         _choice("prediction_type", self.prediction_type, PREDICTION_TYPES)
         _choice("audio_layers", self.audio_layers, ("last", "all"))
         _choice("motion", self.motion, MOTION)
+        _choice("audio_features", self.audio_features, ("hidden", "hallo4"))
         _choice("audio_ablation", self.audio_ablation, AUDIO_ABLATIONS)
         _choice("audio_projection", self.audio_projection, ("linear", "mlp"))
         _choice("skeleton_ablation", self.skeleton_ablation, SKELETON_ABLATIONS)

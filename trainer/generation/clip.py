@@ -68,13 +68,13 @@ def sample_clip(run: Run, scfg: SampleConfig, image: str | Path, audio: str | Pa
 def _conditions(run: Run, scfg: SampleConfig, image, audio, prompt, frames: int) -> dict[str, dict]:
     """The guidance branches' conds (batch 1): "full", and "text" / "null" when their scale is not 1."""
     from trainer.cache import CacheSettings
-    from trainer.encoders import encode_audio, encode_clip_image, encode_pixels
+    from trainer.encoders import clip_audio_condition, encode_clip_image, encode_pixels
     from trainer.media_decode import read_audio, read_image
-    from trainer.motion.audio_features import audio_condition
 
     cfg = run.cfg
     s = CacheSettings(frames_rule="n", num_frames=cfg.num_frames, height=cfg.height, width=cfg.width, fps=cfg.fps,
-                      audio_layers=cfg.audio_layers, audio_window=cfg.audio_window)
+                      audio_layers=cfg.audio_layers, audio_window=cfg.audio_window,
+                      audio_features=cfg.audio_features)
     with torch.no_grad():
         text, empty = _prompt(run, prompt), _prompt(run, "")
         base = {"encoder_hidden_states": text}
@@ -89,8 +89,7 @@ def _conditions(run: Run, scfg: SampleConfig, image, audio, prompt, frames: int)
         audio_embeds = None
         if run.has_audio:
             samples = read_audio(str(audio), frames / cfg.fps)
-            hidden = encode_audio(run.audio_encoder, samples, s)
-            audio_embeds = audio_condition(hidden, frames, cfg.audio_window)[None].to(run.device)
+            audio_embeds = clip_audio_condition(run.audio_encoder, samples, s)[None].to(run.device)
     full = {**base, "audio_embeds": audio_embeds}
     branches = {"full": full}
     audio_cfg = run.has_audio and scfg.guidance_audio != 1

@@ -25,7 +25,7 @@ def converted(tmp_path_factory):
     from trainer.motion.hallo4 import convert_hallo4
 
     out = tmp_path_factory.mktemp("h4") / "run"
-    target, summary = convert_hallo4(FIX / "hallo4_tiny.safetensors", out, config=FIX / "config.json")
+    _, summary = convert_hallo4(FIX / "hallo4_tiny.safetensors", out, config=FIX / "config.json")
     model = load_trained("wan", "", out / "final").eval()
     return out, model, summary
 
