@@ -15,6 +15,10 @@ Layout of ``cache_dir`` (all tensors float32, safetensors):
                                {"frames": (T, 3, H/8, W/8)} a rendered skeleton video in [0, 1] on the latent grid,
                                or (``skeleton_vae``) {"latents": (T, C, h, w)} each of its frames VAE-encoded alone
                                (Hallo4's pose input: ``skeleton_projection`` 'hallo4')
+    vace/<key>.safetensors    {"vace_latents": (2C, T', h, w)}  (``vace``) a VACE model's source-video latents,
+                                                          as Hallo4 builds them (``trainer.motion.vace``); they
+                                                          depend on the VAE, frame count and size only: one entry
+                                                          per setting, shared by every clip
     index.json                {"pairs": {pair_id: {"winner", "loser", "image", "audio", "text"}}, "text_shape",
                                "settings"}: what the last prepare produced, read by ``trainer.data.PairDataset``
 
@@ -51,7 +55,7 @@ from trainer.media_decode import decode_clip_frames, read_audio, read_image
 
 FRAME_RULES = ("4k+1", "n")
 AUDIO_LAYERS = ("last", "all")
-KINDS = ("video", "image", "audio", "text", "skeleton", "i2v", "clip")
+KINDS = ("video", "image", "audio", "text", "skeleton", "i2v", "clip", "vace")
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,9 @@ class CacheSettings:
     audio_features: str = field(default="hidden", metadata={
         "help": "'hidden': wav2vec2 run at 50 Hz, its hidden states resampled to the frames; 'hallo4': its CNN "
                 "features resampled to the frames (align_corners=True) before the transformer, as Hallo4 does."})
+    vace: bool = field(default=False, metadata={
+        "help": "Also cache a VACE model's context latents (Hallo4 converted whole): VAE of the all-zero source "
+                "video upstream gives VACE, one entry per VAE / frame count / size, shared by every clip."})
 
     def __post_init__(self) -> None:
         if self.frames_rule not in FRAME_RULES:
@@ -108,6 +115,8 @@ class CacheSettings:
             raise ValueError(f"audio_window must be >= 0. Got {self.audio_window}.")
         if type(self.skeleton_vae) is not bool:  # a YAML "yes" string must not pass as true
             raise ValueError(f"skeleton_vae must be true or false. Got {self.skeleton_vae!r}.")
+        if type(self.vace) is not bool:
+            raise ValueError(f"vace must be true or false. Got {self.vace!r}.")
 
 
 def prepare_cache(
@@ -130,6 +139,7 @@ def prepare_cache(
     skeleton_vae: bool = False,
     progress: bool = True,
     audio_features: str = "hidden",
+    vace: bool = False,
 ) -> dict[str, dict[str, str | None]]:
     """Encode what the manifest needs that is not cached yet; return ``{pair_id: {role: key}}``.
 
@@ -146,7 +156,7 @@ def prepare_cache(
         Others: see :class:`CacheSettings`.
     """
     s = CacheSettings(frames_rule, num_frames, height, width, fps, audio_layers, audio_window, skeleton_vae,
-                      audio_features)
+                      audio_features, vace)
     if text_encoder is None and text_shape is None:
         raise ValueError("text_shape=(L, D) is needed when no text_encoder is given (zero prompt embeddings; "
                          "D is the denoiser's text dim, e.g. 4096 for Wan2.1 with L = 512).")
@@ -193,6 +203,7 @@ def _plan(manifest_df: pd.DataFrame, s: CacheSettings, vae, audio_encoder, text_
         keys["skeleton"] = _job(jobs, hashes, "skeleton", rec.get("skeleton"), skeleton_settings)
         prompt = rec.get("prompt") if isinstance(rec.get("prompt"), str) else ""
         keys["text"] = _text_job(jobs, prompt, text_fp) if text_fp else None
+        keys["vace"] = _vace_job(jobs, video_settings) if s.vace else None
         pairs[str(rec["pair_id"])] = keys
     return jobs, pairs
 
@@ -210,6 +221,13 @@ def _job(jobs, hashes, kind: str, path, settings: dict) -> str | None:
 def _text_job(jobs, prompt: str, encoder_fp: str) -> str:
     key = f"text/{_hash({'prompt': prompt, 'enc': encoder_fp})}"
     jobs[key] = ("text", prompt)
+    return key
+
+
+def _vace_job(jobs, video_settings: dict) -> str:
+    """The clip-independent VACE entry of these settings (the source video upstream gives VACE is all zeros)."""
+    key = f"vace/{_hash({'vace': 1, **video_settings})}"
+    jobs[key] = ("vace", "")
     return key
 
 
@@ -238,6 +256,8 @@ def _encode_all(todo, cache_dir, s: CacheSettings, vae, audio_encoder, text_enco
                 out = {"image_embeds": encode_clip_image(image_encoder, src)}
             elif kind == "skeleton":
                 out = read_skeleton(src, s, vae)
+            elif kind == "vace":
+                out = {"vace_latents": _vace_latents(vae, s)}
             else:
                 out = {"encoder_hidden_states": text_encoder([src])[0]}
             save_entry(cache_dir, key, out)
@@ -259,6 +279,12 @@ def read_skeleton(path: str, s: CacheSettings, vae=None) -> dict[str, torch.Tens
         return {"latents": torch.stack([encode_pixels(vae, pixels[:, t:t + 1])[:, 0] for t in range(s.num_frames)])}
     frames = (decode_clip_frames(path, s).permute(1, 0, 2, 3) + 1) / 2  # (T, 3, H, W) in [0, 1]
     return {"frames": F.interpolate(frames, size=(s.height // 8, s.width // 8), mode="area")}
+
+
+def _vace_latents(vae, s: CacheSettings) -> torch.Tensor:
+    from trainer.motion.vace import encode_vace_latents
+
+    return encode_vace_latents(lambda v: encode_pixels(vae, v), s.num_frames, s.height, s.width)
 
 
 # ---- files ------------------------------------------------------------------------------------------------

@@ -200,6 +200,19 @@ def read_model_config(kind: str, path: str | Path, role: str = "denoiser") -> di
     return config
 
 
+def vace_model(cfg) -> bool:
+    """Whether the run trains a VACE model (a converted Hallo4): the ``--init`` run's saved denoiser when it has one,
+    else ``denoiser_path``. Its batches then need ``vace_latents`` (the cache writes them)."""
+    import json
+
+    folders = [Path(cfg.init_from) / "final" / "denoiser"] if cfg.init_from else []
+    folders += [Path(cfg.denoiser_path)] if cfg.denoiser_path else []
+    for folder in folders:
+        if (folder / "config.json").is_file():
+            return "vace_layers" in json.loads((folder / "config.json").read_text())
+    return False
+
+
 def check_latents(kind: str, path: str | Path, latents: torch.Tensor, text_dim: int,
                   reference_image: str = "none") -> None:
     """Fail before training when cached latents or prompt embeddings do not fit the denoiser's config.json."""

@@ -42,7 +42,7 @@ def run(cfg, manifest: Path, media_roots, *, resume: bool, prepare_only: bool, p
 def _prepare(cfg, df, cache_dir: Path, device, progress: bool) -> None:
     from trainer.cache import prepare_cache
     from trainer.encoders import PromptEncoder
-    from trainer.models import denoiser_text_dim, load_vae
+    from trainer.models import denoiser_text_dim, load_vae, vace_model
 
     vae = load_vae(cfg.model_kind, cfg.vae_path).to(device)
     text_encoder = PromptEncoder.from_pretrained(cfg.text_encoder_path, cfg.text_length) \
@@ -63,4 +63,4 @@ def _prepare(cfg, df, cache_dir: Path, device, progress: bool) -> None:
                   text_shape=(cfg.text_length, denoiser_text_dim(cfg.model_kind, cfg.denoiser_path)),
                   audio_layers=cfg.audio_layers, audio_window=cfg.audio_window, i2v=cfg.reference_image == "i2v",
                   image_encoder=image_encoder, skeleton_vae=cfg.skeleton_input == "vae", progress=progress,
-                  audio_features=cfg.audio_features)
+                  audio_features=cfg.audio_features, vace=vace_model(cfg))
