@@ -7,6 +7,10 @@ upstream computation rather than with our reading of it. Usage:
     git clone https://github.com/fudan-generative-vision/hallo4 /tmp/h4up/hallo4 && git -C /tmp/h4up/hallo4 checkout 1ccca54
     pip install --target /tmp/h4up/site einops
     PYTHONPATH=/tmp/h4up/site python scripts/regen_hallo4_fixtures.py /tmp/h4up/hallo4 tests/fixtures/hallo4_parity
+    # the sampling-step fixture also needs Wan2.1's scheduler (upstream imports it from the wan package):
+    git clone https://github.com/Wan-Video/Wan2.1 /tmp/h4up/Wan2.1 && git -C /tmp/h4up/Wan2.1 checkout 9737cba
+    PYTHONPATH=/tmp/h4up/site python scripts/regen_hallo4_fixtures.py /tmp/h4up/hallo4 tests/fixtures/hallo4_parity \
+        /tmp/h4up/Wan2.1
 
 Seed 0. What is stubbed, and why it does not change the maths:
 
@@ -44,6 +48,7 @@ CONFIG = {"vace_layers": [0, 2], "vace_in_dim": 4 * 2 + 64, "model_type": "t2v",
 AUDIO = {"seq_len": 5, "blocks": 2, "channels": 8, "intermediate_dim": 16, "context_tokens": 4}
 FRAMES, LATENT_HW = 9, (4, 6)  # video frames of the clip (4k + 1) and the latent grid
 GUIDE, SHIFT, STEPS = 6.0, 8.0, 25  # upstream's defaults (vace_wan_inference.py)
+STEP_SEED = 2025  # upstream's --base_seed default; its generator is on the GPU, here on the CPU
 
 
 def load_upstream(repo: Path):
@@ -137,7 +142,45 @@ def audio_fixture(wav2vec_mod, out: Path, gen: torch.Generator) -> dict[str, tor
     return {"wave": torch.from_numpy(wave), "features": feats.contiguous(), "fps": torch.tensor(25.0)}
 
 
-def main(repo: str, out: str) -> None:
+def load_scheduler(wan: Path):
+    """Wan2.1's ``FlowUniPCMultistepScheduler`` (``wan/utils/fm_solvers_unipc.py``), imported by file path."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fm_solvers_unipc", wan / "wan" / "utils" / "fm_solvers_unipc.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.FlowUniPCMultistepScheduler
+
+
+def step_fixture(model_mod, audio_mod, scheduler_cls, out: Path) -> dict[str, torch.Tensor]:
+    """Two steps of ``WanVace.generate``'s sampling loop on the saved tiny model and forward inputs: UniPC with
+    shift 8 over 25 steps, guidance 6 (negative prompt + zero audio as the unconditional branch), seed 2025. The
+    loop writes the reference latent into frame 0 of the latents in place before each forward."""
+    from safetensors.torch import load_file
+
+    m = model_mod.VaceWanModel(**CONFIG)
+    m.audio_proj = audio_mod.AudioProjModel(output_dim=CONFIG["dim"], **AUDIO)
+    m.load_state_dict(load_file(str(out / "hallo4_tiny.safetensors")))
+    m.eval()
+    inp = load_file(str(out / "forward.safetensors"))
+    sched = scheduler_cls(num_train_timesteps=1000, shift=1, use_dynamic_shifting=False)
+    sched.set_timesteps(STEPS, device="cpu", shift=SHIFT)
+    seed_g = torch.Generator().manual_seed(STEP_SEED)
+    noise = torch.randn(*inp["x"].shape, dtype=torch.float32, generator=seed_g)
+    latents, result = [noise.clone()], {"noise": noise, "timesteps": sched.timesteps[:2].clone()}
+    for i, t in enumerate(sched.timesteps[:2]):
+        latents[0][:, :1] = inp["x"][:, :1]
+        step_inp = {**inp, "x": latents[0], "t": torch.stack([t])}
+        cond = run_forward(m, step_inp, inp["context"], inp["audio_emb"])
+        uncond = run_forward(m, step_inp, inp["context_null"], torch.zeros_like(inp["audio_emb"]))
+        pred = uncond + GUIDE * (cond - uncond)
+        latents = [sched.step(pred.unsqueeze(0), t, latents[0].unsqueeze(0), return_dict=False,
+                              generator=seed_g)[0].squeeze(0)]
+        result[f"x_step{i + 1}"] = latents[0].clone()
+    return result
+
+
+def main(repo: str, out: str, wan: str | None = None) -> None:
     repo, out = Path(repo), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(SEED)
@@ -153,8 +196,10 @@ def main(repo: str, out: str) -> None:
     save_file({**inp, "out_cond": cond, "out_uncond": uncond, "out_guided": guided},
               str(out / "forward.safetensors"))
     save_file(audio_fixture(wav2vec_mod, out, gen), str(out / "audio.safetensors"))
+    if wan:
+        save_file(step_fixture(model_mod, audio_mod, load_scheduler(Path(wan)), out), str(out / "step.safetensors"))
     print(f"wrote {out}: cond |out| {cond.abs().mean():.4f}")
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(*sys.argv[1:4])

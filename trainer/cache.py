@@ -93,6 +93,9 @@ class CacheSettings:
     audio_features: str = field(default="hidden", metadata={
         "help": "'hidden': wav2vec2 run at 50 Hz, its hidden states resampled to the frames; 'hallo4': its CNN "
                 "features resampled to the frames (align_corners=True) before the transformer, as Hallo4 does."})
+    skeleton_framing: str = field(default="cover", metadata={
+        "help": "A rendered skeleton video's framing: 'cover' (as the clips) or 'fit_height' (Hallo4: scale to the "
+                "height, pad the width with black or crop its centre; trainer.motion.hallo4_media)."})
     vace: bool = field(default=False, metadata={
         "help": "Also cache a VACE model's context latents (Hallo4 converted whole): VAE of the all-zero source "
                 "video upstream gives VACE, one entry per VAE / frame count / size, shared by every clip."})
@@ -115,6 +118,8 @@ class CacheSettings:
             raise ValueError(f"audio_window must be >= 0. Got {self.audio_window}.")
         if type(self.skeleton_vae) is not bool:  # a YAML "yes" string must not pass as true
             raise ValueError(f"skeleton_vae must be true or false. Got {self.skeleton_vae!r}.")
+        if self.skeleton_framing not in ("cover", "fit_height"):
+            raise ValueError(f"skeleton_framing must be 'cover' or 'fit_height'. Got {self.skeleton_framing!r}.")
         if type(self.vace) is not bool:
             raise ValueError(f"vace must be true or false. Got {self.vace!r}.")
 
@@ -140,6 +145,7 @@ def prepare_cache(
     progress: bool = True,
     audio_features: str = "hidden",
     vace: bool = False,
+    skeleton_framing: str = "cover",
 ) -> dict[str, dict[str, str | None]]:
     """Encode what the manifest needs that is not cached yet; return ``{pair_id: {role: key}}``.
 
@@ -156,7 +162,7 @@ def prepare_cache(
         Others: see :class:`CacheSettings`.
     """
     s = CacheSettings(frames_rule, num_frames, height, width, fps, audio_layers, audio_window, skeleton_vae,
-                      audio_features, vace)
+                      audio_features, skeleton_framing, vace)
     if text_encoder is None and text_shape is None:
         raise ValueError("text_shape=(L, D) is needed when no text_encoder is given (zero prompt embeddings; "
                          "D is the denoiser's text dim, e.g. 4096 for Wan2.1 with L = 512).")
@@ -191,6 +197,8 @@ def _plan(manifest_df: pd.DataFrame, s: CacheSettings, vae, audio_encoder, text_
     text_fp = text_encoder is not None and fingerprint(text_encoder)
     # colour maps do not depend on the VAE; per-frame latents do
     skeleton_settings = {**video_settings, "skeleton_vae": 1} if s.skeleton_vae else {**video_settings, "vae": None}
+    if s.skeleton_framing != "cover":  # keys of the default framing stay as they were
+        skeleton_settings["framing"] = s.skeleton_framing
     jobs: dict[str, tuple[str, str]] = {}
     hashes: dict[str, str] = {}  # file -> sha256, so a file shared by rows is hashed once
     pairs = {}
@@ -275,7 +283,10 @@ def read_skeleton(path: str, s: CacheSettings, vae=None) -> dict[str, torch.Tens
                               "keypoint file.")
         return {"keypoints": read_keypoints(path, s.num_frames)}
     if s.skeleton_vae:
-        pixels = decode_clip_frames(path, s)  # (3, T, H, W) in [-1, 1]
+        from trainer.motion.hallo4_media import read_skeleton_video
+
+        # (3, T, H, W) in [-1, 1]
+        pixels = read_skeleton_video(path, s.num_frames, s.fps, s.height, s.width, s.skeleton_framing)
         return {"latents": torch.stack([encode_pixels(vae, pixels[:, t:t + 1])[:, 0] for t in range(s.num_frames)])}
     frames = (decode_clip_frames(path, s).permute(1, 0, 2, 3) + 1) / 2  # (T, 3, H, W) in [0, 1]
     return {"frames": F.interpolate(frames, size=(s.height // 8, s.width // 8), mode="area")}

@@ -78,6 +78,9 @@ class DiffusionDPOConfig:
     skeleton_stride: int = _f(4, "Skeleton tokens on the latent grid downsampled by 1, 2 or 4.")
     skeleton_input: str = _f("maps", "A rendered skeleton video cached as colour maps on the latent grid ('maps') or "
                              "as each frame's VAE latents ('vae': Hallo4's pose input, for a converted pose_proj).")
+    skeleton_framing: str = _f("cover", "How a rendered skeleton video meets height x width: 'cover' (scale to cover, crop "
+                               "the centre, as every video) or 'fit_height' (Hallo4: scale to the height, pad the "
+                               "width with black or crop its centre).")
     audio_dropout: float = _f(0.05, "SFT: share of samples trained with zeroed audio (audio CFG at sampling).")
     reference_image: str = _f("none", "'vace': the reference latent is prepended as an extra latent frame (left "
                               "out of the loss); 'i2v': [x_t, mask, latent of [image, grey]] in channels (a "
@@ -147,6 +150,7 @@ class DiffusionDPOConfig:
         _choice("audio_projection", self.audio_projection, ("linear", "mlp"))
         _choice("skeleton_ablation", self.skeleton_ablation, SKELETON_ABLATIONS)
         _choice("skeleton_input", self.skeleton_input, ("maps", "vae"))
+        _choice("skeleton_framing", self.skeleton_framing, ("cover", "fit_height"))
         _choice("reference_image", self.reference_image, REFERENCE_IMAGES)
         _choice("phase", self.phase, PHASES)
         _check(not self.phase or self.mode == "sft", f"`phase` {self.phase!r} trains with flow matching on videos: "

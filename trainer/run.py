@@ -63,4 +63,5 @@ def _prepare(cfg, df, cache_dir: Path, device, progress: bool) -> None:
                   text_shape=(cfg.text_length, denoiser_text_dim(cfg.model_kind, cfg.denoiser_path)),
                   audio_layers=cfg.audio_layers, audio_window=cfg.audio_window, i2v=cfg.reference_image == "i2v",
                   image_encoder=image_encoder, skeleton_vae=cfg.skeleton_input == "vae", progress=progress,
-                  audio_features=cfg.audio_features, vace=vace_model(cfg))
+                  audio_features=cfg.audio_features, vace=vace_model(cfg),
+                  skeleton_framing=cfg.skeleton_framing)

@@ -29,7 +29,8 @@ def tiny_vae4(folder: Path, seed: int = 0) -> Path:
 
 
 def skeleton_manifest(folder: Path, n_pairs: int = 2) -> Path:
-    """``make_pair_manifest``'s pairs at 25 fps, each clip with a rendered skeleton video (0.4 s, 96 x 64: decord misreads 48-wide H.264)."""
+    """``make_pair_manifest``'s pairs at 25 fps, each clip with a rendered skeleton video as long as its wav
+    (0.6 s; 96 x 64: decord misreads 48-wide H.264)."""
     import pandas as pd
 
     from tests.fixtures.media import make_video
@@ -38,8 +39,8 @@ def skeleton_manifest(folder: Path, n_pairs: int = 2) -> Path:
     path = make_pair_manifest(folder, n_pairs=n_pairs, size=(2 * WIDTH, 2 * HEIGHT), fps=FPS)
     rows = pd.read_parquet(path).to_dict("records")
     for row in rows:
-        make_video(folder / "media" / f"{row['clip_id']}_pose.mp4", seconds=0.4, fps=FPS, size=(2 * WIDTH, 2 * HEIGHT),
-                   audio=False, seed=7)
+        make_video(folder / "media" / f"{row['clip_id']}_pose.mp4", seconds=0.6, fps=FPS,
+                   size=(2 * WIDTH, 2 * HEIGHT), audio=False, seed=7)
         row["skeleton"] = f"media/{row['clip_id']}_pose.mp4"
     return write_manifest(path, rows)
 
