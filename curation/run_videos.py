@@ -75,6 +75,7 @@ def sample_clips(run_dir: str | Path, clips: list[SampleClip], out: str | Path, 
     report = SampleReport(skipped=len(clips) - len(todo), out=out)
     if not todo:
         return report
+    _check_skeletons(run_dir, todo)
     if gpus:
         report.written = _on_gpus(run_dir, step, todo, out, scfg, gpus, progress)
         return report
@@ -105,6 +106,24 @@ def sample_clips(run_dir: str | Path, clips: list[SampleClip], out: str | Path, 
         _record(target, clip, meta)
         report.written += 1
     return report
+
+
+def _check_skeletons(run_dir, clips: list[SampleClip]) -> None:
+    """Every clip's skeleton video against its audio before anything loads (a mismatch found at clip 40 would
+    leave 39 videos made from a run the user meant to fix)."""
+    if not any(c.skeleton for c in clips):
+        return
+    from storage.media import audio_duration
+    from trainer.motion.hallo4_media import check_fits_audio
+
+    config = Path(run_dir) / "config.json"
+    fps = float(json.loads(config.read_text()).get("fps", 16.0)) if config.is_file() else 16.0
+    for c in clips:
+        if c.skeleton:
+            try:
+                check_fits_audio(c.skeleton, audio_duration(Path(c.audio), f"clip audio {c.audio}"), fps)
+            except CurateError as e:
+                raise CurateError(f"clip {c.clip_id!r}: {e}") from None
 
 
 def _record(target: Path, clip: SampleClip, meta: dict) -> None:

@@ -254,5 +254,5 @@ def _write_whole(reader, ckpt: Path, config, tmp: Path, out: Path, motion_cfg: d
 
 # the run settings of a converted Hallo4 (upstream's inference defaults: 25 fps, 81 frames at 480 x 832)
 HALLO4_RUN = {"model_kind": "wan", "reference_image": "vace", "audio_layers": "all", "audio_projection": "mlp",
-              "audio_features": "hallo4", "skeleton_input": "vae", "fps": 25.0, "num_frames": 81, "height": 480,
-              "width": 832}
+              "audio_features": "hallo4", "skeleton_input": "vae", "skeleton_framing": "fit_height", "fps": 25.0,
+              "num_frames": 81, "height": 480, "width": 832}

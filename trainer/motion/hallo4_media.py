@@ -59,7 +59,7 @@ def check_fits_audio(path: str, audio_seconds: float, fps: float) -> None:
 
     try:
         vr = decord.VideoReader(str(path))
-    except Exception as e:  # decord raises its own error types for unreadable files
+    except (decord.DECORDError, RuntimeError, OSError) as e:
         raise CurateError(f"skeleton {path}: not a readable video ({type(e).__name__}).") from None
     n, src_fps = len(vr), float(vr.get_avg_fps())
     if not src_fps > 0 or n < 1:

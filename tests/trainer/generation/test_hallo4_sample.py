@@ -109,3 +109,23 @@ def test_sample_clip_draws_a_video_from_a_converted_run_with_a_skeleton(h4, tmp_
                        skeleton=media / "c0_pose.mp4")
     assert (tmp_path / "s.mp4").is_file() and meta["settings"]["shift"] == 8.0
     assert meta["windows"] == 2 and meta["frames"] == 15  # 0.6 s at 25 fps in two 9-frame windows
+
+
+def test_curate_sample_refuses_a_skeleton_that_does_not_fit_the_audio_before_loading(h4, tmp_path, monkeypatch):
+    """One line naming the clip and the file; the run is never loaded and nothing is written."""
+    from curation.run_videos import SampleClip, sample_clips
+    from storage.errors import CurateError
+    from tests.fixtures.media import make_video
+    from trainer.generation import run_loader
+
+    data = tmp_path / "data"
+    skeleton_manifest(data, n_pairs=1)
+    media = data / "media"
+    short = make_video(media / "short.mp4", seconds=0.4, fps=25, size=(96, 64), audio=False)
+    monkeypatch.setattr(run_loader, "load_run", lambda *a, **k: pytest.fail("the run was loaded"))
+    clips = [SampleClip("ok", str(media / "c0.png"), str(media / "c0.wav"), None, str(media / "c0_pose.mp4")),
+             SampleClip("bad", str(media / "c0.png"), str(media / "c0.wav"), None, str(short))]
+    with pytest.raises(CurateError) as e:
+        sample_clips(h4, clips, tmp_path / "out", {}, progress=False)
+    assert "\n" not in str(e.value) and "'bad'" in str(e.value) and str(short) in str(e.value)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
