@@ -44,6 +44,10 @@ def _prepare(cfg, df, cache_dir: Path, device, progress: bool) -> None:
     from trainer.encoders import PromptEncoder
     from trainer.models import denoiser_text_dim, load_vae, vace_model
 
+    if cfg.audio_encoder_path and cfg.audio_features == "hallo4":
+        from trainer.motion.hallo4_media import vocal_separation
+
+        print(vocal_separation(cfg.vocal_separator))
     vae = load_vae(cfg.model_kind, cfg.vae_path).to(device)
     text_encoder = PromptEncoder.from_pretrained(cfg.text_encoder_path, cfg.text_length) \
         if cfg.text_encoder_path else None

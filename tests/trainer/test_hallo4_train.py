@@ -25,7 +25,7 @@ def _vae_of_zeros(vae_path) -> torch.Tensor:
     return (z - mean) / std
 
 
-def test_dpo_with_init_on_a_converted_hallo4_run_caches_vace_latents_and_steps(tmp_path):
+def test_dpo_with_init_on_a_converted_hallo4_run_caches_vace_latents_and_steps(tmp_path, capsys):
     from trainer.run import run
 
     h4 = converted_run(tmp_path)
@@ -33,6 +33,7 @@ def test_dpo_with_init_on_a_converted_hallo4_run_caches_vace_latents_and_steps(t
     cfg = hallo4_cfg(h4, tmp_path)
     line = run(cfg, manifest, None, resume=False, prepare_only=False, progress=False)
     assert line.startswith("Trained 1 steps")
+    assert "vocal separation skipped: `vocal_separator` is not set" in capsys.readouterr().out
 
     cache = tmp_path / "cache"
     entries = sorted((cache / "vace").glob("*.safetensors"))
@@ -65,3 +66,17 @@ def test_a_vace_run_without_the_cache_entry_is_named(tmp_path):
     cond = {"encoder_hidden_states": torch.zeros(1, 8, 16), "ref_latents": torch.zeros(1, 4, 1, 4, 6)}
     with pytest.raises(ValueError, match="needs vace_latents"):
         make_denoiser("wan", "vace")(model, x, torch.tensor([500.0]), cond)
+
+
+def test_a_missing_vocal_separator_is_named_before_the_cache_fills(tmp_path):
+    import pytest
+
+    from storage.errors import CurateError
+    from trainer.run import run
+
+    h4 = converted_run(tmp_path)
+    manifest = skeleton_manifest(tmp_path / "data", n_pairs=1)
+    cfg = hallo4_cfg(h4, tmp_path, vocal_separator=str(tmp_path / "Kim_Vocal_2.onnx"))
+    with pytest.raises(CurateError, match="Kim_Vocal_2.onnx: no such file"):
+        run(cfg, manifest, None, resume=False, prepare_only=True, progress=False)
+    assert not (tmp_path / "cache" / "index.json").exists()

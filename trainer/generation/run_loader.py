@@ -77,6 +77,12 @@ def load_run(run_dir: str | Path, step: int | None = None, device: str | torch.d
         raise CurateError(f"run {run_dir}: the model has a skeleton branch on colour maps / keypoints "
                           f"(skeleton_input {cfg.skeleton_input!r}); sampling drives Hallo4's (skeleton_input 'vae', "
                           "a rendered skeleton video per clip) and audio-only models.")
+    if cfg.audio_encoder_path and cfg.audio_features == "hallo4":
+        import sys
+
+        from trainer.motion.hallo4_media import vocal_separation
+
+        print(vocal_separation(cfg.vocal_separator), file=sys.stderr)
     device = torch.device(device)
     audio_encoder = text_encoder = image_encoder = None
     if cfg.audio_encoder_path:
