@@ -202,7 +202,9 @@ def _plan(manifest_df: pd.DataFrame, s: CacheSettings, vae, audio_encoder, text_
     jobs: dict[str, tuple[str, str]] = {}
     hashes: dict[str, str] = {}  # file -> sha256, so a file shared by rows is hashed once
     pairs = {}
-    for rec in manifest_df.to_dict("records"):
+    for row, rec in enumerate(manifest_df.to_dict("records"), start=1):
+        if s.skeleton_vae:
+            _check_skeleton(rec, row, s.fps)
         keys = {role: _job(jobs, hashes, "video", rec[col], video_settings)
                 for role, col in (("winner", "winner_video"), ("loser", "loser_video"))}
         keys["image"] = _job(jobs, hashes, "image", rec.get("image"), image_settings)
@@ -230,6 +232,24 @@ def _text_job(jobs, prompt: str, encoder_fp: str) -> str:
     key = f"text/{_hash({'prompt': prompt, 'enc': encoder_fp})}"
     jobs[key] = ("text", prompt)
     return key
+
+
+def _check_skeleton(rec: dict, row: int, fps: float) -> None:
+    """Hallo4's pose input pairs skeleton frame i with audio frame i: a rendered skeleton whose length does not
+    match the row's audio is refused before anything is encoded."""
+    skeleton, audio = rec.get("skeleton"), rec.get("audio")
+    if not (isinstance(skeleton, str) and skeleton and isinstance(audio, str) and audio):
+        return
+    from storage.media import audio_duration
+    from trainer.motion.hallo4_media import check_fits_audio
+    from trainer.motion.skeleton import is_keypoint_file
+
+    if is_keypoint_file(skeleton):
+        return  # read_skeleton names it
+    try:
+        check_fits_audio(skeleton, audio_duration(Path(audio), f"audio {audio}"), fps)
+    except CurateError as e:
+        raise CurateError(f"manifest row {row} (pair {rec.get('pair_id')}): {e}") from None
 
 
 def _vace_job(jobs, video_settings: dict) -> str:

@@ -80,3 +80,25 @@ def test_a_missing_vocal_separator_is_named_before_the_cache_fills(tmp_path):
     with pytest.raises(CurateError, match="Kim_Vocal_2.onnx: no such file"):
         run(cfg, manifest, None, resume=False, prepare_only=True, progress=False)
     assert not (tmp_path / "cache" / "index.json").exists()
+
+
+def test_a_skeleton_that_does_not_fit_its_audio_is_named_before_anything_is_encoded(tmp_path):
+    import pandas as pd
+    import pytest
+
+    from storage.errors import CurateError
+    from tests.fixtures.media import make_video
+    from tests.fixtures.trainer_data_media import write_manifest
+    from trainer.run import run
+
+    h4 = converted_run(tmp_path)
+    manifest = skeleton_manifest(tmp_path / "data", n_pairs=2)
+    short = make_video(tmp_path / "data" / "media" / "short.mp4", seconds=0.4, fps=25, size=(96, 64), audio=False)
+    rows = pd.read_parquet(manifest).to_dict("records")
+    rows[1]["skeleton"] = "media/short.mp4"
+    write_manifest(manifest, rows)
+    with pytest.raises(CurateError) as e:
+        run(hallo4_cfg(h4, tmp_path), manifest, None, resume=False, prepare_only=True, progress=False)
+    msg = str(e.value)
+    assert "\n" not in msg and "row 2" in msg and str(short) in msg and "0.40 s" in msg
+    assert not list((tmp_path / "cache").rglob("*.safetensors"))  # nothing encoded

@@ -129,3 +129,13 @@ def test_curate_sample_refuses_a_skeleton_that_does_not_fit_the_audio_before_loa
         sample_clips(h4, clips, tmp_path / "out", {}, progress=False)
     assert "\n" not in str(e.value) and "'bad'" in str(e.value) and str(short) in str(e.value)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_jobs_file_carries_each_clips_skeleton(tmp_path):
+    """``curate sample --gpus`` hands the skeleton to each process through the jobs file."""
+    from trainer.generation.settings import SampleConfig, SampleJob, SampleJobs
+
+    jobs = SampleJobs("run", None, SampleConfig(shift=8.0), [SampleJob("i.png", "a.wav", None, 3, "o.mp4",
+                                                                       skeleton="pose.mp4")])
+    back = SampleJobs.read(jobs.write(tmp_path / "jobs.json"))
+    assert back.jobs[0].skeleton == "pose.mp4" and back.settings.shift == 8.0
