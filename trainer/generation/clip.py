@@ -75,6 +75,8 @@ def sample_clip(run: Run, scfg: SampleConfig, image: str | Path, audio: str | Pa
     meta = {"run": str(run.path), "step": run.step if run.step is not None else "final",
             "settings": scfg.to_dict(), "window_seeds": seeds, "windows": len(starts), "frames": total,
             "fps": cfg.fps, "size": [cfg.width, cfg.height]}
+    if run.has_skeleton:
+        meta["skeleton"] = str(skeleton)
     write_video(video, Path(out), cfg.fps, Path(audio), meta)
     return meta
 

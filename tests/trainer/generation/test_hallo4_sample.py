@@ -139,3 +139,18 @@ def test_a_jobs_file_carries_each_clips_skeleton(tmp_path):
                                                                        skeleton="pose.mp4")])
     back = SampleJobs.read(jobs.write(tmp_path / "jobs.json"))
     assert back.jobs[0].skeleton == "pose.mp4" and back.settings.shift == 8.0
+
+
+def test_curate_sample_takes_the_clip_manifests_skeleton_column(h4, tmp_path, cli):
+    data = tmp_path / "data"
+    skeleton_manifest(data, n_pairs=1)
+    _run(h4, tmp_path)
+    clips = data / "clips.csv"
+    clips.write_text("clip_id,image,audio,skeleton\nc0,media/c0.png,media/c0.wav,media/c0_pose.mp4\n")
+    res = cli("sample", "--run", h4, "--clips", clips, "--out", tmp_path / "out", "--steps", 1, "--shift", 8,
+              "--no-progress")
+    assert res.exit_code == 0, res.output
+    record = json.loads((tmp_path / "out" / "c0.json").read_text())
+    assert record["settings"]["shift"] == 8.0 and record["windows"] == 2
+    assert record["skeleton"] == str(data / "media" / "c0_pose.mp4")
+    assert (tmp_path / "out" / "c0.mp4").is_file()
