@@ -53,6 +53,18 @@ def test_dpo_with_init_on_a_converted_hallo4_run_caches_vace_latents_and_steps(t
     assert math.isclose(rows[0]["loss"], math.log(2), rel_tol=1e-4)
     assert (tmp_path / "dpo" / "final" / "lora").is_dir()
 
+    # the DPO run samples: its --init model (VACE + motion) with its LoRA, a skeleton per clip
+    from trainer.generation.clip import sample_clip
+    from trainer.generation.run_loader import load_run
+    from trainer.generation.settings import SampleConfig
+
+    trained = load_run(tmp_path / "dpo")
+    assert trained.vace and trained.has_skeleton and getattr(trained.model, "peft_config", None)
+    media = tmp_path / "data" / "media"
+    meta = sample_clip(trained, SampleConfig(steps=1, guidance_text=1.0, guidance_audio=1.0), media / "c0.png",
+                       media / "c0.wav", None, tmp_path / "s.mp4", skeleton=media / "c0_pose.mp4")
+    assert (tmp_path / "s.mp4").is_file() and meta["frames"] == 15
+
 
 def test_a_vace_run_without_the_cache_entry_is_named(tmp_path):
     """The adapter refuses a VACE model's batch without vace_latents in one line (not a shape error deep inside)."""
