@@ -25,6 +25,7 @@ class SampleClip:
     image: str
     audio: str
     prompt: str | None
+    skeleton: str | None = None  # a rendered skeleton video: needed by a run with Hallo4's skeleton branch
 
 
 @dataclass
@@ -38,7 +39,8 @@ def clips_from_manifest(path: str | Path, roots: list[Path] | None = None) -> li
     """Clips of a manifest in the ingest format (every image and audio checked, paths inside its folder/roots)."""
     from curation.ingest import validate_manifest
 
-    return [SampleClip(r.clip_id, r.image_path, r.audio_path, r.prompt) for r in validate_manifest(path, roots or [])]
+    return [SampleClip(r.clip_id, r.image_path, r.audio_path, r.prompt, r.skeleton_path)
+            for r in validate_manifest(path, roots or [])]
 
 
 def clips_from_store(ws) -> list[SampleClip]:
@@ -48,7 +50,7 @@ def clips_from_store(ws) -> list[SampleClip]:
     from storage import Clip
 
     with ws.store() as store, store.session() as s:
-        return [SampleClip(c.clip_id, c.image_path, c.audio_path, c.prompt)
+        return [SampleClip(c.clip_id, c.image_path, c.audio_path, c.prompt, c.skeleton_path)
                 for c in s.scalars(select(Clip).order_by(Clip.clip_id))]
 
 
@@ -73,6 +75,7 @@ def sample_clips(run_dir: str | Path, clips: list[SampleClip], out: str | Path, 
     report = SampleReport(skipped=len(clips) - len(todo), out=out)
     if not todo:
         return report
+    _check_skeletons(run_dir, todo)
     if gpus:
         report.written = _on_gpus(run_dir, step, todo, out, scfg, gpus, progress)
         return report
@@ -93,7 +96,8 @@ def sample_clips(run_dir: str | Path, clips: list[SampleClip], out: str | Path, 
 
         target = video_path(out, clip.clip_id)
         try:
-            meta = sample_clip(run, scfg, clip.image, clip.audio, clip.prompt, target, on_window=on_window)
+            meta = sample_clip(run, scfg, clip.image, clip.audio, clip.prompt, target, on_window=on_window,
+                               skeleton=clip.skeleton)
         except CurateError as e:
             raise CurateError(f"clip {clip.clip_id!r}: {e}") from None
         finally:
@@ -102,6 +106,24 @@ def sample_clips(run_dir: str | Path, clips: list[SampleClip], out: str | Path, 
         _record(target, clip, meta)
         report.written += 1
     return report
+
+
+def _check_skeletons(run_dir, clips: list[SampleClip]) -> None:
+    """Every clip's skeleton video against its audio before anything loads (a mismatch found at clip 40 would
+    leave 39 videos made from a run the user meant to fix)."""
+    if not any(c.skeleton for c in clips):
+        return
+    from storage.media import audio_duration
+    from trainer.motion.hallo4_media import check_fits_audio
+
+    config = Path(run_dir) / "config.json"
+    fps = float(json.loads(config.read_text()).get("fps", 16.0)) if config.is_file() else 16.0
+    for c in clips:
+        if c.skeleton:
+            try:
+                check_fits_audio(c.skeleton, audio_duration(Path(c.audio), f"clip audio {c.audio}"), fps)
+            except CurateError as e:
+                raise CurateError(f"clip {c.clip_id!r}: {e}") from None
 
 
 def _record(target: Path, clip: SampleClip, meta: dict) -> None:
@@ -135,7 +157,8 @@ def _run_gpus(tmp: Path, run_dir, step, todo: list[SampleClip], out: Path, scfg,
             continue
         spec, results = tmp / f"jobs-{i}.json", tmp / f"results-{i}.jsonl"
         SampleJobs(str(run_dir), step, scfg, [SampleJob(c.image, c.audio, c.prompt, scfg.seed,
-                                                        str(video_path(out, c.clip_id))) for c in share],
+                                                        str(video_path(out, c.clip_id)), skeleton=c.skeleton)
+                                              for c in share],
                    results=str(results)).write(spec)
         with open(tmp / f"stderr-{i}.txt", "w") as err:  # a file, not a pipe: a full pipe would block the child
             proc = subprocess.Popen([sys.executable, "-m", "trainer.generation", str(spec)], stdout=subprocess.DEVNULL,

@@ -15,6 +15,10 @@ Layout of ``cache_dir`` (all tensors float32, safetensors):
                                {"frames": (T, 3, H/8, W/8)} a rendered skeleton video in [0, 1] on the latent grid,
                                or (``skeleton_vae``) {"latents": (T, C, h, w)} each of its frames VAE-encoded alone
                                (Hallo4's pose input: ``skeleton_projection`` 'hallo4')
+    vace/<key>.safetensors    {"vace_latents": (2C, T', h, w)}  (``vace``) a VACE model's source-video latents,
+                                                          as Hallo4 builds them (``trainer.motion.vace``); they
+                                                          depend on the VAE, frame count and size only: one entry
+                                                          per setting, shared by every clip
     index.json                {"pairs": {pair_id: {"winner", "loser", "image", "audio", "text"}}, "text_shape",
                                "settings"}: what the last prepare produced, read by ``trainer.data.PairDataset``
 
@@ -46,13 +50,12 @@ from storage.atomic import atomic_write, atomic_write_text
 from storage.errors import CurateError
 from storage.media import sha256_file
 from storage.proc import pid_alive
-from trainer.encoders import encode_audio, encode_clip_image, encode_pixels, fingerprint
+from trainer.encoders import clip_audio_condition, encode_clip_image, encode_pixels, fingerprint
 from trainer.media_decode import decode_clip_frames, read_audio, read_image
-from trainer.motion.audio_features import audio_condition
 
 FRAME_RULES = ("4k+1", "n")
 AUDIO_LAYERS = ("last", "all")
-KINDS = ("video", "image", "audio", "text", "skeleton", "i2v", "clip")
+KINDS = ("video", "image", "audio", "text", "skeleton", "i2v", "clip", "vace")
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,15 @@ class CacheSettings:
     skeleton_vae: bool = field(default=False, metadata={
         "help": "Cache a rendered skeleton video as the VAE latents of each frame encoded alone, (T, C, h, w) "
                 "(Hallo4's pose input), instead of colour maps on the latent grid."})
+    audio_features: str = field(default="hidden", metadata={
+        "help": "'hidden': wav2vec2 run at 50 Hz, its hidden states resampled to the frames; 'hallo4': its CNN "
+                "features resampled to the frames (align_corners=True) before the transformer, as Hallo4 does."})
+    skeleton_framing: str = field(default="cover", metadata={
+        "help": "A rendered skeleton video's framing: 'cover' (as the clips) or 'fit_height' (Hallo4: scale to the "
+                "height, pad the width with black or crop its centre; trainer.motion.hallo4_media)."})
+    vace: bool = field(default=False, metadata={
+        "help": "Also cache a VACE model's context latents (Hallo4 converted whole): VAE of the all-zero source "
+                "video upstream gives VACE, one entry per VAE / frame count / size, shared by every clip."})
 
     def __post_init__(self) -> None:
         if self.frames_rule not in FRAME_RULES:
@@ -98,12 +110,18 @@ class CacheSettings:
             raise ValueError(f"height and width must be positive multiples of 8. Got {self.height}x{self.width}.")
         if not self.fps > 0:
             raise ValueError(f"fps must be > 0. Got {self.fps}.")
+        if self.audio_features not in ("hidden", "hallo4"):
+            raise ValueError(f"audio_features must be 'hidden' or 'hallo4'. Got {self.audio_features!r}.")
         if self.audio_layers not in AUDIO_LAYERS:
             raise ValueError(f"audio_layers must be one of {AUDIO_LAYERS}. Got {self.audio_layers!r}.")
         if self.audio_window < 0:
             raise ValueError(f"audio_window must be >= 0. Got {self.audio_window}.")
         if type(self.skeleton_vae) is not bool:  # a YAML "yes" string must not pass as true
             raise ValueError(f"skeleton_vae must be true or false. Got {self.skeleton_vae!r}.")
+        if self.skeleton_framing not in ("cover", "fit_height"):
+            raise ValueError(f"skeleton_framing must be 'cover' or 'fit_height'. Got {self.skeleton_framing!r}.")
+        if type(self.vace) is not bool:
+            raise ValueError(f"vace must be true or false. Got {self.vace!r}.")
 
 
 def prepare_cache(
@@ -126,6 +144,9 @@ def prepare_cache(
     skeleton_vae: bool = False,
     reference: bool = True,
     progress: bool = True,
+    audio_features: str = "hidden",
+    vace: bool = False,
+    skeleton_framing: str = "cover",
 ) -> dict[str, dict[str, str | None]]:
     """Encode what the manifest needs that is not cached yet; return ``{pair_id: {role: key}}``.
 
@@ -143,7 +164,8 @@ def prepare_cache(
             (``reference_image: vace``); False skips them (a run that does not feed them).
         Others: see :class:`CacheSettings`.
     """
-    s = CacheSettings(frames_rule, num_frames, height, width, fps, audio_layers, audio_window, skeleton_vae)
+    s = CacheSettings(frames_rule, num_frames, height, width, fps, audio_layers, audio_window, skeleton_vae,
+                      audio_features, skeleton_framing, vace)
     if text_encoder is None and text_shape is None:
         raise ValueError("text_shape=(L, D) is needed when no text_encoder is given (zero prompt embeddings; "
                          "D is the denoiser's text dim, e.g. 4096 for Wan2.1 with L = 512).")
@@ -174,14 +196,19 @@ def _plan(manifest_df: pd.DataFrame, s: CacheSettings, vae, audio_encoder, text_
     image_settings = {"vae": vae_fp, "hw": [s.height, s.width]}
     audio_settings = audio_encoder is not None and {
         "enc": fingerprint(audio_encoder), "seconds": s.num_frames / s.fps, "layers": s.audio_layers,
-        "frames": s.num_frames, "window": s.audio_window, "aligned": 1}
+        "frames": s.num_frames, "window": s.audio_window, "aligned": 1,
+        **({"features": s.audio_features} if s.audio_features != "hidden" else {})}
     text_fp = text_encoder is not None and fingerprint(text_encoder)
     # colour maps do not depend on the VAE; per-frame latents do
     skeleton_settings = {**video_settings, "skeleton_vae": 1} if s.skeleton_vae else {**video_settings, "vae": None}
+    if s.skeleton_framing != "cover":  # keys of the default framing stay as they were
+        skeleton_settings["framing"] = s.skeleton_framing
     jobs: dict[str, tuple[str, str]] = {}
     hashes: dict[str, str] = {}  # file -> sha256, so a file shared by rows is hashed once
     pairs = {}
-    for rec in manifest_df.to_dict("records"):
+    for row, rec in enumerate(manifest_df.to_dict("records"), start=1):
+        if s.skeleton_vae:
+            _check_skeleton(rec, row, s.fps)
         keys = {role: _job(jobs, hashes, "video", rec[col], video_settings)
                 for role, col in (("winner", "winner_video"), ("loser", "loser_video"))}
         keys["image"] = _job(jobs, hashes, "image", rec.get("image"), image_settings) if reference else None
@@ -190,6 +217,7 @@ def _plan(manifest_df: pd.DataFrame, s: CacheSettings, vae, audio_encoder, text_
         keys["skeleton"] = _job(jobs, hashes, "skeleton", rec.get("skeleton"), skeleton_settings)
         prompt = rec.get("prompt") if isinstance(rec.get("prompt"), str) else ""
         keys["text"] = _text_job(jobs, prompt, text_fp) if text_fp else None
+        keys["vace"] = _vace_job(jobs, video_settings) if s.vace else None
         pairs[str(rec["pair_id"])] = keys
     return jobs, pairs
 
@@ -207,6 +235,31 @@ def _job(jobs, hashes, kind: str, path, settings: dict) -> str | None:
 def _text_job(jobs, prompt: str, encoder_fp: str) -> str:
     key = f"text/{_hash({'prompt': prompt, 'enc': encoder_fp})}"
     jobs[key] = ("text", prompt)
+    return key
+
+
+def _check_skeleton(rec: dict, row: int, fps: float) -> None:
+    """Hallo4's pose input pairs skeleton frame i with audio frame i: a rendered skeleton whose length does not
+    match the row's audio is refused before anything is encoded."""
+    skeleton, audio = rec.get("skeleton"), rec.get("audio")
+    if not (isinstance(skeleton, str) and skeleton and isinstance(audio, str) and audio):
+        return
+    from storage.media import audio_duration
+    from trainer.motion.hallo4_media import check_fits_audio
+    from trainer.motion.skeleton import is_keypoint_file
+
+    if is_keypoint_file(skeleton):
+        return  # read_skeleton names it
+    try:
+        check_fits_audio(skeleton, audio_duration(Path(audio), f"audio {audio}"), fps)
+    except CurateError as e:
+        raise CurateError(f"manifest row {row} (pair {rec.get('pair_id')}): {e}") from None
+
+
+def _vace_job(jobs, video_settings: dict) -> str:
+    """The clip-independent VACE entry of these settings (the source video upstream gives VACE is all zeros)."""
+    key = f"vace/{_hash({'vace': 1, **video_settings})}"
+    jobs[key] = ("vace", "")
     return key
 
 
@@ -230,12 +283,13 @@ def _encode_all(todo, cache_dir, s: CacheSettings, vae, audio_encoder, text_enco
                 out = {"latents": encode_pixels(vae, torch.cat([image, rest], dim=1))}
             elif kind == "audio":
                 samples = read_audio(src, s.num_frames / s.fps, strict=True)
-                out = {"audio_embeds": audio_condition(encode_audio(audio_encoder, samples, s), s.num_frames,
-                                                       s.audio_window)}
+                out = {"audio_embeds": clip_audio_condition(audio_encoder, samples, s)}
             elif kind == "clip":
                 out = {"image_embeds": encode_clip_image(image_encoder, src)}
             elif kind == "skeleton":
                 out = read_skeleton(src, s, vae)
+            elif kind == "vace":
+                out = {"vace_latents": _vace_latents(vae, s)}
             else:
                 out = {"encoder_hidden_states": text_encoder([src])[0]}
             save_entry(cache_dir, key, out)
@@ -253,10 +307,19 @@ def read_skeleton(path: str, s: CacheSettings, vae=None) -> dict[str, torch.Tens
                               "keypoint file.")
         return {"keypoints": read_keypoints(path, s.num_frames)}
     if s.skeleton_vae:
-        pixels = decode_clip_frames(path, s)  # (3, T, H, W) in [-1, 1]
+        from trainer.motion.hallo4_media import read_skeleton_video
+
+        # (3, T, H, W) in [-1, 1]
+        pixels = read_skeleton_video(path, s.num_frames, s.fps, s.height, s.width, s.skeleton_framing)
         return {"latents": torch.stack([encode_pixels(vae, pixels[:, t:t + 1])[:, 0] for t in range(s.num_frames)])}
     frames = (decode_clip_frames(path, s).permute(1, 0, 2, 3) + 1) / 2  # (T, 3, H, W) in [0, 1]
     return {"frames": F.interpolate(frames, size=(s.height // 8, s.width // 8), mode="area")}
+
+
+def _vace_latents(vae, s: CacheSettings) -> torch.Tensor:
+    from trainer.motion.vace import encode_vace_latents
+
+    return encode_vace_latents(lambda v: encode_pixels(vae, v), s.num_frames, s.height, s.width)
 
 
 # ---- files ------------------------------------------------------------------------------------------------

@@ -233,6 +233,8 @@ class PairDataset(torch.utils.data.Dataset):
             cond["image_embeds"] = load_entry(self.cache_dir, keys["clip"])["image_embeds"]
         if keys.get("i2v"):
             cond["i2v_latents"] = load_entry(self.cache_dir, keys["i2v"])["latents"]
+        if keys.get("vace"):  # a VACE model's context latents (trainer.motion.vace)
+            cond["vace_latents"] = load_entry(self.cache_dir, keys["vace"])["vace_latents"]
         if keys.get("skeleton"):
             entry = load_entry(self.cache_dir, keys["skeleton"])
             cond["skeleton"] = next(entry[k] for k in ("keypoints", "frames", "latents") if k in entry)

@@ -63,6 +63,9 @@ class DiffusionDPOConfig:
     image_encoder_path: str = _f("", "Local CLIPVisionModel folder: penultimate-layer embeddings of the reference "
                                  "image for a Wan I2V model's image_dim ('' = none).")
     audio_layers: str = _f("last", "wav2vec2 features: 'last' hidden state or 'all' layers stacked (Hallo4).")
+    audio_features: str = _f("hidden", "'hidden': wav2vec2 at 50 Hz, hidden states resampled to the frames; "
+                             "'hallo4': CNN features resampled to the frames (align_corners=True) before the "
+                             "transformer, as Hallo4 (its preset).")
     audio_window: int = _f(2, "Audio feature of each video frame carries its +-w neighbouring frames (Hallo4: 2).")
     # portrait conditioning (sec. 3.3-3.5)
     motion: str = _f("auto", "'auto': attach a motion module (eq. 6-8) when batches carry audio/skeleton and the "
@@ -75,6 +78,12 @@ class DiffusionDPOConfig:
     skeleton_stride: int = _f(4, "Skeleton tokens on the latent grid downsampled by 1, 2 or 4.")
     skeleton_input: str = _f("maps", "A rendered skeleton video cached as colour maps on the latent grid ('maps') or "
                              "as each frame's VAE latents ('vae': Hallo4's pose input, for a converted pose_proj).")
+    skeleton_framing: str = _f("cover", "How a rendered skeleton video meets height x width: 'cover' (scale to cover, crop "
+                               "the centre, as every video) or 'fit_height' (Hallo4: scale to the height, pad the "
+                               "width with black or crop its centre).")
+    vocal_separator: str = _f("", "Hallo4's vocal model (Kim_Vocal_2.onnx) to separate the vocals before wav2vec2; "
+                              "'' = skipped, with a note when audio_features is 'hallo4' (running it is not "
+                              "supported yet: a set path is refused).")
     audio_dropout: float = _f(0.05, "SFT: share of samples trained with zeroed audio (audio CFG at sampling).")
     reference_image: str = _f("none", "'vace': the reference latent is prepended as an extra latent frame (left "
                               "out of the loss); 'i2v': [x_t, mask, latent of [image, grey]] in channels (a "
@@ -141,10 +150,12 @@ class DiffusionDPOConfig:
         _choice("prediction_type", self.prediction_type, PREDICTION_TYPES)
         _choice("audio_layers", self.audio_layers, ("last", "all"))
         _choice("motion", self.motion, MOTION)
+        _choice("audio_features", self.audio_features, ("hidden", "hallo4"))
         _choice("audio_ablation", self.audio_ablation, AUDIO_ABLATIONS)
         _choice("audio_projection", self.audio_projection, ("linear", "mlp"))
         _choice("skeleton_ablation", self.skeleton_ablation, SKELETON_ABLATIONS)
         _choice("skeleton_input", self.skeleton_input, ("maps", "vae"))
+        _choice("skeleton_framing", self.skeleton_framing, ("cover", "fit_height"))
         _choice("reference_image", self.reference_image, REFERENCE_IMAGES)
         _choice("phase", self.phase, PHASES)
         _choice("short_videos", self.short_videos, ("refuse", "pad"))

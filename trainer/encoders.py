@@ -68,6 +68,15 @@ def encode_audio(model, samples: torch.Tensor, s: CacheSettings) -> torch.Tensor
     return out.last_hidden_state[0].float().cpu()
 
 
+def clip_audio_condition(model, samples: torch.Tensor, s: CacheSettings) -> torch.Tensor:
+    """C_audio (num_frames, 2w + 1, d_a) of a clip's samples, the way ``s.audio_features`` names."""
+    from trainer.motion.audio_features import audio_condition, hallo4_features, window
+
+    if s.audio_features == "hallo4":
+        return window(hallo4_features(model, samples, s.num_frames).flatten(1), s.audio_window)
+    return audio_condition(encode_audio(model, samples, s), s.num_frames, s.audio_window)
+
+
 class PromptEncoder:
     """A local Hugging Face text encoder (T5/UMT5 encoder, CLIP text model) as ``(prompts) -> (N, L, D)``.
 

@@ -54,6 +54,7 @@ class WanDenoiser:
         if motion:
             extra["attention_kwargs"] = {"motion": motion}
         lead = 0
+        vace = "vace_layers" in _config(module)
         if self.reference_image == "i2v":
             x_t = torch.cat([x_t, *i2v_condition(cond, x_t)], dim=1)
         if self.reference_image == "vace":
@@ -61,6 +62,8 @@ class WanDenoiser:
                 raise ValueError("reference_image 'vace' needs a reference image (the manifest's image column).")
             ref = cond["ref_latents"].to(x_t.dtype)  # (N, C, 1, H, W), clean
             x_t, lead = torch.cat([ref, x_t], dim=2), ref.shape[2]
+        if vace:
+            extra["control_hidden_states"] = _vace_control(module, cond, x_t, lead)
         out = module(hidden_states=x_t, timestep=timesteps, encoder_hidden_states=cond["encoder_hidden_states"],
                      return_dict=False, **extra)[0]
         return out[:, :, lead:]
@@ -114,6 +117,21 @@ def i2v_condition(cond: dict, x_t: torch.Tensor) -> tuple[torch.Tensor, torch.Te
     return mask, y.to(x_t.dtype)
 
 
+def _vace_control(module: nn.Module, cond: dict, x_t: torch.Tensor, lead: int) -> torch.Tensor:
+    """A VACE model's control input from the batch's ``vace_latents`` (:mod:`trainer.motion.vace`)."""
+    from trainer.motion.vace import vace_context
+
+    if cond.get("vace_latents") is None:
+        raise ValueError("a VACE model (Hallo4) needs vace_latents: the skeleton video VAE-encoded (prepare the cache "
+                         "with the manifest's skeleton column).")
+    ref = cond["ref_latents"] if lead else None
+    ctx = vace_context(cond["vace_latents"].to(x_t.dtype), ref, int(_config(module)["vace_in_channels"]))
+    if ctx.shape[2:] != x_t.shape[2:]:
+        raise ValueError(f"vace_latents give {tuple(ctx.shape[2:])} latent frames x grid, the video "
+                         f"{tuple(x_t.shape[2:])}: the skeleton video does not fit the clip.")
+    return ctx
+
+
 def _motion_inputs(module: nn.Module, cond: dict) -> dict | None:
     """The motion module's inputs from the batch, or None for a model without one."""
     from trainer.motion.attach import has_motion
@@ -139,13 +157,14 @@ def load_denoiser(kind: str, path: str | Path, dtype: torch.dtype = torch.float3
     back with it: the stock ``from_pretrained`` skips those weights, :func:`trainer.motion.attach.load_motion` restores
     them.
     """
-    from diffusers import UNet2DConditionModel, WanTransformer3DModel
+    import diffusers
 
     from trainer.motion.attach import load_motion
     from trainer.motion.config import MOTION_CONFIG
 
-    cls = {"wan": WanTransformer3DModel, "unet": UNet2DConditionModel}[kind]
-    read_model_config(kind, path)
+    names = {"wan": "WanTransformer3DModel", "unet": "UNet2DConditionModel"}
+    got = read_model_config(kind, path).get("_class_name")
+    cls = getattr(diffusers, got if got in WAN_VARIANTS.get(kind, ()) else names[kind])
     has_motion = (Path(path) / MOTION_CONFIG).is_file()
     with _quiet_diffusers() if has_motion else contextlib.nullcontext():  # "weights not used": the motion keys
         model = cls.from_pretrained(_local(path, f"{kind} denoiser"), local_files_only=True, torch_dtype=dtype)
@@ -165,6 +184,8 @@ def load_vae(kind: str, path: str | Path, dtype: torch.dtype = torch.float32) ->
 
 
 CLASS_NAMES = {"wan": ("WanTransformer3DModel", "AutoencoderKLWan"), "unet": ("UNet2DConditionModel", "AutoencoderKL")}
+# other denoiser classes a kind accepts: Hallo4's released model is a VACE-Wan (the skeleton video as control input)
+WAN_VARIANTS = {"wan": ("WanVACETransformer3DModel",)}
 
 
 def read_model_config(kind: str, path: str | Path, role: str = "denoiser") -> dict:
@@ -174,9 +195,22 @@ def read_model_config(kind: str, path: str | Path, role: str = "denoiser") -> di
     config = json.loads((Path(_local(path, f"{kind} {role}")) / "config.json").read_text())
     want = CLASS_NAMES[kind][0 if role == "denoiser" else 1]
     got = config.get("_class_name")
-    if got and got != want:
+    if got and got != want and not (role == "denoiser" and got in WAN_VARIANTS.get(kind, ())):
         raise ValueError(f"{path} holds a {got}, but model_kind {kind!r} needs a {want} as {role}.")
     return config
+
+
+def vace_model(cfg) -> bool:
+    """Whether the run trains a VACE model (a converted Hallo4): the ``--init`` run's saved denoiser when it has one,
+    else ``denoiser_path``. Its batches then need ``vace_latents`` (the cache writes them)."""
+    import json
+
+    folders = [Path(cfg.init_from) / "final" / "denoiser"] if cfg.init_from else []
+    folders += [Path(cfg.denoiser_path)] if cfg.denoiser_path else []
+    for folder in folders:
+        if (folder / "config.json").is_file():
+            return "vace_layers" in json.loads((folder / "config.json").read_text())
+    return False
 
 
 def check_latents(kind: str, path: str | Path, latents: torch.Tensor, text_dim: int,

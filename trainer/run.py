@@ -92,8 +92,12 @@ def _memory(cfg, say, dry_run: bool, refuse: bool) -> bool:
 def _prepare(cfg, df, cache_dir: Path, device, progress: bool) -> None:
     from trainer.cache import prepare_cache
     from trainer.encoders import PromptEncoder
-    from trainer.models import denoiser_text_dim, load_vae
+    from trainer.models import denoiser_text_dim, load_vae, vace_model
 
+    if cfg.audio_encoder_path and cfg.audio_features == "hallo4":
+        from trainer.motion.hallo4_media import vocal_separation
+
+        print(vocal_separation(cfg.vocal_separator))
     vae = load_vae(cfg.model_kind, cfg.vae_path).to(device)
     text_encoder = PromptEncoder.from_pretrained(cfg.text_encoder_path, cfg.text_length) \
         if cfg.text_encoder_path else None
@@ -113,4 +117,6 @@ def _prepare(cfg, df, cache_dir: Path, device, progress: bool) -> None:
                   text_shape=(cfg.text_length, denoiser_text_dim(cfg.model_kind, cfg.denoiser_path)),
                   audio_layers=cfg.audio_layers, audio_window=cfg.audio_window, i2v=cfg.reference_image == "i2v",
                   reference=cfg.reference_image == "vace",
-                  image_encoder=image_encoder, skeleton_vae=cfg.skeleton_input == "vae", progress=progress)
+                  image_encoder=image_encoder, skeleton_vae=cfg.skeleton_input == "vae", progress=progress,
+                  audio_features=cfg.audio_features, vace=vace_model(cfg),
+                  skeleton_framing=cfg.skeleton_framing)

@@ -15,14 +15,24 @@ def convert_group():
 @click.argument("out", type=click.Path(file_okay=False))
 @click.option("--window", type=int, default=5, show_default=True,
               help="Audio frames per window the checkpoint's projection takes (2w + 1).")
-def hallo4_cmd(ckpt, out, window):
-    """Hallo4's audio projection and per-block audio cross-attention, and when the checkpoint has them its pose
-    projection (pose_proj) and per-block skeleton attention (condition_cross_attn), CKPT (.safetensors or .ckpt) ->
-    OUT/final/motion, a run folder that `curate train-dpo --init OUT` starts from. The skeleton branch becomes
-    skeleton_projection/skeleton_fusion 'hallo4' and takes VAE-encoded skeleton frames (B, T, 16, h, w), not
-    keypoints. The base VACE-Wan weights in the file are not converted: the transformer comes from --transformer.
-    Prints what was mapped and what was left."""
+@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+              help="Upstream's model config.json (num_heads, vace_layers); without it: 128-wide heads and VACE on "
+                   "every second block (Wan2.1-VACE-1.3B).")
+@click.option("--vae", default="", help="Local Wan VAE folder, recorded in the run's config.json (vae_path).")
+@click.option("--text-encoder", default="", help="Local UMT5 folder, recorded as text_encoder_path.")
+@click.option("--audio-encoder", default="", help="Local wav2vec2 folder, recorded as audio_encoder_path.")
+def hallo4_cmd(ckpt, out, window, config, vae, text_encoder, audio_encoder):
+    """Convert Hallo4's released checkpoint CKPT (.safetensors or .ckpt) into the run folder OUT.
+
+    A whole checkpoint (Wan2.1-VACE-1.3B DiT + VACE blocks + Hallo4's modules) becomes a complete run: the DiT and
+    VACE blocks as a diffusers WanVACETransformer3DModel in OUT/final/denoiser, the audio projection, per-block audio
+    attention, pose projection and skeleton attention as its motion module (reference-frame tokens on), and
+    OUT/config.json naming it and the encoder folders given here; `curate sample OUT`, `curate train-sft --init
+    OUT` and `curate train-dpo --init OUT` take it. A checkpoint with the motion modules only gives OUT/final/motion
+    for a base named by --transformer. The checkpoint is read one tensor at a time in its stored dtype; OUT is
+    written in a temporary folder and renamed at the end. Prints what was mapped and what was left."""
     from trainer.motion.hallo4 import convert_hallo4
 
-    target, summary = convert_hallo4(ckpt, out, window)
+    paths = {"vae_path": vae, "text_encoder_path": text_encoder, "audio_encoder_path": audio_encoder}
+    target, summary = convert_hallo4(ckpt, out, window, config=config, paths=paths)
     click.echo(f"Wrote {target}: {summary}.")

@@ -27,7 +27,7 @@ def test_every_shipped_yaml_loads_and_says_how_to_launch(path):
 
 def test_shipped_configs_load_by_name():
     assert load_config(config_file="wan_lora").reference == "lora"
-    with pytest.raises(ValueError, match="not found .shipped configs: paper, sft, sft_audio, tiny, unet_sd15, wan_lora"):
+    with pytest.raises(ValueError, match="not found .shipped configs: hallo4, hallo4_lora, paper, sft, sft_audio, tiny, unet_sd15, wan_lora"):
         load_config(config_file="nope")
 
 
@@ -110,3 +110,13 @@ def test_every_field_has_help_and_a_default():
     helps = field_help()
     assert all(len(h) > 10 for h in helps.values())
     assert set(helps) == set(DiffusionDPOConfig().to_dict())
+
+
+def test_hallo4_configs_are_the_paper_schedule_fed_as_hallo4():
+    """Sec. 4.1 (beta 2500, 2,500 warm-up, batch 8, 12k steps) with Hallo4's feeding; full at lr 1e-8, LoRA at 1e-5."""
+    full, lora = load_config(config_file="hallo4"), load_config(config_file="hallo4_lora")
+    for cfg in (full, lora):
+        assert (cfg.beta, cfg.warmup_steps, cfg.batch_size, cfg.max_steps) == (2500.0, 2500, 8, 12000)
+        assert (cfg.fps, cfg.audio_features, cfg.audio_layers, cfg.reference_image) == (25.0, "hallo4", "all", "vace")
+    assert (full.reference, full.learning_rate) == ("frozen_copy", 1e-8)
+    assert (lora.reference, lora.learning_rate) == ("lora", 1e-5)

@@ -41,7 +41,7 @@ def _one(run, scfg: SampleConfig, job: SampleJob) -> dict:
     row = {"out": job.out, "error": None}
     try:
         one = dataclasses.replace(scfg, seed=int(job.seed))
-        row["meta"] = sample_clip(run, one, job.image, job.audio, job.prompt, job.out)
+        row["meta"] = sample_clip(run, one, job.image, job.audio, job.prompt, job.out, skeleton=job.skeleton)
     except (CurateError, ValueError, RuntimeError, OSError) as e:
         row["error"] = f"{type(e).__name__}: {e}"
     return row

@@ -37,6 +37,16 @@ class Run:
 
         return has_motion(self.model) and self.model.motion.audio_proj is not None
 
+    @property
+    def has_skeleton(self) -> bool:
+        """Hallo4's skeleton branch (``pose_proj``): each clip needs a rendered skeleton video."""
+        return _skeleton_branch(self.model)
+
+    @property
+    def vace(self) -> bool:
+        """A VACE model (Hallo4 converted whole): its control input is built per window."""
+        return "vace_layers" in dict(self.model.config)
+
 
 def saved_steps(run_dir: Path) -> list[int]:
     return sorted(int(p.name.split("-")[1]) for p in (run_dir / "checkpoints").glob("step-*")
@@ -68,8 +78,16 @@ def load_run(run_dir: str | Path, step: int | None = None, device: str | torch.d
 def _with_encoders(run_dir: Path, step: int | None, cfg, model, device: torch.device) -> Run:
     from trainer.models import load_vae
 
-    if _skeleton_branch(model):
-        raise CurateError(f"run {run_dir}: the model has a skeleton branch; sampling drives audio only.")
+    if _skeleton_branch(model) and cfg.skeleton_input != "vae":
+        raise CurateError(f"run {run_dir}: the model has a skeleton branch on colour maps / keypoints "
+                          f"(skeleton_input {cfg.skeleton_input!r}); sampling drives Hallo4's (skeleton_input 'vae', "
+                          "a rendered skeleton video per clip) and audio-only models.")
+    if cfg.audio_encoder_path and cfg.audio_features == "hallo4":
+        import sys
+
+        from trainer.motion.hallo4_media import vocal_separation
+
+        print(vocal_separation(cfg.vocal_separator), file=sys.stderr)
     audio_encoder = text_encoder = image_encoder = None
     if cfg.audio_encoder_path:
         from transformers import Wav2Vec2Model

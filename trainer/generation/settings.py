@@ -16,8 +16,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SCHEDULERS = ("auto", "unipc", "euler", "ddim")
-FLOW_SCHEDULERS = ("unipc", "euler")  # Wan runs (flow matching)
+SCHEDULERS = ("auto", "unipc", "unipc_wan", "euler", "ddim")
+FLOW_SCHEDULERS = ("unipc", "unipc_wan", "euler")  # Wan runs (flow matching)
 EPS_SCHEDULERS = ("ddim",)  # UNet runs (epsilon / v)
 
 
@@ -35,11 +35,15 @@ class SampleConfig:
     """
 
     steps: int = _f(30, "Solver steps (1-1000).")
-    scheduler: str = _f("auto", "auto (unipc for Wan runs, ddim for UNet runs), unipc, euler or ddim.")
+    scheduler: str = _f("auto", "auto (unipc_wan for a converted Hallo4 run, unipc for other Wan runs, ddim for "
+                                "UNet runs), unipc, unipc_wan (UniPC on Wan2.1's own sigma grid, as Hallo4 samples), "
+                                "euler or ddim.")
     guidance_text: float = _f(5.0, "Classifier-free guidance scale on the prompt (1 = off; 1-20).")
     guidance_audio: float = _f(3.5, "Guidance scale on the audio, zero audio as the unconditional input (1-20).")
     overlap: int = _f(1, "Latent frames a window takes from the end of the previous one (>= 1, < window).")
     seed: int = _f(42, "Seed of the initial noise (window i uses seed + i).")
+    shift: float = _f(0.0, "Flow-matching shift of the sampling schedule; 0 = the run's training shift (Hallo4's "
+                           "own sampler uses 8).")
 
     def __post_init__(self) -> None:
         if not isinstance(self.steps, int) or not 1 <= self.steps <= 1000:
@@ -52,6 +56,8 @@ class SampleConfig:
                 raise ValueError(f"`{name}` must be a number in [1, 20]. Got {v!r}.")
         if not isinstance(self.overlap, int) or self.overlap < 1:
             raise ValueError(f"`overlap` must be an integer >= 1. Got {self.overlap!r}.")
+        if isinstance(self.shift, bool) or not isinstance(self.shift, (int, float)) or not 0 <= self.shift <= 100:
+            raise ValueError(f"`shift` must be a number in [0, 100] (0 = the run's). Got {self.shift!r}.")
         if not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"`seed` must be an integer >= 0. Got {self.seed!r}.")
 
@@ -94,6 +100,7 @@ class SampleJob:
     seed: int
     out: str
     job_id: str | None = None  # the generator request it answers (the policy adapter), or None
+    skeleton: str | None = None  # the clip's rendered skeleton video (a run with Hallo4's skeleton branch)
 
 
 @dataclass

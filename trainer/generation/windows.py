@@ -51,6 +51,8 @@ def make_scheduler(name: str, shift: float, num_train_timesteps: int, prediction
     betas (SD1.5's scaled_linear, what ``trainer.objectives.EpsilonObjective`` trains with)."""
     from diffusers import DDIMScheduler, FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler
 
+    if name == "unipc_wan":
+        return _wan_unipc(num_train_timesteps, shift)
     if name == "unipc":
         return UniPCMultistepScheduler(num_train_timesteps=num_train_timesteps, prediction_type="flow_prediction",
                                        use_flow_sigmas=True, flow_shift=shift)
@@ -59,6 +61,25 @@ def make_scheduler(name: str, shift: float, num_train_timesteps: int, prediction
     return DDIMScheduler(num_train_timesteps=num_train_timesteps, beta_schedule="scaled_linear", beta_start=0.00085,
                          beta_end=0.012, prediction_type=prediction_type, clip_sample=False, set_alpha_to_one=False,
                          steps_offset=1)
+
+
+def _wan_unipc(num_train_timesteps: int, shift: float):
+    """UniPC on Wan2.1's own sigma grid (its ``FlowUniPCMultistepScheduler``, which Hallo4's sampler uses):
+    ``linspace(0.999, 0, steps + 1)[:-1]`` before the shift, where diffusers' flow sigmas run from 1 to 1/1000.
+    The steps are then the same UniPC (bh2, order 2) updates."""
+    import numpy as np
+    from diffusers import UniPCMultistepScheduler
+
+    # Wan's sigma_max: 1 - the first of linspace(1, 1/T, T) reversed, read back from a float32 tensor
+    sigma_max = float(np.float32(1 - 1 / num_train_timesteps))
+
+    class WanGridUniPC(UniPCMultistepScheduler):
+        def set_timesteps(self, num_inference_steps=None, device=None, sigmas=None, mu=None):
+            grid = np.linspace(sigma_max, 0.0, num_inference_steps + 1)[:-1] if sigmas is None else sigmas
+            super().set_timesteps(device=device, sigmas=np.asarray(grid, dtype=np.float64), mu=mu)
+
+    return WanGridUniPC(num_train_timesteps=num_train_timesteps, prediction_type="flow_prediction",
+                        use_flow_sigmas=True, flow_shift=shift)
 
 
 def _renoise(scheduler, flow: bool, i: int, t, known: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
@@ -71,15 +92,20 @@ def _renoise(scheduler, flow: bool, i: int, t, known: torch.Tensor, noise: torch
 @torch.no_grad()
 def sample_window(model, denoiser, scheduler, *, steps: int, flow: bool, shape: tuple, branches: dict[str, dict],
                   g_text: float, g_audio: float, generator: torch.Generator, known: torch.Tensor | None = None,
-                  device: torch.device | str = "cpu", on_step=None) -> torch.Tensor:
+                  device: torch.device | str = "cpu", on_step=None, lead: int = 0,
+                  stop_after: int | None = None) -> torch.Tensor:
     """Latents (1, C, T, h, w) of one window.
 
     branches: {"full": cond} plus "text" (prompt, zero audio: audio guidance) and/or "null" (empty prompt; zero
         audio when there is a "text" branch), each with batch 1; they run as one batch per step.
     known: clean latents (1, C, k, h, w) of the first k frames (from the previous window), or None.
     on_step: called with no arguments after each solver step (progress bars).
+    lead: the noise is drawn with this many extra leading latent frames, then they are dropped (Hallo4's sampler
+        draws noise for its reference frame too, so the same seed gives the same noise on the other frames).
+    stop_after: return the latents after this many solver steps (a solver-step comparison; None: all steps).
     """
-    x = torch.randn(shape, generator=generator, device="cpu").to(device)
+    x = torch.randn(shape[0], shape[1], shape[2] + lead, *shape[3:], generator=generator, device="cpu")
+    x = x[:, :, lead:].contiguous().to(device)
     known_noise = None if known is None else torch.randn(known.shape, generator=generator).to(device)
     roles = list(branches)
     cond = {key: torch.cat([branches[r][key] for r in roles]).to(device) for key, v in branches["full"].items()
@@ -96,6 +122,8 @@ def sample_window(model, denoiser, scheduler, *, steps: int, flow: bool, shape: 
         x = scheduler.step(v.to(x.dtype), t, x, return_dict=False)[0]
         if on_step is not None:
             on_step()
+        if stop_after is not None and i + 1 >= stop_after:
+            return x
     if k:
         x[:, :, :k] = known
     return x

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from trainer.motion.config import MOTION_CONFIG, MOTION_WEIGHTS, MotionConfig
-from trainer.motion.fusion import Layout, UNetMotionProcessor, WanMotionProcessor
+from trainer.motion.fusion import Layout, TextOnlyProcessor, UNetMotionProcessor, WanMotionProcessor
 from trainer.motion.reshape import modulate
 from trainer.motion.skeleton import SkeletonEncoder
 from trainer.motion.skeleton_condition import Hallo4PoseProjection
@@ -120,6 +120,9 @@ class MotionModule(nn.Module):
         tokens, n_audio, n_skel = self.tokens(motion.get("audio"), motion.get("skeleton"), (h, w))
         lay = self.layout
         lay.frames, lay.motion_frames = frames // model.config.patch_size[0], tokens.shape[1]
+        if self.cfg.reference_tokens and lay.frames > lay.motion_frames:  # zero tokens for the reference frames
+            lead = tokens.new_zeros(tokens.shape[0], lay.frames - lay.motion_frames, *tokens.shape[2:])
+            tokens, lay.motion_frames = torch.cat([lead, tokens], dim=1), lay.frames
         if lay.motion_frames > lay.frames:
             raise ValueError(f"motion covers {lay.motion_frames} latent frames, the video has {lay.frames}.")
         lay.audio_tokens, lay.skeleton_tokens = n_audio, n_skel
@@ -165,6 +168,8 @@ def attach_motion(model: nn.Module, cfg: MotionConfig, kind: str) -> MotionModul
             if condition:
                 block.ffn.register_forward_pre_hook(proc.before_ffn)
         model.condition_embedder.register_forward_hook(module._after_condition)
+        for block in getattr(model, "vace_blocks", ()):  # VACE blocks see the text tokens only
+            block.attn2.set_processor(TextOnlyProcessor(module.layout))
     elif kind == "unet":
         if cfg.skeleton_joints or cfg.audio_projection != "linear":
             raise ValueError("the UNet path takes audio through the linear projection only (skeleton_joints 0, "

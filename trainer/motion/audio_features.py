@@ -37,3 +37,31 @@ def audio_condition(hidden: torch.Tensor, num_frames: int, w: int = 2) -> torch.
     """wav2vec2 states (La, Da) or (La, layers, Da) -> C_audio (num_frames, 2w + 1, d_a), d_a = Da or layers*Da."""
     aligned = frame_align(hidden, num_frames)
     return window(aligned.reshape(num_frames, -1), w)
+
+
+def hallo4_features(model, samples: torch.Tensor, num_frames: int) -> torch.Tensor:
+    """Hallo4's audio features (``audio_features: hallo4``): (num_frames, layers, D) for 16 kHz ``samples``.
+
+    Upstream (hallo4 @1ccca54, ``vace/models/utils/wav2vec.py`` and ``preprocessor.py``) resamples wav2vec2's CNN
+    features onto the video frames (linear, ``align_corners=True``) BEFORE the transformer, then keeps every
+    transformer layer's output; the transformer therefore runs at the video rate. The default path
+    (:func:`audio_condition`) runs it at 50 Hz and resamples its outputs instead. The samples are normalised as
+    ``Wav2Vec2FeatureExtractor`` does (population variance). Upstream encodes a whole file and slices clips out of
+    it; here the clip's own window is encoded (the same when the clip is the file).
+    """
+    p = next(model.parameters())
+    x = (samples - samples.mean()) / torch.sqrt(samples.var(unbiased=False) + 1e-7)
+    model.eval()
+    with torch.no_grad():
+        cnn = model.feature_extractor(x[None].to(p.device, p.dtype))  # (1, C, La)
+        cnn = F.interpolate(cnn, size=num_frames, mode="linear", align_corners=True).transpose(1, 2)
+        hidden, _ = model.feature_projection(cnn)
+        layers: list[torch.Tensor] = []
+        hooks = [layer.register_forward_hook(lambda m, a, o: layers.append(o[0] if isinstance(o, tuple) else o))
+                 for layer in model.encoder.layers]
+        try:
+            model.encoder(hidden)
+        finally:
+            for h in hooks:
+                h.remove()
+    return torch.stack(layers, dim=2)[0].float().cpu()  # (num_frames, layers, D)

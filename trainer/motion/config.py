@@ -33,6 +33,9 @@ class MotionConfig:
     skeleton_ablation: str = field(default="full", metadata={"help": "Eq. 6 or table 7's '/2', '/4' for the skeleton."})
     skeleton_projection: str = field(default="conv", metadata={"help": "'conv' (heatmap encoder + eq. 6-7) or "
                                      "'hallo4' (the released pose_proj: per-frame patch conv, 4 frames in channels)."})
+    reference_tokens: bool = field(default=False, metadata={"help": "Give prepended reference latent frames zero "
+                                   "audio and zero skeleton tokens (Hallo4's released model), so its attention biases "
+                                   "and skeleton attention reach them; False: they get no motion attention."})
     skeleton_fusion: str = field(default="joint", metadata={"help": "'joint' (skeleton K/V in eq. 8's attention) or "
                                  "'hallo4' (released condition_cross_attn: skeleton queries, before the FFN)."})
 

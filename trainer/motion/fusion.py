@@ -162,6 +162,24 @@ class WanMotionProcessor(nn.Module):
         return (torch.cat([y[:, :lead], out], dim=1),) + tuple(args[1:])
 
 
+class TextOnlyProcessor(nn.Module):
+    """``attn2.processor`` of a VACE block (``WanVACETransformer3DModel.vace_blocks``): the stock text attention on
+    the text tokens alone. The motion tokens ride in the shared ``encoder_hidden_states``; Hallo4's VACE blocks have
+    no audio or skeleton attention, so they are cut off here."""
+
+    def __init__(self, layout: Layout):
+        super().__init__()
+        from diffusers.models.transformers.transformer_wan import WanAttnProcessor
+
+        self._stock, self._layout = WanAttnProcessor(), layout
+
+    def forward(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, rotary_emb=None):
+        m = self._layout.motion_tokens
+        if m and encoder_hidden_states is not None:
+            encoder_hidden_states = encoder_hidden_states[:, :-m]
+        return self._stock(attn, hidden_states, encoder_hidden_states, attention_mask, rotary_emb)
+
+
 class UNetMotionProcessor(nn.Module):
     """``attn2.processor`` of a UNet ``BasicTransformerBlock`` (frames folded into the batch): stock text attention +
     attention to the frame's own audio tokens, appended to the text tokens at the cross-attention width."""

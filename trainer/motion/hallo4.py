@@ -34,8 +34,8 @@ from pathlib import Path
 
 import torch
 
-from storage.atomic import atomic_write, atomic_write_text
 from storage.errors import CurateError
+from trainer.motion.config import MOTION_CONFIG, MOTION_WEIGHTS, MotionConfig
 
 BLOCK_NAMES = {"q": "to_q", "k": "to_k", "v": "to_v", "o": "to_out", "norm_q": "norm_q", "norm_k": "norm_k"}
 PREFIXES = ("model.", "module.", "transformer.")
@@ -47,7 +47,7 @@ BLOCK_PARTS = tuple(f"attn.{layer}.{w}" for layer in "qkvo" for w in ("weight", 
     ("attn.norm_q.weight", "attn.norm_k.weight", "norm.weight", "norm.bias")
 
 
-def read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
+def read_checkpoint(path: Path) -> dict[str, torch.Tensor]:  # kept for callers that want a plain dict
     """A safetensors file, or a torch checkpoint read with ``weights_only=True`` (its ``state_dict`` if nested)."""
     try:
         if path.suffix == ".safetensors":
@@ -151,7 +151,7 @@ def _left(clean: dict, used: set) -> str:
 
 def map_hallo4(state: dict[str, torch.Tensor], path: Path, window: int = 5) -> tuple[dict, dict, str]:
     """(our motion config as a dict, our motion state dict, a one-line summary: what was mapped, what was left)."""
-    clean, ours = _clean(state), {}
+    clean, ours = (_clean(state) if isinstance(state, dict) else state), {}
     hidden, in_features = _rank(clean, "audio_proj.proj1.weight", 2, path).shape
     dim = _rank(clean, "audio_proj.norm.weight", 1, path).shape[0]
     out3 = _rank(clean, "audio_proj.proj3.weight", 2, path).shape[0]
@@ -190,24 +190,82 @@ def map_hallo4(state: dict[str, torch.Tensor], path: Path, window: int = 5) -> t
     return config, ours, summary + (f"; not mapped (the base transformer, from --transformer): {left}" if left else "")
 
 
-def convert_hallo4(ckpt: str | Path, out: str | Path, window: int = 5) -> tuple[Path, str]:
-    """Write ``out/final/motion`` (``motion_config.json`` + ``motion.safetensors``) from a Hallo4 checkpoint; the
-    folder and the summary line of :func:`map_hallo4`."""
-    from safetensors.torch import save_file
+def convert_hallo4(ckpt: str | Path, out: str | Path, window: int = 5, config: str | Path | None = None,
+                   paths: dict | None = None) -> tuple[Path, str]:
+    """Convert a Hallo4 checkpoint into the run folder ``out``; the folder and a one-line summary.
 
-    from trainer.motion.config import MOTION_CONFIG, MOTION_WEIGHTS, MotionConfig
+    A whole checkpoint (the VACE-Wan DiT with it) becomes a complete run: ``out/final/denoiser`` (a diffusers
+    ``WanVACETransformer3DModel`` folder with the motion module beside it, reference-frame tokens on) and
+    ``out/config.json`` naming it and ``paths`` (``vae_path``, ``text_encoder_path``, ``audio_encoder_path``).
+    A checkpoint with the motion modules only gives ``out/final/motion``, for a base named by ``--transformer``.
+    Everything is written in a temporary folder beside ``out`` and renamed at the end: nothing half-written.
+    """
+    import shutil
+    import tempfile
 
-    ckpt = Path(ckpt)
+    from trainer.motion.hallo4_reader import CheckpointReader
+
+    ckpt, out = Path(ckpt), Path(out).resolve()
     if not ckpt.is_file():
         raise CurateError(f"{ckpt}: no such checkpoint file.")
-    config, state, summary = map_hallo4(read_checkpoint(ckpt), ckpt, window)
+    if out.exists() and any(out.iterdir()):
+        raise CurateError(f"{out}: exists and is not empty; name a new folder for the converted run.")
+    reader = CheckpointReader(ckpt)
+    whole = "patch_embedding.weight" in reader
+    motion_cfg, state, summary = map_hallo4(reader, ckpt, window)
+    if whole:
+        motion_cfg["reference_tokens"] = True
     try:
-        MotionConfig(**{k: v for k, v in config.items() if k != "kind"})
+        MotionConfig(**{k: v for k, v in motion_cfg.items() if k != "kind"})
     except ValueError as e:
         raise CurateError(f"{ckpt}: {e}") from None
-    target = Path(out) / "final" / "motion"
-    tensors = {k: v.detach().float().contiguous() for k, v in state.items()}
-    # weights first: a config never names weights that are not there
-    atomic_write(target / MOTION_WEIGHTS, lambda p: save_file(tensors, str(p)))
-    atomic_write_text(target / MOTION_CONFIG, json.dumps(config, indent=1))
-    return target, summary
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        if whole:
+            summary = _write_whole(reader, ckpt, config, tmp, out, motion_cfg, state, summary, paths or {})
+        else:
+            _write_motion(tmp / "final" / "motion", motion_cfg, state)
+        if out.exists():
+            out.rmdir()
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out / "final" / ("denoiser" if whole else "motion"), summary
+
+
+def _write_motion(folder: Path, motion_cfg: dict, state: dict) -> None:
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().float().contiguous() for k, v in state.items()}, str(folder / MOTION_WEIGHTS))
+    (folder / MOTION_CONFIG).write_text(json.dumps(motion_cfg, indent=1))
+
+
+def _write_whole(reader, ckpt: Path, config, tmp: Path, out: Path, motion_cfg: dict, state: dict, summary: str,
+                 paths: dict) -> str:
+    """The DiT + VACE blocks (streamed) and the motion module in ``tmp/final/denoiser``, the run's config.json."""
+    from trainer.dpo_config import DiffusionDPOConfig
+    from trainer.motion.hallo4_dit import dit_config, read_upstream_config, write_dit
+
+    dcfg = dit_config(reader, ckpt, read_upstream_config(config))
+    folder = tmp / "final" / "denoiser"
+    n, used = write_dit(reader, ckpt, dcfg, folder)
+    _write_motion(folder, motion_cfg, state)
+    run = DiffusionDPOConfig(**HALLO4_RUN, denoiser_path=str(out / "final" / "denoiser"), output_dir=str(out),
+                             **{k: str(v) for k, v in paths.items() if v})
+    import dataclasses
+
+    (tmp / "config.json").write_text(json.dumps(dataclasses.asdict(run), indent=1))
+    left = {k for k in reader if k not in used and not k.startswith(("audio_proj.", "pose_proj."))
+            and not _BLOCK.match(k)}
+    summary = summary.split("; not mapped")[0]
+    return (f"{summary}, DiT + VACE ({n} tensors, {dcfg['num_layers']} blocks, VACE on {dcfg['vace_layers']})"
+            + (f"; not mapped: {_left({k: None for k in left}, set())}" if left else ""))
+
+
+# the run settings of a converted Hallo4 (upstream's inference defaults: 25 fps, 81 frames at 480 x 832)
+HALLO4_RUN = {"model_kind": "wan", "reference_image": "vace", "audio_layers": "all", "audio_projection": "mlp",
+              "audio_features": "hallo4", "skeleton_input": "vae", "skeleton_framing": "fit_height", "fps": 25.0,
+              "num_frames": 81, "height": 480, "width": 832}
