@@ -36,6 +36,7 @@ import torch
 
 from storage.errors import CurateError
 from trainer.motion.config import MOTION_CONFIG, MOTION_WEIGHTS, MotionConfig
+from trainer.motion.hallo4_reader import checked_state_dict
 
 BLOCK_NAMES = {"q": "to_q", "k": "to_k", "v": "to_v", "o": "to_out", "norm_q": "norm_q", "norm_k": "norm_k"}
 PREFIXES = ("model.", "module.", "transformer.")
@@ -58,19 +59,7 @@ def read_checkpoint(path: Path) -> dict[str, torch.Tensor]:  # kept for callers 
     except Exception as e:  # noqa: BLE001 - safetensors and torch raise many kinds; all mean "not a checkpoint"
         raise CurateError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e}).") from None
     state = raw.get("state_dict", raw) if isinstance(raw, dict) else raw
-    return _state_dict(state, path)
-
-
-def _state_dict(state, path: Path) -> dict[str, torch.Tensor]:
-    """``state`` if it is a state dict (names to tensors), else a CurateError saying what the file holds."""
-    if not isinstance(state, dict):
-        raise CurateError(f"{path}: holds a {type(state).__name__}, not a state dict (names to tensors).")
-    for key, value in state.items():
-        if not isinstance(key, str):
-            raise CurateError(f"{path}: key {key!r} ({type(key).__name__}) is not a tensor name: not a state dict.")
-        if not isinstance(value, torch.Tensor):
-            raise CurateError(f"{path}: key {key!r} holds a {type(value).__name__}, not a tensor: not a state dict.")
-    return state
+    return checked_state_dict(state, path)
 
 
 def _clean(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -26,6 +26,18 @@ def clean_key(key: str) -> str:
     return key.replace("audio_attn", "audio_cross_attn").replace("audio_norm", "audio_cross_norm")
 
 
+def checked_state_dict(state, path: Path) -> dict[str, torch.Tensor]:
+    """``state`` if it is a state dict (names to tensors), else a CurateError saying what the file holds."""
+    if not isinstance(state, dict):
+        raise CurateError(f"{path}: holds a {type(state).__name__}, not a state dict (names to tensors).")
+    for key, value in state.items():
+        if not isinstance(key, str):
+            raise CurateError(f"{path}: key {key!r} ({type(key).__name__}) is not a tensor name: not a state dict.")
+        if not isinstance(value, torch.Tensor):
+            raise CurateError(f"{path}: key {key!r} holds a {type(value).__name__}, not a tensor: not a state dict.")
+    return state
+
+
 class CheckpointReader:
     """Keys, shapes and one tensor at a time from a checkpoint file; a mapping-like view keyed by clean names."""
 
@@ -41,8 +53,8 @@ class CheckpointReader:
                 raw_keys = list(self._safe.keys())
             else:
                 raw = _torch_load(self.path)
-                raw = raw.get("state_dict", raw) if isinstance(raw, dict) else {}
-                self._state = {k: v for k, v in raw.items() if isinstance(v, torch.Tensor)}
+                state = raw.get("state_dict", raw) if isinstance(raw, dict) else raw
+                self._state = checked_state_dict(state, self.path)
                 raw_keys = list(self._state)
         except CurateError:
             raise
