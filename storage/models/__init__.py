@@ -15,7 +15,7 @@ side-effect import elsewhere.
 
 from __future__ import annotations
 
-from storage.models.annotation import AppSession, ClipProgress
+from storage.models.annotation import AppSession, BrokenReport, ClipProgress
 from storage.models.core import (
     AXES,
     CURRENT_ROUND_SQL,
@@ -50,6 +50,7 @@ __all__ = [
     "Annotator",
     "AnnotatorRole",
     "AppSession",
+    "BrokenReport",
     "Assignment",
     "AssignmentStatus",
     "Base",
