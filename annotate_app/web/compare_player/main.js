@@ -190,8 +190,19 @@ function build(root, d, setStateValue) {
     c.badge.classList.toggle('ok', ok);
     if (ok) c.cell.classList.remove('cp-unwatched');
   }
-  function setFocus(i) {
-    st.focus = Math.max(0, Math.min(i, nFields - 1));
+  function setFocus(i, dir) {
+    i = Math.max(0, Math.min(i, nFields - 1));
+    // A tile that could not load takes no keys: go on past it (the way the keys moved, else forward).
+    const step = dir || (i >= st.focus ? 1 : -1);
+    for (let n = 0; n < nFields && fieldEls[i] && p.failed[fieldEls[i].dataset.slot]; n++) {
+      i += step;
+      if (i < 0 || i >= nFields) { i = Math.max(0, Math.min(i, nFields - 1)); break; }
+    }
+    if (fieldEls[i] && p.failed[fieldEls[i].dataset.slot]) {  // nothing past it that way: try the other
+      const j = fieldEls.findIndex((f) => !p.failed[f.dataset.slot]);
+      if (j >= 0) i = j;
+    }
+    st.focus = i;
     fieldEls.forEach((f, j) => f.classList.toggle('focused', j === st.focus));
     const slot = focusSlot();
     for (const s of slots) cells[s].cell.classList.toggle('focused', s === slot);
@@ -273,6 +284,7 @@ function build(root, d, setStateValue) {
     v.pause(); v.removeAttribute('src'); v.load();
     c.cb.disabled = true;
     setBroken(slot, true);
+    if (focusSlot() === slot) setFocus(st.focus, 1);  // the keys move on to a tile that plays
     paintWatch(slot);
     if (st.solo === slot) p.toggleSolo();
     p.onReady();  // a play waiting for this tile goes on without it
