@@ -9,8 +9,8 @@
 
 export const SPEEDS = [0.25, 0.5, 0.75, 1, 1.25, 1.5, 2];
 const SEEK_FRAMES = 3;  // drift beyond this many frames: jump (a seek stutters, but sync is what is judged)
-const GAIN = 4;  // rate correction per second of drift: 10 ms behind runs 4 % faster
-const MAX_NUDGE = 0.3;  // never more than +-30 % of the chosen speed
+const GAIN = 8;  // rate correction per second of drift: 10 ms behind runs 8 % faster
+const MAX_NUDGE = 0.5;  // never more than +-50 % of the chosen speed
 const CAN_PLAY = 3;  // HTMLMediaElement.HAVE_FUTURE_DATA
 
 export function makeClock(p) {
@@ -47,10 +47,18 @@ export function makeClock(p) {
     const dur = duration();
     let t = m.currentTime;
     if (dur && t >= dur - 0.5 / fps) t = st.loopA != null ? st.loopA : 0;
-    for (const v of visible()) { v.currentTime = t; v.playbackRate = st.rate; }
+    const vs = visible();
+    for (const v of vs) { v.currentTime = t; v.playbackRate = st.rate; }
     st.playing = true; p.playBtn.textContent = '▮▮';
-    for (const v of visible()) { const pr = v.play(); if (pr && pr.catch) pr.catch(() => {}); }
-    schedule();
+    const go = () => {
+      if (!st.playing) return;
+      for (const v of vs) { const pr = v.play(); if (pr && pr.catch) pr.catch(() => {}); }
+      schedule();
+    };
+    // Start every video once each has landed on t: a video still seeking would start late.
+    const seeking = vs.filter((v) => v.seeking);
+    if (!seeking.length) go();
+    else Promise.all(seeking.map((v) => new Promise((r) => v.addEventListener('seeked', r, { once: true })))).then(go);
   }
   // A tile became able to play (or failed): a play the annotator asked for starts when all can.
   function onReady() { if (st.waiting && ready()) play(); }

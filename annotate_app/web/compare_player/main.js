@@ -132,7 +132,11 @@ function buildCell(p, s, si) {
     for (let k = 1; k <= 5; k++) {
       const b = el('button', 'cp-score', f);
       b.type = 'button'; b.textContent = String(k); b.dataset.v = String(k);
-      b.addEventListener('click', () => { p.setFocus(si * axes.length + ai); p.score(k, false); b.blur(); });
+      b.addEventListener('click', () => {
+        b.blur();
+        if (p.failed[s.label]) return;  // could not load: nothing to score
+        p.setFocus(si * axes.length + ai); p.score(k, false);
+      });
     }
     p.fieldEls.push(f);
   });

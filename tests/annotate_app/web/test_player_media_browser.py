@@ -241,18 +241,19 @@ def _get(url, etag=None):
 
 
 def test_loading_tiles_clock_waits_next_clip_loaded_ahead_and_cached(tmp_path, browser):
-    ws, port, close = _serve(tmp_path, clips=3, seconds=2.0)
+    ws, port, close = _serve(tmp_path, clips=3, seconds=2.0, video_size=256)
     try:
-        token = _token(ws)
-        page = browser.new_page(viewport=VIEW)
+        warm = _open(browser, port, _token(ws, "warm"))  # the app's own scripts in the browser's cache
+        warm.close()
+        page = browser.new_page(viewport=VIEW)  # same browser context: same cache
         cdp = page.context.new_cdp_session(page)
         cdp.send("Network.enable")
-        # 200 kbit/s: the four videos take seconds, long enough to see the loading state and press Space
+        # 20 kB/s: the four videos take seconds, long enough to see the loading state and press Space
         cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 40,
-                                                       "downloadThroughput": 25_000, "uploadThroughput": 25_000})
+                                                       "downloadThroughput": 20_000, "uploadThroughput": 20_000})
         responses = []
         page.on("response", lambda r: responses.append((r.url, r.status)))
-        page.goto(f"http://127.0.0.1:{port}/?token={token}")
+        page.goto(f"http://127.0.0.1:{port}/?token={_token(ws)}", wait_until="commit", timeout=60_000)
         page.locator(".cp-cell.cp-loading").first.wait_for(timeout=30_000)
         assert "loading" in page.locator(".cp-cell.cp-loading").first.inner_text()
         _shot(page, "annotate-loading.png")
@@ -296,6 +297,7 @@ def test_loading_tiles_clock_waits_next_clip_loaded_ahead_and_cached(tmp_path, b
 
 SPREAD = """async ([secs]) => { const vs = Array.from(document.querySelectorAll('*')).map(e => e.shadowRoot)
   .filter(Boolean).map(r => r.querySelector('.cp')).find(Boolean).querySelectorAll('video'); const out = [];
+  await new Promise(r => setTimeout(r, 300));  // past the start (bench/app_browser.py measures from the first frame)
   const end = performance.now() + secs * 1000;
   while (performance.now() < end) { await new Promise(r => requestAnimationFrame(r));
     const t = Array.from(vs).filter(v => !v.paused && !v.ended).map(v => v.currentTime);
@@ -307,7 +309,7 @@ def test_every_tile_within_one_frame_at_1x_and_2x(tmp_path, browser):
     ws, port, close = _serve(tmp_path, clips=1, seconds=6.0)
     try:
         page = _open(browser, port, _token(ws))
-        for rate_keys, secs in (([], 2.0), (["=", "=", "=", "="], 1.2)):  # 1x, then 1.25, 1.5, 2 ... -> 2x
+        for rate_keys, secs in (([], 2.0), (["=", "=", "="], 1.2)):  # 1x, then 1.25, 1.5, 2x
             page.keyboard.press("Home")
             for k in rate_keys:
                 page.keyboard.press(k)
@@ -336,7 +338,7 @@ def test_mouth_zoom_frames_the_stored_face(tmp_path, browser):
         x0, y0, x1, y1 = mouth_box([0.3, 0.1, 0.7, 0.5], (1 / 3, 2 / 3, 2 / 3, 1))
         assert (x0, y0, x1, y1) == (0.38, 0.34, 0.62, 0.52)
         s = 1 / max(x1 - x0, y1 - y0)
-        assert f"scale({s:.4g}" in tf.replace(f"{s}", f"{s:.4g}") or abs(float(tf.split("scale(")[1].rstrip(")")) - s) < 1e-6, tf
+        assert abs(float(tf.split("scale(")[1].rstrip(")")) - s) < 1e-4, tf
         assert "scale(3)" not in tf  # not the fixed lower third
     finally:
         close()
