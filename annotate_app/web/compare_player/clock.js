@@ -39,16 +39,16 @@ export function makeClock(p) {
   function play() {
     const m = master();
     if (!m) return;
-    if (!ready()) {  // start together, once every video can play (a late one would start out of sync)
-      st.waiting = true; p.box.classList.add('cp-waiting'); p.playBtn.textContent = '…';
-      return;
-    }
-    st.waiting = false; p.box.classList.remove('cp-waiting');
     const dur = duration();
     let t = m.currentTime;
     if (dur && t >= dur - 0.5 / fps) t = st.loopA != null ? st.loopA : 0;
     const vs = visible();
-    for (const v of vs) { v.currentTime = t; v.playbackRate = st.rate; }
+    for (const v of vs) { if (v.currentTime !== t) v.currentTime = t; v.playbackRate = st.rate; }
+    if (!ready()) {  // start together, once every video can play at t (a late one would start out of sync)
+      st.waiting = true; p.box.classList.add('cp-waiting'); p.playBtn.textContent = '…';
+      return;
+    }
+    st.waiting = false; p.box.classList.remove('cp-waiting');
     st.playing = true; p.playBtn.textContent = '▮▮';
     const go = () => {
       if (!st.playing) return;

@@ -118,6 +118,7 @@ function buildCell(p, s, si) {
   };
   v.addEventListener('canplay', loaded);
   v.addEventListener('canplaythrough', loaded);
+  v.addEventListener('seeked', () => { if (v.readyState >= 3) p.onReady(); });
   v.addEventListener('error', () => p.fail(s.label));
   cell.classList.add('cp-loading');
   v.addEventListener('timeupdate', () => p.watch(s.label, v));
