@@ -9,7 +9,7 @@
 
 export const SPEEDS = [0.25, 0.5, 0.75, 1, 1.25, 1.5, 2];
 const SEEK_FRAMES = 3;  // drift beyond this many frames: jump (a seek stutters, but sync is what is judged)
-const GAIN = 8;  // rate correction per second of drift: 10 ms behind runs 8 % faster
+const GAIN = 15;  // rate correction per second of drift: 10 ms behind runs 15 % faster
 const MAX_NUDGE = 0.5;  // never more than +-50 % of the chosen speed
 const CAN_PLAY = 3;  // HTMLMediaElement.HAVE_FUTURE_DATA
 
