@@ -12,7 +12,6 @@ from sqlalchemy import select
 from tqdm import tqdm
 
 from curation.face_box import face_box
-
 from storage import (
     Annotator,
     Assignment,

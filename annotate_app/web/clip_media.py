@@ -117,7 +117,7 @@ def prefetch_urls(store, annotator_pk: int, cfg, handle: str, state: dict, aid: 
         return done[1]
     try:
         nxt = predict_next(store, annotator_pk, cfg)
-    except Exception:  # noqa: BLE001 - loading ahead is an optimisation: never let it stop the page
+    except Exception:
         log.exception("predicting the next clip failed")
         return []
     if nxt is None:

@@ -38,7 +38,7 @@ def _serve(tmp, **kw):
 
     ws = rating_workspace(tmp / "ws", methods=METHODS4, **kw)
     port = _free_port()
-    log = open(tmp / "app.log", "wb")
+    log = open(tmp / "app.log", "wb")  # noqa: SIM115 - open for the server's life, closed by close()
     proc = start(ws, port=port, gold_rate=0.0, stdout=log, stderr=log)
     _wait_healthy(port, proc)
 
@@ -286,7 +286,7 @@ def test_loading_tiles_clock_waits_next_clip_loaded_ahead_and_cached(tmp_path, b
         ahead = {u for u, s in responses if "~n" in u and s == 200}
         assert len(ahead) == 4, responses
         # cache headers: private, an ETag, 304 for a matching If-None-Match
-        status, headers, body = _get(next(iter(ahead)))
+        status, headers, _ = _get(next(iter(ahead)))
         assert status == 200 and "private" in headers["cache-control"] and headers.get("etag")
         assert _get(next(iter(ahead)), headers["etag"])[0] == 304
         # the next clip's page uses those very URLs
