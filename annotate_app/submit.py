@@ -27,7 +27,7 @@ from annotate_app.assign import AssignConfig, aware_utc, blind_order, has_room
 from annotate_app.overlap import update_target
 from storage import Assignment, AssignmentStatus, Candidate, Clip, Rating, Store, in_transaction
 from storage.errors import CurateError
-from storage.models import ClipProgress, RatingRevision
+from storage.models import BrokenReport, ClipProgress, RatingRevision
 from storage.queries_assign import RATEABLE, RATEABLE_CANDIDATES
 from storage.text_limits import COMMENT_MAX  # shared with imports and the Label Studio pull
 
@@ -38,11 +38,14 @@ class SubmitError(CurateError):
 
 @dataclass(frozen=True)
 class CandidateScore:
-    """One candidate's answer: two Likert scores (1..5), an optional comment and the broken flag."""
+    """One candidate's answer: two Likert scores (1..5), an optional comment and the broken flag.
+
+    A broken candidate needs no scores (both None): it is stored as a ``BrokenReport``, not a rating.
+    """
 
     candidate_pk: int
-    alignment: int
-    fidelity: int
+    alignment: int | None
+    fidelity: int | None
     comment: str | None = None
     broken: bool = False
     seconds_watched: float | None = None
@@ -70,8 +73,9 @@ def validate(scores: Sequence[CandidateScore]) -> list[CandidateScore]:
         if sc.candidate_pk in seen:
             raise SubmitError(f"candidate {sc.candidate_pk} appears twice in one submission.")
         seen.add(sc.candidate_pk)
-        _check_score(sc.alignment, "alignment")
-        _check_score(sc.fidelity, "fidelity")
+        if not (sc.broken and sc.alignment is None and sc.fidelity is None):  # broken: scores optional, both or none
+            _check_score(sc.alignment, "alignment")
+            _check_score(sc.fidelity, "fidelity")
         if sc.comment is not None and len(sc.comment) > COMMENT_MAX:
             raise SubmitError(f"comment is longer than {COMMENT_MAX} characters.")
         w = sc.seconds_watched
@@ -80,10 +84,36 @@ def validate(scores: Sequence[CandidateScore]) -> list[CandidateScore]:
     return list(scores)
 
 
-def _same(r: Rating, sc: CandidateScore) -> bool:
+def _same(r, sc: CandidateScore) -> bool:
+    if isinstance(r, BrokenReport):
+        return sc.alignment is None and sc.broken and (r.comment or None) == (sc.comment or None)
     return (r.alignment, r.fidelity, bool(r.broken), r.comment or None) == (
         sc.alignment, sc.fidelity, bool(sc.broken), (sc.comment or None),
     )
+
+
+def unscored(sc: CandidateScore) -> bool:
+    """A broken candidate reported without scores (stored as a BrokenReport)."""
+    return sc.alignment is None
+
+
+def _answers(s: Session, me: int, cands) -> dict:
+    """This annotator's stored answers on these candidates: ratings and scoreless broken reports, by pk."""
+    out = {r.candidate_pk: r for r in s.scalars(select(BrokenReport).where(
+        BrokenReport.annotator_pk == me, BrokenReport.candidate_pk.in_(list(cands))))}
+    out.update({r.candidate_pk: r for r in s.scalars(select(Rating).where(
+        Rating.annotator_pk == me, Rating.candidate_pk.in_(list(cands))))})
+    return out
+
+
+def _new_answer(sc: CandidateScore, me: int, now: datetime):
+    comment = (sc.comment or "").strip() or None
+    if unscored(sc):
+        return BrokenReport(candidate_pk=sc.candidate_pk, annotator_pk=me, comment=comment,
+                            seconds_watched=sc.seconds_watched, created_at=now)
+    return Rating(candidate_pk=sc.candidate_pk, annotator_pk=me, alignment=sc.alignment, fidelity=sc.fidelity,
+                  comment=comment, broken=bool(sc.broken), seconds_watched=sc.seconds_watched, source="app",
+                  created_at=now, updated_at=now)
 
 
 BUMP_DONE = text("UPDATE clip_progress SET n_done = n_done + 1 WHERE clip_pk = :clip")
@@ -103,10 +133,7 @@ def _store(s: Session, me: int, assignment_id: int, scores: list[CandidateScore]
     for sc in scores:
         if sc.candidate_pk not in cands:
             raise SubmitError(f"candidate {sc.candidate_pk} does not belong to this clip.")
-    existing = {
-        r.candidate_pk: r
-        for r in s.scalars(select(Rating).where(Rating.annotator_pk == me, Rating.candidate_pk.in_(list(cands))))
-    }
+    existing = _answers(s, me, cands)
     if a.status == AssignmentStatus.leased and a.completed_at is not None and existing:
         _refuse_unrateable(scores, cands)
         return _edit(s, a, scores, existing, cands, now, cfg)
@@ -119,20 +146,7 @@ def _store(s: Session, me: int, assignment_id: int, scores: list[CandidateScore]
     _refuse_unrateable(scores, cands)
     _refuse_late_if_full(s, a, me, now, cfg or AssignConfig())
     for sc in scores:
-        s.add(
-            Rating(
-                candidate_pk=sc.candidate_pk,
-                annotator_pk=me,
-                alignment=sc.alignment,
-                fidelity=sc.fidelity,
-                comment=(sc.comment or "").strip() or None,
-                broken=bool(sc.broken),
-                seconds_watched=sc.seconds_watched,
-                source="app",
-                created_at=now,
-                updated_at=now,
-            )
-        )
+        s.add(_new_answer(sc, me, now))
         cands[sc.candidate_pk].report_broken(sc.broken)  # shared with `curate import ratings`
     _close(s, a, now, cfg)
     return SubmitResult(assignment_id, stored=len(scores), already=False)
@@ -166,10 +180,12 @@ def _edit(s: Session, a: Assignment, scores: list[CandidateScore], existing: dic
     changed = 0
     for sc in scores:
         r = existing.get(sc.candidate_pk)
+        if r is not None and (isinstance(r, BrokenReport) or unscored(sc)) and not _same(r, sc):
+            s.delete(r)  # a scoreless report became a rating, or the other way round: the new answer replaces it
+            s.flush()
+            r = None
         if r is None:
-            s.add(Rating(candidate_pk=sc.candidate_pk, annotator_pk=a.annotator_pk, alignment=sc.alignment,
-                         fidelity=sc.fidelity, comment=(sc.comment or "").strip() or None, broken=bool(sc.broken),
-                         seconds_watched=sc.seconds_watched, source="app", created_at=now, updated_at=now))
+            s.add(_new_answer(sc, a.annotator_pk, now))
         elif not _same(r, sc):
             s.add(RatingRevision(rating_pk=r.id, alignment=r.alignment, fidelity=r.fidelity, comment=r.comment,
                                  broken=bool(r.broken), seconds_watched=r.seconds_watched, rated_at=r.updated_at,
@@ -233,15 +249,15 @@ def _reopen(s: Session, me: int, aid: int, edit_minutes: float, lease_minutes: f
     if aware_utc(a.completed_at) < now - timedelta(minutes=edit_minutes):
         raise SubmitError(f"this clip was submitted more than {edit_minutes:g} minutes ago; it can no longer be edited.")
     slots = blind_order([(pk, path) for pk, path in s.execute(RATEABLE_CANDIDATES, {"aid": aid})], a.order_seed)
-    ratings = {r.candidate_pk: r for r in s.scalars(select(Rating).where(Rating.annotator_pk == me))
-               if r.candidate_pk in {sl.candidate_pk for sl in slots}}
+    ratings = _answers(s, me, [sl.candidate_pk for sl in slots])
     draft = drafts.empty()
     for sl in slots:
         r = ratings.get(sl.candidate_pk)
         if r is None:
             continue
-        draft["scores"][sl.label] = {"alignment": r.alignment, "fidelity": r.fidelity}
-        if r.broken:
+        if isinstance(r, Rating):
+            draft["scores"][sl.label] = {"alignment": r.alignment, "fidelity": r.fidelity}
+        if isinstance(r, BrokenReport) or r.broken:
             draft["broken"][sl.label] = True
         if r.comment:
             draft["comments"][sl.label] = r.comment

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from tqdm import tqdm
 
 from annotate_app.assign import AssignConfig
+from curation.face_box import face_box
 from storage import (
     Annotator,
     Assignment,
@@ -128,6 +129,7 @@ def _store_candidates(s, path: Path, rows: list[_CandidateRow], report: ImportRe
                 candidate_id=r.candidate_id, clip_pk=clip.id, method=r.method, video_path=str(r.video),
                 fps=p.fps, frame_count=p.frame_count, width=p.width, height=p.height, duration=p.duration,
                 has_audio=p.has_audio, sha256=r.sha256, status=CandidateStatus.ready, source="import",
+                face_box=face_box(r.video),  # once, at import: the player's mouth zoom frames the lips from it
             )
         )
         report.added += 1

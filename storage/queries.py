@@ -86,6 +86,10 @@ SELECT c.id AS candidate_pk, cl.clip_id AS clip_id, cl.is_gold AS is_gold, c.can
 FROM candidates c JOIN clips cl ON cl.id = c.clip_pk
 ORDER BY cl.clip_id, c.candidate_id
 """
+# Broken reports without scores (annotate_app.submit): flags like a broken rating, never scores.
+STATS_BROKEN_REPORTS = """
+SELECT id AS report_id, candidate_pk, annotator_pk, comment, created_at FROM broken_reports ORDER BY id
+"""
 STATS_ANNOTATORS = "SELECT id AS annotator_pk, name AS annotator_id, role, source, active FROM annotators ORDER BY name"
 STATS_ROUNDS = "SELECT number, started_at, note FROM rounds ORDER BY number"
 STATS_ASSIGNMENTS = """

@@ -45,6 +45,13 @@ def _environment_left_unchanged():
     assert not changed, f"the test changed {changed} in os.environ for later tests: use monkeypatch.setenv"
 
 
+@pytest.fixture(autouse=True)
+def _media_key(monkeypatch):
+    """The key that signs the clip page's media URLs: `curate annotate` sets it; in-process app tests need one."""
+    if not os.environ.get("CURATE_MEDIA_KEY"):
+        monkeypatch.setenv("CURATE_MEDIA_KEY", "test-media-key-" + uuid.uuid4().hex)
+
+
 @pytest.fixture(scope="session")
 def pg_available() -> None:
     reason = _pg_reachable()

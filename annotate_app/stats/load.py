@@ -11,6 +11,7 @@ from storage.queries import (
     GOLD_ANSWERS,
     STATS_ANNOTATORS,
     STATS_ASSIGNMENTS,
+    STATS_BROKEN_REPORTS,
     STATS_CANDIDATES,
     STATS_CLIP_TARGETS,
     STATS_RATINGS,
@@ -31,6 +32,9 @@ class StatsData:
     gold: pd.DataFrame  # annotate_app.gold.gold_answers_frame
     rounds: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["number", "started_at", "note"]))
     targets: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["clip_id", "target"]))  # open escalations
+    # Broken without scores (annotate_app.submit): candidate_id, clip_id, method, candidate_status, annotator_id, comment
+    broken_reports: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["candidate_id", "clip_id", "method", "candidate_status", "annotator_id", "comment"]))
 
 
 def _ratings(raw: pd.DataFrame, cands: pd.DataFrame, anns: pd.DataFrame) -> pd.DataFrame:
@@ -47,7 +51,7 @@ def load_data(store: Store) -> StatsData:
 
     f = read_dataframes(store, {"ratings": STATS_RATINGS, "candidates": STATS_CANDIDATES, "annotators": STATS_ANNOTATORS,
                             "assignments": STATS_ASSIGNMENTS, "gold": GOLD_ANSWERS, "rounds": STATS_ROUNDS,
-                            "targets": STATS_CLIP_TARGETS})
+                            "targets": STATS_CLIP_TARGETS, "broken_reports": STATS_BROKEN_REPORTS})
     cands, anns = f["candidates"], f["annotators"]
     cands["is_gold"] = cands["is_gold"].astype(bool)
     cands["round"] = cands["round"].astype(int)
@@ -59,5 +63,9 @@ def load_data(store: Store) -> StatsData:
         asg[col] = pd.to_datetime(asg[col], utc=True, format="ISO8601")
     rounds = f["rounds"].assign(started_at=pd.to_datetime(f["rounds"]["started_at"], utc=True, format="ISO8601")
                                 .dt.strftime("%Y-%m-%dT%H:%M:%S+00:00"))
+    reports = f["broken_reports"].merge(cands, on="candidate_pk").merge(anns[["annotator_pk", "annotator_id"]],
+                                                                          on="annotator_pk")
+    reports = reports.rename(columns={"status": "candidate_status"})[
+        ["candidate_id", "clip_id", "method", "candidate_status", "annotator_id", "comment"]]
     return StatsData(ratings, cands.drop(columns="candidate_pk"), anns.drop(columns="annotator_pk"),
-                     asg, typed_gold_frame(f["gold"]), rounds, f["targets"])
+                     asg, typed_gold_frame(f["gold"]), rounds, f["targets"], reports)

@@ -168,9 +168,17 @@ def agreement(ratings: pd.DataFrame, cfg: StatsConfig) -> dict:
 # --- flags ---------------------------------------------------------------------------------------
 
 
-def flagged_videos(ratings: pd.DataFrame) -> pd.DataFrame:
-    """Candidates at least one annotator marked broken, most-flagged first, with the flaggers' comments."""
-    per = ratings.groupby("candidate_id").agg(
+def flagged_videos(ratings: pd.DataFrame, reports: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Candidates at least one annotator marked broken, most-flagged first, with the flaggers' comments.
+
+    ``reports``: broken reports without scores (a video marked broken, or one that could not load);
+    each counts as one answer that flags the candidate."""
+    if reports is not None and len(reports):
+        cols = ["candidate_id", "clip_id", "method", "candidate_status", "broken", "comment"]
+        extra = reports.assign(broken=True, rating_id=-1 - pd.RangeIndex(len(reports)))
+        ratings = pd.concat([ratings[cols + ["rating_id"]].astype({c: object for c in cols[:4]}),
+                             extra[cols + ["rating_id"]]], ignore_index=True)
+    per = ratings.groupby("candidate_id", observed=True).agg(
         clip_id=("clip_id", "first"), method=("method", "first"), status=("candidate_status", "first"),
         ratings=("rating_id", "size"), flagged_by=("broken", "sum"))
     broken = ratings[ratings["broken"]]
@@ -207,7 +215,7 @@ def _build(data: StatsData, cfg: StatsConfig) -> tuple[dict[str, pd.DataFrame], 
         "gold_answers": data.gold,
         "gold_accuracy": pd.DataFrame(acc, columns=["annotator_id", "gold_ratings", "passed", "accuracy",
                                                     "alignment_passed", "fidelity_passed", "below_threshold"]),
-        "flagged": flagged_videos(data.ratings),
+        "flagged": flagged_videos(data.ratings, data.broken_reports),
         "over_assigned": over_items,
         **round_frames(data.ratings, cfg.rounds),
         **_annotator_frames(data, clips, cfg),

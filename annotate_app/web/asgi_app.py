@@ -15,9 +15,10 @@ from pathlib import Path
 import streamlit as st
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
-from starlette.responses import FileResponse, PlainTextResponse
+from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from annotate_app.web import clip_media as clip_media_files
 from annotate_app.web import media_guard, player
 
 _store = None
@@ -41,14 +42,29 @@ def _root() -> Path:
 
 
 async def clip_media(request):
-    """``GET /clip-media/<token>``: one file of a leased clip, for the session the URL was signed for."""
-    got = media_guard.verify(request.path_params["token"])
-    if got is None:
+    """``GET /clip-media/<token>``: one file of a leased clip (or of the clip predicted next), for the session
+    the URL was signed for; cached by the browser and revalidated (``ETag``, ``304``) on every use."""
+    token = request.path_params["token"]
+    if (got := media_guard.verify(token)) is not None:
+        path = await run_in_threadpool(media_guard.allowed_path, _open_store(), *got, _root())
+    elif (got := media_guard.verify_next(token)) is not None:
+        path = await run_in_threadpool(clip_media_files.allowed_next_path, _open_store(), *got, _root())
+    else:
+        path = None
+    if path is None:
         return PlainTextResponse(REFUSED, status_code=403)
-    path = await run_in_threadpool(media_guard.allowed_path, _open_store(), *got, _root())
-    if path is None or not path.is_file():
-        return PlainTextResponse(REFUSED, status_code=403)
-    return FileResponse(path, headers={"Cache-Control": "private, no-store"})
+    try:
+        stat = path.stat()
+    except OSError as e:
+        # The page shows "could not load" (no path reaches the browser); the admin reads the path here.
+        clip_media_files.log.warning("media file missing for %s: %s (%s)", request.url.path[:40], path, e.strerror)
+        return PlainTextResponse(clip_media_files.NOT_LOADED, status_code=404,
+                                 headers={"Cache-Control": "no-store"})
+    tag = clip_media_files.etag(stat)
+    headers = {"Cache-Control": clip_media_files.CACHE, "ETag": tag}
+    if clip_media_files.not_modified(request.headers.get("if-none-match"), tag):
+        return Response(status_code=304, headers=headers)
+    return FileResponse(path, headers=headers, stat_result=stat)
 
 
 async def player_module(request):

@@ -1,7 +1,7 @@
 """The clip page: the reference image and its candidates, blind, on one comparison player.
 
-Blindness: the browser only ever receives slot letters, opaque media URLs (made by
-:func:`media_url`) and the rubric. Candidate ids, methods and file names stay on the server.
+Blindness: the browser only ever receives slot letters, opaque signed media URLs (made by
+``annotate_app.web.clip_media``) and the rubric. Candidate ids, methods and file names stay on the server.
 
 The player (``annotate_app.web.player``) holds the answers while the clip is on screen and sends
 the whole draft, debounced; this page stores it (``annotate_app.drafts``) so a reload, or a
@@ -9,8 +9,6 @@ sign-in on another device, restores it, and turns it into ratings on submit.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import streamlit as st
 
@@ -27,30 +25,10 @@ from annotate_app.assign import (
     release,
 )
 from annotate_app.submit import CandidateScore, SubmitError, submit_clip
-from annotate_app.web import chrome, clip_actions, context, signin, tabs
+from annotate_app.web import chrome, clip_actions, clip_media, context, signin, tabs
 from annotate_app.web.plain_text import md_plain
 from annotate_app.web.player import PlayerConfig, player, problems
 from storage.models import AXES
-
-MIME = {".mp4": "video/mp4", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}
-
-
-def media_url(ws, path: str, coordinates: str) -> str:
-    """The URL the browser loads a media file from: the one place page URLs for media are made.
-
-    Streamlit's media store serves the bytes at ``/media/<content hash>.<ext>``: no file name,
-    no path. ``coordinates`` names the file's place on the page (kept for this run only).
-    """
-    from streamlit.runtime import Runtime
-
-    p = Path(path) if Path(path).is_absolute() else ws.root / path
-    return Runtime.instance().media_file_mgr.add(_read_bytes(str(p), p.stat().st_mtime),
-                                                 MIME.get(p.suffix.lower(), "application/octet-stream"), coordinates)
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def _read_bytes(path: str, mtime: float) -> bytes:
-    return Path(path).read_bytes()
 
 
 def _current_view(store, account, cfg: AssignConfig) -> ClipView | None:
@@ -129,11 +107,13 @@ def collect(view: ClipView, draft: dict) -> list[CandidateScore]:
     """The draft's answers as ratings (call only when :func:`annotate_app.web.player.problems` is empty)."""
     out = []
     for sl in view.slots:
-        sc = draft["scores"][sl.label]
+        sc = draft["scores"].get(sl.label) or {}
+        broken = bool(draft["broken"].get(sl.label))
         comment = (draft["comments"].get(sl.label) or "").strip() or None
         seen = draft["watched"].get(sl.label, {}).get("seconds")
-        out.append(CandidateScore(sl.candidate_pk, sc["alignment"], sc["fidelity"], comment,
-                                  bool(draft["broken"].get(sl.label)), seen))
+        if broken and not all(ax in sc for ax in AXES):
+            sc = {}  # broken needs no scores: a partial pair is dropped, the report is stored without scores
+        out.append(CandidateScore(sl.candidate_pk, sc.get("alignment"), sc.get("fidelity"), comment, broken, seen))
     return out
 
 
@@ -256,10 +236,12 @@ def _page(ws, store, account, head) -> None:
     for key in ("lease_note", "tab_note"):
         if note := st.session_state.pop(key, None):
             st.warning(note)
+    handle = st.session_state["session_handle"]
+    slots, ref_src = clip_media.player_sources(view, handle, st.session_state)  # signed URLs: the page reads no file
     player(
         f"cmp_{aid}", aid=aid, title="", draft=draft, cfg=pcfg, rubric=ws.config.rubric, refusal=refusal,
-        slots=[(s.label, media_url(ws, s.video_path, f"cmp.{aid}.{s.label}")) for s in view.slots],
-        ref_src=media_url(ws, view.image_path, f"cmp.{aid}.ref"),
+        slots=slots, ref_src=ref_src, faces=clip_media.face_boxes(store, view),
+        prefetch=clip_media.prefetch_urls(store, account.pk, cfg, handle, st.session_state, aid),
         on_draft=lambda: _on_draft(store, account, view, cfg), on_submit=lambda: _on_submit(store, account, view),
     )
     clip_actions.actions(store, account, cfg, aid, editing)

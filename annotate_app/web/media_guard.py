@@ -69,10 +69,10 @@ def _mac(payload: str) -> str:
     return base64.urlsafe_b64encode(hmac.new(_key(), payload.encode(), hashlib.sha256).digest()[:20]).decode()
 
 
-def _mask(public: str, assignment_id: int) -> int:
+def _mask(public: str, scope) -> int:
     # Candidate pks are sequential, often in method order: shown as is they would unblind a
     # clip. In the URL a pk is XORed with a 48-bit mask only the server can compute.
-    digest = hmac.new(_key(), f"mask~{public}~{assignment_id}".encode(), hashlib.sha256).digest()
+    digest = hmac.new(_key(), f"mask~{public}~{scope}".encode(), hashlib.sha256).digest()
     return int.from_bytes(digest[:6], "big")
 
 
@@ -90,23 +90,56 @@ def sign(handle: str, assignment_id: int, item, now: float | None = None, ttl: f
     return f"{ROUTE_PREFIX}{payload}~{_mac(payload)}"
 
 
-def verify(token: str, now: float | None = None) -> tuple[str, int, str] | None:
-    """``(handle, assignment_id, item)`` of a genuine, unexpired token, else None (item: ``ref`` or a pk)."""
+def sign_next(handle: str, clip_pk: int, candidate_pk: int, now: float | None = None, ttl: float = URL_TTL_S) -> str:
+    """The URL path of a candidate of the clip this session is *predicted* to get next (loaded ahead).
+
+    ``/clip-media/<handle>~n<clip>~<item>~<exp>~<mac>``: scoped to the clip, not an assignment (there
+    is none yet), so the same URL can serve the page once the clip is leased and the browser's cache
+    answers it. :func:`allowed_next_path` says who may fetch it.
+    """
+    now = time.time() if now is None else now
+    public, scope = handle.partition(".")[0], f"n{int(clip_pk)}"
+    expires = int(math.ceil((now + ttl) / BUCKET_S) * BUCKET_S)
+    payload = f"{public}~{scope}~c{int(candidate_pk) ^ _mask(public, scope):x}~{expires}"
+    return f"{ROUTE_PREFIX}{payload}~{_mac(payload)}"
+
+
+def _open_token(token: str, now: float | None) -> list[str] | None:
     parts = token.split("~")
-    if len(parts) != 5 or not parts[1].isdigit() or not parts[3].isdigit():
+    if len(parts) != 5 or not parts[3].isdigit():
         return None
-    payload, mac = "~".join(parts[:4]), parts[4]
-    if not hmac.compare_digest(_mac(payload), mac):
+    if not hmac.compare_digest(_mac("~".join(parts[:4])), parts[4]):
         return None
     if int(parts[3]) <= (time.time() if now is None else now):
         return None
-    public, aid, shown = parts[0], int(parts[1]), parts[2]
+    return parts
+
+
+def _unmask(public: str, scope, shown: str) -> str | None:
     if shown == "ref":
-        return public, aid, "ref"
+        return "ref"
     try:
-        return public, aid, str(int(shown[1:], 16) ^ _mask(public, aid)) if shown.startswith("c") else None
+        return str(int(shown[1:], 16) ^ _mask(public, scope)) if shown.startswith("c") else None
     except ValueError:
         return None
+
+
+def verify(token: str, now: float | None = None) -> tuple[str, int, str] | None:
+    """``(handle, assignment_id, item)`` of a genuine, unexpired token, else None (item: ``ref`` or a pk)."""
+    parts = _open_token(token, now)
+    if parts is None or not parts[1].isdigit():
+        return None
+    item = _unmask(parts[0], int(parts[1]), parts[2])
+    return (parts[0], int(parts[1]), item) if item is not None else None
+
+
+def verify_next(token: str, now: float | None = None) -> tuple[str, int, str] | None:
+    """``(handle, clip_pk, candidate_pk)`` of a genuine, unexpired :func:`sign_next` token, else None."""
+    parts = _open_token(token, now)
+    if parts is None or not parts[1].startswith("n") or not parts[1][1:].isdigit():
+        return None
+    item = _unmask(parts[0], parts[1], parts[2])
+    return (parts[0], int(parts[1][1:]), item) if item not in (None, "ref") else None
 
 
 def referer_session(referer: str | None) -> str | None:
@@ -176,6 +209,21 @@ def _aware(t):
     return t.replace(tzinfo=timezone.utc) if t is not None and t.tzinfo is None else t
 
 
+def live_annotator(conn, handle: str, now):
+    """``(expires_at, id, role, active)`` of the annotator signed in with ``handle``; None unless live and active."""
+    from sqlalchemy import select
+
+    from storage import Annotator
+    from storage.models import AppSession
+
+    who = conn.execute(
+        select(AppSession.expires_at, Annotator.id, Annotator.role, Annotator.active)
+        .join(Annotator, Annotator.id == AppSession.annotator_pk)
+        .where(AppSession.handle == handle.partition(".")[0])
+    ).first()
+    return None if who is None or not who.active or _aware(who.expires_at) <= now else who
+
+
 def allowed_path(store, handle: str, assignment_id: int, item: str, root: Path | None = None) -> Path | None:
     """The file behind a signed URL when its session may see it now, else None.
 
@@ -186,25 +234,12 @@ def allowed_path(store, handle: str, assignment_id: int, item: str, root: Path |
 
     from sqlalchemy import select
 
-    from storage import (
-        Annotator,
-        AnnotatorRole,
-        Assignment,
-        AssignmentStatus,
-        Candidate,
-        CandidateStatus,
-        Clip,
-    )
-    from storage.models import AppSession
+    from storage import AnnotatorRole, Assignment, AssignmentStatus, Candidate, CandidateStatus, Clip
 
     now = datetime.now(timezone.utc)
     with store.reader() as conn:
-        who = conn.execute(
-            select(AppSession.expires_at, Annotator.id, Annotator.role, Annotator.active)
-            .join(Annotator, Annotator.id == AppSession.annotator_pk)
-            .where(AppSession.handle == handle.partition(".")[0])
-        ).first()
-        if who is None or not who.active or _aware(who.expires_at) <= now:
+        who = live_annotator(conn, handle, now)
+        if who is None:
             return None
         a = conn.execute(select(Assignment.annotator_pk, Assignment.status, Assignment.lease_expires_at,
                                 Assignment.clip_pk).where(Assignment.id == assignment_id)).first()

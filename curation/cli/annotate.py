@@ -29,7 +29,14 @@ def annotate_cmd(ws, host: str, port: int, gold_rate: float) -> None:
       curate annotators add alice && curate annotate --port 8501
     """
     from annotate_app.web.server import serve
+    from curation.face_box import fill_missing
 
+    store = ws.open_store()
+    try:  # generated candidates (and older stores) get their face box once, for the mouth zoom
+        if n := fill_missing(store, ws.root):
+            click.echo(f"Found the faces of {n} candidate video(s) for the mouth zoom.")
+    finally:
+        store.dispose()
     click.echo(f"Serving the annotation app on http://{host}:{port}/ (Ctrl-C stops it)")
     raise SystemExit(serve(ws, host=host, port=port, gold_rate=gold_rate))
 

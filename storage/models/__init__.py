@@ -15,7 +15,7 @@ side-effect import elsewhere.
 
 from __future__ import annotations
 
-from storage.models.annotation import AppSession, ClipProgress
+from storage.models.annotation import AppSession, BrokenReport, ClipProgress
 from storage.models.core import (
     AXES,
     CURRENT_ROUND_SQL,
@@ -53,6 +53,7 @@ __all__ = [
     "Assignment",
     "AssignmentStatus",
     "Base",
+    "BrokenReport",
     "Candidate",
     "CandidateStatus",
     "Clip",

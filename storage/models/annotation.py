@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.core import Assignment, Base, Clip, utcnow
 
-__all__ = ["AppSession", "ClipProgress"]
+__all__ = ["AppSession", "BrokenReport", "ClipProgress"]
 
 
 class ClipProgress(Base):
@@ -58,6 +58,26 @@ class AppSession(Base):
 
     def __repr__(self) -> str:
         return f"AppSession(id={self.id}, annotator_pk={self.annotator_pk})"
+
+
+class BrokenReport(Base):
+    """A candidate one annotator reported broken without scoring it (revision ``0008_broken_face``).
+
+    Broken means no scores, and ``ratings`` requires both, so the report lives here; it flags the
+    candidate through :meth:`storage.models.Candidate.report_broken`, like a broken rating, and the
+    flags of ``curate stats`` and the dashboard count it.
+    """
+
+    __tablename__ = "broken_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    candidate_pk: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="RESTRICT"))
+    annotator_pk: Mapped[int] = mapped_column(ForeignKey("annotators.id", ondelete="RESTRICT"))
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    seconds_watched: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("candidate_pk", "annotator_pk", name="broken_report_candidate_pk_annotator_pk_uq"),)
 
 
 # Indexes on foundation tables, declared here so the ORM metadata matches revision 0003_annotate.

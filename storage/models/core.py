@@ -142,6 +142,9 @@ class Candidate(Base):
     failure_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     source: Mapped[str] = mapped_column(String(50), default="import")
     created_at: Mapped[datetime] = mapped_column(_TS, default=utcnow)
+    # The face the detector found once at import, "x0 y0 x1 y1" as fractions of the frame (revision
+    # 0008_broken_face); the player's mouth zoom frames the lips from it. NULL: none found.
+    face_box: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     clip: Mapped[Clip] = relationship(back_populates="candidates")
 

@@ -45,7 +45,8 @@ export function makeLayout(p) {
     const v = videos[f];
     if (st.zoom[f]) {
       // Scale the crop box up to the frame and move its centre to the frame's centre.
-      const [x0, y0, x1, y1] = crop, s = 1 / Math.max(x1 - x0, y1 - y0);
+      // The box around this candidate's lips (from its face box, found on the server), else the default.
+      const [x0, y0, x1, y1] = p.crops[f] || crop, s = 1 / Math.max(x1 - x0, y1 - y0);
       const cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
       v.style.transformOrigin = '0 0';
       v.style.transform = `translate(${(0.5 - s * cx) * 100}%, ${(0.5 - s * cy) * 100}%) scale(${s})`;

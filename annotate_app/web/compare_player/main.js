@@ -15,7 +15,8 @@ import { SPEEDS, makeClock } from './clock.js';
 import { el, playedSeconds, typing } from './dom.js';
 import { actionFor, keyActions, keyHint } from './keys.js';
 import { makeLayout } from './layout.js';
-import { missing, unwatched } from './rule.js';
+import { missing, unwatched, watchedEnough, watchedPercent } from './rule.js';
+import { prefetch } from './prefetch.js';
 
 const SAVE_MS = 250;
 
@@ -52,6 +53,7 @@ function buildBar(p) {
   if (d.ref_src) {
     const ref = el('img', 'cp-ref', bar);
     ref.src = d.ref_src; ref.alt = 'Reference image'; ref.title = 'Reference image (hover to enlarge)';
+    ref.addEventListener('error', () => { ref.hidden = true; });  // nothing to compare with: the candidates still play
   }
   p.title = el('div', 'cp-title', bar);
   p.title.textContent = d.title || '';
@@ -99,15 +101,28 @@ function buildCell(p, s, si) {
   zoom.addEventListener('click', () => { p.setFocus(si * axes.length); p.toggleZoom(); });
   const vbox = el('div', 'cp-vbox', cell);
   const v = el('video', 'cp-video', vbox);
+  // Per tile: "loading" until the video can play; "could not load" (no path, no reason) if it fails.
+  const note = el('div', 'cp-note', vbox);
+  note.setAttribute('role', 'status');
+  note.textContent = 'loading…';
   v.muted = true; v.preload = 'auto'; v.playsInline = true; v.controls = false;
   v.setAttribute('controlslist', 'nodownload noplaybackrate noremoteplayback');
   v.disablePictureInPicture = true; v.disableRemotePlayback = true;
   v.src = s.src;
   v.addEventListener('click', () => { p.setFocus(si * axes.length); p.toggle(); });
   v.addEventListener('loadedmetadata', () => {
-    if (v.videoWidth && v.videoHeight && si === 0) { st.aspect = v.videoWidth / v.videoHeight; p.layout(); }
+    if (v.videoWidth && v.videoHeight && !st.aspectSet) { st.aspectSet = true; st.aspect = v.videoWidth / v.videoHeight; p.layout(); }
     p.showTime();
   });
+  const loaded = () => {
+    if (p.failed[s.label] || v.readyState < 3) return;
+    cell.classList.remove('cp-loading'); p.onReady(); p.tileReady();
+  };
+  v.addEventListener('canplay', loaded);
+  v.addEventListener('canplaythrough', loaded);
+  v.addEventListener('seeked', () => { if (v.readyState >= 3) p.onReady(); });
+  v.addEventListener('error', () => p.fail(s.label));
+  cell.classList.add('cp-loading');
   v.addEventListener('timeupdate', () => p.watch(s.label, v));
   v.addEventListener('pause', () => p.watch(s.label, v, true));
   v.addEventListener('ended', () => { p.watch(s.label, v, true); if (v === p.master()) p.onEnded(); });
@@ -121,7 +136,11 @@ function buildCell(p, s, si) {
       const b = el('button', 'cp-score', f);
       b.type = 'button'; b.textContent = String(k); b.dataset.v = String(k);
       b.title = k === 1 ? ax.low || ax.short + ' 1' : k === 5 ? ax.high || ax.short + ' 5' : `${ax.short} ${k}`;
-      b.addEventListener('click', () => { p.setFocus(si * axes.length + ai); p.score(k, false); b.blur(); });
+      b.addEventListener('click', () => {
+        b.blur();
+        if (p.failed[s.label]) return;  // could not load: nothing to score
+        p.setFocus(si * axes.length + ai); p.score(k, false);
+      });
     }
     p.fieldEls.push(f);
   });
@@ -137,7 +156,7 @@ function buildCell(p, s, si) {
   brk.appendChild(document.createTextNode(' broken'));
   brk.title = `Broken video: does not play, black, corrupt (${keyHint('broken')})`;
   cb.addEventListener('change', () => { p.setBroken(s.label, cb.checked); cb.blur(); });
-  p.cells[s.label] = { cell, badge, cb, vbox, com };
+  p.cells[s.label] = { cell, badge, cb, vbox, com, note };
 }
 
 function build(root, d, setStateValue) {
@@ -148,7 +167,8 @@ function build(root, d, setStateValue) {
   const st = initialState(d, nFields);
   const p = {
     d, st, axes, slots, rule, SPEEDS, fps: d.fps || 25, crop: d.crop || [1 / 3, 2 / 3, 2 / 3, 1],
-    cells: {}, videos: {}, fieldEls: [],
+    crops: Object.fromEntries((d.slots || []).map((s) => [s.label, s.crop || d.crop || [1 / 3, 2 / 3, 2 / 3, 1]])),
+    cells: {}, videos: {}, fieldEls: [], failed: {},
   };
   const { cells, videos, fieldEls } = p;
   let saveTimer = null;
@@ -171,14 +191,26 @@ function build(root, d, setStateValue) {
     if (val) f.classList.remove('cp-missing');
   }
   function paintWatch(slot) {
-    const w = st.watched[slot] || { frac: 0 }, ok = w.frac >= rule.min_fraction;
+    const w = st.watched[slot] || { frac: 0 }, ok = watchedEnough(rule, w.frac);
     const c = cells[slot];
-    c.badge.textContent = ok ? 'watched' : Math.round(100 * w.frac) + '% watched';
+    if (p.failed[slot]) { c.badge.textContent = 'could not load'; c.badge.classList.remove('ok'); return; }
+    c.badge.textContent = ok ? 'watched' : watchedPercent(rule, w.frac) + '% watched';
     c.badge.classList.toggle('ok', ok);
     if (ok) c.cell.classList.remove('cp-unwatched');
   }
-  function setFocus(i) {
-    st.focus = Math.max(0, Math.min(i, nFields - 1));
+  function setFocus(i, dir) {
+    i = Math.max(0, Math.min(i, nFields - 1));
+    // A tile that could not load takes no keys: go on past it (the way the keys moved, else forward).
+    const step = dir || (i >= st.focus ? 1 : -1);
+    for (let n = 0; n < nFields && fieldEls[i] && p.failed[fieldEls[i].dataset.slot]; n++) {
+      i += step;
+      if (i < 0 || i >= nFields) { i = Math.max(0, Math.min(i, nFields - 1)); break; }
+    }
+    if (fieldEls[i] && p.failed[fieldEls[i].dataset.slot]) {  // nothing past it that way: try the other
+      const j = fieldEls.findIndex((f) => !p.failed[f.dataset.slot]);
+      if (j >= 0) i = j;
+    }
+    st.focus = i;
     fieldEls.forEach((f, j) => f.classList.toggle('focused', j === st.focus));
     const slot = focusSlot();
     for (const s of slots) cells[s].cell.classList.toggle('focused', s === slot);
@@ -198,6 +230,7 @@ function build(root, d, setStateValue) {
     setFocus(advance ? st.focus + 1 : st.focus);
   }
   function setBroken(slot, on) {
+    if (!on && p.failed[slot]) return;  // a video that could not load stays reported
     if (on) st.broken[slot] = true; else delete st.broken[slot];
     cells[slot].cb.checked = !!on;
     if (on) cells[slot].cell.classList.remove('cp-unwatched');
@@ -205,10 +238,9 @@ function build(root, d, setStateValue) {
   }
   function watch(slot, v, force) {
     if (!v.duration || !isFinite(v.duration)) return;
-    const minFrac = rule.min_fraction;
     const secs = playedSeconds(v), frac = Math.min(1, secs / v.duration);
     const old = st.watched[slot] || { frac: 0, seconds: 0 };
-    const crossed = old.frac < minFrac && frac >= minFrac;
+    const crossed = !watchedEnough(rule, old.frac) && watchedEnough(rule, frac);
     st.watched[slot] = { frac: Math.max(old.frac, frac), seconds: Math.max(old.seconds, secs) };
     if (crossed || force || Math.floor(frac * 10) > Math.floor(old.frac * 10)) { paintWatch(slot); scheduleSave(); }
   }
@@ -248,7 +280,34 @@ function build(root, d, setStateValue) {
     clearTimeout(saveTimer);
     setStateValue('submit', { aid: d.aid, n: ++st.submitN, draft: JSON.parse(JSON.stringify(snapshot())) });
   }
-  Object.assign(p, { setFocus, focusSlot, score, setBroken, watch, scheduleSave, submit });
+  // A video that could not load (missing, refused, corrupt): a tile that says so, marked broken (so it
+  // needs no scores and is reported), out of the clock. The browser's error names no file.
+  function fail(slot) {
+    if (p.failed[slot]) return;
+    p.failed[slot] = true;
+    const c = cells[slot], v = videos[slot];
+    c.cell.classList.remove('cp-loading', 'cp-unwatched');
+    c.cell.classList.add('cp-failed');
+    c.note.textContent = 'Could not load this video. It is reported as broken and needs no scores.';
+    v.pause(); v.removeAttribute('src'); v.load();
+    c.cb.disabled = true;
+    setBroken(slot, true);
+    if (focusSlot() === slot) setFocus(st.focus, 1);  // the keys move on to a tile that plays
+    paintWatch(slot);
+    if (st.solo === slot) p.toggleSolo();
+    p.onReady();  // a play waiting for this tile goes on without it
+    p.tileReady();
+    if (st.playing && !p.master()) p.pause();
+  }
+  // Once every tile has loaded or failed, load the next clip's videos into the browser's cache.
+  function tileReady() {
+    if (st.prefetched) return;
+    if (slots.every((s) => p.failed[s] || !cells[s].cell.classList.contains('cp-loading'))) {
+      st.prefetched = true;
+      prefetch(d.prefetch || []);
+    }
+  }
+  Object.assign(p, { setFocus, focusSlot, score, setBroken, watch, scheduleSave, submit, fail, tileReady });
 
   // ---- keys -------------------------------------------------------------------------------
   const actions = keyActions(p);

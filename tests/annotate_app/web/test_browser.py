@@ -94,4 +94,4 @@ def test_sign_in_play_rate_with_keys_submit(served):
     for m in METHODS:
         assert m not in html, f"method {m!r} in page HTML"
         assert not [u for u in urls + srcs if m in u], f"method {m!r} in a URL"
-    assert all("/media/" in s for s in srcs)
+    assert all("/clip-media/" in s for s in srcs)

@@ -147,7 +147,7 @@ def test_grid_fits_viewport_keys_move_outline_no_download(server, browser):
     html = _box(page, "b => b.outerHTML") + page.content()
     for m in METHODS4:
         assert m not in html and not any(m in src for *_, src in vids)
-    assert all("/media/" in src and src.endswith(".mp4") for *_, src in vids)
+    assert all("/clip-media/" in src for *_, src in vids)  # signed, opaque (no file name, no method)
 
 
 def test_one_clock_play_seek_step(server, browser):
