@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from annotate_app.accounts import add_annotator
 from tests.fixtures.annotate_ws import rating_workspace
-from tests.test_annotate_browser import ARGS, CHROMIUM, _free_port, _wait_healthy
+from tests.fixtures.browser import ARGS, CHROMIUM, free_port, wait_healthy
 
 METHODS = ("still", "lipsync", "lipsync_offset", "lipsync_blur")
 
@@ -132,14 +132,14 @@ def run(args) -> dict:
     store = ws.open_store()
     _, token = add_annotator(store, "bench")
     store.dispose()
-    port = _free_port()
+    port = free_port()
     res: dict[str, list[float]] = {"key_to_focus": [], "sync_spread_1x": [], "sync_spread_2x": [], "submit_to_next": [],
                                    "reload_to_ready": [], "reload_kbytes": [], "next_ready_1mbit": [],
                                    "clip_kbytes": []}
     with open(tmp / "app.log", "wb") as log:
         proc = start(ws, port=port, gold_rate=0.0, stdout=log, stderr=log)
         try:
-            _wait_healthy(port, proc)
+            wait_healthy(port, proc)
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
                 page = browser.new_page(viewport={"width": 1366, "height": 768})

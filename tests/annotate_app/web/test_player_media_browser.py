@@ -34,13 +34,13 @@ SHOTS = os.environ.get("CURATE_SCREENSHOT_DIR")
 
 def _serve(tmp, **kw):
     from annotate_app.web.server import start, stop
-    from tests.test_annotate_browser import _free_port, _wait_healthy
+    from tests.fixtures.browser import free_port, wait_healthy
 
     ws = rating_workspace(tmp / "ws", methods=METHODS4, **kw)
-    port = _free_port()
+    port = free_port()
     log = open(tmp / "app.log", "wb")  # noqa: SIM115 - open for the server's life, closed by close()
     proc = start(ws, port=port, gold_rate=0.0, stdout=log, stderr=log)
-    _wait_healthy(port, proc)
+    wait_healthy(port, proc)
 
     def close():
         stop(proc, timeout=15)
