@@ -185,23 +185,6 @@ def vace_cpu_step(root: Path, tiny: bool, frames: int, height: int, width: int) 
 
 # ---- the step itself (GPU mode, and --vace on CPU) ---------------------------------------------------------------
 
-def zero_vace_context(model) -> None:
-    """Give a WanVACETransformer3DModel a zero VACE context (16 latent channels of the video, 16 of the reference,
-    64 of the mask: 96) of the latents' shape whenever it is called without one, as the trainer's Wan adapter (and
-    the LoRA-off reference) call it."""
-    import torch
-
-    def hook(module, args, kwargs):
-        if kwargs.get("control_hidden_states") is None:
-            x = kwargs["hidden_states"]
-            n, _, t, h, w = x.shape
-            kwargs["control_hidden_states"] = torch.zeros(n, module.config.vace_in_channels, t, h, w,
-                                                          dtype=x.dtype, device=x.device)
-        return args, kwargs
-
-    model.register_forward_pre_hook(hook, with_kwargs=True)
-
-
 def one_step(model, latents: tuple, text: tuple, *, vace: bool, steps: int, device: str) -> dict:
     """LoRA DPO steps (r=32 on attention, reference = adapter off, bf16 autocast on GPU, checkpointing on GPU) through
     ``trainer.step.compute_loss``: median step seconds, peak memory, FLOPs per step."""
@@ -221,13 +204,13 @@ def one_step(model, latents: tuple, text: tuple, *, vace: bool, steps: int, devi
     torch.manual_seed(0)
     model = model.to(device)
     policy = build_policy(model, cfg)
-    if vace:
-        zero_vace_context(model)
     opt = torch.optim.AdamW(policy.trainable_parameters(), lr=cfg.learning_rate)
     g = torch.Generator().manual_seed(1)
     batch = {"latents_w": torch.randn(1, *latents, generator=g).to(device),
              "latents_l": torch.randn(1, *latents, generator=g).to(device),
              "cond": {"encoder_hidden_states": (torch.randn(1, *text, generator=g) * 0.1).to(device)}}
+    if vace:  # the VACE context as upstream builds it: VAE(zeros) twice under an all-ones mask; zeros stand in here
+        batch["cond"]["vace_latents"] = torch.zeros(1, 2 * latents[0], *latents[1:], device=device)
     gen = torch.Generator(device=device).manual_seed(0)
     denoiser, objective = make_denoiser("wan"), make_objective(cfg)
     if cuda:

@@ -251,7 +251,8 @@ def _collect(s, proj: LabelStudioProject, tasks: list, report: PullReport):
 def _latest_wins(valid: list[tuple], report: PullReport) -> dict[tuple[int, int], tuple[int, SlotScore]]:
     """One score per (candidate pk, user): a user who annotated a task twice keeps the later edit."""
     winners: dict[tuple[int, int], tuple[int, SlotScore]] = {}
-    for _updated, ann_id, user, task_id, slot_map, scores in sorted(valid):
+    # by (updated_at, annotation id) only: the other fields are dicts, and ties keep the reply's order
+    for _updated, ann_id, user, task_id, slot_map, scores in sorted(valid, key=lambda v: (v[0], v[1])):
         for slot, score in scores.items():
             key = (slot_map[slot], user)
             if key in winners and slot == 1:

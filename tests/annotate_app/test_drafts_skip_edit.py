@@ -55,9 +55,12 @@ def test_watched_only_grows():
 def test_problems_name_slot_and_what_is_missing():
     d = drafts.sanitize({"scores": {"A": {"alignment": 2, "fidelity": 3}, "B": {"fidelity": 1}},
                          "broken": {"B": True}, "watched": {"A": {"frac": 0.94, "seconds": 1}}}, ["A", "B"])
-    assert problems(d, ["A", "B"], 0.95) == [("A", "A: play it to the end first (or mark it broken)."),
-                                             ("B", "B: give Sync.")]
-    assert problems(d, ["A", "B"], 0.9) == [("B", "B: give Sync.")]
+    # B is marked broken: a broken video needs no scores (annotators would invent them)
+    assert problems(d, ["A", "B"], 0.95) == [("A", "A: play it to the end first (or mark it broken).")]
+    assert problems(d, ["A", "B"], 0.9) == []
+    d["broken"] = {}  # not broken: B needs both scores and a full watch
+    assert problems(d, ["A", "B"], 0.9) == [("B", "B: play it to the end first (or mark it broken)."),
+                                            ("B", "B: give Sync.")]
 
 
 @pytest.mark.parametrize("bad", [{"min_fraction": 0}, {"mouth_crop": (0.5, 0.0, 0.4, 1.0)},

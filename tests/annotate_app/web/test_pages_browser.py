@@ -120,8 +120,9 @@ def test_missing_candidate_file_is_a_calm_message_and_the_clip_can_be_skipped(se
         for leak in ("Traceback", "candidates/", "lipsync", ".mp4", "FileNotFoundError", str(ws.root)):
             assert leak not in text, leak
         skip.first.click()
-        if page.get_by_role("button", name="Skip it").count():  # the popover of a page that did render
-            page.get_by_role("button", name="Skip it").click()
+        confirm = page.get_by_role("button", name="Skip it")  # the page rendered (a could-not-load tile): a popover
+        confirm.wait_for(timeout=15_000)
+        confirm.click()
         page.wait_for_function(f"() => !document.body.innerText.includes({first!r})", timeout=30_000)
         page.get_by_role("heading", name="Clip sample-").first.wait_for(timeout=30_000)
         _player(page)  # the next clip plays
@@ -194,7 +195,9 @@ def test_a_second_tab_is_detected_and_both_say_so(server, browser):
         a.mouse.click(5, 760)
         a.keyboard.press("3")  # tab A still thinks it has the clip: its save must not land
         a.get_by_text("this tab stopped saving").wait_for(timeout=20_000)
-        assert a.locator(".cp").count() == 0  # no player left to type into
+        from playwright.sync_api import expect
+
+        expect(a.locator(".cp")).to_have_count(0, timeout=20_000)  # no player left to type into (once the rerun ends)
         b.bring_to_front()
         b.mouse.click(5, 760)
         b.keyboard.press("5")

@@ -80,7 +80,7 @@ def _open(browser, port, token, wait_ready=True):
 
 def _settled(page, timeout=30_000):
     """Every tile has loaded or failed."""
-    page.locator(".cp").evaluate("b => true")
+    page.locator(".cp").first.wait_for(state="attached", timeout=timeout)  # the last clip's may linger a moment
     page.wait_for_function(  # one player (the last clip's has gone) and no tile still loading
         "() => { const cs = Array.from(document.querySelectorAll('*')).filter(e => e.shadowRoot)"
         ".map(e => e.shadowRoot.querySelector('.cp')).filter(Boolean);"
