@@ -59,8 +59,8 @@ def test_problems_name_slot_and_what_is_missing():
     assert problems(d, ["A", "B"], 0.95) == [("A", "A: play it to the end first (or mark it broken).")]
     assert problems(d, ["A", "B"], 0.9) == []
     d["broken"] = {}  # not broken: B needs both scores and a full watch
-    assert problems(d, ["A", "B"], 0.9) == [("B", "B: play it to the end first (or mark it broken)."),
-                                            ("B", "B: give Sync.")]
+    assert problems(d, ["A", "B"], 0.9) == [("B", "B: give Sync."),
+                                            ("B", "B: play it to the end first (or mark it broken).")]
 
 
 @pytest.mark.parametrize("bad", [{"min_fraction": 0}, {"mouth_crop": (0.5, 0.0, 0.4, 1.0)},
