@@ -11,6 +11,7 @@ side-effect import elsewhere.
 - ``gold``: gold answers for calibration candidates.
 - ``labelstudio``: Label Studio projects and the tasks pushed to them.
 - ``rounds``: the rounds of a campaign.
+- ``doubt``: the active hand-out's clip priorities and annotator paces (written by the background fit).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from storage.models.core import (
     Rating,
     utcnow,
 )
+from storage.models.doubt import AnnotatorPace, ClipPriority
 from storage.models.drafts import ClipDraft, ClipSkip, ClipTarget, RatingRevision
 from storage.models.gold import GoldAnswer
 from storage.models.labelstudio import (
@@ -43,6 +45,8 @@ from storage.models.labelstudio import (
 from storage.models.rounds import Round
 
 __all__ = [
+    "AnnotatorPace",
+    "ClipPriority",
     "AXES",
     "CURRENT_ROUND_SQL",
     "TASKS_PER_CANDIDATE",
