@@ -162,6 +162,10 @@ class WorkspaceConfig:
             one at a time, up to this many (unset: off; see docs/annotate.md).
         disagree_spread: the spread of a candidate's composite score over annotators that counts
             as disagreement (adaptive overlap).
+        allocation: "uniform" (every clip k raters) or "active" (the clip whose pair is most in doubt per
+            second of the annotator's time; see docs/stats.md).
+        settle_confidence: active allocation: a clip whose pair confidence reaches this is no longer handed out.
+        refit_seconds: active allocation: the annotator model is refitted in the background this often.
         rubric: the text of the two Likert axes.
     Generation:
         normalize: the common output format.
@@ -184,6 +188,15 @@ class WorkspaceConfig:
     disagree_spread: float = field(default=2.0, metadata={
         "help": "[annotation] The spread of a candidate's composite score over annotators that counts as "
                 "disagreement (> 0)."})
+    allocation: str = field(default="uniform", metadata={
+        "help": "[annotation] uniform: every clip gets k raters; active: the next clip is the one whose best-vs-worst "
+                "pair would firm up most per second of the annotator's time (at least 1, at most overlap_max raters)."})
+    settle_confidence: float = field(default=0.95, metadata={
+        "help": "[annotation] Active allocation: a clip whose pair confidence reaches this stops being handed out, "
+                "even below k (0.5 < x < 1)."})
+    refit_seconds: float = field(default=120.0, metadata={
+        "help": "[annotation] Active allocation: how often the annotator model is refitted in the background "
+                "(> 0)."})
     rubric: dict[str, RubricAxis] = field(default_factory=default_rubric, metadata={
         "help": "[rubric.alignment], [rubric.fidelity]: the text of the two Likert axes."})
     normalize: NormalizeConfig = field(default_factory=NormalizeConfig, metadata={
@@ -205,6 +218,12 @@ class WorkspaceConfig:
             raise WorkspaceError(f"annotation.overlap_max must be an integer >= overlap. Got {self.overlap_max!r}.")
         if not self.disagree_spread > 0:
             raise WorkspaceError(f"annotation.disagree_spread must be > 0. Got {self.disagree_spread}.")
+        if self.allocation not in ("uniform", "active"):
+            raise WorkspaceError(f"annotation.allocation must be 'uniform' or 'active'. Got {self.allocation!r}.")
+        if not 0.5 < self.settle_confidence < 1:
+            raise WorkspaceError(f"annotation.settle_confidence must be in (0.5, 1). Got {self.settle_confidence}.")
+        if not self.refit_seconds > 0:
+            raise WorkspaceError(f"annotation.refit_seconds must be > 0. Got {self.refit_seconds}.")
         if set(self.rubric) != {"alignment", "fidelity"}:
             raise WorkspaceError(f"rubric must define exactly `alignment` and `fidelity`. Got {sorted(self.rubric)}.")
         if not self.media_roots:
@@ -215,7 +234,8 @@ class WorkspaceConfig:
             "store": {"database_url": self.database_url},
             "media": {"roots": list(self.media_roots)},
             "annotation": {"overlap": self.overlap, "lease_minutes": self.lease_minutes,
-                           "disagree_spread": self.disagree_spread}
+                           "disagree_spread": self.disagree_spread, "allocation": self.allocation,
+                           "settle_confidence": self.settle_confidence, "refit_seconds": self.refit_seconds}
             | ({"overlap_max": self.overlap_max} if self.overlap_max is not None else {}),
             "rubric": {k: {f: v for f, v in asdict(ax).items() if f != "name"} for k, ax in self.rubric.items()},
             "normalize": asdict(self.normalize),
@@ -241,6 +261,9 @@ class WorkspaceConfig:
                 lease_minutes=float(ann.get("lease_minutes", 30.0)),
                 overlap_max=ann.get("overlap_max"),
                 disagree_spread=float(ann.get("disagree_spread", 2.0)),
+                allocation=ann.get("allocation", "uniform"),
+                settle_confidence=float(ann.get("settle_confidence", 0.95)),
+                refit_seconds=float(ann.get("refit_seconds", 120.0)),
                 rubric=rubric,
                 normalize=NormalizeConfig(**data.get("normalize", {})),
                 generators=dict(data.get("generators", {})),

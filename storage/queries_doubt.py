@@ -1,0 +1,98 @@
+"""Named SQL of the active hand-out: what the background fit reads and writes, and the priority pick.
+
+Every value is a bound parameter. The pick reads ``clip_priority`` (written by ``annotate_app.doubt.priority``)
+through its (settled, priority) index, so a hand-out costs a short index walk whatever the round's size.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, DateTime, bindparam, text
+
+from storage.models import CURRENT_ROUND_SQL
+from storage.queries_assign import _HAS_RATEABLE, _NOT_MINE, _RATEABLE_IN
+
+_TS = DateTime(timezone=True)
+
+# --- read by the background fit (plain SQL for storage.read_dataframes: no parameters) ---
+# Gold clips are in the fit whatever their round: their anchors pin the annotators' biases.
+_IN_FIT = f"(c.round = {CURRENT_ROUND_SQL} OR c.is_gold)"
+FIT_RATINGS = f"""
+SELECT cd.clip_pk, r.candidate_pk, r.annotator_pk, r.alignment, r.fidelity
+FROM ratings r JOIN candidates cd ON cd.id = r.candidate_pk JOIN clips c ON c.id = cd.clip_pk
+WHERE {_IN_FIT}
+"""
+FIT_CANDIDATES = f"""
+SELECT cd.clip_pk, cd.id AS candidate_pk FROM candidates cd JOIN clips c ON c.id = cd.clip_pk
+WHERE {_IN_FIT} AND cd.status IN {_RATEABLE_IN}
+"""
+FIT_CLIPS = f"""
+SELECT c.id AS clip_pk, c.audio_duration, COALESCE(q.n_done, 0) AS n_done,
+       (SELECT COUNT(*) FROM candidates cd WHERE cd.clip_pk = c.id AND cd.status IN {_RATEABLE_IN}) AS n_cand
+FROM clips c LEFT JOIN clip_progress q ON q.clip_pk = c.id
+WHERE c.round = {CURRENT_ROUND_SQL} AND NOT c.is_gold
+"""
+FIT_GOLD = """
+SELECT candidate_pk, alignment_min, alignment_max, fidelity_min, fidelity_max FROM gold_answers
+"""
+# Seconds each annotator spent per clip (lease to submit), with the clip's watch time, for their pace.
+FIT_TIMES = f"""
+SELECT a.annotator_pk, a.leased_at, a.completed_at, c.audio_duration,
+       (SELECT COUNT(*) FROM candidates cd WHERE cd.clip_pk = c.id AND cd.status IN {_RATEABLE_IN}) AS n_cand
+FROM assignments a JOIN clips c ON c.id = a.clip_pk
+WHERE a.status = 'done' AND a.completed_at IS NOT NULL
+"""
+
+# --- written by the background fit (one transaction: the hand-out sees the old table or the new one) ---
+CLEAR_PRIORITY = text("DELETE FROM clip_priority")
+ADD_PRIORITY = text("""
+INSERT INTO clip_priority (clip_pk, confidence, gain, watch_s, priority, settled, n_at_fit, fitted_at)
+VALUES (:clip_pk, :confidence, :gain, :watch_s, :priority, :settled, :n_at_fit, :fitted_at)
+""").bindparams(bindparam("fitted_at", type_=_TS), bindparam("settled", type_=Boolean))
+CLEAR_PACE = text("DELETE FROM annotator_pace")
+ADD_PACE = text("INSERT INTO annotator_pace (annotator_pk, overhead_s, pace) VALUES (:annotator_pk, :overhead_s, :pace)")
+
+# --- read by the hand-out ---
+PACE = text("SELECT overhead_s, pace FROM annotator_pace WHERE annotator_pk = :me")
+MEAN_PACE = text("SELECT AVG(overhead_s), AVG(pace) FROM annotator_pace")
+HAS_PRIORITY = text("SELECT 1 FROM clip_priority LIMIT 1")
+IS_SETTLED = text("SELECT settled FROM clip_priority WHERE clip_pk = :clip")
+
+# The open clips with the highest priority for an average annotator (an index walk that stops after
+# :window rows), then among them the most gain per second of *this* annotator's time. :per_fit caps a clip
+# at one new rating per fit (the gain was worked out for one rating; a second on the same stale figure would
+# be spent blind); the relaxed pass (:per_fit false) lets a clip fill up to :kmax before the next fit.
+_CAP = "CASE WHEN :per_fit AND p.n_at_fit + 1 < :kmax THEN p.n_at_fit + 1 ELSE :kmax END"
+_PICK_PRIORITY_SQL = f"""
+SELECT w.clip_pk, w.cap FROM (
+  SELECT p.clip_pk, p.gain, p.watch_s, {_CAP} AS cap
+  FROM clip_priority p JOIN clip_progress q ON q.clip_pk = p.clip_pk JOIN clips c ON c.id = p.clip_pk
+  WHERE p.settled = :false
+    AND c.is_gold = :false
+    AND c.round = {CURRENT_ROUND_SQL}
+    AND q.n_done < :kmax
+    AND p.clip_pk NOT IN :skip
+    AND {_NOT_MINE.format(clip="p.clip_pk")}
+    AND {_HAS_RATEABLE.format(clip="p.clip_pk")}
+    AND q.n_done + (SELECT COUNT(*) FROM assignments a
+                    WHERE a.clip_pk = p.clip_pk AND a.status = 'leased' AND a.completed_at IS NULL
+                      AND a.lease_expires_at > :now) < {_CAP}
+  ORDER BY p.priority DESC, p.clip_pk DESC
+  LIMIT :window
+) w
+ORDER BY w.gain / (:overhead + :pace * w.watch_s) DESC, w.clip_pk
+LIMIT 1
+"""
+PICK_PRIORITY = text(_PICK_PRIORITY_SQL).bindparams(
+    bindparam("now", type_=_TS), bindparam("false", value=False, type_=Boolean),
+    bindparam("per_fit", type_=Boolean), bindparam("skip", expanding=True))
+LOCK_PROGRESS = text("SELECT clip_pk FROM clip_progress WHERE clip_pk = :clip FOR UPDATE SKIP LOCKED")
+
+# Dashboard: settled / in doubt / not yet fitted, and the expected pair accuracy (mean confidence).
+DOUBT_SUMMARY = text(f"""
+SELECT COUNT(*) AS fitted,
+       COALESCE(SUM(CASE WHEN p.settled THEN 1 ELSE 0 END), 0) AS settled,
+       AVG(p.confidence) AS expected_accuracy,
+       MAX(p.fitted_at) AS fitted_at
+FROM clip_priority p JOIN clips c ON c.id = p.clip_pk
+WHERE c.round = {CURRENT_ROUND_SQL} AND p.confidence IS NOT NULL
+""")
