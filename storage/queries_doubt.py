@@ -49,7 +49,13 @@ INSERT INTO clip_priority (clip_pk, confidence, gain, watch_s, priority, settled
 VALUES (:clip_pk, :confidence, :gain, :watch_s, :priority, :settled, :n_at_fit, :fitted_at)
 """).bindparams(bindparam("fitted_at", type_=_TS), bindparam("settled", type_=Boolean))
 CLEAR_PACE = text("DELETE FROM annotator_pace")
-ADD_PACE = text("INSERT INTO annotator_pace (annotator_pk, overhead_s, pace) VALUES (:annotator_pk, :overhead_s, :pace)")
+ADD_PACE = text("INSERT INTO annotator_pace (annotator_pk, overhead_s, pace, reliability, bias) "
+               "VALUES (:annotator_pk, :overhead_s, :pace, :reliability, :bias)")
+# `curate stats`: the last fit's figures per annotator (by name, as the other per-annotator figures).
+STATS_MODEL = """
+SELECT an.name AS annotator_id, p.reliability AS model_reliability, p.bias AS model_bias
+FROM annotator_pace p JOIN annotators an ON an.id = p.annotator_pk
+"""
 
 # --- read by the hand-out ---
 PACE = text("SELECT overhead_s, pace FROM annotator_pace WHERE annotator_pk = :me")
@@ -88,11 +94,11 @@ PICK_PRIORITY = text(_PICK_PRIORITY_SQL).bindparams(
 LOCK_PROGRESS = text("SELECT clip_pk FROM clip_progress WHERE clip_pk = :clip FOR UPDATE SKIP LOCKED")
 
 # Dashboard: settled / in doubt / not yet fitted, and the expected pair accuracy (mean confidence).
-DOUBT_SUMMARY = text(f"""
+DOUBT_SUMMARY = f"""
 SELECT COUNT(*) AS fitted,
        COALESCE(SUM(CASE WHEN p.settled THEN 1 ELSE 0 END), 0) AS settled,
        AVG(p.confidence) AS expected_accuracy,
        MAX(p.fitted_at) AS fitted_at
 FROM clip_priority p JOIN clips c ON c.id = p.clip_pk
 WHERE c.round = {CURRENT_ROUND_SQL} AND p.confidence IS NOT NULL
-""")
+"""

@@ -74,6 +74,18 @@ def _pace(times: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["annotator_pk", "overhead_s", "pace"])
 
 
+def _people(m, pace: pd.DataFrame) -> pd.DataFrame:
+    """Pace rows joined with the fit's reliability and bias (mean over the axes); round pace for the untimed."""
+    from annotate_app.doubt.data import AXES
+    from annotate_app.doubt.model import reliability
+
+    fitted = pd.DataFrame({"annotator_pk": m.data.ann_ids.astype(int), "reliability": reliability(m),
+                           "bias": np.mean([m.axes[ax].b for ax in AXES], axis=0)})
+    out = pace.merge(fitted, on="annotator_pk", how="outer")
+    o, p = (pace.overhead_s.mean(), pace.pace.mean()) if len(pace) else (DEFAULT_OVERHEAD_S, DEFAULT_PACE)
+    return out.fillna({"overhead_s": o, "pace": p}).round({"reliability": 4, "bias": 4})
+
+
 _warm: dict[str, object] = {}  # store URL -> last ModelFit (warm start when the index is unchanged)
 
 
@@ -119,8 +131,11 @@ def refresh(store: Store, settle: float, now: datetime | None = None) -> Refresh
     t1 = time.perf_counter()
     if f["ratings"].empty:
         rows = pd.DataFrame(columns=["clip_pk"])
+        people = pace.assign(reliability=None, bias=None)
     else:
-        rows = priorities(_fit(f, str(store.engine.url)), f["clips"], pace, settle)
+        m = _fit(f, str(store.engine.url))
+        rows = priorities(m, f["clips"], pace, settle)
+        people = _people(m, pace)
     fit_s = time.perf_counter() - t1
     stamp = now or datetime.now(timezone.utc)
     recs = [{**r, "confidence": None if pd.isna(r["confidence"]) else float(r["confidence"]),
@@ -131,8 +146,9 @@ def refresh(store: Store, settle: float, now: datetime | None = None) -> Refresh
         if recs:
             s.execute(ADD_PRIORITY, recs)
         s.execute(CLEAR_PACE)
-        if len(pace):
-            s.execute(ADD_PACE, pace.to_dict("records"))
+        if len(people):
+            s.execute(ADD_PACE, [{k: (None if pd.isna(v) else v) for k, v in r.items()}
+                                 for r in people.to_dict("records")])
 
     in_transaction(store, write)
     conf = rows["confidence"].dropna() if len(rows) else pd.Series(dtype=float)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from storage import Store, read_dataframes
+from storage.queries_doubt import DOUBT_SUMMARY, STATS_MODEL
 from storage.queries import (
     GOLD_ANSWERS,
     STATS_ANNOTATORS,
@@ -31,6 +32,11 @@ class StatsData:
     gold: pd.DataFrame  # annotate_app.gold.gold_answers_frame
     rounds: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["number", "started_at", "note"]))
     targets: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["clip_id", "target"]))  # open escalations
+    # The annotator model's last background fit (annotate_app.doubt.priority): per annotator and the round's summary.
+    model: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["annotator_id", "model_reliability", "model_bias"]))
+    doubt: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["fitted", "settled", "expected_accuracy", "fitted_at"]))
 
 
 def _ratings(raw: pd.DataFrame, cands: pd.DataFrame, anns: pd.DataFrame) -> pd.DataFrame:
@@ -47,7 +53,7 @@ def load_data(store: Store) -> StatsData:
 
     f = read_dataframes(store, {"ratings": STATS_RATINGS, "candidates": STATS_CANDIDATES, "annotators": STATS_ANNOTATORS,
                             "assignments": STATS_ASSIGNMENTS, "gold": GOLD_ANSWERS, "rounds": STATS_ROUNDS,
-                            "targets": STATS_CLIP_TARGETS})
+                            "targets": STATS_CLIP_TARGETS, "model": STATS_MODEL, "doubt": DOUBT_SUMMARY})
     cands, anns = f["candidates"], f["annotators"]
     cands["is_gold"] = cands["is_gold"].astype(bool)
     cands["round"] = cands["round"].astype(int)
@@ -60,4 +66,4 @@ def load_data(store: Store) -> StatsData:
     rounds = f["rounds"].assign(started_at=pd.to_datetime(f["rounds"]["started_at"], utc=True, format="ISO8601")
                                 .dt.strftime("%Y-%m-%dT%H:%M:%S+00:00"))
     return StatsData(ratings, cands.drop(columns="candidate_pk"), anns.drop(columns="annotator_pk"),
-                     asg, typed_gold_frame(f["gold"]), rounds, f["targets"])
+                     asg, typed_gold_frame(f["gold"]), rounds, f["targets"], f["model"], f["doubt"])

@@ -2,7 +2,7 @@
 
 ``clip_priority``: per clip of the current round, the confidence in its best-vs-worst pair, the expected rise
 from one more rating, the clip's watch time and the resulting priority (rise per second of an average
-annotator). ``annotator_pace``: per annotator, seconds per clip as ``overhead_s + pace * watch_s``.
+annotator). ``annotator_pace``: per annotator, seconds per clip as ``overhead_s + pace * watch_s``, and the model's reliability and bias.
 """
 
 from __future__ import annotations
@@ -39,3 +39,6 @@ class AnnotatorPace(Base):
     annotator_pk: Mapped[int] = mapped_column(ForeignKey("annotators.id", ondelete="CASCADE"), primary_key=True)
     overhead_s: Mapped[float] = mapped_column(Float)
     pace: Mapped[float] = mapped_column(Float)
+    # From the same fit, for `curate stats`: share of score variance that is quality (0..1), mean bias (points).
+    reliability: Mapped[float | None] = mapped_column(Float, nullable=True)
+    bias: Mapped[float | None] = mapped_column(Float, nullable=True)

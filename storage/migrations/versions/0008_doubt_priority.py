@@ -38,6 +38,8 @@ def upgrade() -> None:
         sa.Column("annotator_pk", sa.Integer(), nullable=False),
         sa.Column("overhead_s", sa.Float(), nullable=False),
         sa.Column("pace", sa.Float(), nullable=False),
+        sa.Column("reliability", sa.Float(), nullable=True),
+        sa.Column("bias", sa.Float(), nullable=True),
         sa.ForeignKeyConstraint(["annotator_pk"], ["annotators.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("annotator_pk"),
     )

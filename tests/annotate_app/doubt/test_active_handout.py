@@ -58,6 +58,15 @@ def test_settled_clips_are_never_handed_out(store):
         assert table[pk][0] > 0.95 and table[pk][1]
     for pk in clips[3:]:
         assert table[pk][0] < 0.6 and not table[pk][1]
+    # What `curate stats` and the dashboard show of that fit.
+    from annotate_app.stats import compute_stats
+
+    st = compute_stats(store, 4)
+    assert (st["doubt"]["settled"], st["doubt"]["in_doubt"]) == (3, 3)
+    exp = sum(c for c, _ in table.values()) / 6
+    assert st["doubt"]["expected_pair_accuracy"] == pytest.approx(exp, abs=1e-4)
+    figs = {f["annotator_id"]: f for f in st["annotator_figures"]}
+    assert all(0 <= figs[f"ann{i:02d}"]["model_reliability"] <= 1 for i in range(3))
     handed = []
     for me in people[3:]:
         while (lease := next_clip(store, me, cfg)) is not None:
