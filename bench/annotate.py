@@ -190,7 +190,7 @@ def run_backend(backend: str, args) -> dict:
         fill_s = time.perf_counter() - t0
         fit = _time_refresh(store) if args.fit else None
         if args.allocation == "active":
-            import annotate_app.doubt.priority as priority
+            from annotate_app.doubt import priority
 
             priority.maybe_refresh = lambda *a, **k: False  # see the module docstring
             if fit is None:

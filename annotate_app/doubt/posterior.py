@@ -160,7 +160,7 @@ def candidate_table(m: ModelFit) -> pd.DataFrame:
     for ax in AXES:
         w = candidate_information(m, ax)
         cov_diag = np.zeros(data.n_cand)
-        for _, (_, cands) in _groups(data.clip).items():
+        for _, cands in _groups(data.clip).values():
             cov_diag[cands] = np.diagonal(quality_cov(w[cands], m.priors.sd_u, m.priors.sd_d), axis1=1, axis2=2)
         cols[f"{ax}_mean"] = m.axes[ax].u[data.clip] + m.axes[ax].d + 3
         cols[f"{ax}_sd"] = np.sqrt(cov_diag)

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from storage import Store, read_dataframes
-from storage.queries_doubt import DOUBT_SUMMARY, STATS_MODEL
 from storage.queries import (
     GOLD_ANSWERS,
     STATS_ANNOTATORS,
@@ -17,6 +16,7 @@ from storage.queries import (
     STATS_RATINGS,
     STATS_ROUNDS,
 )
+from storage.queries_doubt import DOUBT_SUMMARY, STATS_MODEL
 
 
 @dataclass

@@ -45,13 +45,12 @@ from storage.models.labelstudio import (
 from storage.models.rounds import Round
 
 __all__ = [
-    "AnnotatorPace",
-    "ClipPriority",
     "AXES",
     "CURRENT_ROUND_SQL",
     "TASKS_PER_CANDIDATE",
     "TASKS_PER_CLIP",
     "Annotator",
+    "AnnotatorPace",
     "AnnotatorRole",
     "AppSession",
     "Assignment",
@@ -61,6 +60,7 @@ __all__ = [
     "CandidateStatus",
     "Clip",
     "ClipDraft",
+    "ClipPriority",
     "ClipProgress",
     "ClipSkip",
     "ClipTarget",
