@@ -36,6 +36,13 @@ def expected_gain(post: ClipPosterior, n_clip: int, min_margin: float = 0.0, sd_
 
     Clips go ``chunk`` at a time: the draws are (clips, inner, candidates) arrays.
     """
+    from annotate_app.doubt.blas import one_blas_thread
+
+    with one_blas_thread():
+        return _expected_gain(post, n_clip, min_margin, sd_u, sd_d, outer, inner, seed, chunk)
+
+
+def _expected_gain(post, n_clip, min_margin, sd_u, sd_d, outer, inner, seed, chunk):
     conf, gain = np.full(n_clip, np.nan), np.full(n_clip, np.nan)
     rng = np.random.default_rng(seed)
     for g, (clips, mean, cov) in enumerate(zip(post.clips, post.mean, post.cov)):

@@ -224,9 +224,12 @@ def fit(data: RatingSet, priors: Priors | None = None, max_iter: int = 500, warm
     ``warm``: a previous fit over the same candidates, clips and annotators (index for index) to
     start from; a round that gained ratings then converges in a fraction of the iterations.
     """
+    from annotate_app.doubt.blas import one_blas_thread
+
     pr = priors or Priors()
     x0 = {ax: (warm.axes[ax].x if warm is not None else None) for ax in AXES}
-    return ModelFit(data, {ax: fit_axis(data, ax, pr, max_iter, x0[ax], passes) for ax in AXES}, pr)
+    with one_blas_thread():
+        return ModelFit(data, {ax: fit_axis(data, ax, pr, max_iter, x0[ax], passes) for ax in AXES}, pr)
 
 
 def reliability(m: ModelFit) -> np.ndarray:
