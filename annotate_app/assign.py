@@ -292,7 +292,7 @@ def next_clip(
     if cfg.allocation == "active":
         from annotate_app.doubt.priority import maybe_refresh
 
-        maybe_refresh(store, cfg.settle_confidence, cfg.refit_seconds)
+        maybe_refresh(store, cfg.settle_confidence, cfg.refit_seconds, cfg.overlap_max or cfg.overlap)
     return in_transaction(store, lambda s: _next_in_tx(s, annotator_pk, cfg, now, rng))
 
 

@@ -103,7 +103,7 @@ def _fill_pg(store, tables) -> None:
                 for row in rows:
                     cp.write_row(row)
         for name in tables:
-            if name != "clip_progress":  # sequences must continue after the explicit ids
+            if name not in ("clip_progress", "clip_priority"):  # sequences must continue after the explicit ids
                 cur.execute(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT MAX(id) FROM {name}))")
         raw.commit()
         cur.execute("ANALYZE")
@@ -128,8 +128,9 @@ def _pct(xs: list[float], q: float) -> float:
 
 
 def _fill_priority(store, tables, backend: str) -> None:
-    """Synthetic clip_priority rows: priority falling with the clip id, every fifth clip settled."""
-    rows = [(i, 0.5, 0.05, 25.0, 0.05 / (20 + 1.5 * 25) * (1 - i / 1e7), i % 5 == 0, n, TS)
+    """Synthetic clip_priority rows: priority falling with the clip id, every fifth clip settled, full clips
+    (k ratings) at -1 as the fit writes them."""
+    rows = [(i, 0.5, 0.05, 25.0, -1.0 if n >= K else 0.05 / (20 + 1.5 * 25) * (1 - i / 1e7), i % 5 == 0, n, TS)
             for i, n in tables["clip_progress"][1]]
     cols = "clip_pk, confidence, gain, watch_s, priority, settled, n_at_fit, fitted_at"
     (_fill_sqlite if backend == "sqlite" else _fill_pg)(store, {"clip_priority": (cols, rows)})
@@ -138,7 +139,7 @@ def _fill_priority(store, tables, backend: str) -> None:
 def _time_refresh(store) -> dict:
     from annotate_app.doubt.priority import refresh
 
-    r = refresh(store, 0.95)
+    r = refresh(store, 0.95, K)
     return {"rating_rows": r.ratings, "clips": r.clips, "fit_s": round(r.fit_s, 1), "total_s": round(r.total_s, 1),
             "fit_s_per_100k_rows": round(r.fit_s / max(r.ratings, 1) * 1e5, 1), "settled": r.settled,
             "expected_accuracy": round(r.expected_accuracy, 4)}

@@ -26,6 +26,7 @@ from storage import Store, in_transaction, read_dataframes
 from storage.queries_doubt import (
     ADD_PACE,
     ADD_PRIORITY,
+    ANALYZE_PRIORITY,
     CLEAR_PACE,
     CLEAR_PRIORITY,
     FIT_CANDIDATES,
@@ -105,8 +106,13 @@ def _fit(f: dict[str, pd.DataFrame], key: str):
     return m
 
 
-def priorities(m, clips: pd.DataFrame, pace: pd.DataFrame, settle: float, min_margin: float = 0.0) -> pd.DataFrame:
-    """Per clip of ``clips`` (clip_pk, audio_duration, n_done, n_cand): the clip_priority row."""
+def priorities(m, clips: pd.DataFrame, pace: pd.DataFrame, settle: float, kmax: int | None = None,
+               min_margin: float = 0.0) -> pd.DataFrame:
+    """Per clip of ``clips`` (clip_pk, audio_duration, n_done, n_cand): the clip_priority row.
+
+    A clip already at ``kmax`` ratings gets priority -1: the hand-out's index walk then meets the open clips
+    first instead of stepping over every full one.
+    """
     from annotate_app.doubt.gain import expected_gain
     from annotate_app.doubt.posterior import clip_posterior
 
@@ -119,11 +125,15 @@ def priorities(m, clips: pd.DataFrame, pace: pd.DataFrame, settle: float, min_ma
     o, p = (pace.overhead_s.mean(), pace.pace.mean()) if len(pace) else (DEFAULT_OVERHEAD_S, DEFAULT_PACE)
     # A clip with under two candidates has no pair to decide (confidence null): settled once rated.
     settled = np.where(np.isnan(c), clips.n_done.to_numpy() >= 1, c >= settle)
+    prio = g / (o + p * watch)
+    if kmax is not None:
+        prio = np.where(clips.n_done.to_numpy() >= kmax, -1.0, prio)
     return pd.DataFrame({"clip_pk": clips.clip_pk.astype(int), "confidence": c, "gain": g, "watch_s": watch,
-                         "priority": g / (o + p * watch), "settled": settled, "n_at_fit": clips.n_done.astype(int)})
+                         "priority": prio, "settled": settled, "n_at_fit": clips.n_done.astype(int)})
 
 
-def refresh(store: Store, settle: float, now: datetime | None = None) -> RefreshResult:
+def refresh(store: Store, settle: float, kmax: int | None = None, now: datetime | None = None) -> RefreshResult:
+    """One fit and table write (see the module docstring); ``kmax``: the hand-out's cap (overlap_max, else k)."""
     t0 = time.perf_counter()
     f = read_dataframes(store, {"ratings": FIT_RATINGS, "candidates": FIT_CANDIDATES, "clips": FIT_CLIPS,
                                 "gold": FIT_GOLD, "times": FIT_TIMES})
@@ -134,7 +144,7 @@ def refresh(store: Store, settle: float, now: datetime | None = None) -> Refresh
         people = pace.assign(reliability=None, bias=None)
     else:
         m = _fit(f, str(store.engine.url))
-        rows = priorities(m, f["clips"], pace, settle)
+        rows = priorities(m, f["clips"], pace, settle, kmax)
         people = _people(m, pace)
     fit_s = time.perf_counter() - t1
     stamp = now or datetime.now(timezone.utc)
@@ -149,6 +159,7 @@ def refresh(store: Store, settle: float, now: datetime | None = None) -> Refresh
         if len(people):
             s.execute(ADD_PACE, [{k: (None if pd.isna(v) else v) for k, v in r.items()}
                                  for r in people.to_dict("records")])
+        s.execute(ANALYZE_PRIORITY)
 
     in_transaction(store, write)
     conf = rows["confidence"].dropna() if len(rows) else pd.Series(dtype=float)
@@ -161,7 +172,7 @@ _running: dict[str, threading.Thread] = {}
 _lock = threading.Lock()
 
 
-def maybe_refresh(store: Store, settle: float, every_s: float) -> bool:
+def maybe_refresh(store: Store, settle: float, every_s: float, kmax: int | None = None) -> bool:
     """Start a background refresh when the last one (in this process) is ``every_s`` old; True if started."""
     key = str(store.engine.url)
     with _lock:
@@ -169,16 +180,16 @@ def maybe_refresh(store: Store, settle: float, every_s: float) -> bool:
         if busy or time.monotonic() - _last.get(key, -every_s) < every_s:
             return False
         _last[key] = time.monotonic()
-        t = threading.Thread(target=_refresh_quietly, args=(store, settle), daemon=True, name="doubt-refresh")
+        t = threading.Thread(target=_refresh_quietly, args=(store, settle, kmax), daemon=True, name="doubt-refresh")
         _running[key] = t
     t.start()
     return True
 
 
-def _refresh_quietly(store: Store, settle: float) -> None:
+def _refresh_quietly(store: Store, settle: float, kmax: int | None) -> None:
     import logging
 
     try:
-        refresh(store, settle)
+        refresh(store, settle, kmax)
     except Exception:  # a failed fit must not take the app down; the hand-out keeps the last table
         logging.getLogger(__name__).exception("annotator model refresh failed")

@@ -198,7 +198,7 @@ def stats_cmd(as_json: bool, limit: int, idle_gap_minutes: float, min_gold_accur
         if fit_model:
             from annotate_app.doubt.priority import refresh
 
-            refresh(store, ws.config.settle_confidence)
+            refresh(store, ws.config.settle_confidence, ws.config.overlap_max or ws.config.overlap)
         st = compute_stats(store, ws.config.overlap, cfg)
     if as_json:
         click.echo(json.dumps(st))

@@ -49,7 +49,7 @@ def test_settled_clips_are_never_handed_out(store):
         while (lease := next_clip(store, me, cfg)) is not None:
             i = clips.index(lease.clip_pk)
             _rate(store, me, lease, CLEAR if i < 3 else CROSSING[r])
-    res = priority.refresh(store, cfg.settle_confidence)
+    res = priority.refresh(store, cfg.settle_confidence, cfg.overlap_max)
     assert res.clips == 6
     with store.session() as s:
         table = {pk: (conf, settled) for pk, conf, settled in
@@ -84,7 +84,7 @@ def test_one_rating_per_clip_per_fit_first(store):
     for r, me in enumerate(people[:2]):
         while (lease := next_clip(store, me, cfg)) is not None:
             _rate(store, me, lease, CROSSING[r])
-    priority.refresh(store, cfg.settle_confidence)
+    priority.refresh(store, cfg.settle_confidence, cfg.overlap_max)
     first = [next_clip(store, me, cfg).clip_pk for me in people[2:]]  # held, not yet submitted
     assert sorted(first) == sorted(clips)
 
