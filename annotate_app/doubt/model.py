@@ -209,8 +209,10 @@ def fit_axis(data: RatingSet, axis: str, pr: Priors, max_iter: int = 500, x0: np
     x = _start(data, y, pr) if x0 is None else x0
     c = None
     for _ in range(passes):  # pass 1: joint MAP; later passes: with the Occam term frozen at the last mode
-        res = minimize(neg_log_post, x, args=(data, y, data.gold[axis], pr, c), jac=True, method="L-BFGS-B",
-                       options={"maxiter": max_iter, "gtol": 1e-3, "ftol": 1e-8})
+        # A trial step of the line search may overflow exp(); its infinite value just makes the search step back.
+        with np.errstate(over="ignore", invalid="ignore"):
+            res = minimize(neg_log_post, x, args=(data, y, data.gold[axis], pr, c), jac=True, method="L-BFGS-B",
+                           options={"maxiter": max_iter, "gtol": 1e-3, "ftol": 1e-8})
         x = res.x
         c = _unit_info_at(x, data)
     d, u, b, alpha, ls, t, v = _split(x, (data.n_cand, data.n_clip, data.n_ann))
