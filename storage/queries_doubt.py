@@ -67,35 +67,39 @@ MEAN_PACE = text("SELECT AVG(overhead_s), AVG(pace) FROM annotator_pace")
 HAS_PRIORITY = text("SELECT 1 FROM clip_priority LIMIT 1")
 IS_SETTLED = text("SELECT settled FROM clip_priority WHERE clip_pk = :clip")
 
-# The pick reads one page of the priority index at a time (:page rows from :offset, unsettled, by priority):
-# MATERIALIZED keeps the planner from joining every open clip first and sorting them (what PostgreSQL chose with
-# a plain ORDER BY ... LIMIT: 16 ms at 3k clips, 80 ms at 12.5k, growing with the round; measured with EXPLAIN
-# ANALYZE), so the filters run on one page whatever the round's size. Of the page's open clips, the top :window
-# by the average annotator's priority are re-ranked by gain per second of *this* annotator's time. :per_fit caps
-# a clip at one new rating per fit (the gain was worked out for one rating; a second on the same stale figure
-# would be spent blind); the relaxed pass (:per_fit false) lets a clip fill up to :kmax before the next fit.
-_CAP = "CASE WHEN :per_fit AND p.n_at_fit + 1 < :kmax THEN p.n_at_fit + 1 ELSE :kmax END"
+# The pick reads one page of the priority index at a time (:page rows from :offset, unsettled, by priority),
+# and everything it checks about a clip is a scalar subquery in that page's select list: each is then one index
+# lookup per page row, whatever the round's size. Written as joins, PostgreSQL hash-joined every open clip's
+# progress row (or every open clip, without the MATERIALIZED page) and sorted: 16 ms at 3k clips, 26-80 ms at
+# 12.5k-100k, measured with EXPLAIN ANALYZE; an EXISTS on clips became a hashed scan of all clips (26 ms at 100k),
+# so the round check is a plain scalar subquery. Of the page's open clips, the top :window by the average
+# annotator's priority are re-ranked by gain per second of *this* annotator's time. :per_fit caps a clip at
+# one new rating per fit (the gain was worked out for one rating; a second on the same stale figure would be
+# spent blind); the relaxed pass (:per_fit false) lets a clip fill up to :kmax before the next fit.
+_LEASED = ("(SELECT COUNT(*) FROM assignments a WHERE a.clip_pk = p.clip_pk AND a.status = 'leased' "
+           "AND a.completed_at IS NULL AND a.lease_expires_at > :now)")
 _PAGE = """
 WITH page AS MATERIALIZED (
-  SELECT clip_pk, gain, watch_s, priority, n_at_fit FROM clip_priority
-  WHERE settled = :false
-  ORDER BY priority DESC, clip_pk DESC
+  SELECT p.clip_pk, p.gain, p.watch_s, p.priority, p.n_at_fit{extra}
+  FROM clip_priority p
+  WHERE p.settled = :false
+  ORDER BY p.priority DESC, p.clip_pk DESC
   LIMIT :page OFFSET :offset
 )"""
-_PICK_PRIORITY_SQL = _PAGE + f"""
-SELECT w.clip_pk, w.cap FROM (
-  SELECT p.clip_pk, p.gain, p.watch_s, {_CAP} AS cap
-  FROM page p JOIN clip_progress q ON q.clip_pk = p.clip_pk JOIN clips c ON c.id = p.clip_pk
-  WHERE c.is_gold = :false
-    AND c.round = {CURRENT_ROUND_SQL}
-    AND q.n_done < :kmax
-    AND p.clip_pk NOT IN :skip
-    AND {_NOT_MINE.format(clip="p.clip_pk")}
-    AND {_HAS_RATEABLE.format(clip="p.clip_pk")}
-    AND q.n_done + (SELECT COUNT(*) FROM assignments a
-                    WHERE a.clip_pk = p.clip_pk AND a.status = 'leased' AND a.completed_at IS NULL
-                      AND a.lease_expires_at > :now) < {_CAP}
-  ORDER BY p.priority DESC, p.clip_pk DESC
+_CHECKS = f""",
+         (SELECT q.n_done FROM clip_progress q WHERE q.clip_pk = p.clip_pk) AS n_done,
+         {_LEASED} AS leased,
+         (SELECT c.is_gold = :false AND c.round = {CURRENT_ROUND_SQL} FROM clips c WHERE c.id = p.clip_pk)
+           AS in_round,
+         {_HAS_RATEABLE.format(clip="p.clip_pk")} AS rateable,
+         {_NOT_MINE.format(clip="p.clip_pk")} AS not_mine"""
+_CAP = "CASE WHEN :per_fit AND w.n_at_fit + 1 < :kmax THEN w.n_at_fit + 1 ELSE :kmax END"
+_PICK_PRIORITY_SQL = _PAGE.format(extra=_CHECKS) + f"""
+SELECT w.clip_pk, {_CAP} AS cap FROM (
+  SELECT * FROM page w
+  WHERE w.in_round AND w.rateable AND w.not_mine AND w.n_done < :kmax AND w.clip_pk NOT IN :skip
+    AND w.n_done + w.leased < {_CAP}
+  ORDER BY w.priority DESC, w.clip_pk DESC
   LIMIT :window
 ) w
 ORDER BY w.gain / (:overhead + :pace * w.watch_s) DESC, w.clip_pk
@@ -105,7 +109,8 @@ PICK_PRIORITY = text(_PICK_PRIORITY_SQL).bindparams(
     bindparam("now", type_=_TS), bindparam("false", value=False, type_=Boolean),
     bindparam("per_fit", type_=Boolean), bindparam("skip", expanding=True))
 # Rows in a page, to know when the walk has passed the last unsettled clip.
-PAGE_ROWS = text(_PAGE + "\nSELECT COUNT(*) FROM page").bindparams(bindparam("false", value=False, type_=Boolean))
+PAGE_ROWS = text(_PAGE.format(extra="") + "\nSELECT COUNT(*) FROM page").bindparams(
+    bindparam("false", value=False, type_=Boolean))
 LOCK_PROGRESS = text("SELECT clip_pk FROM clip_progress WHERE clip_pk = :clip FOR UPDATE SKIP LOCKED")
 
 # Dashboard: settled / in doubt / not yet fitted, and the expected pair accuracy (mean confidence).

@@ -19,7 +19,7 @@ from storage.queries_assign import TAKEN
 from storage.queries_doubt import HAS_PRIORITY, LOCK_PROGRESS, MEAN_PACE, PACE, PAGE_ROWS, PICK_PRIORITY
 
 WINDOW = 64
-PAGE = 512  # priority rows read per step of the walk (see storage.queries_doubt)
+PAGE = 256  # priority rows read per step of the walk (see storage.queries_doubt)
 DEFAULT_PACE = (20.0, 1.5)
 
 
