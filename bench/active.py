@@ -25,6 +25,7 @@ import argparse
 import json
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -32,10 +33,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from annotate_app.doubt import fit, rating_set  # noqa: E402
-from annotate_app.doubt.gain import expected_gain  # noqa: E402
-from annotate_app.doubt.posterior import candidate_table, clip_posterior  # noqa: E402
-from bench.active_plot import write_svg  # noqa: E402
+from annotate_app.doubt import fit, rating_set
+from annotate_app.doubt.gain import expected_gain
+from annotate_app.doubt.posterior import candidate_table, clip_posterior
+from bench.active_plot import write_svg
 
 M = 5
 
@@ -156,7 +157,7 @@ def active(rng, w, a, truth) -> list[dict]:
 
 def reach(curve: list[dict], target: float) -> float | None:
     """Ratings per clip at which a curve first reaches ``target`` (linear between points)."""
-    for p, q in zip(curve, curve[1:]):
+    for p, q in pairwise(curve):
         if p["model"] < target <= q["model"]:
             f = (target - p["model"]) / (q["model"] - p["model"])
             return p["ratings_per_clip"] + f * (q["ratings_per_clip"] - p["ratings_per_clip"])

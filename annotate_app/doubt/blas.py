@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import re
 from contextlib import contextmanager
+from pathlib import Path
 
 _SETTERS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads", "openblas_set_num_threads")
 _GETTERS = ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads", "openblas_get_num_threads")
@@ -20,7 +21,7 @@ _GETTERS = ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads
 
 def _openblas() -> list[tuple]:
     try:
-        maps = open("/proc/self/maps").read()
+        maps = Path("/proc/self/maps").read_text()
     except OSError:
         return []
     out = []

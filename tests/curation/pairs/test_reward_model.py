@@ -63,7 +63,6 @@ def _orthant(mean, cov, best, worst, mid):
 def test_model_reward_pairs_a_with_c_and_confidence_matches_the_posterior(ratings_file):
     from annotate_app.doubt import fit, rating_set
     from annotate_app.doubt.posterior import clip_posterior
-    from tests.fixtures.pairs_data import SCHEMA  # noqa: F401  (same file, read back below)
 
     result = build_pairs(BuildPairsConfig(reward="model"), ratings=ratings_file)
     w, l, conf = _pair(result.manifest)
