@@ -70,6 +70,9 @@ class AssignConfig:
             time, up to this many (None or = overlap: off). See ``annotate_app.overlap``.
         disagree_spread: a candidate's composite spread over raters that counts as disagreement.
         break_minutes: how long a break may hold the annotator's clip (the lease clock stops for it).
+        allocation: "uniform" (k raters per clip) or "active" (by the priority table; see ``annotate_app.doubt.pick``).
+        settle_confidence: active: a clip whose pair confidence reaches this is no longer handed out.
+        refit_seconds: active: the background fit's period.
     """
 
     overlap: int = field(default=3, metadata={
@@ -90,7 +93,21 @@ class AssignConfig:
     break_minutes: float = field(default=60.0, metadata={
         "help": "How long a break may hold the annotator's clip (the lease clock stops for it)."})
 
+    allocation: str = field(default="uniform", metadata={
+        "help": "uniform: k raters per clip; active: the clip whose pair is most in doubt per second of the "
+                "annotator's time."})
+    settle_confidence: float = field(default=0.95, metadata={
+        "help": "Active allocation: a clip whose pair confidence reaches this is no longer handed out."})
+    refit_seconds: float = field(default=120.0, metadata={
+        "help": "Active allocation: how often the annotator model is refitted in the background."})
+
     def __post_init__(self) -> None:
+        if self.allocation not in ("uniform", "active"):
+            raise ValueError(f"allocation must be 'uniform' or 'active'. Got {self.allocation!r}.")
+        if not 0.5 < self.settle_confidence < 1:
+            raise ValueError(f"settle_confidence must be in (0.5, 1). Got {self.settle_confidence}.")
+        if not self.refit_seconds > 0:
+            raise ValueError(f"refit_seconds must be > 0. Got {self.refit_seconds}.")
         if not isinstance(self.overlap, int) or self.overlap < 1:
             raise ValueError(f"overlap must be an integer >= 1. Got {self.overlap!r}.")
         if self.lease_minutes <= 0:
@@ -177,6 +194,9 @@ def has_room(s: Session, me: int, clip: int, is_gold: bool, cfg: AssignConfig, n
     expired lease and a late submit (annotate_app.submit) both ask this."""
     if is_gold:
         return True
+    if cfg.allocation == "active":  # active: up to overlap_max (k when unset); settled clips are simply not handed out
+        cap = cfg.overlap_max or cfg.overlap
+        return (s.scalar(TAKEN, {"me": me, "now": now, "clip": clip}) or 0) < cap
     cap = max(cfg.overlap, s.scalar(TARGET, {"clip": clip}) or 0) if cfg.adaptive else cfg.overlap
     return (s.scalar(TAKEN, {"me": me, "now": now, "clip": clip}) or 0) < cap
 
@@ -230,6 +250,8 @@ def _next_in_tx(s: Session, me: int, cfg: AssignConfig, now: datetime, rng: rand
     if lease is not None:
         return lease
     _sync_progress(s)
+    if cfg.allocation == "active":
+        return _next_active(s, me, cfg, now, rng)
     gold_first = rng.random() < cfg.gold_rate
     kinds = ("gold", "escalated", "open") if gold_first else ("escalated", "open", "gold")
     for kind in kinds:
@@ -241,11 +263,36 @@ def _next_in_tx(s: Session, me: int, cfg: AssignConfig, now: datetime, rng: rand
     return None
 
 
+def _next_active(s: Session, me: int, cfg: AssignConfig, now: datetime, rng: random.Random) -> Lease | None:
+    """Active allocation (``annotate_app.doubt.pick``): gold at its rate, then every clip's first rating, then
+    the clip whose pair would firm up most per second of this annotator's time."""
+    from dataclasses import replace
+
+    from annotate_app.doubt.pick import pick_active
+
+    gold_first = rng.random() < cfg.gold_rate
+    steps = ("gold", "first", "doubt") if gold_first else ("first", "doubt", "gold")
+    for step in steps:
+        if step == "gold":
+            clip = s.scalar(PICK_GOLD, {"me": me})
+        elif step == "first":  # a minimum of one rating per clip: the model knows nothing of an unrated clip
+            clip = _pick_open(s, me, replace(cfg, overlap=1), now)
+        else:
+            clip = pick_active(s, me, cfg, now)
+        if clip is not None:
+            return _lease(s, me, clip, cfg, now)
+    return None
+
+
 def next_clip(
     store: Store, annotator_pk: int, cfg: AssignConfig, *, now: datetime | None = None, rng: random.Random | None = None
 ) -> Lease | None:
     """The clip this annotator should rate now (resumed or newly leased), or None when nothing is left."""
     now, rng = _utc(now), rng or random.Random()
+    if cfg.allocation == "active":
+        from annotate_app.doubt.priority import maybe_refresh
+
+        maybe_refresh(store, cfg.settle_confidence, cfg.refit_seconds, cfg.overlap_max or cfg.overlap)
     return in_transaction(store, lambda s: _next_in_tx(s, annotator_pk, cfg, now, rng))
 
 

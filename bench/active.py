@@ -13,8 +13,8 @@ one clip: all its candidates, both axes) is truth + bias + noise, rounded, clipp
 Policies, all counted in ratings per clip:
 (a) uniform k, plain means (today); (b) the same ratings, the model's posterior means;
 (c) active: every clip one rating, then in batches of ``--batch`` x clips, fit, and give each
-    arriving annotator the clip with the highest expected confidence gain per second that they
-    have not rated, skipping settled clips (confidence >= ``--settle``) and clips at ``--kmax``.
+    arriving annotator the clip with the highest expected confidence gain per second (``--cost
+    ratings``: per rating) that they have not rated, skipping settled clips (confidence >= ``--settle``) and clips at ``--kmax``.
 Pair accuracy: share of clips whose best-vs-worst pair is exactly the true one (composite).
 Prints a table; writes bench/results/active.json and the curve as docs/active.svg.
 """
@@ -25,6 +25,7 @@ import argparse
 import json
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -32,10 +33,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from annotate_app.doubt import fit, rating_set  # noqa: E402
-from annotate_app.doubt.gain import expected_gain  # noqa: E402
-from annotate_app.doubt.posterior import candidate_table, clip_posterior  # noqa: E402
-from bench.active_plot import write_svg  # noqa: E402
+from annotate_app.doubt import fit, rating_set
+from annotate_app.doubt.gain import expected_gain
+from annotate_app.doubt.posterior import candidate_table, clip_posterior
+from bench.active_plot import write_svg
 
 M = 5
 
@@ -137,7 +138,8 @@ def active(rng, w, a, truth) -> list[dict]:
                     "settled": float(np.mean(conf >= a.settle)), "expected_acc": float(np.mean(conf))})
         if len(rows) >= a.budget * a.clips:
             return out
-        score = np.where(conf >= a.settle, -np.inf, gain / w["len"])
+        cost = w["len"] if a.cost == "seconds" else 1.0  # the app divides by expected seconds; see --cost
+        score = np.where(conf >= a.settle, -np.inf, gain / cost)
         order = np.argsort(-score, kind="stable")
         order = order[np.isfinite(score[order])]
         taken: set[int] = set()
@@ -155,7 +157,7 @@ def active(rng, w, a, truth) -> list[dict]:
 
 def reach(curve: list[dict], target: float) -> float | None:
     """Ratings per clip at which a curve first reaches ``target`` (linear between points)."""
-    for p, q in zip(curve, curve[1:]):
+    for p, q in pairwise(curve):
         if p["model"] < target <= q["model"]:
             f = (target - p["model"]) / (q["model"] - p["model"])
             return p["ratings_per_clip"] + f * (q["ratings_per_clip"] - p["ratings_per_clip"])
@@ -170,6 +172,9 @@ def args_of(argv):
     for name, default in (("method-sd", 0.8), ("g-lo", 0.4), ("g-hi", 1.5), ("bias", 0.4), ("noise-lo", 0.3),
                           ("noise-hi", 1.0), ("own-sd", 0.3), ("settle", 0.95), ("batch", 0.25), ("budget", 3.0)):
         ap.add_argument(f"--{name}", type=float, default=default)
+    ap.add_argument("--cost", choices=("seconds", "ratings"), default="seconds",
+                    help="(c) ranks clips by expected gain per second of clip (as the app) or per rating (the unit "
+                         "the accuracy curve is counted in)")
     ap.add_argument("--out", default=str(Path(__file__).with_name("results") / "active.json"))
     ap.add_argument("--svg", default=str(Path(__file__).resolve().parents[1] / "docs" / "active.svg"))
     return ap.parse_args(argv)

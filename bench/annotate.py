@@ -10,6 +10,16 @@ times, one of ``--annotators`` fresh annotators (round robin) gets the next clip
 (``next_clip`` + ``clip_view``: what the page needs) and submits it (``submit_clip``).
 Each call is timed on its own, sequentially, in-process (no HTTP, no Streamlit).
 Prints a table and writes ``bench/results/annotate.json``. Targets: p95 < 50 ms for both.
+
+``--allocation active`` measures the active hand-out (``annotate_app.doubt``) instead: every clip then has at
+least one rating (``--done`` + ``--partial`` should be 1, so each hand-out goes through the priority table,
+not the first-rating rule); the ``clip_priority`` table is filled with synthetic figures (a fifth of the
+clips settled), since the hand-out reads it the same whatever wrote it. The background fit is off during the
+timed rounds (it runs on its own thread in the app). ``--fit`` also times one ``refresh`` (the fit and the
+table write) over the store's ratings and reports it per 100k rating rows.
+
+    python bench/annotate.py --allocation active --done 0.3 --partial 0.7
+    python bench/annotate.py --allocation active --clips 10000 --done 0.3 --partial 0.7 --fit --backends sqlite
 """
 
 from __future__ import annotations
@@ -53,7 +63,10 @@ def _rows(n_clips: int, per_clip: int, done: float, partial: float, n_ann: int):
             ann = (i + r) % n_ann + 1
             assigns.append((len(assigns) + 1, i, ann, "done", 1, TS, TS, TS))
             for j in range(per_clip):
-                ratings.append((len(ratings) + 1, (i - 1) * per_clip + j + 1, ann, 3, 4, False, "bench", TS, TS))
+                # Candidate j of clip i has quality 1 + (i + j) % 5; each rater is off by -1, 0 or +1.
+                a = min(5, max(1, 1 + (i + j) % 5 + (i + r) % 3 - 1))
+                f = min(5, max(1, 1 + (i + 2 * j) % 5 + (i + r + 1) % 3 - 1))
+                ratings.append((len(ratings) + 1, (i - 1) * per_clip + j + 1, ann, a, f, False, "bench", TS, TS))
     return {
         "clips": (("id, clip_id, image_path, image_sha256, image_width, image_height, audio_path, audio_sha256, "
                    "audio_duration, is_gold, created_at"), clips),
@@ -90,7 +103,7 @@ def _fill_pg(store, tables) -> None:
                 for row in rows:
                     cp.write_row(row)
         for name in tables:
-            if name != "clip_progress":  # sequences must continue after the explicit ids
+            if name not in ("clip_progress", "clip_priority"):  # sequences must continue after the explicit ids
                 cur.execute(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT MAX(id) FROM {name}))")
         raw.commit()
         cur.execute("ANALYZE")
@@ -114,8 +127,26 @@ def _pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))]
 
 
-def _measure(store, rounds: int, n_ann: int) -> dict:
-    cfg = AssignConfig(overlap=K, gold_rate=0.0)
+def _fill_priority(store, tables, backend: str) -> None:
+    """Synthetic clip_priority rows: priority falling with the clip id, every fifth clip settled, full clips
+    (k ratings) at -1 as the fit writes them."""
+    rows = [(i, 0.5, 0.05, 25.0, -1.0 if n >= K else 0.05 / (20 + 1.5 * 25) * (1 - i / 1e7), i % 5 == 0, n, TS)
+            for i, n in tables["clip_progress"][1]]
+    cols = "clip_pk, confidence, gain, watch_s, priority, settled, n_at_fit, fitted_at"
+    (_fill_sqlite if backend == "sqlite" else _fill_pg)(store, {"clip_priority": (cols, rows)})
+
+
+def _time_refresh(store) -> dict:
+    from annotate_app.doubt.priority import refresh
+
+    r = refresh(store, 0.95, K)
+    return {"rating_rows": r.ratings, "clips": r.clips, "fit_s": round(r.fit_s, 1), "total_s": round(r.total_s, 1),
+            "fit_s_per_100k_rows": round(r.fit_s / max(r.ratings, 1) * 1e5, 1), "settled": r.settled,
+            "expected_accuracy": round(r.expected_accuracy, 4)}
+
+
+def _measure(store, rounds: int, n_ann: int, allocation: str = "uniform") -> dict:
+    cfg = AssignConfig(overlap=K, gold_rate=0.0, allocation=allocation)
     people = _new_annotators(store, n_ann)
     hand, sub = [], []
     for r in range(rounds):
@@ -158,7 +189,16 @@ def run_backend(backend: str, args) -> dict:
         tables = _rows(args.clips, args.per_clip, args.done, args.partial, 50)
         (_fill_sqlite if backend == "sqlite" else _fill_pg)(store, tables)
         fill_s = time.perf_counter() - t0
-        result = _measure(store, args.rounds, args.annotators)
+        fit = _time_refresh(store) if args.fit else None
+        if args.allocation == "active":
+            from annotate_app.doubt import priority
+
+            priority.maybe_refresh = lambda *a, **k: False  # see the module docstring
+            if fit is None:
+                _fill_priority(store, tables, backend)
+        result = _measure(store, args.rounds, args.annotators, args.allocation)
+        if fit is not None:
+            result["refresh"] = fit
         store.dispose()
         counts = {k: len(v[1]) for k, v in tables.items()}
         return {"backend": backend, "fill_seconds": round(fill_s, 1), "rows": counts, **result}
@@ -180,16 +220,24 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rounds", type=int, default=300, help="timed hand-out + submit rounds (default 300)")
     ap.add_argument("--annotators", type=int, default=20, help="fresh annotators taking turns (default 20)")
     ap.add_argument("--backends", default="sqlite,postgres", help="comma list: sqlite, postgres")
+    ap.add_argument("--allocation", choices=("uniform", "active"), default="uniform",
+                    help="the hand-out rule timed (active: reads clip_priority; see above)")
+    ap.add_argument("--fit", action="store_true", help="also time one background refresh (the model fit)")
     ap.add_argument("--out", default=str(Path(__file__).with_name("results") / "annotate.json"))
     args = ap.parse_args(argv)
     results = [run_backend(b.strip(), args) for b in args.backends.split(",") if b.strip()]
-    print(f"\n{args.clips} clips x {args.per_clip} candidates, {args.done:.0%} done, {args.rounds} rounds")
+    print(f"\n{args.clips} clips x {args.per_clip} candidates, {args.done:.0%} done, {args.rounds} rounds, "
+          f"{args.allocation} allocation")
     print(f"{'backend':<10} {'call':<9} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}  target p95 < {TARGET_MS:.0f} ms")
     for r in results:
         for call in ("hand_out", "submit"):
             m = r[call]
             ok = "ok" if m["p95_ms"] < TARGET_MS else "MISSED"
             print(f"{r['backend']:<10} {call:<9} {m['p50_ms']:>8.2f} {m['p95_ms']:>8.2f} {m['max_ms']:>8.2f}  {ok}")
+        if "refresh" in r:
+            f = r["refresh"]
+            print(f"{r['backend']:<10} refresh: {f['rating_rows']} rating rows, {f['clips']} clips, fit {f['fit_s']} s "
+                  f"({f['fit_s_per_100k_rows']} s per 100k rating rows), with reads and writes {f['total_s']} s")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     payload = {"command": "python bench/annotate.py " + " ".join(argv if argv is not None else sys.argv[1:]),

@@ -79,6 +79,12 @@ def rows(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) 
     return [dict(zip(cols, r)) for r in cur.fetchall()]
 
 
+def frame(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None):
+    """The named query's result as a pandas DataFrame (for inputs of Python steps, e.g. the annotator model)."""
+    text = sql(name)
+    return con.execute(text, _bind(text, params)).df()
+
+
 def query_arrow(con: duckdb.DuckDBPyConnection, name: str) -> pa.Table:
     """The named query's result as Arrow (no parameters), in the order of its ORDER BY."""
     return con.sql(sql(name)).to_arrow_table()

@@ -31,8 +31,18 @@ def expected_confidence(mean, cov, cov_next, min_margin, z_outer, z_inner) -> np
 
 
 def expected_gain(post: ClipPosterior, n_clip: int, min_margin: float = 0.0, sd_u: float = 1.0, sd_d: float = 1.0,
-                  outer: int = 16, inner: int = 64, seed: int = 0):
-    """(confidence now, expected gain of one more average rating) per clip (NaN under two candidates)."""
+                  outer: int = 16, inner: int = 64, seed: int = 0, chunk: int = 2000):
+    """(confidence now, expected gain of one more average rating) per clip (NaN under two candidates).
+
+    Clips go ``chunk`` at a time: the draws are (clips, inner, candidates) arrays.
+    """
+    from annotate_app.doubt.blas import one_blas_thread
+
+    with one_blas_thread():
+        return _expected_gain(post, n_clip, min_margin, sd_u, sd_d, outer, inner, seed, chunk)
+
+
+def _expected_gain(post, n_clip, min_margin, sd_u, sd_d, outer, inner, seed, chunk):
     conf, gain = np.full(n_clip, np.nan), np.full(n_clip, np.nan)
     rng = np.random.default_rng(seed)
     for g, (clips, mean, cov) in enumerate(zip(post.clips, post.mean, post.cov)):
@@ -40,8 +50,10 @@ def expected_gain(post: ClipPosterior, n_clip: int, min_margin: float = 0.0, sd_
         if n < 2:
             continue
         zi, zo = rng.standard_normal((inner, n)), rng.standard_normal((outer, n))
-        now = confidence(mean, cov, min_margin, zi)
-        nxt = shrunk_cov({ax: post.w[ax][g] for ax in AXES}, post.extra, sd_u, sd_d)
-        conf[clips] = now
-        gain[clips] = expected_confidence(mean, cov, nxt, min_margin, zo, zi) - now
+        for lo in range(0, len(clips), chunk):
+            sl = slice(lo, lo + chunk)
+            now = confidence(mean[sl], cov[sl], min_margin, zi)
+            nxt = shrunk_cov({ax: post.w[ax][g][sl] for ax in AXES}, post.extra, sd_u, sd_d)
+            conf[clips[sl]] = now
+            gain[clips[sl]] = expected_confidence(mean[sl], cov[sl], nxt, min_margin, zo, zi) - now
     return conf, gain

@@ -203,14 +203,34 @@ def _unit_info_at(x: np.ndarray, data: RatingSet) -> np.ndarray:
     return unit_information(eta, np.exp(ls[j] + v[data.clip[data.cand]]), cut_points(t)[j])
 
 
+# Box on the scale parameters: log noise scale and clip log multiplier within e^-6..e^4 of the prior's median.
+# The priors keep the optimum well inside; the box keeps the line search's trial steps from exp() underflow,
+# where s = 0 made the value NaN and L-BFGS-B stopped on a NaN point (seen in bench/active.py at 800 clips,
+# an always-3 annotator).
+LOG_S_BOX, V_BOX = (-6.0, 4.0), (-4.0, 4.0)
+
+
+def _bounds(data: RatingSet, pr: Priors) -> list[tuple[float | None, float | None]]:
+    nc, nk, na = data.n_cand, data.n_clip, data.n_ann
+    ls = (np.log(pr.s0) + LOG_S_BOX[0], np.log(pr.s0) + LOG_S_BOX[1])
+    return [(None, None)] * (nc + nk + 2 * na) + [ls] * na + [(None, None)] * (2 * na) + [V_BOX] * nk
+
+
 def fit_axis(data: RatingSet, axis: str, pr: Priors, max_iter: int = 500, x0: np.ndarray | None = None,
              passes: int = 3) -> AxisFit:
     y = data.scores[axis]
-    x = _start(data, y, pr) if x0 is None else x0
+    bounds = _bounds(data, pr)
+    lo = np.array([-np.inf if b[0] is None else b[0] for b in bounds])
+    hi = np.array([np.inf if b[1] is None else b[1] for b in bounds])
+    x = _start(data, y, pr) if x0 is None else np.clip(x0, lo, hi)
     c = None
     for _ in range(passes):  # pass 1: joint MAP; later passes: with the Occam term frozen at the last mode
-        res = minimize(neg_log_post, x, args=(data, y, data.gold[axis], pr, c), jac=True, method="L-BFGS-B",
-                       options={"maxiter": max_iter, "gtol": 1e-3, "ftol": 1e-8})
+        # A trial step of the line search may overflow exp(); its infinite value just makes the search step back.
+        with np.errstate(over="ignore", invalid="ignore"):
+            res = minimize(neg_log_post, x, args=(data, y, data.gold[axis], pr, c), jac=True, method="L-BFGS-B",
+                           bounds=bounds, options={"maxiter": max_iter, "gtol": 1e-3, "ftol": 1e-8})
+        if not np.all(np.isfinite(res.x)):
+            raise FloatingPointError(f"annotator model: the {axis} fit left finite numbers ({res.message}).")
         x = res.x
         c = _unit_info_at(x, data)
     d, u, b, alpha, ls, t, v = _split(x, (data.n_cand, data.n_clip, data.n_ann))
@@ -224,9 +244,12 @@ def fit(data: RatingSet, priors: Priors | None = None, max_iter: int = 500, warm
     ``warm``: a previous fit over the same candidates, clips and annotators (index for index) to
     start from; a round that gained ratings then converges in a fraction of the iterations.
     """
+    from annotate_app.doubt.blas import one_blas_thread
+
     pr = priors or Priors()
     x0 = {ax: (warm.axes[ax].x if warm is not None else None) for ax in AXES}
-    return ModelFit(data, {ax: fit_axis(data, ax, pr, max_iter, x0[ax], passes) for ax in AXES}, pr)
+    with one_blas_thread():
+        return ModelFit(data, {ax: fit_axis(data, ax, pr, max_iter, x0[ax], passes) for ax in AXES}, pr)
 
 
 def reliability(m: ModelFit) -> np.ndarray:

@@ -73,7 +73,9 @@ def _groups(clip_of_cand: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]
     return out
 
 
-def clip_posterior(m: ModelFit) -> ClipPosterior:
+def clip_posterior(m: ModelFit, weights: dict[str, float] | None = None) -> ClipPosterior:
+    """Per clip the composite ``sum_ax weights[ax] * q_ax`` (default 0.5 / 0.5): its mean and covariance."""
+    wt = weights or {ax: 0.5 for ax in AXES}
     w = {ax: candidate_information(m, ax) for ax in AXES}
     q = {ax: m.axes[ax].u[m.data.clip] + m.axes[ax].d + 3 for ax in AXES}
     # "One more rating": the mean information per rating, i.e. an average annotator of this round.
@@ -84,8 +86,8 @@ def clip_posterior(m: ModelFit) -> ClipPosterior:
         covs = [quality_cov(w[ax][cands], m.priors.sd_u, m.priors.sd_d) for ax in AXES]
         out.clips.append(clips)
         out.cands.append(cands)
-        out.mean.append(sum(q[ax][cands] for ax in AXES) / 2)
-        out.cov.append(sum(covs) / 4)
+        out.mean.append(sum(wt[ax] * q[ax][cands] for ax in AXES))
+        out.cov.append(sum(wt[ax] ** 2 * c for ax, c in zip(AXES, covs)))
         for ax in AXES:
             out.w[ax].append(w[ax][cands])
     return out
@@ -124,6 +126,33 @@ def pair_confidence(post: ClipPosterior, n_clip: int, min_margin: float = 0.0, s
     return out
 
 
+def pair_probability(post: ClipPosterior, n_cand: int, winner: np.ndarray, loser: np.ndarray, min_margin: float,
+                     extremes: bool, samples: int = 4000, seed: int = 0) -> np.ndarray:
+    """Per pair (candidate indices ``winner``, ``loser`` of one clip): the posterior probability of the pair.
+
+    ``extremes``: that the winner is the clip's best and the loser its worst with a gap >= ``min_margin``
+    (the best-vs-worst pair); otherwise that the winner beats the loser by >= ``min_margin`` (> 0 at least).
+    Fixed draws (``seed``) make the figure reproducible run to run.
+    """
+    where = np.full((n_cand, 3), -1)
+    for g, cands in enumerate(post.cands):
+        rows, cols = np.indices(cands.shape)
+        where[cands.ravel()] = np.stack([np.full(cands.size, g), rows.ravel(), cols.ravel()], 1)
+    out = np.full(len(winner), np.nan)
+    rng = np.random.default_rng(seed)
+    z = {n: rng.standard_normal((samples, n)) for n in {c.shape[1] for c in post.cands}}
+    for p, (wi, li) in enumerate(zip(winner, loser)):
+        (g, r, cw), (_, _, cl) = where[wi], where[li]
+        mean, cov = post.mean[g][r], post.cov[g][r]
+        x = mean + z[len(mean)] @ _chol(cov).T
+        gap = x[:, cw] - x[:, cl]
+        ok = gap >= min_margin if min_margin > 0 else gap > 0
+        if extremes:
+            ok &= (x.argmax(1) == cw) & (x.argmin(1) == cl)
+        out[p] = ok.mean()
+    return out
+
+
 def candidate_table(m: ModelFit) -> pd.DataFrame:
     """Per candidate: posterior mean and sd on each axis and on the composite (score units)."""
     data, cols = m.data, {"candidate_id": data_ids(m)}
@@ -131,7 +160,7 @@ def candidate_table(m: ModelFit) -> pd.DataFrame:
     for ax in AXES:
         w = candidate_information(m, ax)
         cov_diag = np.zeros(data.n_cand)
-        for _, (_, cands) in _groups(data.clip).items():
+        for _, cands in _groups(data.clip).values():
             cov_diag[cands] = np.diagonal(quality_cov(w[cands], m.priors.sd_u, m.priors.sd_d), axis1=1, axis2=2)
         cols[f"{ax}_mean"] = m.axes[ax].u[data.clip] + m.axes[ax].d + 3
         cols[f"{ax}_sd"] = np.sqrt(cov_diag)

@@ -17,6 +17,7 @@ from storage.queries import (
     STATS_RATINGS,
     STATS_ROUNDS,
 )
+from storage.queries_doubt import DOUBT_SUMMARY, STATS_MODEL
 
 
 @dataclass
@@ -35,6 +36,11 @@ class StatsData:
     # Broken without scores (annotate_app.submit): candidate_id, clip_id, method, candidate_status, annotator_id, comment
     broken_reports: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         columns=["candidate_id", "clip_id", "method", "candidate_status", "annotator_id", "comment"]))
+    # The annotator model's last background fit (annotate_app.doubt.priority): per annotator and the round's summary.
+    model: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["annotator_id", "model_reliability", "model_bias"]))
+    doubt: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["fitted", "settled", "expected_accuracy", "fitted_at"]))
 
 
 def _ratings(raw: pd.DataFrame, cands: pd.DataFrame, anns: pd.DataFrame) -> pd.DataFrame:
@@ -51,7 +57,8 @@ def load_data(store: Store) -> StatsData:
 
     f = read_dataframes(store, {"ratings": STATS_RATINGS, "candidates": STATS_CANDIDATES, "annotators": STATS_ANNOTATORS,
                             "assignments": STATS_ASSIGNMENTS, "gold": GOLD_ANSWERS, "rounds": STATS_ROUNDS,
-                            "targets": STATS_CLIP_TARGETS, "broken_reports": STATS_BROKEN_REPORTS})
+                            "targets": STATS_CLIP_TARGETS, "broken_reports": STATS_BROKEN_REPORTS,
+                            "model": STATS_MODEL, "doubt": DOUBT_SUMMARY})
     cands, anns = f["candidates"], f["annotators"]
     cands["is_gold"] = cands["is_gold"].astype(bool)
     cands["round"] = cands["round"].astype(int)
@@ -68,4 +75,4 @@ def load_data(store: Store) -> StatsData:
     reports = reports.rename(columns={"status": "candidate_status"})[
         ["candidate_id", "clip_id", "method", "candidate_status", "annotator_id", "comment"]]
     return StatsData(ratings, cands.drop(columns="candidate_pk"), anns.drop(columns="annotator_pk"),
-                     asg, typed_gold_frame(f["gold"]), rounds, f["targets"], reports)
+                     asg, typed_gold_frame(f["gold"]), rounds, f["targets"], reports, f["model"], f["doubt"])

@@ -228,6 +228,7 @@ def _annotator_frames(data: StatsData, clips: pd.DataFrame, cfg: StatsConfig) ->
     rated = data.ratings if cfg.alpha_include_gold else data.ratings[~data.ratings["is_gold"]]
     figs = per_annotator.consensus_agreement(rated, cfg.agreement_min_candidates).merge(
         per_annotator.seconds_per_clip(data.assignments), on="annotator_id", how="outer")
+    figs = figs.merge(data.model.astype({"annotator_id": str}), on="annotator_id", how="left")
     figs = figs.astype({"shared_candidates": "Int64", "clips_timed": "Int64"})
     done_at = per_annotator.clip_complete_times(data.ratings, clips, data.candidates, cfg.overlap)
     return {
@@ -258,10 +259,27 @@ def _report(data: StatsData, cfg: StatsConfig, f: dict[str, pd.DataFrame], overa
         "over_assigned": over | {"items": records(f["over_assigned"], cfg.max_rows)},
         "rounds": round_report(data.rounds, f, cfg.rounds),
         "annotator_figures": records(f["annotator_figures"]),
+        "doubt": doubt_summary(data.doubt),
         "escalated": {"open": int((f["escalated"]["state"] == "open").sum()),
                       "closed": int((f["escalated"]["state"] == "closed").sum()),
                       "items": records(f["escalated"], cfg.max_rows)},
     }
+
+
+def doubt_summary(doubt: pd.DataFrame) -> dict:
+    """The last fit of the annotator model over this round: clips settled / in doubt, expected pair accuracy.
+
+    Expected pair accuracy = the mean over fitted clips of the confidence in each clip's best-vs-worst pair:
+    the share of pairs the model expects to be right if the round stopped now. All None before any fit.
+    """
+    row = doubt.iloc[0] if len(doubt) else None
+    fitted = int(row["fitted"]) if row is not None and pd.notna(row["fitted"]) else 0
+    if not fitted:
+        return {"fitted_clips": 0, "settled": None, "in_doubt": None, "expected_pair_accuracy": None,
+                "fitted_at": None}
+    settled = int(row["settled"])
+    return {"fitted_clips": fitted, "settled": settled, "in_doubt": fitted - settled,
+            "expected_pair_accuracy": round(float(row["expected_accuracy"]), 4), "fitted_at": str(row["fitted_at"])}
 
 
 def _config(overlap: int, config: StatsConfig | None) -> StatsConfig:

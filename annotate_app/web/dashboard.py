@@ -72,6 +72,20 @@ def _agreement(fig: dict) -> None:
                "the raters disagree more than random scores would.")
 
 
+def _doubt(fig: dict) -> None:
+    """The annotator model's last fit: how many pairs are settled, and the accuracy it expects of the pairs."""
+    d = fig["doubt"]
+    if not d["fitted_clips"]:
+        return
+    st.subheader("Pair doubt (annotator model)")
+    c = st.columns(3)
+    c[0].metric("Clips settled", f"{d['settled']} / {d['fitted_clips']}")
+    c[1].metric("Clips in doubt", d["in_doubt"])
+    c[2].metric("Expected pair accuracy", f"{d['expected_pair_accuracy']:.1%}",
+                help="Mean over the round's clips of the model's confidence in each best-vs-worst pair.")
+    st.caption(f"Last fit {d['fitted_at']}.")
+
+
 def _distribution(frame, by: str, title: str) -> None:
     st.subheader(title)
     if frame.empty:
@@ -104,6 +118,7 @@ def render() -> None:
     st.info("**Next step**  \n" + "  \n".join(next_steps(fig, frames, errors)))
     render_progress(frames)
     _agreement(fig)
+    _doubt(fig)
     _distribution(frames["scores_by_method"], "method", "Scores per method")
     _distribution(frames["scores_by_annotator"], "annotator_id", "Scores per annotator")
     render_rounds(fig, frames)

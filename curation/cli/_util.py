@@ -122,7 +122,8 @@ def default_sections(overlap: int) -> dict:
 
     assign = AssignConfig(overlap=overlap)
     return {"annotation": {"overlap": assign.overlap, "lease_minutes": assign.lease_minutes,
-                           "disagree_spread": assign.disagree_spread},
+                           "disagree_spread": assign.disagree_spread, "allocation": assign.allocation,
+                           "settle_confidence": assign.settle_confidence, "refit_seconds": assign.refit_seconds},
             "normalize": asdict(NormalizeConfig()), "eval": asdict(EvalConfig()), "limits": asdict(Limits())}
 
 

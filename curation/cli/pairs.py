@@ -7,7 +7,7 @@ import json
 import click
 
 from curation.cli._util import location_options
-from curation.pairs.config import AGGREGATES, STRATEGIES
+from curation.pairs.config import AGGREGATES, REWARDS, STRATEGIES
 
 
 def _workspace(workspace: str | None, db: str | None, required: bool):
@@ -31,6 +31,9 @@ def _workspace(workspace: str | None, db: str | None, required: bool):
               help="Composite reward weights; alignment=1,fidelity=0 is table 4's motion-only ablation.")
 @click.option("--aggregate", type=click.Choice(AGGREGATES), default="mean", show_default=True,
               help="Per-axis aggregation over a candidate's annotators.")
+@click.option("--reward", type=click.Choice(REWARDS), default="mean", show_default=True,
+              help="mean: the --aggregate of the ratings; model: the annotator model's posterior means (bias and "
+                   "reliability per annotator), with each pair's posterior probability in the confidence column.")
 @click.option("--min-raters", default=1, show_default=True, type=click.IntRange(min=1),
               help="Drop candidates with fewer ratings.")
 @click.option("--include-gold", is_flag=True, help="Also pair gold clips (left out by default).")
@@ -48,7 +51,7 @@ def _workspace(workspace: str | None, db: str | None, required: bool):
               help="DuckDB memory cap; beyond it work spills to a temp folder (10M ratings: about 1.7 GB peak RSS).")
 @location_options("Workspace folder (default: $CURATE_WORKSPACE, else the current folder). "
                   "Optional with --ratings and --out.")
-def build_pairs_cmd(min_margin, strategy, weights, aggregate, min_raters, include_gold, rounds_spec, ratings, out,
+def build_pairs_cmd(min_margin, strategy, weights, aggregate, reward, min_raters, include_gold, rounds_spec, ratings, out,
                     force, dry_run, as_json, threads, memory_limit, workspace, db) -> None:
     """Turn ratings into a versioned DPO pair manifest (Parquet) and its dataset card.
 
@@ -60,6 +63,11 @@ def build_pairs_cmd(min_margin, strategy, weights, aggregate, min_raters, includ
     standard deviation over the ratings that pass the exclusions; an annotator
     whose scores on an axis never vary contributes 0 on it. Its rewards and
     --min-margin are then in standard deviations.
+    --reward model takes each axis from the annotator model instead (an
+    ordinal model with a bias and a reliability per annotator, docs/stats.md):
+    the posterior means, and the manifest's confidence column holds each
+    pair's posterior probability (best-vs-worst: that it is the clip's
+    best and worst with a gap >= --min-margin). Filter on it downstream.
 
     \b
     Pairs per clip (--strategy, the four of paper table 5):
@@ -110,7 +118,7 @@ def build_pairs_cmd(min_margin, strategy, weights, aggregate, min_raters, includ
     from storage.errors import CurateError
 
     cfg = BuildPairsConfig(strategy=strategy, min_margin=min_margin, weights=parse_weights(weights),
-                           aggregate=aggregate, min_raters=min_raters, include_gold=include_gold)
+                           aggregate=aggregate, reward=reward, min_raters=min_raters, include_gold=include_gold)
     ws = _workspace(workspace, db, required=ratings is None or (out is None and not dry_run))
     store = ws.open_store() if ws is not None else None
     try:

@@ -91,9 +91,17 @@ def print_report(st: dict) -> None:
 
     click.echo("\nannotators against the others (rho: Spearman of their composites vs the other raters' mean; "
                "bias: mean difference; s/clip: median hand-out to submit)")
-    click.echo(format_table(["annotator", "shared", "rho", "bias", "clips timed", "s/clip"], [
+    click.echo("(reliability, model bias: the annotator model's last fit, share of score variance that is "
+               "quality and bias in points; empty before a fit, see --fit-model)")
+    click.echo(format_table(["annotator", "shared", "rho", "bias", "reliability", "model bias", "clips timed",
+                             "s/clip"], [
         [f["annotator_id"], f["shared_candidates"], f["consensus_spearman"], f["consensus_mean_diff"],
-         f["clips_timed"], f["median_seconds_per_clip"]] for f in st["annotator_figures"]]))
+         f.get("model_reliability"), f.get("model_bias"), f["clips_timed"], f["median_seconds_per_clip"]]
+        for f in st["annotator_figures"]]))
+    d = st["doubt"]
+    if d["fitted_clips"]:
+        click.echo(f"\npair doubt (annotator model, fitted {d['fitted_at']}): {d['settled']} clips settled, "
+                   f"{d['in_doubt']} in doubt; expected pair accuracy {d['expected_pair_accuracy']:.3f}")
 
     for title, key in (("scores by annotator", "scores_by_annotator"), ("scores by method", "scores_by_method")):
         click.echo(f"\n{title} (mean±std, then counts of 1/2/3/4/5)")
@@ -134,9 +142,12 @@ def print_report(st: dict) -> None:
               help="Bootstrap resamples per head-to-head win rate.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
               help="Seed of the bootstrap (the same seed gives the same intervals).")
+@click.option("--fit-model", is_flag=True,
+              help="Fit the annotator model now (as active allocation does in the background) before the report: "
+                   "reliability and bias per annotator, settled / in-doubt clips. Minutes at 100k ratings.")
 @workspace_options
 def stats_cmd(as_json: bool, limit: int, idle_gap_minutes: float, min_gold_accuracy: float,
-              include_gold_in_alpha: bool, bootstrap: int, seed: int, ws) -> None:
+              include_gold_in_alpha: bool, bootstrap: int, seed: int, fit_model: bool, ws) -> None:
     """Progress, throughput, score distributions, agreement, gold accuracy, flags, rounds.
 
     The same figures as the app's admin dashboard. k is `overlap` in curate.toml.
@@ -168,7 +179,12 @@ def stats_cmd(as_json: bool, limit: int, idle_gap_minutes: float, min_gold_accur
                            win_rate, low, high; method_a is the one winning more)
       annotator_figures    per annotator: shared_candidates, consensus_spearman,
                            consensus_mean_diff (vs the others' mean composite),
-                           clips_timed, median_seconds_per_clip (lease to submit)
+                           clips_timed, median_seconds_per_clip (lease to submit),
+                           model_reliability (0..1), model_bias (points): the
+                           annotator model's last fit (--fit-model, or the
+                           background fit of allocation = "active")
+      doubt                fitted_clips, settled, in_doubt,
+                           expected_pair_accuracy, fitted_at (that fit)
       escalated            adaptive overlap: open, closed, items
     Example:  curate stats --json | jq .agreement.alignment.alpha
     """
@@ -181,6 +197,11 @@ def stats_cmd(as_json: bool, limit: int, idle_gap_minutes: float, min_gold_accur
                       alpha_include_gold=include_gold_in_alpha, max_rows=limit,
                       rounds=RoundStatsConfig(bootstrap_samples=bootstrap, seed=seed))
     with ws.store() as store:
+        if fit_model:
+            from annotate_app.doubt.priority import refresh
+
+            acfg = AssignConfig.from_workspace(ws)
+            refresh(store, acfg.settle_confidence, acfg.overlap_max or acfg.overlap)
         st = compute_stats(store, k, cfg)
     if as_json:
         click.echo(json.dumps(st))

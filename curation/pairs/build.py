@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from curation import _duck
 from curation.pairs.config import BuildPairsConfig
+from curation.pairs.reward_model import confidence_column
 from storage import ids
 from storage.errors import CurateError, where
 
@@ -130,13 +131,22 @@ def build_pairs(
         # Without a store or another aggregate, leaner variants of the same queries (no joins to empty tables).
         _duck.run(con, "candidates" if store is not None else "candidates_file")
         _duck.run(con, "candidate_counts", params)
-        if cfg.aggregate == "mean" and cfg.strategy == "best-vs-worst":
+        reward = None
+        if cfg.reward == "model":
+            from curation.pairs.reward_model import register_model_scores
+
+            reward = register_model_scores(con, params, cfg.weights, store, cfg.include_gold)
+            lap("model")
+        if cfg.aggregate == "mean" and cfg.strategy == "best-vs-worst" and reward is None:
             # The default: pairs come from the extremes alone, so no eligible table is copied out (see the .sql).
             _duck.run(con, "method_counts_mean", params)
             _duck.run(con, "extremes_mean", params)
             _duck.run(con, "drop_cand_stats")
         else:
-            if cfg.aggregate == "mean":
+            if reward is not None:
+                _duck.run(con, "scores_model")
+                _duck.run(con, "eligible", params)
+            elif cfg.aggregate == "mean":
                 _duck.run(con, "eligible_mean", params)
             else:
                 _duck.run(con, f"scores_{cfg.aggregate}", params)
@@ -150,11 +160,12 @@ def build_pairs(
         _duck.run(con, "pairs_" + cfg.strategy.replace("-", "_"), params)
         if cfg.strategy == "best-vs-worst":
             _duck.run(con, "members_extremes")
-            if cfg.aggregate != "mean":
+            if cfg.aggregate != "mean" or reward is not None:
                 _duck.run(con, "drop_eligible")
         else:
             _duck.run(con, "members_eligible")
         table = _duck.query_arrow(con, "manifest")
+        table = table.append_column("confidence", confidence_column(reward, table, cfg.strategy, cfg.min_margin))
         _duck.view_of(con, "manifest", table)  # for the card's queries
         lap("pairs")
         stats = statistics(con)

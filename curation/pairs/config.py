@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 STRATEGIES = ("best-vs-worst", "best-vs-worse", "better-vs-worst", "better-vs-worse")
 AGGREGATES = ("mean", "median", "zscore")
+REWARDS = ("mean", "model")
 
 # Rewards are compared on a grid of 1e-6 (see ``quantize``): two rewards closer than that are a tie, and a margin
 # of exactly 1.0 stays exactly 1.0 although 0.5*(5/3) + 0.5*(4/3) is not exactly 1.5 in binary floating point.
@@ -47,6 +48,9 @@ class BuildPairsConfig:
         "help": "Candidates with fewer ratings than this are dropped before pairing."})
     include_gold: bool = field(default=False, metadata={
         "help": "Gold clips (known-answer checks for annotators) are left out unless this is set."})
+    reward: str = field(default="mean", metadata={
+        "help": "Where the per-axis scores come from: mean (the aggregate of the ratings, as --aggregate says) or "
+                "model (the annotator model's posterior means; the manifest's confidence column is then filled)."})
     rounds: tuple[int, ...] | None = field(default=None, metadata={
         "help": "Only the ratings of these rounds' clips (the store's ratings; `curate build-pairs` "
                 "defaults to the current round); None = every rating of the source."})
@@ -56,6 +60,10 @@ class BuildPairsConfig:
             raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}. Got {self.strategy!r}.")
         if self.aggregate not in AGGREGATES:
             raise ValueError(f"aggregate must be one of {', '.join(AGGREGATES)}. Got {self.aggregate!r}.")
+        if self.reward not in REWARDS:
+            raise ValueError(f"reward must be one of {', '.join(REWARDS)}. Got {self.reward!r}.")
+        if self.reward == "model" and self.aggregate != "mean":
+            raise ValueError(f"reward 'model' replaces the aggregate; leave aggregate at 'mean'. Got {self.aggregate!r}.")
         if isinstance(self.min_margin, bool) or not isinstance(self.min_margin, (int, float)):
             raise ValueError(f"min_margin must be a number. Got {self.min_margin!r}.")
         if not math.isfinite(self.min_margin) or self.min_margin < 0:
@@ -95,6 +103,7 @@ class BuildPairsConfig:
             "min_margin": self.min_margin,
             "weights": dict(self.weights),
             "aggregate": self.aggregate,
+            "reward": self.reward,
             "min_raters": self.min_raters,
             "include_gold": self.include_gold,
             "rounds": None if self.rounds is None else list(self.rounds),

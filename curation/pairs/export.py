@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curation.pairs.manifest import MANIFEST_COLUMNS
+from curation.pairs.manifest import LATER_COLUMNS, MANIFEST_COLUMNS
 from storage.errors import CurateError
 
 # README header that makes `datasets.load_dataset(folder)` find the Parquet shard as the train split.
@@ -33,7 +33,7 @@ def read_manifest(path: str | Path) -> tuple[pa.Table, dict]:
         meta = read_parquet_metadata(path)
     except (OSError, pa.ArrowInvalid) as e:
         raise CurateError(f"{path}: cannot be read as Parquet: {e}") from None
-    missing = [c for c in MANIFEST_COLUMNS if c not in table.column_names]
+    missing = [c for c in MANIFEST_COLUMNS if c not in table.column_names and c not in LATER_COLUMNS]
     if missing:
         raise CurateError(f"{path}: not a pair manifest; missing column(s) {', '.join(missing)}.")
     return table, meta

@@ -22,8 +22,10 @@ MANIFEST_COLUMNS = [
     "pair_id", "clip_id", "winner_candidate_id", "loser_candidate_id", "winner_method", "loser_method",
     "winner_video", "loser_video", "image", "audio", "prompt", "skeleton", "winner_reward", "loser_reward",
     "margin", "winner_alignment", "winner_fidelity", "loser_alignment", "loser_fidelity", "winner_raters",
-    "loser_raters",
+    "loser_raters", "confidence",
 ]  # fmt: skip
+# Columns added after the first manifests were written: a reader accepts a manifest without them.
+LATER_COLUMNS = ("confidence",)
 _VERSIONED = re.compile(r"^pairs-v(\d{4,})\.parquet$")
 
 

@@ -11,6 +11,7 @@ side-effect import elsewhere.
 - ``gold``: gold answers for calibration candidates.
 - ``labelstudio``: Label Studio projects and the tasks pushed to them.
 - ``rounds``: the rounds of a campaign.
+- ``doubt``: the active hand-out's clip priorities and annotator paces (written by the background fit).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from storage.models.core import (
     Rating,
     utcnow,
 )
+from storage.models.doubt import AnnotatorPace, ClipPriority
 from storage.models.drafts import ClipDraft, ClipSkip, ClipTarget, RatingRevision
 from storage.models.gold import GoldAnswer
 from storage.models.labelstudio import (
@@ -48,6 +50,7 @@ __all__ = [
     "TASKS_PER_CANDIDATE",
     "TASKS_PER_CLIP",
     "Annotator",
+    "AnnotatorPace",
     "AnnotatorRole",
     "AppSession",
     "Assignment",
@@ -58,6 +61,7 @@ __all__ = [
     "CandidateStatus",
     "Clip",
     "ClipDraft",
+    "ClipPriority",
     "ClipProgress",
     "ClipSkip",
     "ClipTarget",

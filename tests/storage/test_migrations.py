@@ -66,16 +66,17 @@ def _revision(folder: Path, rev: str, down: str) -> None:
 def test_the_check_catches_a_second_head_and_a_reused_number(tmp_path):
     loc = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS / "versions", loc / "versions", ignore=shutil.ignore_patterns("__pycache__"))
+    # On top of the real head, whatever it is now: the two test revisions take the next number.
     cfg = Config()
-    cfg.set_main_option("script_location", str(loc))
-    head = ScriptDirectory.from_config(cfg).get_current_head()  # the chain grows: the test follows its head
-    n = f"{int(head[:4]) + 1:04d}"
-    _revision(loc / "versions", f"{n}_one", head)
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    nxt = f"{_number(head) + 1:04d}"
+    _revision(loc / "versions", f"{nxt}_one", head)
     assert chain_problems(loc) == []
-    _revision(loc / "versions", f"{n}_two", head)
+    _revision(loc / "versions", f"{nxt}_two", head)
     problems = chain_problems(loc)
     assert any("2 heads" in p for p in problems), problems
-    assert any(f"share the number {n}" in p for p in problems), problems
+    assert any(f"share the number {nxt}" in p for p in problems), problems
 
 
 def _check_constraints(engine) -> list[str]:

@@ -25,7 +25,7 @@ def test_stats_json(cli, seeded):
     st = json.loads(r.output)
     assert set(st) == {"generated_at", "config", "ratings", "progress", "clips", "annotators", "throughput",
                        "scores_by_annotator", "scores_by_method", "agreement", "gold", "flagged", "over_assigned",
-                       "rounds", "annotator_figures", "escalated"}
+                       "rounds", "annotator_figures", "doubt", "escalated"}
     assert st["config"]["overlap"] == 2 and st["ratings"] == 13
     assert st["progress"]["progress"] == 0.75  # 9/12: see test_stats_figures
     assert (st["agreement"]["alignment"]["alpha"], st["agreement"]["composite"]["alpha"]) == (0.8, 0.68)
@@ -34,7 +34,8 @@ def test_stats_json(cli, seeded):
     # gold c3 left out: alice shares c1:m1 (4.5 vs the others' 3.75) and c1:m2 (2 vs 2.5): too few for rho
     figs = {a["annotator_id"]: a for a in st["annotator_figures"]}
     assert figs["alice"] == {"annotator_id": "alice", "shared_candidates": 2, "consensus_spearman": None,
-                             "consensus_mean_diff": 0.125, "clips_timed": None, "median_seconds_per_clip": None}
+                             "consensus_mean_diff": 0.125, "clips_timed": None, "median_seconds_per_clip": None,
+                             "model_reliability": None, "model_bias": None}
     assert (figs["bob"]["consensus_mean_diff"], figs["carol"]["consensus_mean_diff"]) == (0.25, -0.75)
     assert st["escalated"] == {"open": 0, "closed": 0, "items": []}
 
@@ -67,7 +68,7 @@ def test_stats_text_report(cli, seeded):
     assert ["bob", "annotator", "4", "2", "0", "1", "-", "0/1", "0.0%", "LOW"] in rows
     assert ["m1", "7", "3.14±1.35", "1/1/2/2/1", "4.00±1.00", "0/1/0/4/2", "3.57±1.06"] in rows
     assert "c2:m2" in out and "frozen frames" in out  # flagged video with the comment
-    assert ["alice", "2", "-", "0.125", "-", "-"] in rows and ["carol", "1", "-", "-0.75", "-", "-"] in rows
+    assert ["alice", "2", "-", "0.125", "-", "-", "-", "-"] in rows and ["carol", "1", "-", "-0.75", "-", "-", "-", "-"] in rows
 
 
 def test_stats_on_empty_workspace_says_why_alpha_is_missing(cli, sqlite_workspace):
