@@ -147,6 +147,7 @@ def prepare_cache(
     audio_features: str = "hidden",
     vace: bool = False,
     skeleton_framing: str = "cover",
+    separator=None,
 ) -> dict[str, dict[str, str | None]]:
     """Encode what the manifest needs that is not cached yet; return ``{pair_id: {role: key}}``.
 
@@ -160,6 +161,8 @@ def prepare_cache(
             (what the Wan I2V pipeline feeds as ``encoder_hidden_states_image``), or None.
         i2v: also encode each reference image as the first of num_frames frames followed by zeros (mid grey), as
             the Wan I2V pipeline builds its condition.
+        separator: a ``trainer.motion.vocal_separation.VocalSeparator``: each audio is its separated vocals before
+            the audio encoder (its file's hash joins the audio entries' keys), or None.
         reference: VAE-encode each reference image (``image/``) for a model fed it as a latent frame
             (``reference_image: vace``); False skips them (a run that does not feed them).
         Others: see :class:`CacheSettings`.
@@ -173,14 +176,14 @@ def prepare_cache(
     for kind in KINDS:
         (cache_dir / kind).mkdir(parents=True, exist_ok=True)
     clean_stale_temp(cache_dir)
-    jobs, pairs = _plan(manifest_df, s, vae, audio_encoder, text_encoder, i2v, reference)
+    jobs, pairs = _plan(manifest_df, s, vae, audio_encoder, text_encoder, i2v, reference, separator)
     if image_encoder is not None:
         clip_settings = {"enc": fingerprint(image_encoder)}
         hashes: dict[str, str] = {}
         for rec in manifest_df.to_dict("records"):
             pairs[str(rec["pair_id"])]["clip"] = _job(jobs, hashes, "clip", rec.get("image"), clip_settings)
     todo = {k: v for k, v in jobs.items() if not entry_path(cache_dir, k).is_file()}
-    _encode_all(todo, cache_dir, s, vae, audio_encoder, text_encoder, progress, image_encoder)
+    _encode_all(todo, cache_dir, s, vae, audio_encoder, text_encoder, progress, image_encoder, separator)
     index = {"pairs": pairs, "text_shape": None if text_encoder is not None else list(text_shape),
              "settings": asdict(s)}
     atomic_write_text(cache_dir / "index.json", json.dumps(index, indent=1))
@@ -188,7 +191,7 @@ def prepare_cache(
 
 
 def _plan(manifest_df: pd.DataFrame, s: CacheSettings, vae, audio_encoder, text_encoder, i2v: bool = False,
-          reference: bool = True):
+          reference: bool = True, separator=None):
     """Cache keys of every row, and the work behind each key: ({key: (kind, source)}, {pair_id: {role: key}})."""
     vae_fp = fingerprint(vae)
     video_settings = {"vae": vae_fp, "rule": s.frames_rule, "frames": s.num_frames, "fps": s.fps,
@@ -197,7 +200,8 @@ def _plan(manifest_df: pd.DataFrame, s: CacheSettings, vae, audio_encoder, text_
     audio_settings = audio_encoder is not None and {
         "enc": fingerprint(audio_encoder), "seconds": s.num_frames / s.fps, "layers": s.audio_layers,
         "frames": s.num_frames, "window": s.audio_window, "aligned": 1,
-        **({"features": s.audio_features} if s.audio_features != "hidden" else {})}
+        **({"features": s.audio_features} if s.audio_features != "hidden" else {}),
+        **({"vocals": separator.fingerprint} if separator is not None else {})}
     text_fp = text_encoder is not None and fingerprint(text_encoder)
     # colour maps do not depend on the VAE; per-frame latents do
     skeleton_settings = {**video_settings, "skeleton_vae": 1} if s.skeleton_vae else {**video_settings, "vae": None}
@@ -268,7 +272,7 @@ def _hash(obj) -> str:
 
 
 def _encode_all(todo, cache_dir, s: CacheSettings, vae, audio_encoder, text_encoder, progress: bool,
-                image_encoder=None) -> None:
+                image_encoder=None, separator=None) -> None:
     from tqdm import tqdm
 
     with torch.inference_mode():
@@ -282,7 +286,9 @@ def _encode_all(todo, cache_dir, s: CacheSettings, vae, audio_encoder, text_enco
                 rest = torch.zeros(3, s.num_frames - 1, *image.shape[2:])
                 out = {"latents": encode_pixels(vae, torch.cat([image, rest], dim=1))}
             elif kind == "audio":
-                samples = read_audio(src, s.num_frames / s.fps, strict=True)
+                seconds = s.num_frames / s.fps
+                samples = read_audio(src, seconds, strict=True) if separator is None \
+                    else separator.read_16k(src, seconds, strict=True)
                 out = {"audio_embeds": clip_audio_condition(audio_encoder, samples, s)}
             elif kind == "clip":
                 out = {"image_embeds": encode_clip_image(image_encoder, src)}

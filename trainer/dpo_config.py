@@ -81,9 +81,9 @@ class DiffusionDPOConfig:
     skeleton_framing: str = _f("cover", "How a rendered skeleton video meets height x width: 'cover' (scale to cover, crop "
                                "the centre, as every video) or 'fit_height' (Hallo4: scale to the height, pad the "
                                "width with black or crop its centre).")
-    vocal_separator: str = _f("", "Hallo4's vocal model (Kim_Vocal_2.onnx) to separate the vocals before wav2vec2; "
-                              "'' = skipped, with a note when audio_features is 'hallo4' (running it is not "
-                              "supported yet: a set path is refused).")
+    vocal_separator: str = _f("", "Hallo4's MDX-Net vocal model (Kim_Vocal_2.onnx) run with onnxruntime on each "
+                              "audio before wav2vec2 (trainer.motion.vocal_separation); '' = skipped, with a note "
+                              "when audio_features is 'hallo4'.")
     audio_dropout: float = _f(0.05, "SFT: share of samples trained with zeroed audio (audio CFG at sampling).")
     reference_image: str = _f("none", "'vace': the reference latent is prepended as an extra latent frame (left "
                               "out of the loss); 'i2v': [x_t, mask, latent of [image, grey]] in channels (a "

@@ -58,14 +58,17 @@ def _fit(frames: torch.Tensor, s: CacheSettings) -> torch.Tensor:
     return x[..., top: top + s.height, left: left + s.width].clamp(-1, 1)
 
 
-def read_audio(path: str, seconds: float, strict: bool = False) -> torch.Tensor:
+def read_audio(path: str, seconds: float, strict: bool = False, samples: torch.Tensor | None = None) -> torch.Tensor:
     """16 kHz mono samples of the first ``seconds`` (zero-padded, or refused with ``strict``: training on silence
     the video does not have would teach lip motion without sound). decord's stereo + resample path returns
-    garbage, so audio is always read ``mono=True``."""
-    import decord
+    garbage, so audio is always read ``mono=True``. ``samples``: the file's 16 kHz samples already decoded (the
+    separated vocals), cut and checked the same way."""
+    if samples is None:
+        import decord
 
-    ar = decord.AudioReader(str(path), sample_rate=AUDIO_RATE, mono=True)
-    x = torch.from_numpy(ar[:].asnumpy()[0].astype("float32"))
+        ar = decord.AudioReader(str(path), sample_rate=AUDIO_RATE, mono=True)
+        samples = torch.from_numpy(ar[:].asnumpy()[0].astype("float32"))
+    x = samples
     n = round(seconds * AUDIO_RATE)
     if strict and x.shape[0] < n:
         raise CurateError(f"{path}, column 'audio': the audio lasts {x.shape[0] / AUDIO_RATE:.3f} s, shorter than "

@@ -94,10 +94,12 @@ def _prepare(cfg, df, cache_dir: Path, device, progress: bool) -> None:
     from trainer.encoders import PromptEncoder
     from trainer.models import denoiser_text_dim, load_vae, vace_model
 
-    if cfg.audio_encoder_path and cfg.audio_features == "hallo4":
-        from trainer.motion.hallo4_media import vocal_separation
+    separator = None
+    if cfg.audio_encoder_path and (cfg.vocal_separator or cfg.audio_features == "hallo4"):
+        from trainer.motion.vocal_separation import load_vocal_separator
 
-        print(vocal_separation(cfg.vocal_separator))
+        separator, note = load_vocal_separator(cfg.vocal_separator)  # a bad model stops here, before any work
+        print(note)
     vae = load_vae(cfg.model_kind, cfg.vae_path).to(device)
     text_encoder = PromptEncoder.from_pretrained(cfg.text_encoder_path, cfg.text_length) \
         if cfg.text_encoder_path else None
@@ -119,4 +121,4 @@ def _prepare(cfg, df, cache_dir: Path, device, progress: bool) -> None:
                   reference=cfg.reference_image == "vace",
                   image_encoder=image_encoder, skeleton_vae=cfg.skeleton_input == "vae", progress=progress,
                   audio_features=cfg.audio_features, vace=vace_model(cfg),
-                  skeleton_framing=cfg.skeleton_framing)
+                  skeleton_framing=cfg.skeleton_framing, separator=separator)

@@ -114,3 +114,35 @@ def test_a_skeleton_that_does_not_fit_its_audio_is_named_before_anything_is_enco
     msg = str(e.value)
     assert "\n" not in msg and "row 2" in msg and str(short) in msg and "0.40 s" in msg
     assert not list((tmp_path / "cache").rglob("*.safetensors"))  # nothing encoded
+
+
+def test_a_set_vocal_separator_feeds_wav2vec2_the_separated_vocals(tmp_path, capsys):
+    """A stand-in MDX-Net model of Kim_Vocal_2's signature that outputs zeros: the cached audio features are
+    wav2vec2's of silence, under other cache keys than the unseparated audio's."""
+    from transformers import Wav2Vec2Model
+
+    from tests.fixtures.vocal_models import mdx_model
+    from tests.trainer.hallo4_run import FIX
+    from trainer.cache import CacheSettings
+    from trainer.encoders import clip_audio_condition
+    from trainer.run import run
+
+    h4 = converted_run(tmp_path)
+    manifest = skeleton_manifest(tmp_path / "data", n_pairs=1)
+    silent = mdx_model(tmp_path / "Kim_Vocal_2.onnx", gain=0.0)
+    cache = tmp_path / "cache"
+
+    def audio_entry(**overrides):
+        run(hallo4_cfg(h4, tmp_path, **overrides), manifest, None, resume=False, prepare_only=True, progress=False)
+        index = json.loads((cache / "index.json").read_text())
+        key = index["pairs"]["p0"]["audio"]
+        return key, load_file(str(cache / f"{key}.safetensors"))["audio_embeds"], index["settings"]
+
+    key, got, settings = audio_entry(vocal_separator=str(silent))
+    assert f"vocal separation: the vocals of each audio by {silent}" in capsys.readouterr().out
+    encoder = Wav2Vec2Model.from_pretrained(FIX / "wav2vec2").eval()
+    s = CacheSettings(**settings)
+    silence = clip_audio_condition(encoder, torch.zeros(round(s.num_frames / s.fps * 16000)), s)
+    torch.testing.assert_close(got, silence, rtol=1e-5, atol=1e-5)
+    plain_key, plain, _ = audio_entry()
+    assert plain_key != key and not torch.allclose(plain, silence, atol=1e-3)

@@ -114,7 +114,8 @@ def _conditions(run: Run, scfg: SampleConfig, image, audio, prompt, frames: int,
             base["image_embeds"] = encode_clip_image(run.image_encoder, str(image))[None]
         audio_embeds = None
         if run.has_audio:
-            samples = read_audio(str(audio), frames / cfg.fps)
+            samples = read_audio(str(audio), frames / cfg.fps) if run.separator is None \
+                else run.separator.read_16k(str(audio), frames / cfg.fps)
             # the whole clip's frames (every window's), not one window's
             whole = dataclasses.replace(s, num_frames=frames)
             audio_embeds = clip_audio_condition(run.audio_encoder, samples, whole)[None].to(run.device)

@@ -30,6 +30,7 @@ class Run:
     text_encoder: object | None
     image_encoder: object | None
     device: torch.device
+    separator: object | None = None  # the vocal separator (``vocal_separator``), run on each clip's audio
 
     @property
     def has_audio(self) -> bool:
@@ -82,12 +83,14 @@ def _with_encoders(run_dir: Path, step: int | None, cfg, model, device: torch.de
         raise CurateError(f"run {run_dir}: the model has a skeleton branch on colour maps / keypoints "
                           f"(skeleton_input {cfg.skeleton_input!r}); sampling drives Hallo4's (skeleton_input 'vae', "
                           "a rendered skeleton video per clip) and audio-only models.")
-    if cfg.audio_encoder_path and cfg.audio_features == "hallo4":
+    separator = None
+    if cfg.audio_encoder_path and (cfg.vocal_separator or cfg.audio_features == "hallo4"):
         import sys
 
-        from trainer.motion.hallo4_media import vocal_separation
+        from trainer.motion.vocal_separation import load_vocal_separator
 
-        print(vocal_separation(cfg.vocal_separator), file=sys.stderr)
+        separator, note = load_vocal_separator(cfg.vocal_separator)
+        print(note, file=sys.stderr)
     audio_encoder = text_encoder = image_encoder = None
     if cfg.audio_encoder_path:
         from transformers import Wav2Vec2Model
@@ -102,7 +105,7 @@ def _with_encoders(run_dir: Path, step: int | None, cfg, model, device: torch.de
 
         image_encoder = CLIPVisionModel.from_pretrained(cfg.image_encoder_path, local_files_only=True).to(device)
     run = Run(run_dir, step, cfg, model.eval().requires_grad_(False).to(device), load_vae(cfg.model_kind,
-              cfg.vae_path).to(device), audio_encoder, text_encoder, image_encoder, device)
+              cfg.vae_path).to(device), audio_encoder, text_encoder, image_encoder, device, separator)
     if run.has_audio and audio_encoder is None:
         raise CurateError(f"run {run_dir}: the model takes audio but config.json names no audio_encoder_path.")
     return run

@@ -10,8 +10,6 @@ A narrow skeleton is thus padded where ``cover`` would zoom in and cut off its t
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 import torch.nn.functional as F
 
@@ -72,15 +70,3 @@ def check_fits_audio(path: str, audio_seconds: float, fps: float) -> None:
                           f"{audio_seconds:.2f} s (more than 2 frames at {fps:g} fps apart): not this clip's "
                           "skeleton, or cut differently.")
 
-
-def vocal_separation(path: str) -> str:
-    """Hallo4's optional vocal separation (its preprocessor runs the MDX-Net ``Kim_Vocal_2.onnx`` on the audio
-    before wav2vec2): the note to print when the ``vocal_separator`` setting is empty; a set path that is missing, or
-    one that is there (running the separator is not supported yet), is refused in one line."""
-    if not path:
-        return ("vocal separation skipped: `vocal_separator` is not set (Hallo4's preprocessor separates the vocals "
-                "with Kim_Vocal_2.onnx first; the audio is used as it is).")
-    if not Path(path).is_file():
-        raise CurateError(f"vocal_separator {path}: no such file (the Kim_Vocal_2.onnx vocal model).")
-    raise CurateError(f"vocal_separator {path}: running the vocal separator is not supported yet; unset "
-                      "vocal_separator, or separate the vocals beforehand and give those wavs.")

@@ -85,16 +85,3 @@ def test_a_skeleton_shorter_than_the_audio_is_refused_naming_the_file(tmp_path):
     with pytest.raises(CurateError, match="not a readable video"):
         check_fits_audio(str(tmp_path / "missing.mp4"), 0.6, 25.0)
 
-
-def test_vocal_separation_is_skipped_with_a_note_and_a_set_path_is_refused_in_one_line(tmp_path):
-    from storage.errors import CurateError
-    from trainer.motion.hallo4_media import vocal_separation
-
-    assert "`vocal_separator` is not set" in vocal_separation("")
-    missing = tmp_path / "Kim_Vocal_2.onnx"
-    with pytest.raises(CurateError) as e:
-        vocal_separation(str(missing))
-    assert str(missing) in str(e.value) and "no such file" in str(e.value) and "\n" not in str(e.value)
-    missing.write_bytes(b"onnx")
-    with pytest.raises(CurateError, match="not supported yet"):
-        vocal_separation(str(missing))
