@@ -216,6 +216,9 @@ def serve(ws, host: str = "127.0.0.1", port: int = 8501, gold_rate: float | None
     outlives this process and keeps the port.
     """
     previous = signal.signal(signal.SIGTERM, _interrupt)
+    # Ctrl-C too, explicitly: a process started in the background by a non-interactive shell (nohup, `&` in a
+    # script) inherits SIGINT ignored, and would otherwise never stop its Streamlit child on Ctrl-C / kill -INT.
+    previous_int = signal.signal(signal.SIGINT, _interrupt)
     proc = start(ws, host, port, gold_rate=gold_rate)
     _mark_serving(ws, port)
     try:
@@ -226,3 +229,4 @@ def serve(ws, host: str = "127.0.0.1", port: int = 8501, gold_rate: float | None
     finally:
         _unmark_serving(ws)
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)

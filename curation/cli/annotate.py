@@ -31,14 +31,27 @@ def annotate_cmd(ws, host: str, port: int, gold_rate: float) -> None:
     from annotate_app.web.server import serve
     from curation.face_box import fill_missing
 
-    store = ws.open_store()
-    try:  # generated candidates (and older stores) get their face box once, for the mouth zoom
-        if n := fill_missing(store, ws.root):
-            click.echo(f"Found the faces of {n} candidate video(s) for the mouth zoom.")
-    finally:
-        store.dispose()
+    _fill_face_boxes(ws, fill_missing)
     click.echo(f"Serving the annotation app on http://{host}:{port}/ (Ctrl-C stops it)")
     raise SystemExit(serve(ws, host=host, port=port, gold_rate=gold_rate))
+
+
+def _fill_face_boxes(ws, fill_missing) -> None:
+    """Generated candidates (and older stores) get their face box once, for the mouth zoom. Best effort: a store
+    that cannot be reached now is said in one line (no password) and the app starts anyway, as it always did; its
+    pages retry the store and the zoom falls back to the fixed crop."""
+    from sqlalchemy.exc import DBAPIError
+
+    from storage import redact
+    from storage.errors import CurateError
+
+    try:
+        with ws.store() as store:
+            if n := fill_missing(store, ws.root):
+                click.echo(f"Found the faces of {n} candidate video(s) for the mouth zoom.")
+    except (DBAPIError, CurateError) as e:
+        first = str(getattr(e, "orig", None) or e).strip().splitlines()[0][:200]
+        click.echo(f"Face boxes not filled: the store at {redact(ws.database_url)} did not answer ({first}).")
 
 
 @click.group("annotators")
