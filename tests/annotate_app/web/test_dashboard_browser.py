@@ -67,7 +67,7 @@ def test_dashboard_fits_1366_wide(tmp_path):
             page.wait_for_function("document.body.innerText.includes('Rate clips')", timeout=30_000)
             page.wait_for_url("**session=*", timeout=30_000)  # the login link became a session handle
             page.goto(page.url.replace(f"{port}/", f"{port}/dashboard", 1))
-            page.get_by_text("Flagged videos").wait_for(timeout=60_000)
+            page.locator("#flagged-videos").wait_for(timeout=60_000)  # the last section (a metric shares its label)
             page.locator('[data-testid="stDataFrame"] .dvn-scroller').nth(3).wait_for(timeout=30_000)
             page.wait_for_timeout(500)  # the grids size their columns after the first paint
             text = page.inner_text("body")
