@@ -22,7 +22,12 @@ from annotate_app.submit import CandidateScore, submit_clip
 from storage import Annotator, Assignment, Candidate
 from storage.models import ClipDraft
 from tests.fixtures.annotate_ws import rating_workspace
-from tests.fixtures.browser import ARGS, CHROMIUM, MISSING, free_port, wait_healthy
+from tests.fixtures.browser import (
+    CHROMIUM,
+    MISSING,
+    launched_chromium,
+    served_app,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(MISSING, reason=f"{CHROMIUM} missing: apt-get install chromium")]
 
@@ -33,29 +38,16 @@ DOCS = Path(__file__).resolve().parents[3] / "docs"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from annotate_app.web.server import start, stop
     tmp = tmp_path_factory.mktemp("pages")
     ws = rating_workspace(tmp / "ws", clips=3, overlap=5, methods=METHODS4)
-    port = free_port()
-    with open(tmp / "app.log", "wb") as log:
-        proc = start(ws, port=port, gold_rate=0.0, stdout=log, stderr=log)
-        try:
-            wait_healthy(port, proc)
-            yield ws, port
-        finally:
-            stop(proc, timeout=15)
+    with served_app(ws, tmp, gold_rate=0.0) as port:
+        yield ws, port
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with launched_chromium() as b:
+        yield b
 
 
 _N = iter(range(1000))

@@ -16,7 +16,12 @@ from annotate_app.accounts import add_annotator
 from storage import Assignment, AssignmentStatus, Rating
 from storage.models import ClipDraft
 from tests.fixtures.annotate_ws import rating_workspace
-from tests.fixtures.browser import ARGS, CHROMIUM, MISSING, free_port, wait_healthy
+from tests.fixtures.browser import (
+    CHROMIUM,
+    MISSING,
+    launched_chromium,
+    served_app,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(MISSING, reason=f"{CHROMIUM} missing: apt-get install chromium")]
 
@@ -27,18 +32,10 @@ VIEW = {"width": 1366, "height": 768}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from annotate_app.web.server import start, stop
-
     tmp = tmp_path_factory.mktemp("ws14")
     ws = rating_workspace(tmp / "ws", clips=3, overlap=5, methods=METHODS4)
-    port = free_port()
-    with open(tmp / "app.log", "wb") as log:
-        proc = start(ws, port=port, gold_rate=0.0, stdout=log, stderr=log)
-        try:
-            wait_healthy(port, proc)
-            yield ws, port
-        finally:
-            stop(proc, timeout=15)
+    with served_app(ws, tmp, gold_rate=0.0) as port:
+        yield ws, port
 
 
 _N = iter(range(1000))
@@ -46,14 +43,8 @@ _N = iter(range(1000))
 
 @pytest.fixture
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with launched_chromium() as b:
+        yield b
 
 
 def _open(server, browser):

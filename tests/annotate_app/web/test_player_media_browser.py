@@ -22,7 +22,7 @@ from annotate_app.web.player import mouth_box
 from storage import Assignment, AssignmentStatus, Candidate, CandidateStatus, Rating
 from storage.models import BrokenReport
 from tests.fixtures.annotate_ws import rating_workspace
-from tests.fixtures.browser import ARGS, CHROMIUM, MISSING
+from tests.fixtures.browser import CHROMIUM, MISSING, launched_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(MISSING, reason=f"{CHROMIUM} missing: apt-get install chromium")]
 
@@ -50,14 +50,8 @@ def _serve(tmp, **kw):
 
 @pytest.fixture
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with launched_chromium() as b:
+        yield b
 
 
 def _token(ws, name="rater"):
